@@ -1,0 +1,42 @@
+"""Backfill after an effective-date change: preview the plan, then (when asked) apply it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow
+from prefect.artifacts import acreate_markdown_artifact
+from prefect.states import State
+
+from flows.district_sync import district_sync, final_state
+from passback.store import districts as store_districts
+from passback.sync.district import DistrictRun, RunOptions
+from passback.sync.report import plan_markdown, summarise
+from tasks.extract import extract, preflight
+from tasks.report import artifact_key
+from tasks.validate import validate_and_plan
+
+
+@flow(name="backfill", flow_run_name="backfill-{district_id}-{effective_date}")
+async def backfill(district_id: str, effective_date: dt.date, dry_run: bool = True) -> State:
+    """Evaluate the district with the new effective date and publish the plan as an artifact.
+
+    ``dry_run`` (the default) changes nothing.  Otherwise the new effective date is stored and
+    the district is synced: only items that are new or changed are written."""
+    run = DistrictRun(district_id, RunOptions(dry_run=True, effective_date=effective_date, build_docs=False))
+    with run.guarded():
+        async with run.client() as client:
+            sis = await preflight(run, client)
+            evaluation = validate_and_plan(run, extract(run), sis)
+        summary = summarise(district_id, evaluation, None, dry_run=True)
+        summary.run_id = run.run_id
+        run.finish(summary)
+    await acreate_markdown_artifact(
+        key=f"{artifact_key(district_id)}-backfill",
+        markdown=plan_markdown(district_id, effective_date, run.district.effective_date, evaluation, summary),
+        description=f"backfill plan for {district_id} from {effective_date}",
+    )
+    if dry_run:
+        return final_state(summary)
+    store_districts.update_district(run.engine, district_id, effective_date=effective_date)
+    return await district_sync(district_id)

@@ -1,0 +1,82 @@
+"""The nightly passback: every enabled district (or the given ones), several at once.
+
+One district's failure never stops the others; the run ends Failed when any district failed,
+and its message and summary artifact say which and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_table_artifact
+from prefect.deployments import run_deployment
+from prefect.states import Completed, Failed, State
+
+from flows.district_sync import district_sync
+from passback.settings import get_settings
+from passback.store import districts as store_districts
+from passback.store import runs as store_runs
+from passback.store.db import get_engine
+
+DISTRICT_DEPLOYMENT = "district-sync/district-sync"
+
+
+@flow(name="nightly-passback", log_prints=False)
+async def nightly(
+    districts: list[str] | None = None,
+    dry_run: bool = False,
+    retry_rejected: bool = False,
+    max_concurrency: int = 4,
+    dispatch: Literal["subflow", "deployment"] = "subflow",
+    max_seconds: float | None = None,
+) -> State:
+    """Run each district as a subflow (or as a run of the per-district deployment, so that
+    districts spread over several workers), at most ``max_concurrency`` at once."""
+    logger = get_run_logger()
+    ids = districts or enabled_districts()
+    gate = asyncio.Semaphore(max(1, max_concurrency))
+
+    async def one(district_id: str) -> dict[str, Any]:
+        async with gate:
+            params = {"district_id": district_id, "dry_run": dry_run, "retry_rejected": retry_rejected, "max_seconds": max_seconds}
+            if dispatch == "deployment":
+                flow_run = await run_deployment(DISTRICT_DEPLOYMENT, parameters=params, timeout=None, as_subflow=True)
+                return last_summary(district_id, flow_run.state)
+            state = await district_sync(**params, return_state=True)
+            data = await state.result(raise_on_failure=False)
+            if isinstance(data, dict):
+                return data
+            return {"district": district_id, "status": "failed", "error": state.message or str(data)}
+
+    summaries = list(await asyncio.gather(*(one(d) for d in ids)))
+    await acreate_table_artifact(
+        key="passback-nightly",
+        table=[{"district": s["district"], "status": s["status"], "writes": s.get("writes", 0),
+                "error": s.get("error") or ""} for s in summaries],
+        description="nightly passback: one row per district",
+    )
+    failed = [s for s in summaries if s["status"] == "failed"]
+    result = {"districts": summaries}
+    if failed:
+        detail = "; ".join(f"{s['district']}: {s.get('error')}" for s in failed)
+        logger.error("%d of %d districts failed: %s", len(failed), len(summaries), detail)
+        return Failed(message=f"{len(failed)} of {len(summaries)} districts failed — {detail}", data=result)
+    return Completed(message=f"{len(summaries)} districts synced", data=result)
+
+
+def enabled_districts() -> list[str]:
+    engine = get_engine(get_settings().state_db_url)
+    return [d.id for d in store_districts.list_districts(engine) if d.enabled]
+
+
+def last_summary(district_id: str, state: Any) -> dict[str, Any]:
+    """A deployment run happened in another process: read its summary from the run history."""
+    engine = get_engine(get_settings().state_db_url)
+    runs = store_runs.recent_runs(engine, district_id, 1)
+    if runs and runs[0].counts:
+        counts = runs[0].counts
+        return counts if isinstance(counts, dict) else json.loads(counts)
+    return {"district": district_id, "status": "failed", "error": getattr(state, "message", None) or "no summary recorded"}

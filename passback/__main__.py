@@ -1,0 +1,3 @@
+from passback.cli import main
+
+main()

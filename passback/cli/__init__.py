@@ -1,0 +1,58 @@
+"""The ``passback`` command line (typer + rich).
+
+Every command that fails prints ONE line saying what happened and what to do, and exits
+non-zero; ``--debug`` (or PASSBACK_DEBUG=1) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from passback.cli import districts, doctor, runs, sim
+from passback.cli.common import console_err, friendly_error
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Otus -> Skyward grade passback (OneRoster 1.1), orchestrated by Prefect.")
+app.add_typer(districts.district_app, name="district")
+app.add_typer(districts.mapping_app, name="mapping")
+app.add_typer(sim.sim_app, name="sim")
+app.command("doctor")(doctor.doctor)
+app.command("sync")(runs.sync)
+app.command("backfill")(runs.backfill)
+app.command("explain")(runs.explain)
+app.command("demo")(runs.demo)
+app.command("seed")(sim.seed)
+app.command("runs")(runs.history)
+
+
+def _prefect_defaults() -> None:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+
+
+def main() -> None:
+    _prefect_defaults()
+    debug = "--debug" in sys.argv or os.environ.get("PASSBACK_DEBUG") == "1"
+    if "--debug" in sys.argv:
+        sys.argv.remove("--debug")
+    try:
+        app(standalone_mode=False)
+    except SystemExit as exc:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the one place errors become one line for a person
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            console_err.print("aborted")
+            raise SystemExit(130) from None
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        if debug:
+            raise
+        console_err.print(f"[red]error:[/red] {friendly_error(exc)}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None

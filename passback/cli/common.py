@@ -1,0 +1,33 @@
+"""Shared CLI helpers: consoles, engines, one-line errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import typer
+from rich.console import Console
+
+from passback.settings import get_settings
+
+console = Console()
+console_err = Console(stderr=True)
+
+
+def engine():
+    from passback.store.db import get_engine
+
+    return get_engine(get_settings().state_db_url)
+
+
+def parse_date(value: str, option: str = "--effective-date") -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD (e.g. 2026-08-20)", param_hint=option) from None
+
+
+def friendly_error(exc: BaseException) -> str:
+    """One line: what happened and, where the error knows it, what to do."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    known = type(exc).__module__.startswith("passback") or isinstance(exc, (ValueError, KeyError, FileNotFoundError))
+    return text if known else f"{type(exc).__name__}: {text} (rerun with --debug for details)"

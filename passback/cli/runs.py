@@ -1,0 +1,160 @@
+"""`passback sync | backfill | explain | demo | runs`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from passback.cli.common import console, console_err, engine, parse_date
+from passback.sync.report import OUTCOME_KEYS
+
+
+def run_nightly(districts: list[str] | None, *, dry_run: bool, retry_rejected: bool,
+                concurrency: int, max_seconds: float | None) -> dict[str, Any]:
+    """Run the nightly flow (ephemeral Prefect, or the server PREFECT_API_URL points to)."""
+    from flows.nightly import nightly
+
+    async def go() -> dict[str, Any]:
+        state = await nightly(districts=districts, dry_run=dry_run, retry_rejected=retry_rejected,
+                              max_concurrency=concurrency, max_seconds=max_seconds, return_state=True)
+        data = await state.result(raise_on_failure=False)
+        if not isinstance(data, dict):
+            raise RuntimeError(f"the nightly flow ended without a summary: {state.message or data}")
+        return data
+
+    return asyncio.run(go())
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    table = Table("district", "status", "kind", *OUTCOME_KEYS, "pending", title="passback summary")
+    for d in result["districts"]:
+        for label, key in (("lineItems", "line_items"), ("results", "results")):
+            counts = d.get(key) or {}
+            table.add_row(d["district"], d["status"], label, *(str(counts.get(k, 0)) for k in (*OUTCOME_KEYS, "pending")))
+    console.print(table)
+    for d in result["districts"]:
+        if d.get("error"):
+            console.print(f"[red]✘ {d['district']}[/red]: {d['error']}")
+        if d.get("reasons"):
+            top = ", ".join(f"{k} {v}" for k, v in list(d["reasons"].items())[:8])
+            console.print(f"[dim]{d['district']} reasons:[/dim] {top}")
+        if d.get("writes") == 0 and d.get("status") == "completed":
+            console.print(f"{d['district']}: no changes since the last sync — nothing written.")
+        if d.get("backlog"):
+            console.print(f"{d['district']}: {d['backlog']} writes remain; ETA {d.get('eta_seconds')} s at {d.get('writes_per_s')}/s")
+        if d.get("data_docs"):
+            console.print(f"{d['district']}: validation report (Data Docs) → {d['data_docs']}")
+
+
+def sync(
+    district: Annotated[list[str] | None, typer.Option("--district", help="district id (repeatable); default: every enabled district")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="plan only; write nothing")] = False,
+    retry_rejected: Annotated[bool, typer.Option("--retry-rejected", help="resend items the SIS rejected before")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON document on stdout")] = False,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="districts at once")] = 4,
+    max_seconds: Annotated[float | None, typer.Option("--max-seconds", help="stop starting new batches after this long")] = None,
+) -> None:
+    """Run the nightly flow now. Exit status 1 when any district failed."""
+    from passback.store.districts import get_district
+
+    for d in district or []:
+        get_district(engine(), d)  # unknown district: one-line error before Prefect starts
+    result = run_nightly(district or None, dry_run=dry_run, retry_rejected=retry_rejected,
+                         concurrency=concurrency, max_seconds=max_seconds)
+    out = {"districts": [{k: d.get(k) for k in ("district", "status", "line_items", "results", "reasons", "error",
+                                                 "writes", "backlog", "eta_seconds", "data_docs", "run_id")}
+                         for d in result["districts"]]}
+    if as_json:
+        sys.stdout.write(json.dumps(out, default=str) + "\n")
+    else:
+        print_summary(result)
+    if any(d["status"] == "failed" for d in result["districts"]):
+        raise typer.Exit(1)
+
+
+def backfill(
+    district_id: Annotated[str, typer.Argument(metavar="ID")],
+    effective_date: Annotated[str, typer.Option("--effective-date", help="the new effective date, YYYY-MM-DD")],
+    dry_run: Annotated[bool, typer.Option("--dry-run/--apply", help="preview (default) or store the date and sync")] = True,
+) -> None:
+    """Preview (default) or apply a new effective date."""
+    from flows.backfill import backfill as backfill_flow
+    from passback.store.districts import get_district
+
+    get_district(engine(), district_id)
+    date = parse_date(effective_date)
+
+    async def go() -> Any:
+        state = await backfill_flow(district_id, date, dry_run=dry_run, return_state=True)
+        return state, await state.result(raise_on_failure=False)
+
+    state, data = asyncio.run(go())
+    if not isinstance(data, dict):
+        console_err.print(f"[red]error:[/red] backfill failed: {state.message}")
+        raise typer.Exit(1)
+    li, res = data["line_items"], data["results"]
+    verb = "would write" if dry_run else "wrote"
+    console.print(f"{district_id}: effective date {date} {verb} {li['created']} new lineItems "
+                  f"({li['updated']} updated) and {res['created']} new results ({res['updated']} updated).")
+    if dry_run:
+        console.print(f"Nothing was changed. Apply with `passback backfill {district_id} --effective-date {date} --apply`.")
+    if data["status"] == "failed":
+        console_err.print(f"[red]error:[/red] {data.get('error')}")
+        raise typer.Exit(1)
+
+
+def explain(
+    district_id: Annotated[str, typer.Argument(metavar="ID")],
+    assessment_id: Annotated[str, typer.Argument(metavar="ASSESSMENT_ID")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Why one assessment, and each of its scores, did or did not pass back."""
+    from passback.sync.district import DistrictRun, RunOptions
+    from passback.sync.explain import explain_assessment
+
+    run = DistrictRun(district_id, RunOptions(dry_run=True, build_docs=False))
+
+    async def go() -> Any:
+        async with run.client() as client:
+            sis = await run.preflight(client)
+        return explain_assessment(run, run.extract(), sis, assessment_id)
+
+    ex = asyncio.run(go())
+    if as_json:
+        sys.stdout.write(json.dumps(ex.as_json(), default=str) + "\n")
+        return
+    console.print(f"[bold]{ex.assessment_id}[/bold] “{ex.title}”: {ex.status}" + (f" — [yellow]{ex.reason}[/yellow]" if ex.reason else "")
+                  + (f" — SIS: {ex.message}" if ex.message else ""))
+    table = Table("student", "state", "points", "status", "reason / SIS message")
+    for s in ex.scores:
+        table.add_row(s["student_id"], str(s["state"]), "" if s["points_earned"] is None else f"{s['points_earned']:g}",
+                      s["status"], s["reason"] or s["message"] or "")
+    console.print(table)
+
+
+def history(
+    district_id: Annotated[str, typer.Argument(metavar="ID")],
+    limit: Annotated[int, typer.Option("--limit")] = 10,
+) -> None:
+    """Recent runs of a district."""
+    from passback.store.runs import recent_runs
+
+    table = Table("run", "kind", "started", "finished", "status", "error")
+    for r in recent_runs(engine(), district_id, limit):
+        table.add_row(r.id[:8], r.kind, str(r.started_at)[:19], str(r.finished_at or "")[:19], r.status, (r.error or "")[:80])
+    console.print(table)
+
+
+def demo(
+    fresh: Annotated[bool, typer.Option("--fresh", help="start over: new demo data, empty gradebook and ledger")] = False,
+    port: Annotated[int, typer.Option("--port", help="simulator port (0 = any free port)")] = 0,
+) -> None:
+    """Seed a demo district, start the simulator on loopback, run the nightly flow, print the summary."""
+    from passback.cli.demo import run_demo
+
+    run_demo(fresh=fresh, port=port)

@@ -1,0 +1,139 @@
+"""OneRoster 1.1 lineItem and result payloads from eligible rows, ids and canonical hashes.
+
+Everything here is vectorised over frames.  A payload dict is only materialised for a row that
+is about to be written (``line_item_payload`` / ``result_payload``), so a run that changes little
+builds little.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# Fixed namespace: changing it would change every sourcedId ever sent (never do that).
+NAMESPACE = uuid.UUID("5f1f3c8e-8a7e-4b7e-9d43-4e2f0a5b7c11")
+
+LINE_ITEM_HASHED = ["title", "assign_date", "due_date", "class_sis_id", "category_id", "grading_period_id", "result_value_max"]
+RESULT_HASHED = ["assessment_id", "student_sis_id", "score", "score_status", "comment"]
+MISSING_COMMENT = "Missing: not submitted by the due date (0 sent by Otus grade passback)"
+
+
+def line_item_id(district_id: str, assessment_id: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{district_id}:lineItem:{assessment_id}"))
+
+
+def result_id(district_id: str, assessment_id: str, student_id: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{district_id}:result:{assessment_id}:{student_id}"))
+
+
+def row_key(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """A stable int64 key of the natural-key columns (same values -> same key, in every process)."""
+    parts = frame[columns].astype("str").fillna("")
+    return pd.util.hash_pandas_object(parts, index=False).to_numpy().view("int64")
+
+
+def canonical_hash(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """int64 hash of the canonical payload columns (dtype-normalised so it is stable across runs)."""
+    parts = pd.DataFrame(index=frame.index)
+    for col in columns:
+        series = frame[col]
+        if pd.api.types.is_float_dtype(series) or pd.api.types.is_integer_dtype(series):
+            parts[col] = series.astype("float64").round(6)
+        else:
+            parts[col] = series.astype("str").fillna("")
+    return pd.util.hash_pandas_object(parts, index=False).to_numpy().view("int64")
+
+
+def _iso_day(series: pd.Series) -> pd.Series:
+    return series.dt.strftime("%Y-%m-%d").astype("str")
+
+
+def line_items(eligible: pd.DataFrame) -> pd.DataFrame:
+    """Desired lineItems: one row per eligible assessment (the derived assessment frame's rows)."""
+    out = pd.DataFrame(
+        {
+            "assessment_id": eligible["id"].astype("str"),
+            "title": eligible["title"].str.strip(),
+            "assign_date": _iso_day(eligible["assign_date"]),
+            "due_date": _iso_day(eligible["due_date"]),
+            "class_sis_id": eligible["class_sis_id"].astype("str"),
+            "category_id": eligible["category_id"].astype("str"),
+            "grading_period_id": eligible["assign_gp"].astype("str"),
+            "result_value_max": eligible["points_possible"].astype("float64"),
+        },
+        index=eligible.index,
+    )
+    out["student_id"] = ""
+    out["payload_hash"] = canonical_hash(out, LINE_ITEM_HASHED)
+    return out
+
+
+def results(sendable: pd.DataFrame, line_item_frame: pd.DataFrame) -> pd.DataFrame:
+    """Desired results: one row per passing score (the derived score frame's rows).
+
+    A graded score sends its points (fractions and extra credit unchanged); a score not
+    submitted after the due date sends 0 with a comment saying it was missing.
+    """
+    graded = (sendable["state"] == "graded").fillna(False).to_numpy()
+    parent = pd.Index(line_item_frame["assessment_id"]).get_indexer(sendable["assessment_id"])
+    gp = line_item_frame["grading_period_id"].to_numpy(dtype=object)
+    out = pd.DataFrame(
+        {
+            "assessment_id": sendable["assessment_id"].astype("str"),
+            "student_id": sendable["student_id"].astype("str"),
+            "student_sis_id": sendable["student_sis_id"].astype("str"),
+            "score": np.where(graded, sendable["points_earned"].to_numpy(dtype="float64"), 0.0),
+            "score_status": "fully graded",
+            "comment": np.where(graded, "", MISSING_COMMENT),
+            "score_date": sendable["updated_at"].dt.strftime("%Y-%m-%d").astype("str").fillna(""),
+            "grading_period_id": pd.Series(np.where(parent >= 0, gp[np.clip(parent, 0, None)] if len(gp) else None, None), dtype="str").to_numpy(),
+        },
+        index=sendable.index,
+    )
+    out["payload_hash"] = canonical_hash(out, RESULT_HASHED)
+    return out
+
+
+def _ref(sourced_id: str, kind: str, href: str) -> dict[str, str]:
+    return {"href": f"/{href}/{sourced_id}", "sourcedId": sourced_id, "type": kind}
+
+
+def line_item_payload(district_id: str, row: Any) -> tuple[str, dict[str, Any]]:
+    """(sourcedId, {"lineItem": ...}) for one desired lineItem row (a namedtuple or mapping)."""
+    sid = line_item_id(district_id, row.assessment_id)
+    body = {
+        "sourcedId": sid,
+        "status": "active",
+        "title": row.title,
+        "description": "",
+        "assignDate": f"{row.assign_date}T00:00:00Z",
+        "dueDate": f"{row.due_date}T00:00:00Z",
+        "class": _ref(row.class_sis_id, "class", "classes"),
+        "category": _ref(row.category_id, "category", "categories"),
+        "gradingPeriod": _ref(row.grading_period_id, "academicSession", "academicSessions"),
+        "resultValueMin": 0.0,
+        "resultValueMax": float(row.result_value_max),
+    }
+    return sid, {"lineItem": body}
+
+
+def result_payload(district_id: str, row: Any) -> tuple[str, dict[str, Any]]:
+    """(sourcedId, {"result": ...}) for one desired result row."""
+    sid = result_id(district_id, row.assessment_id, row.student_id)
+    li = line_item_id(district_id, row.assessment_id)
+    body: dict[str, Any] = {
+        "sourcedId": sid,
+        "status": "active",
+        "lineItem": _ref(li, "lineItem", "lineItems"),
+        "student": _ref(row.student_sis_id, "user", "users"),
+        "scoreStatus": row.score_status,
+        "score": float(row.score),
+        "scoreDate": row.score_date or None,
+        "comment": row.comment,
+    }
+    if body["scoreDate"] is None:
+        del body["scoreDate"]
+    return sid, {"result": body}

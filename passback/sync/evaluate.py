@@ -1,0 +1,95 @@
+"""Validate + transform + plan: source frames and the SIS context in, a classified plan out.
+
+Every assessment row and every score row leaves with exactly one outcome: a reason code from
+the GX suites (``reason``), or a planned action.  No I/O here except through the GX runner.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pandas as pd
+
+from passback.domain import derive, payloads
+from passback.domain.codes import ASSESSMENT_REASONS, SCORE_REASONS
+from passback.domain.context import DistrictContext
+from passback.domain.plan import Plan, empty_ledger, make_plan
+from passback.quality import validate_frame
+
+STRUCTURAL_SCORE_REASONS = ("duplicate_row", "unknown_assessment")
+
+
+class SourceLike(Protocol):
+    users: pd.DataFrame
+    classes: pd.DataFrame
+    assessments: pd.DataFrame
+    scores: pd.DataFrame
+    group_members: pd.DataFrame
+
+
+@dataclass
+class Evaluation:
+    assessments: pd.DataFrame  # derived columns + "reason" (NA = eligible)
+    scores: pd.DataFrame       # derived columns + "reason" (NA = passes back)
+    plan: Plan
+    validation_results: list[tuple[str, Any]] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    acked_line_items: pd.Index = field(default_factory=lambda: pd.Index([], dtype="str"))  # held by the SIS before this run
+
+    def eligible_assessment_ids(self) -> pd.Index:
+        return pd.Index(self.assessments.loc[self.assessments["reason"].isna(), "id"])
+
+
+def classify(source: SourceLike, context: DistrictContext) -> tuple[pd.DataFrame, pd.DataFrame, list[tuple[str, Any]]]:
+    """Derive, validate (GX) and tag every assessment and score row with its first failing reason."""
+    assessments = derive.derive_assessments(
+        source.assessments, users=source.users, classes=source.classes,
+        group_members=source.group_members["user_id"], context=context,
+    )
+    scores = derive.derive_scores(source.scores, assessments=assessments, users=source.users, context=context)
+    score_rules = validate_frame(scores, "scores", reason_order=SCORE_REASONS)
+    derive.mark_sendable(assessments, scores, score_rules.reasons.isna())
+    assessment_rules = validate_frame(assessments, "assessments", reason_order=ASSESSMENT_REASONS)
+    assessments["reason"] = assessment_rules.reasons
+
+    # A score of an assessment that does not pass back is blocked by it ("assessment_ineligible"),
+    # unless the assessment merely has nothing to send yet: then the score's own reason explains why.
+    firsts = assessments[~assessments["is_duplicate"]]
+    blocking = firsts.loc[firsts["reason"].notna() & (firsts["reason"] != "nothing_to_send"), "id"]
+    blocked = scores["assessment_id"].isin(pd.Index(blocking)).to_numpy()
+    reason = score_rules.reasons.copy()
+    structural = reason.isin(STRUCTURAL_SCORE_REASONS).to_numpy()
+    reason[blocked & ~structural] = "assessment_ineligible"
+    scores["reason"] = reason
+    return assessments, scores, [("assessments", assessment_rules.validation_result), ("scores", score_rules.validation_result)]
+
+
+def evaluate(
+    source: SourceLike,
+    context: DistrictContext,
+    *,
+    ledger_line_items: pd.DataFrame | None = None,
+    ledger_results: pd.DataFrame | None = None,
+    retry_rejected: bool = False,
+) -> Evaluation:
+    t0 = time.perf_counter()
+    assessments, scores, results = classify(source, context)
+    t1 = time.perf_counter()
+    eligible = assessments[assessments["reason"].isna()]
+    desired_li = payloads.line_items(eligible)
+    desired_res = payloads.results(scores[scores["reason"].isna()], desired_li)
+    t2 = time.perf_counter()
+    plan = make_plan(
+        desired_li, desired_res,
+        ledger_line_items if ledger_line_items is not None else empty_ledger(),
+        ledger_results if ledger_results is not None else empty_ledger(),
+        retry_rejected=retry_rejected,
+    )
+    scores.loc[plan.blocked_results, "reason"] = "line_item_rejected"
+    t3 = time.perf_counter()
+    return Evaluation(
+        assessments=assessments, scores=scores, plan=plan, validation_results=results,
+        stage_seconds={"validate": t1 - t0, "transform": t2 - t1, "diff": t3 - t2},
+    )

@@ -1,0 +1,67 @@
+"""Why did (or didn't) one assessment and each of its scores pass back?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pandas as pd
+
+from passback.domain.codes import PENDING_REASONS, Kind
+from passback.store import ledger as store_ledger
+from passback.sync.district import DistrictRun, SisSnapshot
+from passback.sync.evaluate import evaluate
+
+ACTION_STATUS = {
+    "unchanged": "sent (unchanged since)",
+    "create": "pending: will be created by the next run",
+    "update": "pending: changed since it was sent; the next run updates it",
+    "held": "rejected",
+}
+
+
+@dataclass
+class Explanation:
+    district: str
+    assessment_id: str
+    title: str | None
+    status: str
+    reason: str | None
+    message: str | None
+    scores: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def _status(reason: Any, action: Any, entry: dict[str, Any] | None) -> tuple[str, str | None, str | None]:
+    """(status, reason, SIS message) for one row."""
+    if isinstance(reason, str):
+        return ("pending" if reason in PENDING_REASONS else "not sent"), reason, None
+    if action == "held" or (entry and entry.get("status") == "rejected" and action != "create"):
+        return "rejected", None, (entry or {}).get("sis_message")
+    return ACTION_STATUS.get(str(action), str(action)), None, None
+
+
+def explain_assessment(run: DistrictRun, source: Any, sis: SisSnapshot, assessment_id: str) -> Explanation:
+    one = replace(source, assessments=source.assessments[source.assessments["id"] == assessment_id],
+                  scores=source.scores[source.scores["assessment_id"] == assessment_id])
+    if one.assessments.empty:
+        raise KeyError(f"assessment {assessment_id!r} is not in district {run.district_id}'s Otus data; check the id (Otus assessment ids look like the `id` column of otus_assessments)")
+    entries = store_ledger.ledger_for_assessment(run.engine, run.district_id, assessment_id)
+    ledger = pd.DataFrame(entries) if entries else pd.DataFrame(columns=["kind", "assessment_id", "student_id", "payload_hash", "status"])
+    li_ledger = ledger[ledger["kind"] == Kind.line_item] if not ledger.empty else ledger
+    res_ledger = ledger[ledger["kind"] == Kind.result] if not ledger.empty else ledger
+    ev = evaluate(one, run.context(sis), ledger_line_items=li_ledger, ledger_results=res_ledger)
+    first = ev.assessments.iloc[0]
+    by_key = {(e["kind"], e["student_id"]): e for e in entries}
+    li_action = ev.plan.line_items["action"].iloc[0] if len(ev.plan.line_items) else None
+    status, reason, message = _status(first["reason"], li_action, by_key.get((Kind.line_item, "")))
+    actions = ev.plan.results.set_index("student_id")["action"] if len(ev.plan.results) else pd.Series(dtype="str")
+    scores = []
+    for row in ev.scores.itertuples():
+        s_status, s_reason, s_message = _status(row.reason, actions.get(row.student_id), by_key.get((Kind.result, row.student_id)))
+        scores.append({"student_id": row.student_id, "state": row.state, "points_earned": None if pd.isna(row.points_earned) else float(row.points_earned),
+                       "status": s_status, "reason": s_reason, "message": s_message})
+    return Explanation(run.district_id, assessment_id, None if pd.isna(first["title"]) else str(first["title"]),
+                       status, reason, message, scores)

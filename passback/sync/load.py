@@ -1,0 +1,249 @@
+"""The load: stream planned writes to the SIS, newest grading period first, lineItems before results.
+
+The ledger is written from SIS acknowledgements only, one transaction per batch, so a crash
+re-sends at most the batch in flight.  Rejections are the SIS's verdict on an item and are
+recorded; transient failures are not recorded (the next run retries them).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pandas as pd
+
+from passback.domain.codes import Kind
+from passback.domain.payloads import line_item_payload, result_payload
+from passback.domain.plan import Plan
+
+log = logging.getLogger("passback.load")
+
+USE_GRADE_SETTING = "Use Grade When Posting Secondary Gradebook Assignment Scores"
+
+
+class SystemicRejection(RuntimeError):
+    """The first writes of a district are all rejected the same way: a district-wide cause."""
+
+
+class WriteClient(Protocol):
+    def put_many(self, kind: str, items: Iterable[tuple[str, dict[str, Any]]], *, should_stop: Callable[[], bool] | None = None) -> AsyncIterator[Any]: ...
+
+
+class AckSink(Protocol):
+    def record(self, entries: list[dict[str, Any]]) -> None: ...
+    def mark_period_closed(self, grading_period_id: str, message: str) -> None: ...
+
+
+def is_closed_period_rejection(message: str) -> bool:
+    text = message.lower()
+    return "grading_period_closed" in text or ("closed" in text and "grading period" in text)
+
+
+def systemic_cause(message: str) -> str:
+    if "use grade when posting" in message.lower() or "use_grade_when_posting" in message.lower():
+        return (f"the Skyward API setting \"{USE_GRADE_SETTING}\" is checked: uncheck it under Skyward "
+                "Contact Access > District Setup > Configuration > API Configuration, then rerun")
+    return "a district-wide setting or configuration in the SIS; fix it, then rerun"
+
+
+@dataclass
+class LoadLimits:
+    batch_size: int = 500
+    max_writes: int | None = None       # stop after this many writes (resume next run)
+    deadline: float | None = None        # time.monotonic() after which no new batch starts
+    systemic_threshold: int = 20         # same rejection on the first N writes of a kind -> stop
+
+
+@dataclass
+class LoadResult:
+    """Counts per kind and outcome, and one detail row per item that did not go through."""
+
+    counts: dict[str, Counter[str]] = field(default_factory=lambda: {Kind.line_item: Counter(), Kind.result: Counter()})
+    details: list[dict[str, Any]] = field(default_factory=list)
+    closed_periods: set[str] = field(default_factory=set)
+    writes: int = 0
+    seconds: float = 0.0
+    stopped: str | None = None  # why the load ended early (budget, systemic rejection)
+
+    @property
+    def writes_per_s(self) -> float:
+        return self.writes / self.seconds if self.seconds > 0 else 0.0
+
+
+class _Probation:
+    """Holds back the first rejections of a kind until it is clear they are not systemic."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self.open = True
+        self.pending: list[dict[str, Any]] = []
+        self.code: str | None = None
+
+    def observe(self, ok: bool, message: str) -> bool:
+        """Returns True when the rejections so far are systemic (stop the district)."""
+        if not self.open:
+            return False
+        if ok or is_closed_period_rejection(message) or (self.code is not None and message != self.code):
+            self.open = False
+            return False
+        self.code = message
+        return len(self.pending) >= self.threshold
+
+
+class Loader:
+    def __init__(self, client: WriteClient, district_id: str, sink: AckSink, *, run_id: str,
+                 limits: LoadLimits | None = None, on_progress: Callable[[int, int], None] | None = None) -> None:
+        self.client = client
+        self.district_id = district_id
+        self.sink = sink
+        self.run_id = run_id
+        self.limits = limits or LoadLimits()
+        self.on_progress = on_progress
+        self.result = LoadResult()
+        self._probation = {Kind.line_item: _Probation(self.limits.systemic_threshold),
+                           Kind.result: _Probation(self.limits.systemic_threshold)}
+
+    async def load(self, plan: Plan, acked_line_items: pd.Index, period_order: list[str]) -> LoadResult:
+        """Write the plan's creates and updates.  ``acked_line_items``: assessment ids whose lineItem
+        the SIS already holds (unchanged ones), so their new results can go."""
+        started = time.monotonic()
+        li = plan.line_item_writes
+        res = plan.result_writes
+        total = len(li) + len(res)
+        rank = {gp: i for i, gp in enumerate(period_order)}
+        periods = sorted(set(li["grading_period_id"]) | set(res["grading_period_id"]), key=lambda gp: rank.get(gp, len(rank)))
+        acked = set(acked_line_items)
+        try:
+            for gp in periods:
+                for kind, frame in ((Kind.line_item, li), (Kind.result, res)):
+                    rows = frame[frame["grading_period_id"] == gp]
+                    if kind == Kind.result:
+                        # results of a lineItem the SIS does not hold are not attempted
+                        ok_parent = rows["assessment_id"].isin(pd.Index(list(acked))).to_numpy()
+                        self._note(kind, rows[~ok_parent], "blocked", "its lineItem was not accepted by the SIS")
+                        rows = rows[ok_parent]
+                    done = await self._load_rows(kind, rows, gp, acked)
+                    if not done:
+                        return self.result
+                    if self.on_progress:
+                        self.on_progress(self.result.writes, total)
+        finally:
+            self.result.seconds = time.monotonic() - started
+        return self.result
+
+    def _note(self, kind: str, rows: pd.DataFrame, outcome: str, message: str) -> None:
+        if rows.empty:
+            return
+        self.result.counts[kind][outcome] += len(rows)
+        self.result.details.extend(
+            {"kind": kind, "assessment_id": a, "student_id": s, "outcome": outcome, "message": message}
+            for a, s in zip(rows["assessment_id"], rows["student_id"], strict=True)
+        )
+
+    def _budget_left(self) -> bool:
+        lim = self.limits
+        if lim.max_writes is not None and self.result.writes >= lim.max_writes:
+            self.result.stopped = f"write budget of {lim.max_writes} reached; the rest resumes next run"
+            return False
+        if lim.deadline is not None and time.monotonic() >= lim.deadline:
+            self.result.stopped = "time budget reached; the rest resumes next run"
+            return False
+        return True
+
+    async def _load_rows(self, kind: str, rows: pd.DataFrame, gp: str, acked: set[str]) -> bool:
+        build = line_item_payload if kind == Kind.line_item else result_payload
+        size = self.limits.batch_size
+        for start in range(0, len(rows), size):
+            if not self._budget_left():
+                return False
+            if gp in self.result.closed_periods:
+                self._note(kind, rows.iloc[start:], "closed", f"grading period {gp} is closed in the SIS")
+                return True
+            batch = rows.iloc[start:start + size]
+            if self.limits.max_writes is not None:
+                batch = batch.iloc[: max(self.limits.max_writes - self.result.writes, 0)]
+            await self._write_batch(kind, batch, build, gp, acked)
+        return True
+
+    async def _write_batch(self, kind: str, batch: pd.DataFrame, build: Callable[..., tuple[str, dict[str, Any]]], gp: str, acked: set[str]) -> None:
+        rows_by_id: dict[str, Any] = {}
+        items: list[tuple[str, dict[str, Any]]] = []
+        for row in batch.itertuples(index=False):
+            sid, body = build(self.district_id, row)
+            rows_by_id[sid] = row
+            items.append((sid, body))
+        entries: list[dict[str, Any]] = []
+        probation = self._probation[kind]
+        counts = self.result.counts[kind]
+        stop_reason: str | None = None
+
+        def should_stop() -> bool:
+            return stop_reason is not None or gp in self.result.closed_periods
+
+        async for outcome in self.client.put_many(kind, items, should_stop=should_stop):
+            row = rows_by_id[outcome.sourced_id]
+            error = getattr(outcome, "error", None)
+            if error is not None:
+                counts["failed"] += 1
+                self._detail(kind, row, "failed", str(error))
+                continue
+            self.result.writes += 1
+            message = _rejection_text(outcome)
+            entry = {
+                "kind": kind, "assessment_id": row.assessment_id, "student_id": row.student_id,
+                "sourced_id": outcome.sourced_id, "payload_hash": int(row.payload_hash),
+                "status": "acked" if outcome.ok else "rejected", "http_status": outcome.http_status,
+                "sis_code": None if outcome.ok else getattr(outcome.rejection, "code_minor", None),
+                "sis_message": message or None, "grading_period_id": row.grading_period_id, "run_id": self.run_id,
+            }
+            if outcome.ok:
+                counts["created" if outcome.created else "updated"] += 1
+                if kind == Kind.line_item:
+                    acked.add(row.assessment_id)
+                entries.append(entry)
+            elif is_closed_period_rejection(message):
+                counts["closed"] += 1
+                self._detail(kind, row, "closed", message)
+                entries.append(entry)
+                if gp not in self.result.closed_periods:
+                    self.result.closed_periods.add(gp)
+                    self.sink.mark_period_closed(gp, message)
+            else:
+                counts["rejected"] += 1
+                self._detail(kind, row, "rejected", message)
+                (probation.pending if probation.open else entries).append(entry)
+            if probation.observe(outcome.ok, message):
+                stop_reason = message
+            elif not probation.open and probation.pending:
+                entries.extend(probation.pending)
+                probation.pending = []
+        self.sink.record(entries)
+        if stop_reason is not None:
+            raise SystemicRejection(
+                f"district {self.district_id}: the first {len(probation.pending)} {kind} writes were all rejected "
+                f"by the SIS with \"{stop_reason}\". Likely cause: {systemic_cause(stop_reason)}."
+            )
+
+    def _detail(self, kind: str, row: Any, outcome: str, message: str) -> None:
+        self.result.details.append({"kind": kind, "assessment_id": row.assessment_id, "student_id": row.student_id,
+                                    "outcome": outcome, "message": message})
+
+    def flush(self) -> None:
+        """Record rejections still held on probation (call at the end of a load that completed)."""
+        for probation in self._probation.values():
+            if probation.pending:
+                self.sink.record(probation.pending)
+                probation.pending = []
+
+
+def _rejection_text(outcome: Any) -> str:
+    rejection = getattr(outcome, "rejection", None)
+    if outcome.ok or rejection is None:
+        return ""
+    description = getattr(rejection, "description", None) or ""
+    code = getattr(rejection, "code_minor", None) or ""
+    return description or code or f"HTTP {outcome.http_status}"

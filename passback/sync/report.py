@@ -1,0 +1,147 @@
+"""The run summary: per kind counts by outcome, counts by reason, what the SIS refused, progress."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from passback.domain.codes import Kind
+from passback.sync.evaluate import Evaluation
+from passback.sync.load import LoadResult
+
+OUTCOME_KEYS = ("created", "updated", "unchanged", "ineligible", "rejected", "failed")
+MAX_DETAILS = 200
+
+
+def _zero() -> dict[str, int]:
+    return {key: 0 for key in OUTCOME_KEYS} | {"pending": 0}
+
+
+@dataclass
+class DistrictSummary:
+    district: str
+    status: str  # completed | partial | planned | failed | stopped | skipped
+    line_items: dict[str, int] = field(default_factory=_zero)
+    results: dict[str, int] = field(default_factory=_zero)
+    reasons: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    run_id: str | None = None
+    writes: int = 0
+    seconds: float = 0.0
+    writes_per_s: float = 0.0
+    backlog: int = 0
+    eta_seconds: float | None = None
+    data_docs: str | None = None
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "district": self.district, "status": self.status,
+            "line_items": dict(self.line_items), "results": dict(self.results),
+            "reasons": dict(sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "error": self.error, "run_id": self.run_id, "writes": self.writes,
+            "seconds": round(self.seconds, 3), "writes_per_s": round(self.writes_per_s, 2),
+            "backlog": self.backlog, "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds, 1),
+            "data_docs": self.data_docs, "rejected": self.rejected[:MAX_DETAILS],
+        }
+
+
+def summarise(district: str, evaluation: Evaluation, load: LoadResult | None, *, dry_run: bool) -> DistrictSummary:
+    """Counts every assessment and score row exactly once."""
+    summary = DistrictSummary(district=district, status="planned" if dry_run else "completed")
+    reasons: Counter[str] = Counter()
+    reasons.update(evaluation.assessments["reason"].value_counts().to_dict())
+    reasons.update(evaluation.scores["reason"].value_counts().to_dict())
+    plan = evaluation.plan
+    for key, counts, frame, reason_frame in (
+        ("line_items", summary.line_items, plan.line_items, evaluation.assessments),
+        ("results", summary.results, plan.results, evaluation.scores),
+    ):
+        kind = Kind.line_item if key == "line_items" else Kind.result
+        counts["ineligible"] = int(reason_frame["reason"].notna().sum())
+        actions = frame["action"].value_counts()
+        counts["unchanged"] = int(actions.get("unchanged", 0))
+        counts["rejected"] = int(actions.get("held", 0))
+        planned = int(actions.get("create", 0)) + int(actions.get("update", 0))
+        if dry_run or load is None:
+            counts["created"] = int(actions.get("create", 0))
+            counts["updated"] = int(actions.get("update", 0))
+            continue
+        done = load.counts[kind]
+        for outcome in ("created", "updated", "rejected", "failed"):
+            counts[outcome] += int(done.get(outcome, 0))
+        counts["ineligible"] += int(done.get("closed", 0)) + int(done.get("blocked", 0))
+        counts["pending"] = planned - sum(int(v) for v in done.values())
+    if load is not None and not dry_run:
+        for detail in load.details:
+            if detail["outcome"] == "closed":
+                reasons["grading_period_closed"] += 1
+            elif detail["outcome"] == "blocked":
+                reasons["line_item_rejected"] += 1
+        summary.writes = load.writes
+        summary.seconds = load.seconds
+        summary.writes_per_s = load.writes_per_s
+        summary.rejected = [d for d in load.details if d["outcome"] in ("rejected", "failed")][:MAX_DETAILS]
+        summary.backlog = summary.line_items["pending"] + summary.results["pending"]
+        if summary.backlog:
+            summary.status = "partial"
+            summary.eta_seconds = summary.backlog / load.writes_per_s if load.writes_per_s else None
+    held = plan.line_items[plan.line_items["action"] == "held"]
+    summary.rejected.extend({"kind": "lineItem", "assessment_id": a, "student_id": "", "outcome": "rejected",
+                             "message": "rejected before with the same payload (not retried; use --retry-rejected)"}
+                            for a in held["assessment_id"].head(MAX_DETAILS))
+    summary.reasons = {k: int(v) for k, v in reasons.items()}
+    summary.stage_seconds = dict(evaluation.stage_seconds)
+    return summary
+
+
+def markdown(summary: DistrictSummary) -> str:
+    """The summary as a Markdown artifact: outcome table, top reasons, what the SIS refused."""
+    lines = [f"# Grade passback — district `{summary.district}`: **{summary.status}**", ""]
+    if summary.error:
+        lines += [f"> **Error:** {summary.error}", ""]
+    lines += ["| | " + " | ".join(OUTCOME_KEYS + ("pending",)) + " |", "|---" * (len(OUTCOME_KEYS) + 2) + "|"]
+    for label, counts in (("lineItems", summary.line_items), ("results", summary.results)):
+        lines.append(f"| {label} | " + " | ".join(str(counts.get(k, 0)) for k in OUTCOME_KEYS + ("pending",)) + " |")
+    lines += ["", f"Writes: {summary.writes} in {summary.seconds:.1f} s ({summary.writes_per_s:.1f}/s)."]
+    if summary.backlog:
+        eta = f"~{summary.eta_seconds / 3600:.1f} h at this rate" if summary.eta_seconds else "unknown"
+        lines.append(f"Backlog: {summary.backlog} writes remain (ETA {eta}); the next run resumes them.")
+    if summary.reasons:
+        lines += ["", "## Top reasons", "", "| reason | rows |", "|---|---|"]
+        lines += [f"| `{k}` | {v} |" for k, v in sorted(summary.reasons.items(), key=lambda kv: -kv[1])[:15]]
+    if summary.rejected:
+        lines += ["", "## Refused by the SIS", "", "| kind | assessment | student | message |", "|---|---|---|---|"]
+        lines += [f"| {d['kind']} | {d['assessment_id']} | {d['student_id']} | {str(d['message'])[:200]} |" for d in summary.rejected[:50]]
+    if summary.data_docs:
+        lines += ["", f"Validation report (GX Data Docs): `{summary.data_docs}`"]
+    return "\n".join(lines)
+
+
+def reasons_frame(evaluation: Evaluation) -> pd.DataFrame:
+    a = evaluation.assessments["reason"].value_counts().rename_axis("reason").reset_index(name="assessments")
+    s = evaluation.scores["reason"].value_counts().rename_axis("reason").reset_index(name="scores")
+    return a.merge(s, on="reason", how="outer").fillna(0)
+
+
+def plan_markdown(district: str, new_date: object, old_date: object, evaluation: Evaluation, summary: DistrictSummary) -> str:
+    """The backfill preview: what the new effective date would write."""
+    plan = evaluation.plan
+    creates = plan.line_items[plan.line_items["action"] == "create"]
+    lines = [
+        f"# Backfill plan — district `{district}`: effective date {old_date} → {new_date}", "",
+        f"lineItems to create: **{summary.line_items['created']}**, to update: {summary.line_items['updated']}; "
+        f"results to create: **{summary.results['created']}**, to update: {summary.results['updated']}.",
+        f"Still before the effective date: {summary.reasons.get('before_effective_date', 0)} assessments.", "",
+    ]
+    if not creates.empty:
+        lines += ["| assessment | title | assign | due | grading period |", "|---|---|---|---|---|"]
+        lines += [f"| {r.assessment_id} | {r.title} | {r.assign_date} | {r.due_date} | {r.grading_period_id} |"
+                  for r in creates.head(100).itertuples()]
+        if len(creates) > 100:
+            lines.append(f"| … {len(creates) - 100} more | | | | |")
+    return "\n".join(lines)

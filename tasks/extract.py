@@ -1,0 +1,34 @@
+"""Extract: the SIS pre-flight reads and the Otus source frames."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from passback.oneroster.errors import SisUnreachable, TransientExhausted
+from passback.sync.district import DistrictRun, SisSnapshot
+
+
+def _transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry only what a retry can fix: the SIS was unreachable or busy beyond the client's budget."""
+    try:
+        state.result()
+    except (TransientExhausted, SisUnreachable):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(name="preflight", cache_policy=NONE, retries=2, retry_delay_seconds=5, retry_condition_fn=_transient)
+async def preflight(run: DistrictRun, client: Any) -> SisSnapshot:
+    """Read the SIS's grading periods and categories (and prove the credentials work)."""
+    return await run.preflight(client)
+
+
+@task(name="extract", cache_policy=NONE)
+def extract(run: DistrictRun) -> Any:
+    """Read the district's Otus assessments and scores into frames."""
+    return run.extract()

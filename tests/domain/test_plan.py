@@ -1,0 +1,72 @@
+"""Ids, canonical hashes and the plan's diff (pure pandas, no GX, no I/O)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from passback.domain import payloads
+from passback.domain.plan import diff, empty_ledger, make_plan
+
+
+def desired(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["assessment_id", "student_id", "score"])
+    frame["payload_hash"] = payloads.canonical_hash(frame, ["assessment_id", "student_id", "score"])
+    return frame
+
+
+def ledger_of(frame: pd.DataFrame, status: str = "acked") -> pd.DataFrame:
+    out = frame[["assessment_id", "student_id", "payload_hash"]].copy()
+    out["status"] = status
+    return out
+
+
+def test_sourced_ids_are_deterministic_and_not_from_titles() -> None:
+    a = payloads.line_item_id("d1", "a-1")
+    assert a == payloads.line_item_id("d1", "a-1")
+    assert a != payloads.line_item_id("d2", "a-1")
+    assert payloads.result_id("d1", "a-1", "s-1") != payloads.result_id("d1", "a-1", "s-2")
+
+
+def test_canonical_hash_is_stable_across_dtypes_and_sensitive_to_values() -> None:
+    one = pd.DataFrame({"t": pd.Series(["Quiz 1"], dtype="str"), "p": [10.0]})
+    two = pd.DataFrame({"t": pd.Series(["Quiz 1"], dtype=object), "p": pd.Series([10], dtype="int64")})
+    changed = pd.DataFrame({"t": ["Quiz 1!"], "p": [10.0]})
+    h = payloads.canonical_hash(one, ["t", "p"])
+    assert h.dtype == np.int64
+    assert h[0] == payloads.canonical_hash(two, ["t", "p"])[0]
+    assert h[0] != payloads.canonical_hash(changed, ["t", "p"])[0]
+
+
+def test_diff_against_empty_ledger_creates_everything() -> None:
+    frame = desired([("a", "s1", 1.0), ("a", "s2", 2.0)])
+    assert diff(frame, empty_ledger()).tolist() == ["create", "create"]
+
+
+def test_rerun_without_changes_plans_nothing() -> None:
+    frame = desired([("a", "s1", 1.0), ("a", "s2", 2.0)])
+    assert diff(frame, ledger_of(frame)).tolist() == ["unchanged", "unchanged"]
+
+
+def test_changed_payload_plans_one_update() -> None:
+    before = desired([("a", "s1", 1.0), ("a", "s2", 2.0)])
+    after = desired([("a", "s1", 1.0), ("a", "s2", 2.5)])
+    assert diff(after, ledger_of(before)).tolist() == ["unchanged", "update"]
+
+
+def test_rejected_items_are_held_until_changed_or_retry_requested() -> None:
+    frame = desired([("a", "s1", 1.0)])
+    rejected = ledger_of(frame, "rejected")
+    assert diff(frame, rejected).tolist() == ["held"]
+    assert diff(frame, rejected, retry_rejected=True).tolist() == ["update"]
+    assert diff(desired([("a", "s1", 9.0)]), rejected).tolist() == ["update"]
+
+
+def test_results_under_a_held_line_item_are_blocked() -> None:
+    li = desired([("a", "", 10.0), ("b", "", 10.0)])
+    res = desired([("a", "s1", 1.0), ("b", "s1", 2.0)])
+    ledger_li = pd.concat([ledger_of(li.iloc[[0]], "rejected"), ledger_of(li.iloc[[1]])])
+    plan = make_plan(li, res, ledger_li, empty_ledger())
+    assert plan.line_items["action"].tolist() == ["held", "unchanged"]
+    assert plan.results["assessment_id"].tolist() == ["b"]
+    assert list(plan.blocked_results) == [0]
