@@ -1,0 +1,43 @@
+"""The pinned GX version still has what passback.quality relies on, and stays lazily imported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from passback.domain.codes import SCORE_REASONS
+from passback.quality import validate_frame
+from tests.quality.conftest import PASSING_SCORE, derived_frame
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_gx_is_the_pinned_version_with_the_private_hash_threshold():
+    import great_expectations
+    import great_expectations.execution_engine.pandas_execution_engine as pandas_engine
+
+    assert great_expectations.__version__ == "1.24.1"
+    # passback.quality sets this private attribute to 0 to skip fingerprinting every frame.
+    assert hasattr(pandas_engine, "HASH_THRESHOLD")
+
+
+def test_validation_turns_off_frame_fingerprinting():
+    import great_expectations.execution_engine.pandas_execution_engine as pandas_engine
+
+    validate_frame(derived_frame([PASSING_SCORE]), "scores", reason_order=SCORE_REASONS)
+    assert pandas_engine.HASH_THRESHOLD == 0
+
+
+def test_importing_the_package_does_not_import_great_expectations():
+    code = "import sys, passback.quality; assert 'great_expectations' not in sys.modules, 'GX imported eagerly'"
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_empty_frame_has_no_outcomes_and_a_result():
+    outcome = validate_frame(derived_frame([PASSING_SCORE]).iloc[:0], "scores", reason_order=SCORE_REASONS)
+    assert outcome.reasons.empty and outcome.counts == {} and outcome.combinations == 0
+    assert outcome.validation_result.success
+    assert isinstance(outcome.reasons, pd.Series)
