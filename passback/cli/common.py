@@ -28,6 +28,10 @@ def parse_date(value: str, option: str = "--effective-date") -> dt.date:
 
 def friendly_error(exc: BaseException) -> str:
     """One line: what happened and, where the error knows it, what to do."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     known = type(exc).__module__.startswith("passback") or isinstance(exc, (ValueError, KeyError, FileNotFoundError))
     return text if known else f"{type(exc).__name__}: {text} (rerun with --debug for details)"

@@ -23,7 +23,10 @@ def _text(series: pd.Series) -> pd.Series:
 
 
 def _dates(series: pd.Series) -> pd.Series:
-    out = pd.to_datetime(series, errors="coerce")
+    if pd.api.types.is_datetime64_any_dtype(series):
+        out = series
+    else:
+        out = pd.to_datetime(series.astype("str"), errors="coerce", format="ISO8601")
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_localize(None)
     return out.astype("datetime64[ns]").dt.normalize()

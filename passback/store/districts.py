@@ -1,0 +1,159 @@
+"""District configuration, category mapping and closed grading periods.  Each write is one
+transaction; invalid input raises before anything is written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from sqlalchemy.engine import Engine
+from sqlmodel import delete, select
+
+from passback.domain.codes import OTUS_TYPES, DeletionPolicy
+from passback.store.db import session
+from passback.store.models import CategoryMapping, ClosedGradingPeriod, District, utcnow
+from passback.store.secrets import encrypt_secret
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class UnknownDistrict(LookupError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class DistrictExists(ValueError):
+    pass
+
+
+def _url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value or ""):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+def _tz(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. America/Chicago)") from None
+    return value
+
+
+class DistrictSpec(BaseModel):
+    id: str
+    name: str = Field(min_length=1)
+    base_url: str
+    token_url: str
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    timezone: str = "America/Chicago"
+    effective_date: dt.date
+    enabled: bool = True
+    concurrency: int = Field(default=4, ge=1, le=32)
+    rate_limit_per_s: float | None = Field(default=None, gt=0)
+    grace_hours: float = Field(default=0.0, ge=0)
+    deletion_policy: DeletionPolicy = DeletionPolicy.keep
+    verify_tls: bool = True
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    max_writes_per_run: int | None = Field(default=None, ge=1)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not ID_PATTERN.match(v):
+            raise ValueError(f"{v!r}: use lowercase letters, digits, '-' and '_' (e.g. springfield-isd)")
+        return v
+
+    _base = field_validator("base_url", "token_url")(classmethod(lambda cls, v: _url(v)))
+    _zone = field_validator("timezone")(classmethod(lambda cls, v: _tz(v)))
+
+
+def add_district(engine: Engine, spec: DistrictSpec) -> District:
+    data = spec.model_dump(exclude={"client_secret"})
+    data["deletion_policy"] = spec.deletion_policy.value
+    district = District(**data, secret_ciphertext=encrypt_secret(spec.client_secret))
+    with session(engine) as s:
+        if s.get(District, spec.id) is not None:
+            raise DistrictExists(f"district {spec.id!r} exists already; change it with `passback district set {spec.id} ...`")
+        s.add(district)
+    return district
+
+
+def get_district(engine: Engine, district_id: str) -> District:
+    with session(engine) as s:
+        district = s.get(District, district_id)
+        if district is None:
+            known = ", ".join(d for d in s.exec(select(District.id)).all()) or "none yet"
+            raise UnknownDistrict(f"unknown district {district_id!r} (known: {known}); add it with `passback district add`")
+        return district
+
+
+def list_districts(engine: Engine) -> list[District]:
+    with session(engine) as s:
+        return list(s.exec(select(District).order_by(District.id)).all())
+
+
+def update_district(engine: Engine, district_id: str, **changes: Any) -> District:
+    current = get_district(engine, district_id)
+    merged = current.model_dump() | {k: v for k, v in changes.items() if k != "client_secret"}
+    merged["client_secret"] = changes.get("client_secret", "unchanged")
+    spec = DistrictSpec(**merged)  # validates the whole result before writing
+    with session(engine) as s:
+        district = s.get(District, district_id)
+        assert district is not None
+        for key, value in spec.model_dump(exclude={"client_secret", "id"}).items():
+            setattr(district, key, value.value if isinstance(value, DeletionPolicy) else value)
+        if "client_secret" in changes:
+            district.secret_ciphertext = encrypt_secret(spec.client_secret)
+        district.updated_at = utcnow()
+        s.add(district)
+    return get_district(engine, district_id)
+
+
+def set_mapping(engine: Engine, district_id: str, mapping: dict[str, str]) -> None:
+    unknown = [t for t in mapping if t not in OTUS_TYPES]
+    if unknown:
+        raise ValueError(f"unknown Otus type(s) {', '.join(map(repr, unknown))}; the 12 types are: {', '.join(OTUS_TYPES)}")
+    get_district(engine, district_id)
+    with session(engine) as s:
+        for otus_type, category in mapping.items():
+            row = s.get(CategoryMapping, (district_id, otus_type))
+            if row is None:
+                s.add(CategoryMapping(district_id=district_id, otus_type=otus_type, category_sourced_id=category))
+            else:
+                row.category_sourced_id = category
+                s.add(row)
+
+
+def get_mapping(engine: Engine, district_id: str) -> dict[str, str]:
+    with session(engine) as s:
+        rows = s.exec(select(CategoryMapping).where(CategoryMapping.district_id == district_id)).all()
+        return {r.otus_type: r.category_sourced_id for r in rows}
+
+
+def closed_periods(engine: Engine, district_id: str) -> set[str]:
+    with session(engine) as s:
+        rows = s.exec(select(ClosedGradingPeriod.grading_period_id).where(ClosedGradingPeriod.district_id == district_id))
+        return set(rows.all())
+
+
+def mark_period_closed(engine: Engine, district_id: str, grading_period_id: str, source: str, message: str | None = None) -> None:
+    with session(engine) as s:
+        if s.get(ClosedGradingPeriod, (district_id, grading_period_id)) is None:
+            s.add(ClosedGradingPeriod(district_id=district_id, grading_period_id=grading_period_id,
+                                      source=source, message=(message or "")[:1000]))
+
+
+def set_closed_periods_config(engine: Engine, district_id: str, period_ids: list[str]) -> None:
+    """Replace the grading periods closed by configuration (those learned from the SIS stay)."""
+    get_district(engine, district_id)
+    with session(engine) as s:
+        s.exec(delete(ClosedGradingPeriod).where(ClosedGradingPeriod.district_id == district_id,
+                                                 ClosedGradingPeriod.source == "config"))
+        for gp in period_ids:
+            if s.get(ClosedGradingPeriod, (district_id, gp)) is None:
+                s.add(ClosedGradingPeriod(district_id=district_id, grading_period_id=gp, source="config"))

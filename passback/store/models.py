@@ -1,0 +1,105 @@
+"""The state DB's tables (SQLModel).  Secrets are stored encrypted (see ``secrets``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import NaiveDatetime
+from sqlalchemy import BigInteger, Column, Text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class District(SQLModel, table=True):
+    __tablename__ = "district"
+
+    id: str = Field(primary_key=True)
+    name: str
+    base_url: str
+    token_url: str
+    client_id: str
+    secret_ciphertext: str = Field(sa_column=Column(Text, nullable=False))
+    timezone: str = "America/Chicago"
+    effective_date: dt.date
+    enabled: bool = True
+    concurrency: int = 4
+    rate_limit_per_s: float | None = None
+    grace_hours: float = 0.0
+    deletion_policy: str = "keep"
+    verify_tls: bool = True
+    batch_size: int = 500
+    max_writes_per_run: int | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
+
+    def __repr__(self) -> str:  # never the ciphertext
+        return f"District(id={self.id!r}, name={self.name!r}, base_url={self.base_url!r}, enabled={self.enabled})"
+
+    __str__ = __repr__
+
+
+class CategoryMapping(SQLModel, table=True):
+    __tablename__ = "category_mapping"
+
+    district_id: str = Field(primary_key=True, foreign_key="district.id")
+    otus_type: str = Field(primary_key=True)
+    category_sourced_id: str
+
+
+class LedgerEntry(SQLModel, table=True):
+    """What the SIS acknowledged (or rejected) for one lineItem or result, and the payload hash it applied to."""
+
+    __tablename__ = "ledger_entry"
+
+    district_id: str = Field(primary_key=True)
+    kind: str = Field(primary_key=True)  # lineItem | result
+    assessment_id: str = Field(primary_key=True)
+    student_id: str = Field(primary_key=True, default="")  # "" for lineItems
+    sourced_id: str
+    payload_hash: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status: str  # acked | rejected
+    http_status: int | None = None
+    sis_code: str | None = None
+    sis_message: str | None = Field(default=None, sa_column=Column(Text))
+    grading_period_id: str | None = None
+    run_id: str | None = None
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "run"
+
+    id: str = Field(primary_key=True)
+    district_id: str = Field(index=True)
+    kind: str  # sync | dry_run | backfill
+    started_at: NaiveDatetime = Field(default_factory=utcnow)
+    finished_at: NaiveDatetime | None = None
+    status: str = "running"  # running | completed | partial | planned | failed
+    counts: str | None = Field(default=None, sa_column=Column(Text))  # the summary as JSON
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    data_docs: str | None = None
+    flow_run_id: str | None = None
+
+
+class ClosedGradingPeriod(SQLModel, table=True):
+    __tablename__ = "closed_grading_period"
+
+    district_id: str = Field(primary_key=True)
+    grading_period_id: str = Field(primary_key=True)
+    source: str  # config | sis
+    message: str | None = Field(default=None, sa_column=Column(Text))
+    noted_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class DistrictLock(SQLModel, table=True):
+    __tablename__ = "district_lock"
+
+    district_id: str = Field(primary_key=True)
+    owner: str
+    pid: int
+    host: str
+    acquired_at: NaiveDatetime = Field(default_factory=utcnow)
+    heartbeat_at: NaiveDatetime = Field(default_factory=utcnow)

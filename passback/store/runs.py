@@ -1,0 +1,47 @@
+"""Run history: one row per district run, with the summary's counts."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from passback.store.db import session
+from passback.store.models import Run, utcnow
+
+
+def start_run(engine: Engine, district_id: str, kind: str, flow_run_id: str | None = None) -> str:
+    run_id = str(uuid.uuid4())
+    with session(engine) as s:
+        s.add(Run(id=run_id, district_id=district_id, kind=kind, flow_run_id=flow_run_id))
+    return run_id
+
+
+def finish_run(engine: Engine, run_id: str, status: str, counts: dict[str, Any] | None, error: str | None,
+               data_docs: str | None = None) -> None:
+    with session(engine) as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            return
+        run.status = status
+        run.finished_at = utcnow()
+        run.counts = json.dumps(counts, default=str) if counts is not None else None
+        run.error = error
+        run.data_docs = data_docs
+        s.add(run)
+
+
+def recent_runs(engine: Engine, district_id: str, n: int = 10) -> list[Run]:
+    with session(engine) as s:
+        stmt = select(Run).where(Run.district_id == district_id).order_by(Run.started_at.desc()).limit(n)
+        return list(s.exec(stmt).all())
+
+
+def last_successful_run(engine: Engine, district_id: str) -> Run | None:
+    with session(engine) as s:
+        stmt = (select(Run).where(Run.district_id == district_id, Run.status.in_(["completed", "partial"]))
+                .order_by(Run.started_at.desc()).limit(1))
+        return s.exec(stmt).first()

@@ -1,0 +1,52 @@
+"""Shared fixtures: every test gets its own PASSBACK_HOME (state DB, source DB, key, docs).
+
+``state_url`` runs on SQLite always and, when PASSBACK_TEST_PG_URL is set (CI), on PostgreSQL too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from passback.settings import reset_settings
+from passback.store.db import forget_engines
+
+PG_URL = os.environ.get("PASSBACK_TEST_PG_URL")
+STATE_BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An isolated PASSBACK_HOME with SQLite state and source DBs."""
+    for var in ("PASSBACK_STATE_URL", "PASSBACK_SOURCE_URL", "PASSBACK_SECRET_KEY", "PASSBACK_DATA_DOCS_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PASSBACK_HOME", str(tmp_path / "home"))
+    reset_settings()
+    forget_engines()
+    yield tmp_path / "home"
+    forget_engines()
+    reset_settings()
+
+
+@pytest.fixture(params=STATE_BACKENDS)
+def state_url(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The state DB URL on each backend, emptied and set as PASSBACK_STATE_URL."""
+    from passback.store.testing import drop_everything
+    from passback.store.db import make_engine
+
+    url = f"sqlite:///{home / 'state.db'}" if request.param == "sqlite" else str(PG_URL)
+    if request.param == "postgresql":
+        engine = make_engine(url)
+        drop_everything(engine)
+        engine.dispose()
+    monkeypatch.setenv("PASSBACK_STATE_URL", url)
+    reset_settings()
+    forget_engines()
+    yield url
+    forget_engines()
