@@ -1,0 +1,156 @@
+"""Fault injection: the knobs (:class:`FaultConfig`) and their run-time machinery.
+
+The knobs apply to the OneRoster API and the token endpoint of every tenant, never to ``/admin``;
+they can be changed while the server runs (``POST /admin/faults``, a partial update).  The ASGI
+middleware that applies them is :mod:`passback.simulator.middleware`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FaultKind = Literal["drop", "hang", "error"]
+
+
+class FaultConfig(BaseModel):
+    """Fault knobs.  Rates are probabilities per request; one draw decides drop, hang or error."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    latency_ms: float = Field(0.0, ge=0, description="added to every request")
+    latency_jitter_ms: float = Field(0.0, ge=0, description="plus a uniform random 0..jitter")
+    concurrency_cap: int | None = Field(None, ge=1, description="requests in service at once; the rest WAIT")
+    rate_limit_per_s: float | None = Field(None, gt=0, description="token bucket over gradebook writes, per tenant")
+    rate_burst: int = Field(1, ge=1, description="bucket capacity")
+    error_rate: float = Field(0.0, ge=0, le=1, description="share answered 500 or 503")
+    hang_rate: float = Field(0.0, ge=0, le=1, description="share that sleep hang_s before answering")
+    hang_s: float = Field(30.0, ge=0)
+    drop_rate: float = Field(0.0, ge=0, le=1, description="share whose connection is dropped without an answer")
+    fault_phase: Literal["before", "after"] = Field(
+        "before", description="'after': the request is processed (a write is stored) before the error/drop/hang")
+    token_lifetime_s: float | None = Field(None, ge=0, description="overrides create_app(token_lifetime_s=...)")
+    seed: int | None = Field(None, description="seed of the fault RNG (reproducible draws)")
+
+    def merged(self, patch: dict[str, Any]) -> FaultConfig:
+        """A new config: this one with the keys of ``patch`` replaced (validated)."""
+        return FaultConfig.model_validate({**self.model_dump(), **patch})
+
+
+class ConcurrencyGate:
+    """At most ``cap`` requests in service; the others wait in arrival order.  ``cap`` may change live."""
+
+    def __init__(self, cap: int | None) -> None:
+        self.cap = cap
+        self.active = 0
+        self._cond: asyncio.Condition | None = None
+
+    def _condition(self) -> asyncio.Condition:
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        return self._cond
+
+    async def acquire(self) -> None:
+        if self.cap is None and self._cond is None:
+            self.active += 1
+            return
+        cond = self._condition()
+        async with cond:
+            await cond.wait_for(lambda: self.cap is None or self.active < self.cap)
+            self.active += 1
+
+    async def release(self) -> None:
+        self.active -= 1
+        if self._cond is not None:
+            async with self._cond:
+                self._cond.notify()
+
+    async def set_cap(self, cap: int | None) -> None:
+        self.cap = cap
+        if self._cond is not None:
+            async with self._cond:
+                self._cond.notify_all()
+
+
+class TokenBucket:
+    """``rate`` tokens per second, at most ``burst`` stored; ``take`` answers the wait in seconds (0 = ok)."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self.tokens = float(burst)
+        self.stamp = clock()
+
+    def take(self) -> float:
+        now = self.clock()
+        self.tokens = min(float(self.burst), self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
+
+
+def retry_after_header(wait_s: float) -> str:
+    """Integer seconds to the next token, rounded up, at least 1."""
+    return str(max(1, math.ceil(wait_s)))
+
+
+class FaultRuntime:
+    """The live fault state shared by every request: config, RNG, concurrency gate, per-tenant buckets."""
+
+    def __init__(self, config: FaultConfig | None = None) -> None:
+        self.config = config or FaultConfig()
+        self.rng = random.Random(self.config.seed)
+        self.gate = ConcurrencyGate(self.config.concurrency_cap)
+        self.buckets: dict[str, TokenBucket] = {}
+
+    async def update(self, patch: dict[str, Any]) -> FaultConfig:
+        new = self.config.merged(patch)
+        old, self.config = self.config, new
+        if new.seed != old.seed or "seed" in patch:
+            self.rng = random.Random(new.seed)
+        if (new.rate_limit_per_s, new.rate_burst) != (old.rate_limit_per_s, old.rate_burst):
+            self.buckets.clear()
+        if new.concurrency_cap != old.concurrency_cap:
+            await self.gate.set_cap(new.concurrency_cap)
+        return new
+
+    def latency_s(self) -> float:
+        c = self.config
+        extra = self.rng.uniform(0.0, c.latency_jitter_ms) if c.latency_jitter_ms else 0.0
+        return (c.latency_ms + extra) / 1000.0
+
+    def throttle(self, tenant: str) -> float:
+        """0 when a write may proceed, else the seconds until the tenant's bucket has a token."""
+        c = self.config
+        if c.rate_limit_per_s is None:
+            return 0.0
+        bucket = self.buckets.get(tenant)
+        if bucket is None:
+            bucket = self.buckets[tenant] = TokenBucket(c.rate_limit_per_s, c.rate_burst)
+        return bucket.take()
+
+    def draw(self) -> FaultKind | None:
+        """One draw: drop, hang, error (in that order of the cumulative rates) or nothing."""
+        c = self.config
+        if not (c.drop_rate or c.hang_rate or c.error_rate):
+            return None
+        r = self.rng.random()
+        if r < c.drop_rate:
+            return "drop"
+        if r < c.drop_rate + c.hang_rate:
+            return "hang"
+        if r < c.drop_rate + c.hang_rate + c.error_rate:
+            return "error"
+        return None
+
+    def error_status(self) -> int:
+        return self.rng.choice((500, 503))

@@ -1,0 +1,147 @@
+"""The ASGI middleware in front of every tenant path (``/{T}/ims/oneroster/v1p1/...`` and
+``/{T}/oauth/token``; ``/admin`` passes straight through): it applies the faults and records each
+request in the telemetry.
+
+Order per request: rate limit (gradebook writes only: 429 + ``Retry-After``), concurrency cap
+(wait), latency, then one random draw — drop, hang or 5xx — applied before the request is
+processed or, with ``fault_phase="after"``, after it was (a write is stored, the answer is lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from passback.simulator.errors import json_response, status_body
+from passback.simulator.faults import retry_after_header
+from passback.simulator.schema import API_PREFIX, TOKEN_SUFFIX
+from passback.simulator.state import SimState
+from passback.simulator.telemetry import RequestRecord
+
+DROP_KEY = "passback.drop"      # scope key: a callable that closes the client connection (set by server.py)
+RECORD_KEY = "passback.record"  # scope key: the RequestRecord of this request (handlers add the client id)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class SimMiddleware:
+    def __init__(self, app: ASGIApp, sim: SimState) -> None:
+        self.app = app
+        self.sim = sim
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        tenant = path.split("/", 2)[1] if path.count("/") >= 2 else ""
+        is_token = path.rstrip("/") == f"/{tenant}{TOKEN_SUFFIX}"
+        if tenant in ("", "admin") or not (is_token or path.startswith(f"/{tenant}{API_PREFIX}/")):
+            await self.app(scope, receive, send)
+            return
+        rec = RequestRecord(0, time.time(), tenant, scope["method"], path, None)
+        token = self.sim.auth.peek(_header(scope, b"authorization"))
+        if token is not None:
+            rec.client_id, rec.token_tenant = token.client_id, token.tenant
+            rec.token_tenant_matches = token.tenant == tenant
+        scope[RECORD_KEY] = rec
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                rec.status = message["status"]
+            await send(message)
+
+        started = time.perf_counter()
+        try:
+            await self._faulty(scope, receive, recording_send, rec, is_token)
+        finally:
+            rec.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+            self.sim.telemetry.record(rec, is_token=is_token)
+
+    async def _faulty(self, scope: Scope, receive: Receive, send: Send, rec: RequestRecord, is_token: bool) -> None:
+        faults = self.sim.faults
+        if not is_token and scope["method"] in ("PUT", "DELETE"):
+            wait = faults.throttle(rec.tenant)
+            if wait > 0:
+                rec.fault = "throttled"
+                body = status_body("server_busy", f"fault.rate_limited: too many gradebook writes; retry in {wait:.2f} s")
+                await json_response(body, 429, {"Retry-After": retry_after_header(wait)})(scope, receive, send)
+                return
+        gate = faults.gate
+        await gate.acquire()
+        try:
+            latency = faults.latency_s()
+            if latency > 0:
+                rec.fault = "latency"
+                await asyncio.sleep(latency)
+            fault = faults.draw()
+            if fault is None:
+                await self.app(scope, receive, send)
+                return
+            rec.fault = fault
+            held: list[Message] = []
+            if faults.config.fault_phase == "after":
+                await self.app(scope, receive, _holder(held))
+            if fault == "drop":
+                rec.status = None
+                self._drop(scope)
+                return
+            if fault == "hang":
+                if not held:  # take the body now: the client may be gone when the request is served
+                    receive = await _buffered(receive)
+                await asyncio.sleep(faults.config.hang_s)
+                if held:
+                    for message in held:
+                        await send(message)
+                else:
+                    await self.app(scope, receive, send)
+                return
+            status = faults.error_status()
+            minor, token = ("server_busy", "fault.unavailable") if status == 503 else ("internal_server_error", "fault.server_error")
+            response: Response = json_response(status_body(minor, f"{token}: injected HTTP {status}"), status)
+            await response(scope, receive, send)
+        finally:
+            await gate.release()
+
+    @staticmethod
+    def _drop(scope: Scope) -> None:
+        drop: Callable[[], None] | None = scope.get(DROP_KEY)
+        if drop is not None:
+            drop()
+            return
+        # in-process (ASGI transport): no socket to close; the client sees the same exception type
+        raise httpx.RemoteProtocolError("the simulator dropped the connection (fault injection)")
+
+
+def _holder(held: list[Message]) -> Callable[[Message], Any]:
+    async def hold(message: Message) -> None:
+        held.append(message)
+    return hold
+
+
+async def _buffered(receive: Receive) -> Receive:
+    """A receive that replays the whole request body read now (later calls go to the real receive)."""
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+    pending = iter(messages)
+
+    async def replay() -> Message:
+        for message in pending:
+            return message
+        return await receive()
+    return replay
