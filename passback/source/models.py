@@ -58,7 +58,10 @@ class OtusAssessment(SQLModel, table=True):
 
 
 class OtusScore(SQLModel, table=True):
+    """Clustered by (assessment_id, student_id) in SQLite: a district's scores are read by assessment."""
+
     __tablename__ = "otus_scores"
+    __table_args__ = {"sqlite_with_rowid": False}
     assessment_id: str = Field(primary_key=True)
     student_id: str = Field(primary_key=True)
     points_earned: float | None = None

@@ -1,20 +1,44 @@
-"""Reading one district's Otus source into frames.
+"""Reading one district's Otus source into typed frames.
 
-Robust to what a foreign database may hold: bytes that are not UTF-8, text in numeric columns,
-malformed dates, NULLs anywhere, duplicate rows.  Nothing here raises on bad values: they become
-NA and the rules classify them.  Types are normalised by ``passback.domain.derive``.
+Robust to what a foreign database may hold: bytes that are not UTF-8 (replaced with U+FFFD), text in
+numeric or boolean columns, malformed dates, 'inf'/'NaN', NULLs anywhere, unknown enum values,
+duplicate rows (a table without its primary key).  Nothing here raises on a bad value: it becomes
+NA/NaN/NaT and the rules classify the row.  Extra columns are ignored.
+
+Column dtypes (the contract ``passback.domain`` consumes):
+- text columns: pandas ``str`` (NA allowed);
+- ``points_possible``, ``points_earned``: float64 (NaN for missing or not a number; 'inf' stays inf);
+- ``include_in_final_grade``, ``excluded``: nullable ``boolean`` (1/0, true/false, yes/no, t/f, y/n;
+  anything else NA);
+- ``assign_date``, ``due_date``: datetime64[ns] at midnight (the first ten characters as YYYY-MM-DD);
+- ``updated_at``: datetime64[ns] (ISO 8601; NaT when unparseable or out of range).
+
+SQLite is read with the stdlib driver in chunks (a fast path decodes text as strict UTF-8; a table
+that holds invalid bytes is re-read with a replacing decoder).  Other databases go through SQLAlchemy
+with the same per-chunk conversion.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
+from passback.domain.codes import SCORE_STATES
+from passback.source.write import sqlite_path
+
+STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype
 COLUMNS: dict[str, list[str]] = {
     "users": ["id", "sis_id", "role", "given_name", "family_name"],
     "classes": ["id", "sis_id", "title"],
@@ -24,28 +48,17 @@ COLUMNS: dict[str, list[str]] = {
     "scores": ["assessment_id", "student_id", "points_earned", "state", "excluded", "updated_at"],
     "group_members": ["user_id"],
 }
-
-
-NON_TEXT = {"points_possible", "points_earned", "include_in_final_grade", "excluded"}
-
-
-def _select(columns: list[str], prefix: str = "") -> str:
-    """Text columns are CAST so that a BLOB of bytes arrives as (replaced-if-invalid) text."""
-    return ", ".join(f"{prefix}{c}" if c in NON_TEXT else f"CAST({prefix}{c} AS TEXT)" for c in columns)
-
-
-def _queries() -> dict[str, str]:
-    c = COLUMNS
-    return {
-        "users": f"SELECT {_select(c['users'])} FROM otus_users WHERE district_id = :d",
-        "classes": f"SELECT {_select(c['classes'])} FROM otus_classes WHERE district_id = :d",
-        "enrollments": f"SELECT {_select(c['enrollments'], 'e.')} FROM otus_enrollments e "
-                       "JOIN otus_classes k ON k.id = e.class_id WHERE k.district_id = :d",
-        "assessments": f"SELECT {_select(c['assessments'])} FROM otus_assessments WHERE district_id = :d",
-        "scores": f"SELECT {_select(c['scores'], 's.')} FROM otus_scores s "
-                  "JOIN (SELECT DISTINCT id FROM otus_assessments WHERE district_id = :d) a ON a.id = s.assessment_id",
-        "group_members": f"SELECT {_select(c['group_members'])} FROM otus_group_members WHERE district_id = :d",
-    }
+NUMBERS = frozenset({"points_possible", "points_earned"})
+FLAGS = frozenset({"include_in_final_grade", "excluded"})
+DATES = frozenset({"assign_date", "due_date"})
+TIMESTAMPS = frozenset({"updated_at"})
+RAW = NUMBERS | FLAGS  # selected as stored; every other column is selected as text
+# Known values of a column come out of SQLite as small integer codes (no string per row); others as text.
+CODED: dict[str, tuple[str, ...]] = {"state": SCORE_STATES}
+TRUE_TEXT = ("1", "1.0", "true", "t", "yes", "y")
+FALSE_TEXT = ("0", "0.0", "false", "f", "no", "n")
+NS_MIN, NS_MAX = np.datetime64("1678-01-01", "us"), np.datetime64("2261-12-31", "us")
+CHUNK_ROWS = 200_000
 
 
 @dataclass
@@ -61,51 +74,242 @@ class SourceFrames:
         return {name: len(getattr(self, name)) for name in COLUMNS}
 
 
-def _sqlite_path(url: str) -> str | None:
-    if not url.startswith("sqlite"):
+def queries(*, cast_text: bool) -> dict[str, str]:
+    """One SELECT per frame; ``:d`` is the district id.  Scores and enrollments join their parents.
+
+    ``cast_text`` (SQLite): text columns are CAST so a BLOB or a number arrives as text, and
+    ``CODED`` columns come as integer codes."""
+    def cols(names: list[str], prefix: str = "") -> str:
+        if not cast_text:
+            return ", ".join(f"{prefix}{c}" for c in names)
+        return ", ".join(_select(c, prefix) for c in names)
+
+    c = COLUMNS
+    return {
+        "users": f"SELECT {cols(c['users'])} FROM otus_users WHERE district_id = :d",
+        "classes": f"SELECT {cols(c['classes'])} FROM otus_classes WHERE district_id = :d",
+        "enrollments": f"SELECT {cols(c['enrollments'], 'e.')} FROM otus_enrollments e "
+                       "WHERE e.class_id IN (SELECT id FROM otus_classes WHERE district_id = :d)",
+        "assessments": f"SELECT {cols(c['assessments'])} FROM otus_assessments WHERE district_id = :d",
+        "scores": f"SELECT {cols(c['scores'], 's.')} FROM otus_scores s "
+                  "WHERE s.assessment_id IN (SELECT id FROM otus_assessments WHERE district_id = :d)",
+        "group_members": f"SELECT {cols(c['group_members'])} FROM otus_group_members WHERE district_id = :d",
+    }
+
+
+def _select(column: str, prefix: str) -> str:
+    if column in RAW:
+        return f"{prefix}{column}"
+    as_text = f"CAST({prefix}{column} AS TEXT)"
+    if column in CODED:
+        cases = " ".join(f"WHEN '{v}' THEN {i}" for i, v in enumerate(CODED[column]))
+        return f"CASE {as_text} {cases} ELSE {as_text} END"
+    return as_text
+
+
+# -- per-chunk conversion: a column's raw values (a tuple from zip(*rows)) -> arrow or numpy ----------
+def _clean_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
         return None
-    path = url.split("///", 1)[-1]
-    return path if path and path != ":memory:" else None
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="replace")
+    return str(value).encode("utf-8", errors="replace").decode("utf-8")
 
 
-def _decode(raw: bytes) -> str:
+def _text(values: Sequence[Any]) -> pa.Array:
+    try:
+        return pa.array(values, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError):
+        return pa.array([_clean_text(v) for v in values], type=pa.string())
+
+
+def _numbers(values: Sequence[Any]) -> np.ndarray:
+    try:
+        return np.array(values, dtype="float64")
+    except (ValueError, TypeError, OverflowError):
+        return pd.to_numeric(pd.Series(values, dtype=object).map(_number_or_none), errors="coerce").to_numpy("float64")
+
+
+def _number_or_none(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="replace").strip()
+    return value.strip() if isinstance(value, str) else value
+
+
+def _flags(values: Sequence[Any]) -> pd.arrays.BooleanArray:
+    try:
+        as_float = np.array(values, dtype="float64")
+        mask = ~((as_float == 0) | (as_float == 1))
+        return pd.arrays.BooleanArray(as_float == 1, mask)
+    except (ValueError, TypeError, OverflowError):
+        words = pd.Series([_clean_text(v) for v in values], dtype=STR).str.strip().str.lower()
+        truthy, falsy = words.isin(TRUE_TEXT).to_numpy(bool), words.isin(FALSE_TEXT).to_numpy(bool)
+        return pd.arrays.BooleanArray(truthy, ~(truthy | falsy))
+
+
+def _to_ns(values: np.ndarray) -> np.ndarray:
+    """datetime64 of any unit -> datetime64[ns], NaT where out of the ns range."""
+    values = values.astype("datetime64[us]")
+    return np.where((values >= NS_MIN) & (values <= NS_MAX), values, np.datetime64("NaT")).astype("datetime64[ns]")
+
+
+def _iso(values: Sequence[Any]) -> Sequence[Any]:
+    """date/datetime objects (from a typed database) -> ISO text; text passes through."""
+    first = next((v for v in values if v is not None), None)
+    if not hasattr(first, "isoformat"):
+        return values
+    return [v.isoformat() if hasattr(v, "isoformat") else v for v in values]
+
+
+def _dates(values: Sequence[Any]) -> np.ndarray:
+    """The first ten characters as YYYY-MM-DD, at midnight."""
+    head = pc.utf8_slice_codeunits(_text(_iso(values)), 0, 10)
+    try:
+        days = pc.cast(head, pa.date32()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        days = pd.to_datetime(pd.Series(head, dtype=STR), format="%Y-%m-%d", errors="coerce").to_numpy()
+    return _to_ns(days.astype("datetime64[D]"))
+
+
+def _timestamps(values: Sequence[Any]) -> np.ndarray:
+    """ISO 8601 text (or datetime objects) -> naive datetime64[ns]; offsets are converted to UTC."""
+    strings = _text(_iso(values))
+    try:
+        return _to_ns(pc.cast(strings, pa.timestamp("us")).to_numpy(zero_copy_only=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        series = pd.Series(strings, dtype=STR)
+        try:
+            parsed = pd.to_datetime(series, format="ISO8601", errors="coerce")
+        except (ValueError, TypeError):  # mixed offsets / naive and aware: compare everything in UTC
+            parsed = pd.to_datetime(series, format="ISO8601", errors="coerce", utc=True)
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        return _to_ns(parsed.to_numpy(dtype="datetime64[us]"))
+
+
+def _coded(name: str, values: Sequence[Any]) -> pa.Array:
+    """Integer codes (and text for values outside the vocabulary) -> text."""
+    vocabulary = pa.array(CODED[name], type=pa.string())
+    try:
+        return vocabulary.take(pa.array(values, type=pa.int64()))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, IndexError):
+        return _text([CODED[name][v] if type(v) is int and 0 <= v < len(CODED[name]) else v for v in values])
+
+
+def _convert(name: str, values: Sequence[Any], coded: bool) -> Any:
+    if coded and name in CODED:
+        return _coded(name, values)
+    if name in NUMBERS:
+        return _numbers(values)
+    if name in FLAGS:
+        return _flags(values)
+    if name in DATES:
+        return _dates(values)
+    if name in TIMESTAMPS:
+        return _timestamps(values)
+    return _text(values)
+
+
+def _assemble(columns: list[str], pieces: dict[str, list[Any]]) -> pd.DataFrame:
+    out: dict[str, Any] = {}
+    for name in columns:
+        parts = pieces[name]
+        if name in FLAGS:
+            out[name] = pd.array(pd.concat([pd.Series(p) for p in parts], ignore_index=True) if parts else [],
+                                 dtype="boolean")
+        elif name in NUMBERS:
+            out[name] = np.concatenate(parts) if parts else np.array([], dtype="float64")
+        elif name in DATES | TIMESTAMPS:
+            out[name] = np.concatenate(parts) if parts else np.array([], dtype="datetime64[ns]")
+        else:
+            out[name] = pd.Series(pa.chunked_array(parts, type=pa.string()), dtype=STR)
+    return pd.DataFrame(out, columns=columns, copy=False)
+
+
+def _frame(rows_in_chunks: Iterable[Sequence[Sequence[Any]]], columns: list[str], *, coded: bool) -> pd.DataFrame:
+    """Typed frame from chunks of rows; ``coded``: the query selected ``CODED`` columns as codes."""
+    pieces: dict[str, list[Any]] = {c: [] for c in columns}
+    for rows in rows_in_chunks:
+        if not rows:
+            continue
+        for i, name in enumerate(columns):  # one column at a time: cheaper than zip(*rows)
+            pieces[name].append(_convert(name, list(map(itemgetter(i), rows)), coded))
+    return _assemble(columns, pieces)
+
+
+# -- drivers -----------------------------------------------------------------------------------------
+def _replacing(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def _frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(rows, columns=columns)
-    for col in columns:
-        if frame[col].dtype == object and col not in NON_TEXT:
-            frame[col] = frame[col].astype("str")
-    return frame
+def _chunks(cursor: Any, size: int) -> Iterable[Sequence[Sequence[Any]]]:
+    while rows := cursor.fetchmany(size):
+        yield rows
+
+
+def _read_sqlite_table(conn: sqlite3.Connection, sql: str, district_id: str, columns: list[str]) -> pd.DataFrame:
+    sql = sql.replace(":d", "?")
+    try:
+        conn.text_factory = str  # fast: strict UTF-8 in C
+        return _frame(_chunks(conn.execute(sql, (district_id,)), CHUNK_ROWS), columns, coded=True)
+    except sqlite3.OperationalError as exc:
+        if "decode" not in str(exc).lower():
+            raise
+    conn.text_factory = _replacing  # this table holds bytes that are not UTF-8
+    return _frame(_chunks(conn.execute(sql, (district_id,)), CHUNK_ROWS), columns, coded=True)
+
+
+def _read_sqlite(path: str, district_id: str) -> dict[str, pd.DataFrame]:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"the Otus source database {path} does not exist; create it with `passback seed` "
+                                "or set PASSBACK_SOURCE_URL")
+    conn = sqlite3.connect(f"file:{quote(Path(path).as_posix())}?mode=ro", uri=True)
+    try:
+        return {name: _read_sqlite_table(conn, sql, district_id, COLUMNS[name])
+                for name, sql in queries(cast_text=True).items()}
+    finally:
+        conn.close()
+
+
+def _read_sqlalchemy(engine: Engine, district_id: str) -> dict[str, pd.DataFrame]:
+    frames = {}
+    with engine.connect() as conn:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:  # an in-memory SQLite engine: decode like the file path does, but always tolerantly
+            conn.connection.driver_connection.text_factory = _replacing
+        for name, sql in queries(cast_text=sqlite).items():
+            result = conn.execution_options(stream_results=True).execute(text(sql), {"d": district_id})
+            frames[name] = _frame(_chunks(result, CHUNK_ROWS), COLUMNS[name], coded=sqlite)
+    return frames
 
 
 def read_district(url_or_engine: str | Engine, district_id: str) -> SourceFrames:
-    """All six source tables of one district as frames (see ``COLUMNS``)."""
-    queries = _queries()
-    path = _sqlite_path(url_or_engine) if isinstance(url_or_engine, str) else None
-    if path is not None:
-        if not Path(path).exists():
-            raise FileNotFoundError(f"the Otus source database {path} does not exist; create it with `passback seed` or set PASSBACK_SOURCE_URL")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        conn.text_factory = _decode
-        try:
-            frames = {name: _frame(conn.execute(sql.replace(":d", "?"), (district_id,)).fetchall(), COLUMNS[name])
-                      for name, sql in queries.items()}
-        finally:
-            conn.close()
+    """All six source tables of one district as typed frames (columns: ``COLUMNS``; dtypes: module doc)."""
+    if isinstance(url_or_engine, Engine) and url_or_engine.dialect.name == "sqlite":
+        path = url_or_engine.url.database if url_or_engine.url.database not in (None, "", ":memory:") else None
     else:
-        engine = url_or_engine if isinstance(url_or_engine, Engine) else create_engine(url_or_engine)
-        with engine.connect() as conn:
-            frames = {name: _frame(conn.execute(text(sql), {"d": district_id}).fetchall(), COLUMNS[name])
-                      for name, sql in queries.items()}
-    return SourceFrames(**frames)
+        path = sqlite_path(url_or_engine) if isinstance(url_or_engine, str) else None
+    if path is not None:
+        return SourceFrames(**_read_sqlite(path, district_id))
+    if isinstance(url_or_engine, Engine):
+        return SourceFrames(**_read_sqlalchemy(url_or_engine, district_id))
+    engine = create_engine(url_or_engine)
+    try:
+        return SourceFrames(**_read_sqlalchemy(engine, district_id))
+    finally:
+        engine.dispose()
 
 
 def group_size(url: str, district_id: str) -> int:
-    path = _sqlite_path(url)
+    """Members of the district's passback teacher group (for the pre-flight check)."""
+    sql = "SELECT COUNT(*) FROM otus_group_members WHERE district_id = :d"
+    path = sqlite_path(url)
     if path is not None:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM otus_group_members WHERE district_id = ?", (district_id,)).fetchone()[0])
-    with create_engine(url).connect() as conn:
-        return int(conn.execute(text("SELECT COUNT(*) FROM otus_group_members WHERE district_id = :d"), {"d": district_id}).scalar_one())
+        with sqlite3.connect(f"file:{quote(Path(path).as_posix())}?mode=ro", uri=True) as conn:
+            return int(conn.execute(sql.replace(":d", "?"), (district_id,)).fetchone()[0])
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(sql), {"d": district_id}).scalar_one())
+    finally:
+        engine.dispose()
