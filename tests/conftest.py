@@ -26,6 +26,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An isolated PASSBACK_HOME with SQLite state and source DBs."""
     for var in ("PASSBACK_STATE_URL", "PASSBACK_SOURCE_URL", "PASSBACK_SECRET_KEY", "PASSBACK_DATA_DOCS_DIR"):
         monkeypatch.delenv(var, raising=False)
+    (tmp_path / "home").mkdir()
     monkeypatch.setenv("PASSBACK_HOME", str(tmp_path / "home"))
     reset_settings()
     forget_engines()

@@ -83,3 +83,94 @@ def context(**overrides: Any) -> DistrictContext:
         active_categories=frozenset(MAPPING.values()), closed_periods=frozenset({"gp-q1"}),
     )
     return replace(base, **overrides)
+
+
+CLIENT_ID = "otus-d1"
+CLIENT_SECRET = "factory-secret-0123456789"
+
+
+def scenario_for(w: World, *, tenant: str = "d1", closed: frozenset[str] = frozenset({"gp-q1"}),
+                 client_id: str = CLIENT_ID, client_secret: str = CLIENT_SECRET) -> Any:
+    """The SIS side matching a factory world (classes, users and enrollments that have SIS ids)."""
+    from passback.scenario import (SisAcademicSession, SisCategory, SisClass, SisClient, SisDistrict, SisEnrollment,
+                                   SisOrg, SisUser)
+
+    sis_of = {r.id: r.sis_id for r in w.users.itertuples() if isinstance(r.sis_id, str)}
+    role_of = {r.id: r.role for r in w.users.itertuples()}
+    classes = {r.id: r.sis_id for r in w.classes.itertuples() if isinstance(r.sis_id, str)}
+    sessions = [SisAcademicSession(sourcedId="sy-2027", title="2026-2027", type="schoolYear", startDate="2026-08-17",
+                                   endDate="2027-06-04", schoolYear="2027"),
+                SisAcademicSession(sourcedId="term-1", title="Year", type="term", startDate="2026-08-17",
+                                   endDate="2027-06-04", parent="sy-2027", schoolYear="2027")]
+    sessions += [SisAcademicSession(sourcedId=p["sourced_id"], title=p["title"], type="gradingPeriod", startDate=p["start_date"],
+                                    endDate=p["end_date"], parent="term-1", schoolYear="2027", closed=p["sourced_id"] in closed)
+                 for p in PERIODS]
+    categories = [SisCategory(sourcedId=c, title=c.removeprefix("cat-").title()) for c in sorted(set(MAPPING.values()))]
+    categories.append(SisCategory(sourcedId="cat-inactive", title="Inactive", status="tobedeleted"))
+    enrollments = [SisEnrollment(sourcedId=f"e-{i}", classSourcedId=classes[r.class_id], userSourcedId=sis_of[r.user_id],
+                                 role="student" if r.role == "student" else "teacher")
+                   for i, r in enumerate(w.enrollments.itertuples()) if r.class_id in classes and r.user_id in sis_of]
+    district = SisDistrict(
+        tenant=tenant, org=SisOrg(sourcedId=f"org-{tenant}", name=f"District {tenant}"),
+        schools=[SisOrg(sourcedId=f"sch-{tenant}", name="School", type="school", parent=f"org-{tenant}")],
+        academicSessions=sessions,
+        classes=[SisClass(sourcedId=sid, title=cid, school=f"sch-{tenant}", terms=["term-1"]) for cid, sid in classes.items()],
+        users=[SisUser(sourcedId=sid, givenName="G", familyName="F", role="student" if role_of[uid] == "student" else "teacher")
+               for uid, sid in sis_of.items()],
+        enrollments=enrollments, categories=categories,
+        clients=[SisClient(client_id=client_id, client_secret=client_secret)],
+    )
+    return district
+
+
+def as_district(w: World, district_id: str) -> World:
+    """The same world for another district: every id and SIS id prefixed, so several fit one source DB."""
+    def pre(frame: pd.DataFrame, *cols: str) -> pd.DataFrame:
+        out = frame.copy()
+        for col in cols:
+            out[col] = out[col].map(lambda v: f"{district_id}:{v}" if isinstance(v, str) else v)
+        if "district_id" in out:
+            out["district_id"] = district_id
+        return out
+
+    return World(users=pre(w.users, "id", "sis_id"), classes=pre(w.classes, "id", "sis_id"),
+                 enrollments=pre(w.enrollments, "class_id", "user_id"),
+                 assessments=pre(w.assessments, "id", "class_id", "assigned_by"),
+                 scores=pre(w.scores, "assessment_id", "student_id"), group_members=pre(w.group_members, "user_id"))
+
+
+def merge(*worlds: World) -> World:
+    """Several districts' worlds as one source DB's content."""
+    return World(*(pd.concat([getattr(w, f) for w in worlds], ignore_index=True)
+                   for f in ("users", "classes", "enrollments", "assessments", "scores", "group_members")))
+
+
+def write_source(w: World, url: str) -> None:
+    """Write a factory world into an Otus source database."""
+    from sqlalchemy import create_engine
+
+    from passback.source.models import create_source_schema
+
+    engine = create_engine(url)
+    create_source_schema(engine)
+    tables = {"otus_users": w.users, "otus_classes": w.classes, "otus_enrollments": w.enrollments,
+              "otus_assessments": w.assessments, "otus_scores": w.scores, "otus_group_members": w.group_members}
+    with engine.begin() as conn:
+        for name in tables:
+            conn.exec_driver_sql(f"DELETE FROM {name}")
+    for name, frame in tables.items():
+        frame.to_sql(name, engine, if_exists="append", index=False)
+    engine.dispose()
+
+
+def with_students(w: World, n: int, class_id: str = "c-1") -> World:
+    """Add n SIS students enrolled in the class, each with a graded score on every assessment."""
+    ids = [f"u-x{i:03d}" for i in range(n)]
+    users = pd.DataFrame([{"id": u, "district_id": "d1", "sis_id": f"sky-{u}", "role": "student", "given_name": "X",
+                           "family_name": u} for u in ids])
+    enroll = pd.DataFrame([{"class_id": class_id, "user_id": u, "role": "student"} for u in ids])
+    scores = pd.DataFrame([score(assessment_id=a, student_id=u, points_earned=float(i % 10))
+                           for a in w.assessments["id"] for i, u in enumerate(ids)])
+    return replace(w, users=pd.concat([w.users, users], ignore_index=True),
+                   enrollments=pd.concat([w.enrollments, enroll], ignore_index=True),
+                   scores=pd.concat([w.scores, scores], ignore_index=True))

@@ -30,6 +30,9 @@ def friendly_error(exc: BaseException) -> str:
     """One line: what happened and, where the error knows it, what to do."""
     from pydantic import ValidationError
 
+    if hasattr(exc, "format_message"):  # click/typer usage errors (BadParameter ...)
+        hint = getattr(exc, "param_hint", None)
+        return f"{hint}: {exc.format_message()}" if isinstance(hint, str) else exc.format_message()
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -121,7 +121,7 @@ class Loader:
             for gp in periods:
                 for kind, frame in ((Kind.line_item, li), (Kind.result, res)):
                     rows = frame[frame["grading_period_id"] == gp]
-                    if kind == Kind.result:
+                    if kind == Kind.result and gp not in self.result.closed_periods:
                         # results of a lineItem the SIS does not hold are not attempted
                         ok_parent = rows["assessment_id"].isin(pd.Index(list(acked))).to_numpy()
                         self._note(kind, rows[~ok_parent], "blocked", "its lineItem was not accepted by the SIS")
@@ -180,12 +180,14 @@ class Loader:
         probation = self._probation[kind]
         counts = self.result.counts[kind]
         stop_reason: str | None = None
+        answered: set[str] = set()
 
         def should_stop() -> bool:
             return stop_reason is not None or gp in self.result.closed_periods
 
         async for outcome in self.client.put_many(kind, items, should_stop=should_stop):
             row = rows_by_id[outcome.sourced_id]
+            answered.add(outcome.sourced_id)
             error = getattr(outcome, "error", None)
             if error is not None:
                 counts["failed"] += 1
@@ -222,6 +224,9 @@ class Loader:
                 entries.extend(probation.pending)
                 probation.pending = []
         self.sink.record(entries)
+        if stop_reason is None and gp in self.result.closed_periods:
+            unsent = batch[[sid not in answered for sid in rows_by_id]]  # rows_by_id keeps the batch's order
+            self._note(kind, unsent, "closed", f"grading period {gp} is closed in the SIS")
         if stop_reason is not None:
             raise SystemicRejection(
                 f"district {self.district_id}: the first {len(probation.pending)} {kind} writes were all rejected "

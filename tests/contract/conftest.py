@@ -27,7 +27,7 @@ from passback.scenario import (
     SisUser,
 )
 
-simulator_server = pytest.importorskip("passback.simulator.server", reason="the simulator is not built yet")
+from passback.simulator import server as simulator_server
 SimulatorThread = simulator_server.SimulatorThread
 tenant_urls = simulator_server.tenant_urls
 

@@ -1,0 +1,140 @@
+"""A district run against the simulator as a real server: what lands in the SIS, and reruns."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from passback.settings import get_settings
+from passback.store import districts as store
+from passback.store import ledger
+from passback.store.db import get_engine
+from tests.e2e.conftest import Sis, rewrite_source, run_sync
+from tests.factory import World, assessment, score, with_students
+
+
+def test_first_sync_writes_everything_and_the_rerun_writes_nothing(sis: Sis) -> None:
+    first = run_sync()
+    assert first.status == "completed", first.error
+    assert first.line_items["created"] == 2 and first.results["created"] == 4
+    assert first.reasons.get("assigner_not_in_group") == 1 and first.reasons.get("assessment_ineligible") == 2
+    state = sis.state()
+    assert len(state["lineItems"]) == 2 and len(state["results"]) == 4 and state["duplicate_line_items"] == 0
+    by_title = {li["title"]: li for li in state["lineItems"]}
+    assert float(by_title["Fractions quiz"]["resultValueMax"]) == 10.0
+    assert by_title["Lab report"]["category"]["sourcedId"] == "cat-lab"
+    assert sorted(float(r["score"]) for r in state["results"]) == [7.0, 7.0, 9.5, 9.5]
+
+    second = run_sync()
+    assert second.status == "completed" and second.writes == 0
+    assert second.line_items["unchanged"] == 2 and second.results["unchanged"] == 4
+
+
+def test_changes_resend_only_what_changed(sis: Sis, factory_world: World) -> None:
+    run_sync()
+    w = factory_world
+    w.assessments.loc[w.assessments["id"] == "a-1", "title"] = "Fractions quiz v2"
+    w.scores.loc[(w.scores["assessment_id"] == "a-2") & (w.scores["student_id"] == "u-s1"), "points_earned"] = 8.0
+    rewrite_source(w)
+    summary = run_sync()
+    assert (summary.line_items["updated"], summary.results["updated"], summary.writes) == (1, 1, 2)
+    titles = {li["title"] for li in sis.state()["lineItems"]}
+    assert "Fractions quiz v2" in titles
+
+
+def test_teacher_added_then_removed_then_re_added(sis: Sis, factory_world: World) -> None:
+    run_sync()
+    w = factory_world
+    w.group_members.loc[len(w.group_members)] = {"district_id": "d1", "user_id": "u-t2"}
+    rewrite_source(w)
+    added = run_sync()
+    assert (added.line_items["created"], added.results["created"]) == (1, 2)
+    w.group_members.drop(w.group_members[w.group_members["user_id"] == "u-t2"].index, inplace=True)
+    rewrite_source(w)
+    removed = run_sync()
+    assert removed.writes == 0
+    assert len(sis.state()["lineItems"]) == 3  # nothing deleted
+    w.group_members.loc[len(w.group_members) + 1] = {"district_id": "d1", "user_id": "u-t2"}
+    rewrite_source(w)
+    assert run_sync().writes == 0  # re-added, nothing changed meanwhile
+
+
+def test_sis_rejection_is_recorded_and_not_retried_until_asked(home, factory_world: World) -> None:
+    from passback.scenario import Scenario
+    from passback.simulator.server import SimulatorThread
+    from tests.e2e.conftest import register
+    from tests.factory import scenario_for, write_source
+
+    write_source(factory_world, get_settings().source_db_url)
+    district = scenario_for(factory_world)
+    district.enrollments = [e for e in district.enrollments if e.userSourcedId != "sky-s2"]  # not in the SIS class
+    with SimulatorThread(Scenario(districts=[district])) as server:
+        register("d1", server.url)
+        first = run_sync()
+        assert first.status == "completed"
+        assert (first.results["created"], first.results["rejected"]) == (2, 2)
+        assert all("enrolled" in r["message"] for r in first.rejected)
+        engine = get_engine(get_settings().state_db_url)
+        assert ledger.ledger_counts(engine, "d1")["result"] == {"acked": 2, "rejected": 2}
+        second = run_sync()
+        assert second.writes == 0 and second.results["rejected"] == 2  # held: not retried
+        retried = run_sync(retry_rejected=True)
+        assert retried.writes == 2 and retried.results["rejected"] == 2
+
+
+def test_use_grade_setting_stops_the_district_after_a_few_writes(home, factory_world: World) -> None:
+    from passback.scenario import Scenario
+    from passback.simulator.server import SimulatorThread
+    from tests.e2e.conftest import register
+    from tests.factory import scenario_for, write_source
+
+    w = with_students(factory_world, 60)
+    write_source(w, get_settings().source_db_url)
+    district = scenario_for(w)
+    district.settings.use_grade_when_posting = True
+    with SimulatorThread(Scenario(districts=[district])) as server:
+        register("d1", server.url)
+        summary = run_sync()
+        state = Sis(server.url).state()
+    assert summary.status == "failed"
+    assert "Use Grade When Posting Secondary Gradebook Assignment Scores" in summary.error
+    assert summary.results["rejected"] <= 25
+    assert len(state["lineItems"]) == 2 and not state["results"]  # lineItems stay consistent
+    engine = get_engine(get_settings().state_db_url)
+    assert ledger.ledger_counts(engine, "d1").get("result", {}) == {}  # systemic: not the items' fault
+
+
+def test_a_closed_grading_period_learned_from_the_sis(sis: Sis) -> None:
+    sis.admin("POST", "tenants/d1/grading-periods/gp-q2/close")
+    engine = get_engine(get_settings().state_db_url)
+    store.update_district(engine, "d1", concurrency=1)  # one write in flight: the count is exact
+    summary = run_sync()
+    assert summary.writes == 1  # the first rejection closes the period for the rest of the run
+    assert summary.reasons.get("grading_period_closed", 0) >= 2
+    assert "gp-q2" in store.closed_periods(engine, "d1")
+    again = run_sync()
+    assert again.writes == 0 and again.reasons.get("grading_period_closed") == 2
+
+
+def test_revoked_credentials_stop_the_district_with_a_rotation_message(sis: Sis) -> None:
+    sis.admin("POST", "tenants/d1/clients/otus-d1/revoke")
+    summary = run_sync()
+    assert summary.status == "failed"
+    assert "d1" in summary.error and "rotate" in summary.error.lower()
+    assert "factory-secret" not in summary.error
+
+
+def test_two_runs_of_one_district_never_overlap(sis: Sis) -> None:
+    results: list = []
+    threads = [threading.Thread(target=lambda: results.append(run_sync())) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    statuses = sorted(r.status for r in results)
+    assert sum(r.writes for r in results) == 6
+    if statuses == ["completed", "failed"]:
+        failed = next(r for r in results if r.status == "failed")
+        assert "being synced by another run" in failed.error
+    assert sis.state()["duplicate_line_items"] == 0

@@ -1,0 +1,71 @@
+"""The Prefect flows over the library, against the simulator on loopback (temporary Prefect API)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from passback.scenario import Scenario
+from passback.settings import get_settings
+from tests.e2e.conftest import Sis, register
+from tests.factory import as_district, merge, scenario_for, world, write_source
+
+
+@pytest.fixture
+def three_districts(home, state_url):
+    """Three districts on one simulator (tenants d1, d2, d3), each with its own credentials."""
+    from passback.simulator.server import SimulatorThread
+
+    worlds = {t: world() if t == "d1" else as_district(world(), t) for t in ("d1", "d2", "d3")}
+    write_source(merge(*worlds.values()), get_settings().source_db_url)
+    tenants = []
+    for t, w in worlds.items():
+        d = scenario_for(w, tenant=t)
+        tenants.append(d)
+    with SimulatorThread(Scenario(districts=tenants)) as server:
+        for t in ("d1", "d2", "d3"):
+            register(t, server.url)
+        yield Sis(server.url)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_nightly_runs_every_district_and_one_failure_does_not_stop_the_others(prefect_harness, three_districts: Sis) -> None:
+    from flows.nightly import nightly
+
+    three_districts.admin("POST", "tenants/d2/clients/otus-d1/revoke")
+    state = run(nightly(max_concurrency=3, return_state=True))
+    assert state.is_failed()
+    assert "1 of 3 districts failed" in state.message and "d2" in state.message
+    data = state.result(raise_on_failure=False)
+    by_id = {d["district"]: d for d in data["districts"]}
+    assert by_id["d1"]["status"] == by_id["d3"]["status"] == "completed"
+    assert by_id["d2"]["status"] == "failed" and "rotate" in by_id["d2"]["error"]
+    # the source world's one assessment was written to both healthy districts, not to d2
+    assert len(three_districts.state("d1")["lineItems"]) == 1
+    assert len(three_districts.state("d3")["lineItems"]) == 1
+    assert len(three_districts.state("d2")["lineItems"]) == 0
+
+
+def test_backfill_previews_then_applies(prefect_harness, three_districts: Sis) -> None:
+    from flows.backfill import backfill
+    from passback.store.districts import get_district
+    from passback.store.db import get_engine
+
+    engine = get_engine(get_settings().state_db_url)
+    from passback.store.districts import update_district
+
+    update_district(engine, "d1", effective_date=dt.date(2026, 11, 10))  # after the assessment's assign date
+    preview = run(backfill("d1", dt.date(2026, 10, 19), dry_run=True, return_state=True))
+    data = preview.result()
+    assert data["line_items"]["created"] == 1 and data["status"] == "planned"
+    assert get_district(engine, "d1").effective_date == dt.date(2026, 11, 10)  # unchanged
+    assert not three_districts.state("d1")["lineItems"]
+    applied = run(backfill("d1", dt.date(2026, 10, 19), dry_run=False, return_state=True))
+    assert applied.result()["line_items"]["created"] == 1
+    assert get_district(engine, "d1").effective_date == dt.date(2026, 10, 19)
+    assert len(three_districts.state("d1")["lineItems"]) == 1
