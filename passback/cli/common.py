@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 
 import typer
 from rich.console import Console
 
 from passback.settings import get_settings
 
-console = Console()
-console_err = Console(stderr=True)
+# Piped or captured output (CI logs, `| tee`) gets a wide fixed width instead of rich's 80 columns,
+# so summary tables are not truncated.
+console = Console(width=None if sys.stdout.isatty() else 160)
+console_err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 def engine():

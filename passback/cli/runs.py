@@ -41,7 +41,7 @@ def print_summary(result: dict[str, Any]) -> None:
         if d.get("error"):
             console.print(f"[red]✘ {d['district']}[/red]: {d['error']}")
         if d.get("reasons"):
-            top = ", ".join(f"{k} {v}" for k, v in list(d["reasons"].items())[:8])
+            top = ", ".join(f"{k} {v}" for k, v in sorted(d["reasons"].items(), key=lambda kv: -kv[1]))
             console.print(f"[dim]{d['district']} reasons:[/dim] {top}")
         if d.get("writes") == 0 and d.get("status") == "completed":
             console.print(f"{d['district']}: no changes since the last sync — nothing written.")
