@@ -83,10 +83,10 @@ def generate(preset: str, *, seed: int = 7, violation_rate: float | None = None,
              district_prefix: str | None = None, today: dt.date | None = None) -> GeneratedWorld:
     """A deterministic synthetic world; see the module docstring and ``presets.PRESETS``.
 
-    District ids: ``district_prefix`` (default: the preset name), then ``{prefix}-2``, ``{prefix}-3``, ...
+    District ids: ``district_prefix`` (default: the preset name in lowercase), then ``{prefix}-2``, ``{prefix}-3``, ...
     """
     shape = get_preset(preset)
-    prefix = district_prefix or preset
+    prefix = district_prefix or preset.lower()  # district ids are lowercase
     rate = shape.default_violation_rate if violation_rate is None else float(violation_rate)
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"violation_rate must be between 0 and 1, not {violation_rate}")

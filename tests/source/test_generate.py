@@ -228,8 +228,8 @@ def test_tables_are_keyed_by_source_table_with_its_columns(demo: GeneratedWorld)
 
 def test_district_ids_default_to_the_preset_name() -> None:
     world = generate("S", seed=7, today=TODAY, districts=2, violation_rate=0.0)
-    assert [s.district_id for s in world.seeds] == ["S", "S-2"] == [d.tenant for d in world.scenario.districts]
-    assert set(world.assessments["district_id"]) == {"S", "S-2"}
+    assert [s.district_id for s in world.seeds] == ["s", "s-2"] == [d.tenant for d in world.scenario.districts]
+    assert set(world.assessments["district_id"]) == {"s", "s-2"}
     assert world.seeds[0].timezone == "America/Chicago"
 
 
