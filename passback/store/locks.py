@@ -40,9 +40,13 @@ class Lock:
         self.engine, self.district_id, self.owner = engine, district_id, owner
 
     def heartbeat(self) -> None:
+        """Tell other runs this one is alive; raises DistrictBusy if another run took the lock over."""
         with session(self.engine) as s:
-            s.exec(update(DistrictLock).where(DistrictLock.district_id == self.district_id, DistrictLock.owner == self.owner)
-                   .values(heartbeat_at=utcnow()))
+            done = s.exec(update(DistrictLock).where(DistrictLock.district_id == self.district_id,
+                                                     DistrictLock.owner == self.owner).values(heartbeat_at=utcnow()))
+        if done.rowcount != 1:
+            raise DistrictBusy(f"district {self.district_id}: another run took over this run's lock (no heartbeat for "
+                               "too long); stopping so that nothing is written twice — rerun when it has finished")
 
 
 def _try_acquire(engine: Engine, district_id: str, owner: str, stale_after_s: float) -> DistrictLock | None:

@@ -25,7 +25,7 @@ from passback.store import districts as store_districts
 from passback.store import ledger as store_ledger
 from passback.store import runs as store_runs
 from passback.store.db import get_engine
-from passback.store.locks import district_lock
+from passback.store.locks import Lock, district_lock
 from passback.store.secrets import decrypt_secret
 from passback.sync.evaluate import Evaluation, evaluate
 from passback.sync.load import LoadLimits, Loader, LoadResult
@@ -33,6 +33,7 @@ from passback.sync.report import DistrictSummary, summarise
 
 log = logging.getLogger("passback.sync")
 
+HEARTBEAT_S = 60.0  # a lock without a heartbeat for 15 minutes may be taken over (store.locks)
 LEDGER_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status"]
 
 
@@ -66,6 +67,7 @@ class DistrictRun:
     settings: Settings = field(default_factory=get_settings)
     run_id: str | None = None
     loader: Loader | None = None
+    lock: Lock | None = None
 
     def __post_init__(self) -> None:
         self.engine = get_engine(self.settings.state_db_url)
@@ -76,7 +78,8 @@ class DistrictRun:
     def guarded(self) -> Iterator[DistrictRun]:
         """Hold the district's lock and a run record for the duration of the run."""
         kind = "dry_run" if self.options.dry_run else "sync"
-        with district_lock(self.engine, self.district_id, wait_s=self.options.lock_wait_s):
+        with district_lock(self.engine, self.district_id, wait_s=self.options.lock_wait_s) as lock:
+            self.lock = lock
             self.run_id = store_runs.start_run(self.engine, self.district_id, kind)
             yield self
 
@@ -173,10 +176,15 @@ class DistrictRun:
 class _LedgerSink:
     def __init__(self, run: DistrictRun) -> None:
         self.run = run
+        self.beat = time.monotonic()
 
     def record(self, entries: list[dict[str, Any]]) -> None:
         if entries:
             store_ledger.record_acks(self.run.engine, self.run.district_id, entries, self.run.run_id)
+        now = time.monotonic()
+        if self.run.lock is not None and now - self.beat >= HEARTBEAT_S:  # long loads keep their lock
+            self.run.lock.heartbeat()
+            self.beat = now
 
     def mark_period_closed(self, grading_period_id: str, message: str) -> None:
         store_districts.mark_period_closed(self.run.engine, self.run.district_id, grading_period_id, "sis", message)

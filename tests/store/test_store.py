@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import time
 
 import pytest
 from sqlalchemy import text
@@ -111,6 +112,20 @@ def test_second_lock_fails_fast_and_waits(state_url: str) -> None:
                 pass
     with district_lock(engine, "d1"):
         pass  # released
+
+
+def test_a_live_holder_keeps_its_lock_by_heartbeat_and_learns_when_it_lost_it(state_url: str) -> None:
+    engine = get_engine(state_url)
+    with district_lock(engine, "d1", stale_after_s=1.0) as first:
+        time.sleep(1.2)
+        first.heartbeat()  # fresh again: not stale
+        with pytest.raises(DistrictBusy):
+            with district_lock(engine, "d1", stale_after_s=1.0):
+                pass
+        time.sleep(1.2)  # no heartbeat for longer than stale_after_s: another run may take over
+        with district_lock(engine, "d1", stale_after_s=1.0):
+            with pytest.raises(DistrictBusy, match="took over"):
+                first.heartbeat()
 
 
 def _hold_and_die(url: str) -> None:
