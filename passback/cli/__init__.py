@@ -40,19 +40,18 @@ def main() -> None:
     if "--debug" in sys.argv:
         sys.argv.remove("--debug")
     try:
-        app(standalone_mode=False)
-    except SystemExit as exc:
+        # standalone_mode=False: typer returns the code of a `typer.Exit(n)` instead of exiting with it
+        code = app(standalone_mode=False)
+    except SystemExit:
         raise
+    except typer.Abort:
+        console_err.print("aborted: nothing was changed (no answer to the prompt; options or PASSBACK_CLIENT_SECRET avoid it)")
+        raise SystemExit(130) from None
     except Exception as exc:  # noqa: BLE001 - the one place errors become one line for a person
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
-            console_err.print("aborted")
-            raise SystemExit(130) from None
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
         if debug:
             raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help was printed: nothing more to say
+            raise SystemExit(2) from None
         console_err.print(f"[red]error:[/red] {friendly_error(exc)}", highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
+    raise SystemExit(code if isinstance(code, int) else 0)

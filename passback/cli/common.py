@@ -33,11 +33,11 @@ def friendly_error(exc: BaseException) -> str:
     """One line: what happened and, where the error knows it, what to do."""
     from pydantic import ValidationError
 
-    if hasattr(exc, "format_message"):  # click/typer usage errors (BadParameter ...)
-        hint = getattr(exc, "param_hint", None)
-        return f"{hint}: {exc.format_message()}" if isinstance(hint, str) else exc.format_message()
+    if hasattr(exc, "format_message"):  # typer's (vendored click) usage errors: the message names the parameter
+        return " ".join(str(exc.format_message()).split())
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    raw = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)  # str(KeyError) is a repr
+    text = raw.strip().splitlines()[0] if raw.strip() else type(exc).__name__
     known = type(exc).__module__.startswith("passback") or isinstance(exc, (ValueError, KeyError, FileNotFoundError))
     return text if known else f"{type(exc).__name__}: {text} (rerun with --debug for details)"

@@ -110,6 +110,8 @@ def set_(
         changes["effective_date"] = parse_date(effective_date)
     if client_secret is not None:
         changes["client_secret"] = _secret(None if client_secret == "-" else client_secret)
+    if not changes and closed_periods is None:
+        raise ValueError(f"nothing to change: give the options to set, e.g. `passback district set {district_id} --effective-date 2026-09-01` (see --help)")
     eng = engine()
     if changes:
         update_district(eng, district_id, **changes)

@@ -138,15 +138,21 @@ def explain(
 
 
 def history(
-    district_id: Annotated[str, typer.Argument(metavar="ID")],
-    limit: Annotated[int, typer.Option("--limit")] = 10,
+    district_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="one district (default: all)")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="runs per district")] = 10,
 ) -> None:
-    """Recent runs of a district."""
+    """Recent runs (of one district, or of every district)."""
+    from passback.store.districts import get_district, list_districts
     from passback.store.runs import recent_runs
 
-    table = Table("run", "kind", "started", "finished", "status", "error")
-    for r in recent_runs(engine(), district_id, limit):
-        table.add_row(r.id[:8], r.kind, str(r.started_at)[:19], str(r.finished_at or "")[:19], r.status, (r.error or "")[:80])
+    eng = engine()
+    ids = [get_district(eng, district_id).id] if district_id else [d.id for d in list_districts(eng)]
+    table = Table("district", "run", "kind", "started", "finished", "status", "writes", "error")
+    for d in ids:
+        for r in recent_runs(eng, d, limit):
+            counts = json.loads(r.counts) if isinstance(r.counts, str) else (r.counts or {})
+            table.add_row(d, r.id[:8], r.kind, str(r.started_at)[:19], str(r.finished_at or "")[:19], r.status,
+                          str(counts.get("writes", "")), (r.error or "")[:80])
     console.print(table)
 
 

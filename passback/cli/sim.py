@@ -37,7 +37,8 @@ def serve(
     faults = FaultConfig(latency_ms=latency_ms, latency_jitter_ms=latency_jitter_ms, concurrency_cap=concurrency_cap,
                          rate_limit_per_s=rate_limit, error_rate=error_rate, hang_rate=hang_rate, drop_rate=drop_rate,
                          token_lifetime_s=token_lifetime)
-    console.print(f"Skyward simulator on http://{host}:{port} (scenario: {scenario or 'empty'}); tenant T at /T/ims/oneroster/v1p1, token /T/oauth/token")
+    where = f"http://{host}:{port}" if port else f"{host}, a free port (see 'listening on' below)"
+    console.print(f"Skyward simulator on {where} (scenario: {scenario or 'empty'}); tenant T at /T/ims/oneroster/v1p1, token /T/oauth/token")
     run_server(scenario, host, port, db or str(home / "simulator.db"), faults)
 
 

@@ -1,0 +1,79 @@
+"""`passback backfill` (preview, then apply) and `passback demo` (twice: the second run writes nothing).
+Each command here runs a Prefect flow in a child process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from passback.settings import get_settings
+from passback.simulator.server import SimulatorThread
+from passback.store import districts as store
+from passback.store.db import get_engine
+from tests.cli.conftest import running_sis, small_world
+from tests.e2e.conftest import register
+
+
+def effective_date() -> dt.date:
+    return store.get_district(get_engine(get_settings().state_db_url), "d1").effective_date
+
+
+def test_backfill_previews_without_writing_then_applies(home: Path, cli_process: Any) -> None:
+    with running_sis(small_world()) as sis:
+        register("d1", sis.url, effective_date=dt.date(2026, 11, 5))  # a-1, a-2 (assigned 11-02) are before it
+
+        preview = cli_process("backfill", "d1", "--effective-date", "2026-08-17")
+        assert preview.code == 0, preview.err
+        assert "would write 2 new lineItems (0 updated) and 4 new results (0 updated)" in preview.out
+        assert "Nothing was changed" in preview.out and "--apply" in preview.out
+        assert sis.state()["lineItems"] == [] and effective_date() == dt.date(2026, 11, 5)
+
+        applied = cli_process("backfill", "d1", "--effective-date", "2026-08-17", "--apply")
+        assert applied.code == 0, applied.err
+        assert "wrote 2 new lineItems (0 updated) and 4 new results (0 updated)" in applied.out
+        state = sis.state()
+        assert len(state["lineItems"]) == 2 and len(state["results"]) == 4
+        assert effective_date() == dt.date(2026, 8, 17)
+
+
+def summary_rows(out: str) -> dict[str, dict[str, int]]:
+    """The demo's summary table: {kind: {outcome: n}} (rich table rows start with │)."""
+    rows = [[c.strip() for c in line.strip("│").split("│")] for line in out.splitlines() if line.startswith("│")]
+    header = ["district", "status", "kind", "created", "updated", "unchanged", "ineligible", "rejected", "failed", "pending"]
+    return {r[2]: {k: int(v) for k, v in zip(header[3:], r[3:], strict=True)} for r in rows if len(r) == len(header)}
+
+
+def ledger_snapshot(home: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(home / "state.db") as conn:
+        return conn.execute("SELECT kind, assessment_id, student_id, payload_hash, status, updated_at FROM ledger_entry "
+                            "ORDER BY kind, assessment_id, student_id").fetchall()
+
+
+def test_demo_runs_twice_and_the_second_run_writes_nothing(home: Path, cli_process: Any) -> None:
+    first = cli_process("demo", "--port", "0")
+    assert first.code == 0, first.err
+    assert "seeded the demo district" in first.out and re.search(r"Skyward simulator on http://127\.0\.0\.1:\d+", first.out)
+    one = summary_rows(first.out)
+    assert one["lineItems"]["created"] > 0 and one["results"]["created"] > 0
+    assert one["lineItems"]["failed"] == one["results"]["failed"] == 0
+    ledger = ledger_snapshot(home)
+
+    second = cli_process("demo", "--port", "0")
+    assert second.code == 0, second.err
+    assert "reusing it" in second.out and "no changes since the last sync — nothing written" in second.out
+    two = summary_rows(second.out)
+    for kind in ("lineItems", "results"):
+        assert two[kind]["created"] == two[kind]["updated"] == 0
+        assert two[kind]["unchanged"] == one[kind]["created"]
+    assert ledger_snapshot(home) == ledger  # no acknowledgement recorded: nothing was sent
+
+    with SimulatorThread(db_path=str(home / "simulator.db")) as sim:  # the demo's SIS, as it was left
+        state = httpx.get(f"{sim.url}/admin/state", params={"tenant": "demo"}, timeout=30).json()
+    assert len(state["lineItems"]) == one["lineItems"]["created"]
+    assert len(state["results"]) == one["results"]["created"]
+    assert state["duplicate_line_items"] == 0
