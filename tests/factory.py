@@ -69,8 +69,8 @@ def world(assessments: list[dict[str, Any]] | None = None, scores: list[dict[str
     ])
     return World(
         users=users, classes=classes, enrollments=enrollments,
-        assessments=pd.DataFrame(assessments if assessments is not None else [assessment()]),
-        scores=pd.DataFrame(scores if scores is not None else [score()]),
+        assessments=pd.DataFrame(assessments if assessments is not None else [assessment()], columns=list(assessment())),
+        scores=pd.DataFrame(scores if scores is not None else [score()], columns=list(score())),
         group_members=pd.DataFrame({"district_id": "d1", "user_id": group if group is not None else ["u-t1"]}),
     )
 

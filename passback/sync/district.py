@@ -58,6 +58,7 @@ class SisSnapshot:
     grading_periods: pd.DataFrame
     categories: list[dict[str, Any]]
     active_categories: frozenset[str]
+    closed_periods: frozenset[str] = frozenset()  # flagged closed by the SIS itself (metadata)
 
 
 @dataclass
@@ -95,7 +96,8 @@ class DistrictRun:
         ])
         cats = [c.model_dump(mode="json") for c in categories]
         active = frozenset(c.sourcedId for c in categories if is_active_district_category(c))
-        return SisSnapshot(grading_periods=gp, categories=cats, active_categories=active)
+        closed = frozenset(p.sourcedId for p in periods if is_closed_in_sis(p))
+        return SisSnapshot(grading_periods=gp, categories=cats, active_categories=active, closed_periods=closed)
 
     def extract(self) -> Any:
         from passback.source.read import read_district
@@ -110,7 +112,7 @@ class DistrictRun:
             now_local=local_now(d.timezone, self.options.utc_now),
             mapping=store_districts.get_mapping(self.engine, d.id),
             grading_periods=sis.grading_periods, active_categories=sis.active_categories,
-            closed_periods=frozenset(store_districts.closed_periods(self.engine, d.id)),
+            closed_periods=frozenset(store_districts.closed_periods(self.engine, d.id)) | sis.closed_periods,
             grace_hours=d.grace_hours or 0.0,
         )
 
@@ -199,6 +201,11 @@ def client_for(district: Any, transport: httpx.AsyncBaseTransport | None = None)
         decrypt_secret(district.secret_ciphertext), concurrency=district.concurrency,
         rate_limit_per_s=district.rate_limit_per_s, verify=district.verify_tls, transport=transport,
     )
+
+
+def is_closed_in_sis(period: Any) -> bool:
+    """Skyward flags a closed grading period in its metadata; the period then refuses every write."""
+    return (getattr(period, "metadata", None) or {}).get("skyward.gradingPeriodClosed") is True
 
 
 def is_active_district_category(category: Any) -> bool:

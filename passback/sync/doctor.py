@@ -9,7 +9,7 @@ from typing import Any
 from passback.domain.codes import OTUS_TYPES
 from passback.oneroster.errors import AccessForbidden, CredentialsRejected
 from passback.store import districts as store_districts
-from passback.sync.district import DistrictRun, is_active_district_category
+from passback.sync.district import DistrictRun, is_active_district_category, is_closed_in_sis
 
 PROBE_ID = "passback-doctor-probe"
 
@@ -75,7 +75,7 @@ def mapping_checks(run: DistrictRun, categories: list[Any]) -> list[Check]:
 
 
 def period_checks(run: DistrictRun, periods: list[Any]) -> list[Check]:
-    closed = store_districts.closed_periods(run.engine, run.district_id)
+    closed = set(store_districts.closed_periods(run.engine, run.district_id)) | {p.sourcedId for p in periods if is_closed_in_sis(p)}
     if not periods:
         return [Check("grading periods", False, "the SIS lists no grading periods", "set up grading periods in Skyward for the school year")]
     lines = [f"{p.title} {p.startDate}..{p.endDate} {'closed' if p.sourcedId in closed else 'open'}" for p in sorted(periods, key=lambda p: str(p.startDate))]
