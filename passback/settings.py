@@ -17,7 +17,7 @@ class Settings(BaseSettings):
     source_url: str | None = Field(default=None, description="SQLAlchemy URL of the Otus source DB (default: SQLite under home)")
     data_docs_dir: Path | None = Field(default=None, description="where GX Data Docs HTML is built (default: home/data_docs)")
     secret_key: str | None = Field(default=None, description="Fernet key that encrypts client secrets in the state DB (default: a key file under home)")
-    log_level: str = "INFO"
+    log_level: str = Field(default="WARNING", description="level of the library's logs on stderr (DEBUG, INFO, WARNING, ...)")
 
     @property
     def state_db_url(self) -> str:

@@ -14,7 +14,7 @@ from passback.sync.district import DistrictRun, SisSnapshot
 def _transient(task: Any, task_run: Any, state: Any) -> bool:
     """Retry only what a retry can fix: the SIS was unreachable or busy beyond the client's budget."""
     try:
-        state.result()
+        state.result(_sync=True)  # in Prefect's async engine a bare result() is an un-awaited coroutine
     except (TransientExhausted, SisUnreachable):
         return True
     except Exception:

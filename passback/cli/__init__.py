@@ -32,10 +32,30 @@ def _prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    # The CLI prints each district's outcome once; Prefect's console copies of the same errors
+    # would repeat it five times (the Prefect UI and API keep every log line).
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "passback")  # library logs reach the Prefect UI
+
+
+def _logging() -> None:
+    """PASSBACK_LOG_LEVEL applies to the library's loggers (stderr)."""
+    import logging
+
+    from passback.settings import get_settings
+
+    log = logging.getLogger("passback")
+    log.setLevel(get_settings().log_level.upper())
+    if not any(getattr(h, "passback_cli", False) for h in log.handlers):
+        handler = logging.StreamHandler()  # stderr: stdout stays clean for --json
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.passback_cli = True  # type: ignore[attr-defined]
+        log.addHandler(handler)
 
 
 def main() -> None:
     _prefect_defaults()
+    _logging()
     debug = "--debug" in sys.argv or os.environ.get("PASSBACK_DEBUG") == "1"
     if "--debug" in sys.argv:
         sys.argv.remove("--debug")

@@ -34,6 +34,7 @@ def doctor(district_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
         if c.name == "teacher group" and source_error:
             c.detail, c.fix = source_error, "set PASSBACK_SOURCE_URL to the Otus database (or `passback seed` for synthetic data)"
         mark = "[green]✔[/green]" if c.ok else "[red]✘[/red]"
-        console.print(f"{mark} {c.name}: {c.detail}" + (f"\n    → {c.fix}" if c.fix and not c.ok else ""), highlight=False)
+        console.print(f"{mark} {c.name}: {c.detail}" + (f"\n    → {c.fix}" if c.fix and not c.ok else ""), highlight=False,
+                      soft_wrap=True)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)

@@ -39,7 +39,7 @@ def print_summary(result: dict[str, Any]) -> None:
     console.print(table)
     for d in result["districts"]:
         if d.get("error"):
-            console.print(f"[red]✘ {d['district']}[/red]: {d['error']}")
+            console.print(f"[red]✘ {d['district']}[/red]: {d['error']}", soft_wrap=True)
         if d.get("reasons"):
             top = ", ".join(f"{k} {v}" for k, v in sorted(d["reasons"].items(), key=lambda kv: -kv[1]))
             console.print(f"[dim]{d['district']} reasons:[/dim] {top}")

@@ -185,45 +185,47 @@ class Loader:
         def should_stop() -> bool:
             return stop_reason is not None or gp in self.result.closed_periods
 
-        async for outcome in self.client.put_many(kind, items, should_stop=should_stop):
-            row = rows_by_id[outcome.sourced_id]
-            answered.add(outcome.sourced_id)
-            error = getattr(outcome, "error", None)
-            if error is not None:
-                counts["failed"] += 1
-                self._detail(kind, row, "failed", str(error))
-                continue
-            self.result.writes += 1
-            message = _rejection_text(outcome)
-            entry = {
-                "kind": kind, "assessment_id": row.assessment_id, "student_id": row.student_id,
-                "sourced_id": outcome.sourced_id, "payload_hash": int(row.payload_hash),
-                "status": "acked" if outcome.ok else "rejected", "http_status": outcome.http_status,
-                "sis_code": None if outcome.ok else getattr(outcome.rejection, "code_minor", None),
-                "sis_message": message or None, "grading_period_id": row.grading_period_id, "run_id": self.run_id,
-            }
-            if outcome.ok:
-                counts["created" if outcome.created else "updated"] += 1
-                if kind == Kind.line_item:
-                    acked.add(row.assessment_id)
-                entries.append(entry)
-            elif is_closed_period_rejection(message):
-                counts["closed"] += 1
-                self._detail(kind, row, "closed", message)
-                entries.append(entry)
-                if gp not in self.result.closed_periods:
-                    self.result.closed_periods.add(gp)
-                    self.sink.mark_period_closed(gp, message)
-            else:
-                counts["rejected"] += 1
-                self._detail(kind, row, "rejected", message)
-                (probation.pending if probation.open else entries).append(entry)
-            if probation.observe(outcome.ok, message):
-                stop_reason = message
-            elif not probation.open and probation.pending:
-                entries.extend(probation.pending)
-                probation.pending = []
-        self.sink.record(entries)
+        try:  # what the SIS accepted reaches the ledger even when the batch ends on an error
+            async for outcome in self.client.put_many(kind, items, should_stop=should_stop):
+                row = rows_by_id[outcome.sourced_id]
+                answered.add(outcome.sourced_id)
+                error = getattr(outcome, "error", None)
+                if error is not None:
+                    counts["failed"] += 1
+                    self._detail(kind, row, "failed", str(error))
+                    continue
+                self.result.writes += 1
+                message = _rejection_text(outcome)
+                entry = {
+                    "kind": kind, "assessment_id": row.assessment_id, "student_id": row.student_id,
+                    "sourced_id": outcome.sourced_id, "payload_hash": int(row.payload_hash),
+                    "status": "acked" if outcome.ok else "rejected", "http_status": outcome.http_status,
+                    "sis_code": None if outcome.ok else getattr(outcome.rejection, "code_minor", None),
+                    "sis_message": message or None, "grading_period_id": row.grading_period_id, "run_id": self.run_id,
+                }
+                if outcome.ok:
+                    counts["created" if outcome.created else "updated"] += 1
+                    if kind == Kind.line_item:
+                        acked.add(row.assessment_id)
+                    entries.append(entry)
+                elif is_closed_period_rejection(message):
+                    counts["closed"] += 1
+                    self._detail(kind, row, "closed", message)
+                    entries.append(entry)
+                    if gp not in self.result.closed_periods:
+                        self.result.closed_periods.add(gp)
+                        self.sink.mark_period_closed(gp, message)
+                else:
+                    counts["rejected"] += 1
+                    self._detail(kind, row, "rejected", message)
+                    (probation.pending if probation.open else entries).append(entry)
+                if probation.observe(outcome.ok, message):
+                    stop_reason = message
+                elif not probation.open and probation.pending:
+                    entries.extend(probation.pending)
+                    probation.pending = []
+        finally:
+            self.sink.record(entries)
         if stop_reason is None and gp in self.result.closed_periods:
             unsent = batch[[sid not in answered for sid in rows_by_id]]  # rows_by_id keeps the batch's order
             self._note(kind, unsent, "closed", f"grading period {gp} is closed in the SIS")
