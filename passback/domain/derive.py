@@ -40,6 +40,8 @@ def _flags(series: pd.Series) -> pd.Series:
     """Nullable/any-typed truthiness -> plain bool, NA and unknown text -> False."""
     if series.dtype == bool:
         return series
+    if pd.api.types.is_bool_dtype(series):  # nullable boolean (the reader's): NA -> False, no text round trip
+        return series.fillna(False).astype(bool)
     as_text = series.astype("str").str.strip().str.lower()
     return as_text.isin(["true", "1", "1.0", "t", "yes", "y"]).fillna(False).astype(bool)
 

@@ -51,6 +51,13 @@ def _iso_day(series: pd.Series) -> pd.Series:
     return series.dt.strftime("%Y-%m-%d").astype("str")
 
 
+def _day_text(series: pd.Series) -> np.ndarray:
+    """YYYY-MM-DD of each timestamp ("" for NaT), formatting each distinct day once (millions of rows, few days)."""
+    codes, days = pd.factorize(series.dt.normalize())
+    labels = np.append(np.asarray(pd.DatetimeIndex(days).strftime("%Y-%m-%d"), dtype=object), "")
+    return labels[codes]  # code -1 (NaT) picks the trailing ""
+
+
 def line_items(eligible: pd.DataFrame) -> pd.DataFrame:
     """Desired lineItems: one row per eligible assessment (the derived assessment frame's rows)."""
     out = pd.DataFrame(
@@ -88,7 +95,7 @@ def results(sendable: pd.DataFrame, line_item_frame: pd.DataFrame) -> pd.DataFra
             "score": np.where(graded, sendable["points_earned"].to_numpy(dtype="float64"), 0.0),
             "score_status": "fully graded",
             "comment": np.where(graded, "", MISSING_COMMENT),
-            "score_date": sendable["updated_at"].dt.strftime("%Y-%m-%d").astype("str").fillna(""),
+            "score_date": _day_text(sendable["updated_at"]),
             "grading_period_id": pd.Series(np.where(parent >= 0, gp[np.clip(parent, 0, None)] if len(gp) else None, None), dtype="str").to_numpy(),
         },
         index=sendable.index,
