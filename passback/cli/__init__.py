@@ -45,9 +45,12 @@ def _logging() -> None:
     from passback.settings import get_settings
 
     log = logging.getLogger("passback")
-    log.setLevel(get_settings().log_level.upper())
+    level = logging.getLevelName(get_settings().log_level.upper())
+    if isinstance(level, int) and level < log.getEffectiveLevel():
+        log.setLevel(level)  # more verbose than inherited (DEBUG/INFO); never quieter than the host app's choice
     if not any(getattr(h, "passback_cli", False) for h in log.handlers):
         handler = logging.StreamHandler()  # stderr: stdout stays clean for --json
+        handler.setLevel(level if isinstance(level, int) else logging.WARNING)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.passback_cli = True  # type: ignore[attr-defined]
         log.addHandler(handler)
