@@ -178,9 +178,11 @@ class OneRosterClient:
             delay = policy.delay(failures, decision)
             if response is not None and response.status_code == 429:
                 stats.throttled += 1
-                gate.on_throttled(sent_at, delay)  # everyone waits; the next acquire() sleeps
-            else:
-                await policy.sleep(delay)
+                if gate.rate is None:  # not pacing yet (a flood): everyone waits; the next acquire() sleeps
+                    gate.on_throttled(sent_at, delay)
+                    continue
+                gate.on_throttled(sent_at, 0.0)  # pacing: slow the pace; only this request waits its Retry-After
+            await policy.sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def _context(self, response: httpx.Response | None) -> dict[str, Any]:

@@ -33,14 +33,16 @@ class AdaptiveRate:
     """Tuning of the adaptive pacer (rates in requests per second)."""
 
     decrease: float = 0.96        # after a 429: rate = decrease * W (the acceptance rate observed)
-    slow_start: float = 2.0       # between the first and second 429: rate *= this every half second,
-    probe: float = 1.05           # between the second and third: rate *= this every second;
+    slow_start: float = 2.0       # between the first and second 429: rate *= this every slow_start_s,
+    slow_start_s: float = 0.25
+    probe: float = 1.10           # between the second and third: rate *= this every second;
     plateau: float = 0.985        # then: climb back to plateau * W and hold there...
     hold_s: float = 30.0          # ...for this long without a 429, then probe above it:
     increase_step: float = 0.1    # + this per second, doubled every quiet_period_s (up to 2**6)
     quiet_period_s: float = 5.0
     window_s: float = 1.0         # acceptance-rate window
     min_rate: float = 0.5
+    event_s: float = 0.25         # 429s for requests sent within this long after a decrease are the same event
 
 
 class RateGate:
@@ -129,9 +131,9 @@ class RateGate:
         if self._first_ok is None:
             self._first_ok = now
         rate = self.rate
-        if rate is None or now - self._last_increase < (0.5 if self.congestion_events <= 1 else 1.0):
-            return
         t = self.tuning
+        if rate is None or now - self._last_increase < (t.slow_start_s if self.congestion_events <= 1 else 1.0):
+            return
         if self.congestion_events <= 1:  # slow start (or a fixed ceiling before any 429)
             rate *= t.slow_start
         elif self.limit is None:
@@ -174,7 +176,7 @@ class RateGate:
         self.rate = min(rate, self.ceiling) if self.ceiling is not None else rate
         self._last_decrease = now
         self._last_increase = self._pause_until
-        self._event_end = self._pause_until
+        self._event_end = max(self._pause_until, now + t.event_s)  # 429s of requests already in flight: same event
         self._cycle_start = self._pause_until
         self._cycle_oks = 0
         self._refill = min(self._burst, self.rate * (self._pause_until - now))

@@ -71,7 +71,7 @@ async def run_at(g: RateGate, clock: FakeClock, per_s: float, seconds: float) ->
 
 
 async def test_after_the_first_429_the_rate_grows_fast(clock: FakeClock) -> None:
-    g = gate(clock, slow_start=1.25)
+    g = gate(clock, slow_start=1.25, slow_start_s=0.5)
     await run_at(g, clock, 40, 1)
     g.on_throttled(clock.t, 0.0)
     low = g.rate or 0
