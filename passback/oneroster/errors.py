@@ -15,7 +15,7 @@ REQUEST_ID_HEADERS = ("x-request-id", "x-correlation-id", "request-id", "x-amzn-
 
 _SECRET_PATTERNS = (
     re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"(?i)(\"?(?:access_token|refresh_token|id_token|client_secret|password|secret)\"?\s*[:=]\s*\"?)[^\"&,\s}]+"),
+    re.compile(r"(?i)(\"?\b(?:access_token|refresh_token|id_token|client_secret|password|secret)\"?\s*[:=]\s*\"?)[^\"&,\s}]+"),
 )
 
 

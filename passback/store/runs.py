@@ -20,6 +20,18 @@ def start_run(engine: Engine, district_id: str, kind: str, flow_run_id: str | No
     return run_id
 
 
+def abandon_running(engine: Engine, district_id: str) -> int:
+    """Close the runs still marked running: called by the run that now holds the district's lock, so
+    they died without finishing (killed, crashed).  Their acknowledged writes are in the ledger."""
+    with session(engine) as s:
+        stale = s.exec(select(Run).where(Run.district_id == district_id, Run.status == "running")).all()
+        for run in stale:
+            run.status, run.finished_at = "abandoned", utcnow()
+            run.error = "the process ended before the run finished (killed or crashed); the next run resumed it"
+            s.add(run)
+    return len(stale)
+
+
 def finish_run(engine: Engine, run_id: str, status: str, counts: dict[str, Any] | None, error: str | None,
                data_docs: str | None = None) -> None:
     with session(engine) as s:

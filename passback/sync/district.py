@@ -81,6 +81,7 @@ class DistrictRun:
         kind = "dry_run" if self.options.dry_run else "sync"
         with district_lock(self.engine, self.district_id, wait_s=self.options.lock_wait_s) as lock:
             self.lock = lock
+            store_runs.abandon_running(self.engine, self.district_id)
             self.run_id = store_runs.start_run(self.engine, self.district_id, kind)
             yield self
 

@@ -150,3 +150,13 @@ def test_runs_bookkeeping(state_url: str) -> None:
     runs.finish_run(engine, run_id, "completed", {"writes": 3}, None)
     last = runs.last_successful_run(engine, "d1")
     assert last is not None and last.id == run_id and '"writes": 3' in last.counts
+
+
+def test_runs_left_running_by_a_dead_process_are_closed_as_abandoned(state_url: str) -> None:
+    engine = get_engine(state_url)
+    dead = runs.start_run(engine, "d1", "sync")  # never finished: its process was killed
+    other = runs.start_run(engine, "d2", "sync")
+    assert runs.abandon_running(engine, "d1") == 1
+    by_id = {r.id: r for r in runs.recent_runs(engine, "d1")}
+    assert by_id[dead].status == "abandoned" and by_id[dead].finished_at is not None
+    assert runs.recent_runs(engine, "d2")[0].id == other and runs.recent_runs(engine, "d2")[0].status == "running"
