@@ -26,6 +26,7 @@ def serve(
     error_rate: Annotated[float, typer.Option("--error-rate", help="share of 500/503 answers")] = 0.0,
     hang_rate: Annotated[float, typer.Option("--hang-rate")] = 0.0,
     drop_rate: Annotated[float, typer.Option("--drop-rate")] = 0.0,
+    throttle_rate: Annotated[float, typer.Option("--throttle-rate", help="share answered 429 at random")] = 0.0,
     token_lifetime: Annotated[float, typer.Option("--token-lifetime", help="seconds")] = 3600.0,
 ) -> None:
     """Serve the simulator on loopback until interrupted (faults can be changed at POST /admin/faults)."""
@@ -35,7 +36,7 @@ def serve(
     home = get_settings().home
     scenario = scenario or (home / "scenario.json" if (home / "scenario.json").exists() else None)
     faults = FaultConfig(latency_ms=latency_ms, latency_jitter_ms=latency_jitter_ms, concurrency_cap=concurrency_cap,
-                         rate_limit_per_s=rate_limit, error_rate=error_rate, hang_rate=hang_rate, drop_rate=drop_rate,
+                         rate_limit_per_s=rate_limit, error_rate=error_rate, hang_rate=hang_rate, drop_rate=drop_rate, throttle_rate=throttle_rate,
                          token_lifetime_s=token_lifetime)
     where = f"http://{host}:{port}" if port else f"{host}, a free port (see 'listening on' below)"
     console.print(f"Skyward simulator on {where} (scenario: {scenario or 'empty'}); tenant T at /T/ims/oneroster/v1p1, token /T/oauth/token")

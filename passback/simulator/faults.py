@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FaultKind = Literal["drop", "hang", "error"]
+FaultKind = Literal["drop", "hang", "error", "throttle"]
 
 
 class FaultConfig(BaseModel):
@@ -33,6 +33,7 @@ class FaultConfig(BaseModel):
     hang_rate: float = Field(0.0, ge=0, le=1, description="share that sleep hang_s before answering")
     hang_s: float = Field(30.0, ge=0)
     drop_rate: float = Field(0.0, ge=0, le=1, description="share whose connection is dropped without an answer")
+    throttle_rate: float = Field(0.0, ge=0, le=1, description="share answered 429 with Retry-After: 1, at random")
     fault_phase: Literal["before", "after"] = Field(
         "before", description="'after': the request is processed (a write is stored) before the error/drop/hang")
     token_lifetime_s: float | None = Field(None, ge=0, description="overrides create_app(token_lifetime_s=...)")
@@ -139,9 +140,9 @@ class FaultRuntime:
         return bucket.take()
 
     def draw(self) -> FaultKind | None:
-        """One draw: drop, hang, error (in that order of the cumulative rates) or nothing."""
+        """One draw: drop, hang, error, throttle (in that order of the cumulative rates) or nothing."""
         c = self.config
-        if not (c.drop_rate or c.hang_rate or c.error_rate):
+        if not (c.drop_rate or c.hang_rate or c.error_rate or c.throttle_rate):
             return None
         r = self.rng.random()
         if r < c.drop_rate:
@@ -150,6 +151,8 @@ class FaultRuntime:
             return "hang"
         if r < c.drop_rate + c.hang_rate + c.error_rate:
             return "error"
+        if r < c.drop_rate + c.hang_rate + c.error_rate + c.throttle_rate:
+            return "throttle"
         return None
 
     def error_status(self) -> int:

@@ -107,6 +107,10 @@ class SimMiddleware:
                 else:
                     await self.app(scope, receive, send)
                 return
+            if fault == "throttle":
+                body = status_body("server_busy", "fault.throttled: injected HTTP 429; retry after 1 s")
+                await json_response(body, 429, {"Retry-After": "1"})(scope, receive, send)
+                return
             status = faults.error_status()
             minor, token = ("server_busy", "fault.unavailable") if status == 503 else ("internal_server_error", "fault.server_error")
             response: Response = json_response(status_body(minor, f"{token}: injected HTTP {status}"), status)

@@ -40,8 +40,8 @@ def test_two_districts_two_hosts_nothing_crosses(home: Path) -> None:
         assert summary["status"] == "completed" and summary["writes"] > 0, summary
     for seed, summary in zip((a, b), out["summaries"], strict=True):
         host = out["hosts"][seed.district_id]
-        stats = host["stats"]  # the faults ran: retries and token renewals happened on this host
-        assert stats["server_errors_5xx"] > 0 and stats["token_requests"].get("200", 0) >= 2, stats
+        stats = host["stats"]  # the faults ran on this host (a 3 s token renews only when the run outlasts it)
+        assert stats["server_errors_5xx"] > 0 and stats["token_requests"].get("200", 0) >= 1, stats
         assert host["leaks"] == [], host["leaks"]
         assert all(c == {"lineItems": 0, "results": 0} for c in host["cross_counts"].values()), host["cross_counts"]
         assert host["ledger_problems"] == []

@@ -88,6 +88,16 @@ async def test_error_rate_answers_500_and_503_at_the_configured_share(http: http
     assert r.status_code in (500, 503)  # the token endpoint is faulted too
 
 
+async def test_throttle_rate_answers_429_with_retry_after_at_random(http: httpx.AsyncClient, api: Api) -> None:
+    await http.post("/admin/faults", json={"throttle_rate": 0.2, "seed": 3})
+    answers = [await api.get("/classes") for _ in range(300)]
+    throttled = [r for r in answers if r.status_code == 429]
+    assert 30 <= len(throttled) <= 90 and {r.status_code for r in answers} == {200, 429}
+    assert all(r.headers["Retry-After"] == "1" and "fault.throttled" in r.text for r in throttled)
+    stats = (await http.get("/admin/stats")).json()["tenants"]["d1"]
+    assert stats["throttled_429"] == len(throttled)
+
+
 async def test_a_seed_makes_the_draws_reproducible(scenario: object) -> None:
     async def run() -> list[int]:
         app = create_app(scenario, faults=FaultConfig(error_rate=0.5, seed=42))  # type: ignore[arg-type]
