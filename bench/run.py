@@ -208,11 +208,15 @@ async def run_flow(district_id: str) -> dict[str, Any]:
 
 
 # -- scenarios -----------------------------------------------------------------------------------
-def plan_l() -> dict[str, Any]:
+def synced_l(name: str) -> tuple[Path, list[Any]]:
+    """A private copy of the fully synced L home, in use; returns (world dir, seeds)."""
     data = world_dir("L")
-    home = copy_home(synced_home("L"), CACHE / "runs" / "plan-L")
-    use_home(home, data / "otus.db", fresh=False)
-    seeds = seeds_of(data)
+    use_home(copy_home(synced_home("L"), CACHE / "runs" / name), data / "otus.db", fresh=False)
+    return data, seeds_of(data)
+
+
+def plan_l() -> dict[str, Any]:
+    data, seeds = synced_l("plan-L")
     import great_expectations  # noqa: F401 - a one-off ~5 s import per process, not a per-district cost
     with simulator(data / "scenario.json") as sim:
         register(seeds, sim.url)
@@ -226,10 +230,7 @@ def plan_l() -> dict[str, Any]:
 
 
 def noop_l() -> dict[str, Any]:
-    data = world_dir("L")
-    home = copy_home(synced_home("L"), CACHE / "runs" / "noop-L")
-    use_home(home, data / "otus.db", fresh=False)
-    seeds = seeds_of(data)
+    data, seeds = synced_l("noop-L")
     with simulator(data / "scenario.json") as sim:
         register(seeds, sim.url)
         asyncio.run(warm_prefect())
