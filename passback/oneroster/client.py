@@ -153,7 +153,7 @@ class OneRosterClient:
                 if content is not None:
                     stats.bytes_sent += len(content)
             if kind == "ok" or kind == "reject":
-                gate.on_success()
+                gate.on_success(sent_at)
                 return response, attempt  # type: ignore[return-value]
             if kind == "auth":
                 if refreshed:
@@ -178,10 +178,8 @@ class OneRosterClient:
             delay = policy.delay(failures, decision)
             if response is not None and response.status_code == 429:
                 stats.throttled += 1
-                if gate.rate is None:  # not pacing yet (a flood): everyone waits; the next acquire() sleeps
-                    gate.on_throttled(sent_at, delay)
-                    continue
-                gate.on_throttled(sent_at, 0.0)  # pacing: slow the pace; only this request waits its Retry-After
+                if gate.on_throttled(sent_at, delay):
+                    continue  # a flood: everyone waits out the Retry-After in the next acquire()
             await policy.sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 

@@ -1,19 +1,25 @@
-"""The request gate shared by every request of one client: 429 pause, adaptive pacing, fixed ceiling.
+"""The request gate shared by every request of one client: congestion detection, adaptive pacing, a ceiling.
 
-Without a 429 and without a configured ceiling the gate does nothing (no self-throttling).  A 429
-makes every worker wait until its ``Retry-After`` (one shared pause) and starts pacing requests
-evenly (one interval apart, also after a stall) at a rate just under the acceptance rate observed
-(a decrease, once per congestion event: 429s of requests already in flight do not count again).
+Without congestion and without a configured ceiling the gate does nothing (no self-throttling): a
+429 then delays only the request that got it, by its ``Retry-After``.
 
-* After the first 429 little is known (a server's burst allowance inflates the estimate, a short
-  run deflates it), so the rate doubles every half second of successes until the next 429 (slow
-  start), then grows 5 % a second from just under the last rate that passed, until the third.
-* From the third 429 on the gate tracks a limit ``W``, the acceptance rate at the last 429: the
-  rate climbs back to a plateau just under ``W`` within seconds, holds there, and only after
-  ``hold_s`` without a 429 probes above it with steps that double every ``quiet_period_s``.
+**Congestion** is more 429s than chance explains: among the answers to requests sent since the last
+change of course (at most ``sample`` of them), more 429s than the server's *background* share of
+429s predicts, by a margin (``> 1`` 429 when there is no background).  A rate limiter answers 429
+because of the rate; a server that sheds load at random answers a share of 429s whatever the rate.
+The gate tells them apart by what slowing down does: after every decrease it holds the new rate for
+``verify`` answers.  If the 429s stopped, the decrease was right.  If they came at the same share,
+slowing down did not help: that share is the background, and the gate stops pacing altogether
+(what it learned from those 429s was noise); from then on only 429s beyond the background count.
 
-A 429 costs a shared pause (with Skyward-like integer ``Retry-After`` at least a second of no
-writes), so the gate aims at few of them rather than at the last per cent of throughput.
+**Pacing.**  The first congestion while unpaced (a flood) pauses every request until its
+``Retry-After``, then paces from ``start_rate`` doubling every ``slow_start_s`` (slow start).  Each
+later congestion sets the rate to ``decrease`` times what the server accepted at the current rate
+(the rate times the share of its answers that were not 429s); after slow start the rate probes
+upward by ``probe`` a second until the next congestion, whose estimate becomes the limit ``W``:
+the rate climbs back to a plateau just under ``W``, holds it, and only after ``hold_s`` without
+congestion probes above it with steps that double every ``quiet_period_s``.  Paced requests go one
+interval after the previous one actually went, so a stall never releases a burst.
 
 aiolimiter is not used here: its rate is fixed at construction, while this needs a mutable rate
 and a shared pause; a configured ``rate_limit_per_s`` is the pacer's ceiling.
@@ -22,27 +28,39 @@ and a shared pause; a configured ``rate_limit_per_s`` is the pacer's ceiling.
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal
+
+log = logging.getLogger(__name__)
+
+Phase = Literal["unpaced", "slow_start", "probe", "track"]
 
 
 @dataclass(frozen=True)
 class AdaptiveRate:
     """Tuning of the adaptive pacer (rates in requests per second)."""
 
-    decrease: float = 0.96        # after a 429: rate = decrease * W (the acceptance rate observed)
-    slow_start: float = 2.0       # between the first and second 429: rate *= this every slow_start_s,
-    slow_start_s: float = 0.25
-    probe: float = 1.10           # between the second and third: rate *= this every second;
-    plateau: float = 0.985        # then: climb back to plateau * W and hold there...
-    hold_s: float = 30.0          # ...for this long without a 429, then probe above it:
+    start_rate: float = 16.0      # after a flood: pace from this rate...
+    slow_start_s: float = 0.25    # ...doubling it this often until the next congestion
+    decrease: float = 0.97        # at congestion: rate = decrease * what the server accepted at the rate
+    probe: float = 1.10           # after slow start: rate *= this every probe_s until a limit is known;
+    probe_s: float = 0.5
+    plateau: float = 0.99         # then: climb back to plateau * W and hold there...
+    hold_s: float = 10.0          # ...for this long without congestion, then probe above it:
     increase_step: float = 0.1    # + this per second, doubled every quiet_period_s (up to 2**6)
     quiet_period_s: float = 5.0
-    window_s: float = 1.0         # acceptance-rate window
     min_rate: float = 0.5
-    event_s: float = 0.25         # 429s for requests sent within this long after a decrease are the same event
+    sample: int = 100             # the congestion detector looks at this many recent answers
+    verify: int = 60              # after a decrease, this many answers (and verify_s) tell congestion from noise
+    verify_s: float = 1.0
+    verify_cut: float = 0.95      # ...at this share of what the server accepted
+    still_congested: float = 0.25  # a 429 share above this while verifying: decrease again at once
+    chance: float = 1e-4          # with a background share of 429s: congestion is what chance explains less often
 
 
 class RateGate:
@@ -53,22 +71,22 @@ class RateGate:
         self.ceiling = ceiling
         self.rate: float | None = ceiling
         self.tuning = tuning or AdaptiveRate()
-        self.limit: float | None = None  # W: the acceptance rate at the last 429
+        self.phase: Phase = "unpaced"
+        self.limit: float | None = None   # W: the acceptance rate at the last congestion, once tracking
+        self.background = 0.0             # the share of 429s that is not congestion (a noisy server)
         self.congestion_events = 0
         self._sleep = sleep
         self._clock = clock
-        self._turn = asyncio.Lock()      # paced requests take turns
-        self._last_send = -1e9           # when the last paced request actually went
+        self._turn = asyncio.Lock()       # paced requests take turns
+        self._last_send = -1e9            # when the last paced request actually went
+        self._late = 0.0                  # how late sleeps wake up (average): paced sleeps end this early
         self._pause_until = 0.0
-        self._event_end = -1e9           # 429s of requests sent before this belong to the last event
-        self._last_decrease = -1e9
-        self._last_increase = 0.0
-        self._oks: deque[float] = deque(maxlen=4096)
-        self._first_ok: float | None = None
-        self._cycle_start = clock()      # the end of the last pause; successes since then
-        self._cycle_oks = 0
-        self._burst = 0.0                # the server's burst allowance, as seen before the first 429
-        self._refill = 0.0               # tokens its bucket regained during the last pause
+        self._answers: deque[tuple[float, bool]] = deque(maxlen=max(self.tuning.sample, self.tuning.verify))
+        self._epoch = -1e9                # answers to requests sent before this predate the current course
+        self._changed = -1e9              # when the rate last changed (up or down)
+        self.congestion_at = -1e9
+        self._verifying = False
+        self._target = 0.0               # the rate to return to once a decrease is confirmed
 
     @property
     def paused_until(self) -> float:
@@ -92,92 +110,154 @@ class RateGate:
                     due = self._last_send + 1.0 / rate
                 if due <= now:
                     break
-                await self._sleep(due - now)
+                await self._sleep(max(due - now - self._late, 0.0))
+                late = self._clock() - (due - self._late)
+                self._late += 0.1 * (min(max(late, 0.0), 0.005) - self._late)
             now = self._clock()
             self._last_send = now
             return now
 
-    def _window(self, now: float) -> tuple[float, float]:
-        """(successes, seconds) over the last ``window_s``, not counting time spent paused."""
-        oks = self._oks
-        horizon = now - self.tuning.window_s
-        while oks and oks[0] < horizon:
-            oks.popleft()
-        start = max(horizon, self._cycle_start)
-        n = sum(1 for t in reversed(oks) if t >= start) if start > horizon else len(oks)
-        if start == self._cycle_start:  # the pause ended inside the window: its refill is no evidence
-            n = max(n - self._refill, 0.5 * n)
-        return float(n), max(now - start, 0.25)
+    # -- answers ---------------------------------------------------------------------------------
 
-    def acceptance_rate(self, now: float) -> float | None:
-        """The rate the server accepts, estimated at a 429; None without data.
-
-        While tracking a limit, the larger of: the successes since the last pause ended over that
-        time (a big bucket was empty at both 429s, so this is its refill rate), and the recent
-        window without the server's burst (a bucket of one token empties at the rate we sent)."""
-        n, span = self._window(now)
-        if n <= 0:
-            return None
-        cycle_span = now - self._cycle_start
-        if self.limit is not None and cycle_span >= 1.0 and self._cycle_oks >= 5:
-            cycle = max(self._cycle_oks - self._refill, 0.5 * self._cycle_oks) / cycle_span
-            return max(cycle, max(n - self._burst, 0.5 * n) / span)
-        return n / span
-
-    def on_success(self) -> None:
+    def on_success(self, sent_at: float | None = None) -> None:
         now = self._clock()
-        self._oks.append(now)
-        self._cycle_oks += 1
-        if self._first_ok is None:
-            self._first_ok = now
-        rate = self.rate
-        t = self.tuning
-        if rate is None or now - self._last_increase < (t.slow_start_s if self.congestion_events <= 1 else 1.0):
-            return
-        if self.congestion_events <= 1:  # slow start (or a fixed ceiling before any 429)
-            rate *= t.slow_start
-        elif self.limit is None:
-            rate *= t.probe
-        else:
-            plateau = t.plateau * self.limit
-            quiet = now - self._last_decrease
-            if rate < plateau:
-                rate = min(plateau, rate + max(t.increase_step, 0.5 * (plateau - rate)))
-            elif quiet >= t.hold_s:
-                rate += t.increase_step * 2 ** min(int((quiet - t.hold_s) // t.quiet_period_s), 6)
-        self.rate = min(rate, self.ceiling) if self.ceiling is not None else rate
-        self._last_increase = now
+        self._answers.append((now if sent_at is None else sent_at, False))
+        if self._verifying:
+            self._check_verify(now)
+        elif self.rate is not None:
+            self._increase(now)
 
-    def on_throttled(self, sent_at: float, retry_after: float) -> None:
-        """A 429 for a request sent at ``sent_at``: pause everyone, and lower the rate once per event."""
+    def on_throttled(self, sent_at: float, retry_after: float) -> bool:
+        """A 429 for a request sent at ``sent_at``.  Returns True when everyone now waits
+        ``retry_after`` (a flood); otherwise only the throttled request should wait it."""
         now = self._clock()
-        if now + retry_after > self._pause_until:
-            self._pause_until = now + retry_after
-        if sent_at < self._event_end:
-            return  # sent before the last decrease took effect: the same congestion event
-        if self.congestion_events == 0 and self._first_ok is not None and now - self._first_ok <= 1.0:
-            self._burst = float(len(self._oks))  # a flood at start: what got through is the burst
-        t = self.tuning
-        rate = self.rate
-        if self.congestion_events and rate is not None and now - self._cycle_start < t.window_s:
-            base = rate  # right after a pause: too little data to measure; just step down from the rate
-        else:
-            observed = self.acceptance_rate(now)
-            if observed is None:
-                return  # nothing is known yet: the pause alone; the next 429 will have data
-            base = observed
-            if rate is not None:  # pacing at about what got accepted: the pacing rate itself was too much
-                base = rate if observed >= 0.9 * rate else observed
-        if self.congestion_events == 1 and rate is not None:  # ends slow start: the last step passed
-            base = max(base, rate / t.slow_start)
-        if self.congestion_events >= 2:
-            self.limit = base  # from the third 429 on: track a limit
-        rate = max(base * t.decrease, t.min_rate)
+        self._answers.append((sent_at, True))
+        if self._verifying:
+            self._check_verify(now)
+            return False
+        if not self._congested(now):
+            return False
+        if self.rate is None or self.phase == "unpaced":
+            self._pause_until = max(self._pause_until, now + retry_after)
+            self._flood(now)
+            return True
+        self._decrease(now)
+        return False
+
+    # -- the detector ----------------------------------------------------------------------------
+
+    def _since(self, start: float, last: int | None = None) -> tuple[int, int]:
+        """(answers, 429s) to requests sent at or after ``start``, among the last ``last`` answers."""
+        n = k = 0
+        for i, (sent, throttled) in enumerate(reversed(self._answers)):
+            if last is not None and i >= last:
+                break
+            if sent >= start:  # answers arrive a little out of send order: look at them all
+                n += 1
+                k += throttled
+        return n, k
+
+    def _excess(self, n: int, k: int, floor: int = 1) -> bool:
+        """More than ``floor`` 429s among n answers, and more than the background share explains:
+        that many or more would come by chance with probability under ``chance``."""
+        if k <= floor:
+            return False
+        b = self.background
+        if b <= 0.0:
+            return True
+        tail = sum(math.comb(n, i) * b**i * (1.0 - b) ** (n - i) for i in range(k, n + 1))
+        return tail < self.tuning.chance
+
+    def _congested(self, now: float) -> bool:
+        n, k = self._since(self._epoch, self.tuning.sample)
+        return self._excess(n, k)
+
+    def _accepted_at_rate(self) -> float:
+        """What the server accepted at the current rate: the rate times the share of the recent
+        answers (to requests sent since the last decrease) that were not 429s beyond the
+        background.  In the pacer's own units, so time lost to late wake-ups does not bias it."""
+        assert self.rate is not None
+        n, k = self._since(self._epoch, self.tuning.sample)
+        return self.rate * (1.0 - max(k / n - self.background, 0.0)) if n else self.rate
+
+    # -- the controller --------------------------------------------------------------------------
+
+    def _set_rate(self, rate: float, now: float) -> None:
+        rate = max(rate, self.tuning.min_rate)
         self.rate = min(rate, self.ceiling) if self.ceiling is not None else rate
-        self._last_decrease = now
-        self._last_increase = self._pause_until
-        self._event_end = max(self._pause_until, now + t.event_s)  # 429s of requests already in flight: same event
-        self._cycle_start = self._pause_until
-        self._cycle_oks = 0
-        self._refill = min(self._burst, self.rate * (self._pause_until - now))
+        self._changed = now
+
+    def _flood(self, now: float) -> None:
+        """Congestion while unpaced: everyone paused; pace from the start rate in slow start."""
         self.congestion_events += 1
+        start = self._pause_until
+        self._set_rate(self.tuning.start_rate, start)
+        self.phase = "slow_start"
+        self._epoch = start
+        self.congestion_at = now
+
+    def _decrease(self, now: float) -> None:
+        t = self.tuning
+        assert self.rate is not None
+        accepted = self._accepted_at_rate()
+        if self.phase == "slow_start":
+            accepted = self.rate / 2  # the previous step passed; a flood's 429s tell too little
+
+            self.phase = "probe"
+        elif self.phase in ("probe", "track"):
+            self.limit = accepted
+            self.phase = "track"
+        self.congestion_events += 1
+        self._target = min(t.decrease * accepted, self.ceiling or math.inf)
+        self._set_rate(t.verify_cut * accepted, now)  # well under it: a rate limiter stops answering 429
+        self._epoch = now
+        self.congestion_at = now
+        self._verifying = True
+
+    def _check_verify(self, now: float) -> None:
+        """After a decrease: did the 429s stop?  Judged on answers to requests sent since."""
+        t = self.tuning
+        n, k = self._since(self._epoch, t.verify)
+        if n >= 20 and k / n > t.still_congested:
+            self._verifying = False
+            self._decrease(now)  # the decrease was not enough
+            return
+        if n < t.verify or now - self._epoch < t.verify_s:
+            return
+        self._verifying = False
+        if not self._excess(n, k, floor=2):
+            self._set_rate(self._target, now)  # confirmed: back up to just under what was accepted
+            return
+        # slowing down did not help: these 429s are the server's background, not congestion
+        self.background = k / n
+        log.info("%.1f %% of requests get a 429 whatever the rate: background, not congestion; pacing off",
+                 100 * self.background)
+        self.rate = self.ceiling
+        self.phase = "unpaced"
+        self.limit = None
+        self._epoch = now
+
+    def _increase(self, now: float) -> None:
+        t = self.tuning
+        rate = self.rate
+        assert rate is not None
+        if self.phase == "unpaced":
+            return  # a fixed ceiling before any congestion
+        if self.phase == "slow_start":
+            if now - self._changed >= t.slow_start_s:
+                self._set_rate(rate * 2.0, now)
+            return
+        if self.phase == "probe":
+            if now - self._changed >= t.probe_s:
+                self._set_rate(rate * t.probe, now)
+            return
+        if now - self._changed < 1.0:
+            return
+        assert self.limit is not None  # tracking
+        plateau = t.plateau * self.limit
+        quiet = now - self.congestion_at
+        if rate < plateau:
+            rate = min(plateau, rate + max(t.increase_step, 0.5 * (plateau - rate)))
+        elif quiet >= t.hold_s:
+            rate += t.increase_step * 2 ** min(int((quiet - t.hold_s) // t.quiet_period_s), 6)
+        self._set_rate(rate, now)

@@ -500,7 +500,7 @@ def crash_trial(bed: Bed, reference: dict[tuple[str, str], str], clean_writes: i
 
 
 # -- scenario 2: a fault storm (also used by the bench) ---------------------------------------
-STORM = dict(error_rate=0.10, hang_rate=0.02, hang_s=2.0, drop_rate=0.01, rate_limit_per_s=50.0, rate_burst=3)
+STORM = dict(error_rate=0.10, throttle_rate=0.05, hang_rate=0.02, hang_s=2.0, drop_rate=0.01)
 STORM_CLIENT_TIMEOUT_S = 1.0
 
 
@@ -521,7 +521,8 @@ def storm_run(bed: Bed, *, phase: str, token_lifetime_s: float, seed: int, max_r
                 break
     seconds = time.monotonic() - started
     stats = bed.sis.tenant_stats(d)
-    bed.sis.faults(error_rate=0.0, hang_rate=0.0, drop_rate=0.0, rate_limit_per_s=None, token_lifetime_s=None)
+    bed.sis.faults(error_rate=0.0, throttle_rate=0.0, hang_rate=0.0, drop_rate=0.0, rate_limit_per_s=None,
+                   token_lifetime_s=None)
     state = bed.sis.state(d)
     return {"runs": runs, "seconds": round(seconds, 1), "stats": stats, "puts": bed.sis.puts_by_status(d),
             "gradebook": gradebook(state), "duplicate_line_items": state["duplicate_line_items"],

@@ -1,12 +1,11 @@
-"""Scenario 2 — fault storm: the simulator answers 10 % 500/503, 2 % hangs, 1 % dropped connections,
-a write rate limit answering 429 with Retry-After, and short-lived tokens; the sync must complete
+"""Scenario 2 — fault storm: the simulator answers 10 % 500/503, 5 % 429 with Retry-After (at random,
+whatever the rate), 2 % hangs, 1 % dropped connections, and short-lived tokens; the sync must complete
 (a rerun is allowed when retries are exhausted: the test reruns at most twice and says how many
 runs it took) and the final gradebook must equal a clean run's.
 
-What the simulator can and cannot do: ``FaultConfig`` has no random-429 knob.  429s come only from
-the per-tenant token bucket (``rate_limit_per_s``/``rate_burst``), and the client adapts its rate
-after the first 429s, so the 429 share is whatever the bucket and the client's back-off make it
-(measured ~0.5-2 %, not 5 %).  The test asserts that 429s did happen.
+Random 429s are not congestion: the client's gate must learn that slowing down does not stop them
+and keep its pace (``passback.oneroster.rate``) — a gate that slowed down at each of them would
+crawl.  The test checks the 429 share of the writes really was about 5 %.
 
 Hangs: ``hang_s`` = 2 s and the client's request timeout is 1 s, so a hang is a client timeout
 whose write still lands late (the ambiguous case).  The district configuration has no timeout
@@ -50,6 +49,8 @@ def test_fault_storm_completes_with_the_clean_gradebook(home: Path, phase: str) 
     # the storm really happened: every fault kind was served at least once
     assert puts.get("500", 0) and puts.get("503", 0) and puts.get("429", 0) and puts.get("dropped", 0), puts
     assert stats["hung"] > 0 and stats["throttled_429"] > 0, stats
+    share_429 = puts["429"] / sum(puts.values())
+    assert 0.02 <= share_429 <= 0.09, puts  # the 5 % of the brief, give or take chance
     assert stats["token_requests"].get("200", 0) >= 2, stats["token_requests"]  # the token expired and was renewed
     # and it changed nothing: the clean gradebook, each object created exactly once, ledger == SIS
     assert W.diff_gradebooks(out["gradebook"], reference) == []
