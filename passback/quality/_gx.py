@@ -7,6 +7,8 @@ imports it at module import time: callers pay for it on the first validation onl
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,7 +31,86 @@ def gx() -> Any:
     # GX is pinned; tests/quality/test_runtime.py fails if the attribute disappears.
     if hasattr(pandas_engine, "HASH_THRESHOLD"):
         pandas_engine.HASH_THRESHOLD = 0
+    _share_template_bytecode()
+    _memoize_configurations()
     return great_expectations
+
+
+_memo = threading.local()
+
+
+def _memoize_configurations() -> None:
+    """Validation: GX rebuilds an expectation's ``configuration`` (a pydantic ``dict()`` and a new
+    ``ExpectationConfiguration``) for every key it looks up while building the metric graph —
+    ~12,000 rebuilds for a 50-expectation suite, half of a small frame's validation time.  Inside
+    ``memoized_configurations()`` each expectation object builds it once.  GX is pinned;
+    tests/quality/test_runtime.py checks results are identical with and without."""
+    from great_expectations.expectations.expectation import Expectation
+
+    prop = Expectation.__dict__["configuration"]
+    if getattr(prop.fget, "memoized", False):
+        return
+    build = prop.fget
+
+    def configuration(self: Any) -> Any:
+        cache = getattr(_memo, "cache", None)
+        if cache is None:
+            return build(self)
+        found = cache.get(id(self))
+        if found is None:  # the object is kept with its configuration so that its id is not reused
+            found = cache[id(self)] = (self, build(self))
+        return found[1]
+
+    configuration.memoized = True  # type: ignore[attr-defined]
+    Expectation.configuration = property(configuration)  # type: ignore[method-assign,assignment]
+
+
+@contextmanager
+def memoized_configurations() -> Iterator[None]:
+    """Within: each expectation object's ``configuration`` is built once (see above)."""
+    previous = getattr(_memo, "cache", None)
+    _memo.cache = {}
+    try:
+        yield
+    finally:
+        _memo.cache = previous
+
+
+_template_cache: Any = None
+
+
+def _share_template_bytecode() -> None:
+    """Data Docs: every GX view builds its own Jinja environment and so compiles its templates
+    again (half of a small district's Data Docs build); share their compiled bytecode.  Jinja
+    checks each template's source checksum, so the pages are the same.  GX is pinned;
+    tests/quality/test_runtime.py fails if the view class changes shape."""
+    global _template_cache
+    with _lock:
+        if _template_cache is not None:
+            return
+        from great_expectations.render.view import view
+        from jinja2 import BytecodeCache
+
+        class MemoryBytecodeCache(BytecodeCache):  # jinja2 ships only a file-system one
+            def __init__(self) -> None:
+                self.data: dict[str, bytes] = {}
+
+            def load_bytecode(self, bucket: Any) -> None:
+                code = self.data.get(bucket.key)
+                if code is not None:
+                    bucket.bytecode_from_string(code)
+
+            def dump_bytecode(self, bucket: Any) -> None:
+                self.data[bucket.key] = bucket.bytecode_to_string()
+
+        cache = _template_cache = MemoryBytecodeCache()
+        original = view.DefaultJinjaView.__init__
+
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            self.env.bytecode_cache = cache
+
+        view.DefaultJinjaView.__init__ = __init__
 
 
 def quiet_context(context: Any) -> Any:

@@ -186,7 +186,8 @@ def _run_suite(suite: ExpectationSuite, combos: pd.DataFrame) -> Any:
     with _gx.lock():
         try:
             batch = _gx.batch_definition(suite.name).get_batch(batch_parameters={"dataframe": combos})
-            return batch.validate(suite, result_format=RESULT_FORMAT)
+            with _gx.memoized_configurations():
+                return batch.validate(suite, result_format=RESULT_FORMAT)
         except Exception as exc:  # noqa: BLE001 - GX raised instead of capturing: no row is classified
             raise RuleExecutionError(
                 f"suite {suite.name!r}: Great Expectations failed to run the suite: {exc}",

@@ -90,3 +90,27 @@ def test_rebuilding_into_the_same_directory_shows_only_the_new_run(tmp_path):
     pages = list((tmp_path / "validations").rglob("*.html"))
     assert len(pages) == 1 and "20261117T020000" not in str(pages[0])
     assert index.read_text().count('id="passback-run-summary"') == 1
+
+
+def test_rebuilds_reuse_compiled_templates_and_render_the_same_pages(tmp_path, monkeypatch):
+    import datetime as dt
+
+    import jinja2
+
+    assessments, scores = _outcomes()
+    results = [("d assessments", assessments.validation_result), ("d scores", scores.validation_result)]
+    at = dt.datetime(2026, 11, 17, 2, 0, tzinfo=dt.timezone.utc)
+    build_data_docs(results, tmp_path / "a", run_time=at)
+    compiled = []
+    original = jinja2.Environment.compile
+    monkeypatch.setattr(jinja2.Environment, "compile", lambda env, *a, **kw: compiled.append(a) or original(env, *a, **kw))
+    build_data_docs(results, tmp_path / "b", run_time=at)
+    assert compiled == []  # every GX view has its own Jinja environment; none compiled a template again
+
+    def pages(root):
+        # GX stamps render times and element uuids into pages: compare them without those
+        volatile = re.compile(r"\d{8}T\d{6}\.\d+Z|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|"
+                              r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}[^<\"]*")
+        return {p.relative_to(root): volatile.sub("", p.read_text()) for p in root.rglob("*.html")}
+
+    assert pages(tmp_path / "a") == pages(tmp_path / "b")

@@ -41,3 +41,29 @@ def test_empty_frame_has_no_outcomes_and_a_result():
     assert outcome.reasons.empty and outcome.counts == {} and outcome.combinations == 0
     assert outcome.validation_result.success
     assert isinstance(outcome.reasons, pd.Series)
+
+
+def test_memoized_configurations_give_the_same_validation_results(monkeypatch):
+    """passback.quality memoizes GX's Expectation.configuration during a validation (GX rebuilds
+    it thousands of times); the results must be exactly those of GX without the memo."""
+    import contextlib
+
+    from passback.domain.codes import ASSESSMENT_REASONS
+    from passback.quality import _gx
+    from tests.quality.conftest import PASSING_ASSESSMENT
+
+    failing = [{**PASSING_ASSESSMENT, "title_length": 300}, {**PASSING_ASSESSMENT, "status": None},  # 3 reasons
+               {**PASSING_ASSESSMENT, "category_active": False}]
+    frame = derived_frame([PASSING_ASSESSMENT, *failing] * 3)
+
+    def run():
+        outcome = validate_frame(frame, "assessments", reason_order=ASSESSMENT_REASONS)
+        results = [r.to_json_dict() for r in outcome.validation_result.results]
+        return outcome.reasons.tolist(), results
+
+    memo = run()
+    assert getattr(_gx.memoized_configurations, "__name__", "") == "memoized_configurations"
+    monkeypatch.setattr(_gx, "memoized_configurations", contextlib.nullcontext)
+    plain = run()
+    assert memo == plain
+    assert sum(not pd.isna(r) for r in memo[0]) == 9  # the failing rows failed, the others passed
