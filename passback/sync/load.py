@@ -1,7 +1,7 @@
 """The load: stream planned writes to the SIS, newest grading period first, lineItems before results.
 
-The ledger is written from SIS acknowledgements only, one transaction per batch, so a crash
-re-sends at most the batch in flight.  Rejections are the SIS's verdict on an item and are
+The ledger is written from SIS acknowledgements only, one transaction per ``batch_size`` answers,
+so a crash re-sends at most that many plus the requests in flight.  Rejections are the SIS's verdict on an item and are
 recorded; transient failures are not recorded (the next run retries them).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -54,7 +54,7 @@ def systemic_cause(message: str) -> str:
 class LoadLimits:
     batch_size: int = 500
     max_writes: int | None = None       # stop after this many writes (resume next run)
-    deadline: float | None = None        # time.monotonic() after which no new batch starts
+    deadline: float | None = None        # time.monotonic() after which no new write starts
     systemic_threshold: int = 20         # same rejection on the first N writes of a kind -> stop
 
 
@@ -155,40 +155,45 @@ class Loader:
         return True
 
     async def _load_rows(self, kind: str, rows: pd.DataFrame, gp: str, acked: set[str]) -> bool:
+        """Stream one kind of one grading period through the client's workers: one continuous
+        stream (a slow retry at the end of a batch does not hold up the next), with the ledger
+        written every ``batch_size`` answers, so a crash re-sends at most that many plus the
+        requests in flight.  Returns False when a budget stopped the load."""
+        if not self._budget_left():
+            return False
+        if gp in self.result.closed_periods:
+            self._note(kind, rows, "closed", f"grading period {gp} is closed in the SIS")
+            return True
+        planned = rows
+        if self.limits.max_writes is not None:
+            rows = rows.iloc[: max(self.limits.max_writes - self.result.writes, 0)]
         build = line_item_payload if kind == Kind.line_item else result_payload
-        size = self.limits.batch_size
-        for start in range(0, len(rows), size):
-            if not self._budget_left():
-                return False
-            if gp in self.result.closed_periods:
-                self._note(kind, rows.iloc[start:], "closed", f"grading period {gp} is closed in the SIS")
-                return True
-            batch = rows.iloc[start:start + size]
-            if self.limits.max_writes is not None:
-                batch = batch.iloc[: max(self.limits.max_writes - self.result.writes, 0)]
-            await self._write_batch(kind, batch, build, gp, acked)
-        return True
+        in_flight: dict[str, Any] = {}  # sourcedId -> row, for the requests sent and not yet answered
+        taken = 0
 
-    async def _write_batch(self, kind: str, batch: pd.DataFrame, build: Callable[..., tuple[str, dict[str, Any]]], gp: str, acked: set[str]) -> None:
-        rows_by_id: dict[str, Any] = {}
-        items: list[tuple[str, dict[str, Any]]] = []
-        for row in batch.itertuples(index=False):
-            sid, body = build(self.district_id, row)
-            rows_by_id[sid] = row
-            items.append((sid, body))
+        def items() -> Iterator[tuple[str, dict[str, Any]]]:  # lazy: payloads are built as workers take them
+            nonlocal taken
+            for row in rows.itertuples(index=False):
+                sid, body = build(self.district_id, row)
+                in_flight[sid] = row
+                taken += 1
+                yield sid, body
+
         entries: list[dict[str, Any]] = []
         probation = self._probation[kind]
         counts = self.result.counts[kind]
         stop_reason: str | None = None
-        answered: set[str] = set()
+        deadline = self.limits.deadline
 
         def should_stop() -> bool:
+            if deadline is not None and time.monotonic() >= deadline:
+                self.result.stopped = "time budget reached; the rest resumes next run"
+                return True
             return stop_reason is not None or gp in self.result.closed_periods
 
-        try:  # what the SIS accepted reaches the ledger even when the batch ends on an error
-            async for outcome in self.client.put_many(kind, items, should_stop=should_stop):
-                row = rows_by_id[outcome.sourced_id]
-                answered.add(outcome.sourced_id)
+        try:  # what the SIS accepted reaches the ledger even when the stream ends on an error
+            async for outcome in self.client.put_many(kind, items(), should_stop=should_stop):
+                row = in_flight.pop(outcome.sourced_id)
                 error = getattr(outcome, "error", None)
                 if error is not None:
                     counts["failed"] += 1
@@ -224,16 +229,22 @@ class Loader:
                 elif not probation.open and probation.pending:
                     entries.extend(probation.pending)
                     probation.pending = []
+                if len(entries) >= self.limits.batch_size:
+                    self.sink.record(entries)
+                    entries = []
         finally:
             self.sink.record(entries)
         if stop_reason is None and gp in self.result.closed_periods:
-            unsent = batch[[sid not in answered for sid in rows_by_id]]  # rows_by_id keeps the batch's order
-            self._note(kind, unsent, "closed", f"grading period {gp} is closed in the SIS")
+            unsent = pd.DataFrame(list(in_flight.values()), columns=rows.columns) if in_flight else rows.iloc[:0]
+            self._note(kind, pd.concat([unsent, planned.iloc[taken:]]), "closed", f"grading period {gp} is closed in the SIS")
         if stop_reason is not None:
             raise SystemicRejection(
                 f"district {self.district_id}: the first {len(probation.pending)} {kind} writes were all rejected "
                 f"by the SIS with \"{stop_reason}\". Likely cause: {systemic_cause(stop_reason)}."
             )
+        if taken < len(planned) and gp not in self.result.closed_periods:
+            self._budget_left()  # the write budget cut this stream: say so
+        return self.result.stopped is None
 
     def _detail(self, kind: str, row: Any, outcome: str, message: str) -> None:
         self.result.details.append({"kind": kind, "assessment_id": row.assessment_id, "student_id": row.student_id,

@@ -32,11 +32,12 @@ from tests.reliability import _world as W
 
 BATCH = 50
 KILL_AT_TX = 6
+CONCURRENCY = 4  # the district's client concurrency (the default)
 TABLES = ["district", "category_mapping", "closed_grading_period", "run", "ledger_entry"]
 
 
 def test_killed_inside_a_ledger_transaction_leaves_whole_batches(state_url: str, home: Path, tmp_path: Path) -> None:
-    with W.testbed(home, "demo", register_overrides={"batch_size": BATCH}) as bed:
+    with W.testbed(home, "demo", register_overrides={"batch_size": BATCH, "concurrency": CONCURRENCY}) as bed:
         d = bed.district_id
         clean = W.run_inprocess(d, bed.utc_now)
         assert clean.status == "completed", clean.error
@@ -52,11 +53,14 @@ def test_killed_inside_a_ledger_transaction_leaves_whole_batches(state_url: str,
     assert torn["batches_logged"] == list(range(1, KILL_AT_TX + 1)), torn
     assert torn["ledger_equals_committed_batches"], torn  # batches 1..k-1 whole ...
     assert torn["torn_batch_rows"] > 0 and torn["torn_rows_in_ledger"] == 0, torn  # ... and batch k not at all
-    assert torn["written_before_kill"] == torn["committed_rows"] + torn["torn_batch_rows"]  # batch k reached the SIS
+    # batch k reached the SIS, and so may the requests in flight while its transaction ran (the
+    # load streams: it does not wait for a batch to finish before sending the next writes)
+    unrecorded = torn["written_before_kill"] - torn["committed_rows"]
+    assert torn["torn_batch_rows"] <= unrecorded <= torn["torn_batch_rows"] + CONCURRENCY, torn
     assert torn["killed_run_status"] == "running" and torn["lock_left"], torn  # what a SIGKILL leaves behind
     assert torn["rerun_status"] == "completed", torn["rerun_error"]
     assert torn["rerun_writes"] == clean_writes - torn["committed_rows"]
-    assert torn["resent"] == torn["torn_batch_rows"]  # exactly the batch that was not committed
+    assert torn["resent"] == unrecorded  # exactly what reached the SIS without reaching the ledger
     assert torn["gradebook_diff"] == [] and torn["duplicate_line_items"] == 0
     assert torn["ledger_problems"] == []
 
@@ -65,7 +69,7 @@ def test_killed_inside_a_ledger_transaction_leaves_whole_batches(state_url: str,
     assert trial["rerun_status"] == "completed", trial["rerun_error"]
     assert trial["gradebook_diff"] == [] and trial["ledger_problems"] == [] and trial["duplicate_line_items"] == 0
     assert trial["rerun_writes"] == clean_writes - trial["ledger_rows_after_kill"]
-    assert 0 <= trial["resent"] <= BATCH + 4, trial
+    assert 0 <= trial["resent"] <= BATCH + CONCURRENCY, trial
 
 
 def dump(engine: Any) -> dict[str, list[dict[str, Any]]]:
@@ -80,7 +84,7 @@ def dump(engine: Any) -> dict[str, list[dict[str, Any]]]:
 
 
 def test_upgrade_from_0001_keeps_a_real_state_and_the_ledger_still_counts(state_url: str, home: Path) -> None:
-    with W.testbed(home, "demo", register_overrides={"batch_size": BATCH}) as bed:
+    with W.testbed(home, "demo", register_overrides={"batch_size": BATCH, "concurrency": CONCURRENCY}) as bed:
         d = bed.district_id
         first = W.run_inprocess(d, bed.utc_now)
         assert first.status == "completed" and first.writes > 0, first.error
