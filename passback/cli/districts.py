@@ -147,14 +147,21 @@ def mapping_set(
 
 
 def resolve_category(given: str, categories: dict[str, dict[str, Any]]) -> str:
-    if given in categories:
-        return given
-    by_title = [sid for sid, c in categories.items() if str(c.get("title", "")).strip().lower() == given.lower()]
-    if len(by_title) == 1:
-        return by_title[0]
-    known = ", ".join(sorted(f"{c.get('title')} ({sid})" for sid, c in categories.items()))
-    problem = "matches several categories" if by_title else "is not a category in the SIS"
-    raise ValueError(f"{given!r} {problem}; the SIS's categories are: {known}")
+    """A category sourcedId or title -> the sourcedId of an ACTIVE category (else ValueError)."""
+    active = {sid: c for sid, c in categories.items() if (c.get("status") or "active") == "active"}
+    known = ", ".join(sorted(f"{c.get('title')} ({sid})" for sid, c in active.items())) or "(none)"
+    matches = [given] if given in categories else [
+        sid for sid, c in categories.items() if str(c.get("title", "")).strip().lower() == given.lower()]
+    usable = [sid for sid in matches if sid in active]
+    if len(usable) == 1:
+        return usable[0]
+    if len(usable) > 1:
+        raise ValueError(f"{given!r} matches several active categories; give the sourcedId: {known}")
+    if matches:
+        status = categories[matches[0]].get("status")
+        raise ValueError(f"{given!r} is a category the SIS marks {status!r} (being deleted): lineItems cannot use it; "
+                         f"map to an active one: {known}")
+    raise ValueError(f"{given!r} is not a category in the SIS; its active categories are: {known}")
 
 
 async def _sis_categories(district: Any) -> dict[str, dict[str, Any]]:

@@ -84,7 +84,7 @@ class RateGate:
         self._answers: deque[tuple[float, bool]] = deque(maxlen=max(self.tuning.sample, self.tuning.verify))
         self._epoch = -1e9                # answers to requests sent before this predate the current course
         self._changed = -1e9              # when the rate last changed (up or down)
-        self.congestion_at = -1e9
+        self.congestion_at = -1e9         # the last decrease (or flood)
         self._verifying = False
         self._target = 0.0               # the rate to return to once a decrease is confirmed
 
@@ -108,10 +108,11 @@ class RateGate:
                 due = self._pause_until
                 if rate is not None and self._last_send + 1.0 / rate > due:
                     due = self._last_send + 1.0 / rate
-                if due <= now:
+                wake = due - self._late  # sleeps end late: aim early by their average lateness
+                if wake <= now:
                     break
-                await self._sleep(max(due - now - self._late, 0.0))
-                late = self._clock() - (due - self._late)
+                await self._sleep(wake - now)
+                late = self._clock() - wake
                 self._late += 0.1 * (min(max(late, 0.0), 0.005) - self._late)
             now = self._clock()
             self._last_send = now

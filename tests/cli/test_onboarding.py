@@ -124,9 +124,20 @@ def test_doctor_flags_a_district_without_the_api_licence(home: Path) -> None:
     assert [li[0] for li in ran.out.splitlines() if li.startswith(("✔", "✘"))].count("✘") == 1
 
 
+def test_mapping_set_refuses_an_inactive_category_and_lists_only_active_ones(home: Path, sis: Sis) -> None:
+    register("d1", sis.url)
+    before = cli("mapping", "show", "d1").out
+    ran = cli("mapping", "set", "d1", "Quiz=Inactive")
+    assert ran.code != 0 and "being deleted" in ran.err and "map to an active one" in ran.err
+    assert "(cat-inactive)" not in ran.err.split("active one", 1)[1]  # not offered as a choice
+    unknown = cli("mapping", "set", "d1", "Quiz=Nope")
+    assert unknown.code != 0 and "not a category in the SIS" in unknown.err and "(cat-inactive)" not in unknown.err
+    assert cli("mapping", "show", "d1").out == before  # nothing stored
+
+
 def test_doctor_flags_a_mapping_to_an_inactive_category(home: Path, sis: Sis) -> None:
     register("d1", sis.url)
-    assert cli("mapping", "set", "d1", "Quiz=Inactive").code == 0  # the title resolves; doctor says it is unusable
+    store.set_mapping(get_engine(get_settings().state_db_url), "d1", {"Quiz": "cat-inactive"})  # deactivated since
     ran = cli("doctor", "d1")
     assert ran.code == 1
     line = next(li for li in ran.out.splitlines() if "categories district-level and active" in li)
