@@ -37,6 +37,7 @@ def add(
     client_secret: Annotated[str | None, typer.Option("--client-secret", help="or PASSBACK_CLIENT_SECRET, or a prompt")] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=32)] = 4,
     rate_limit: Annotated[float | None, typer.Option("--rate-limit", help="writes per second (default: none)")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, max=600, help="request timeout, seconds")] = 30.0,
     insecure: Annotated[bool, typer.Option("--insecure-skip-tls-verify", help="test hosts only: do not verify TLS")] = False,
 ) -> None:
     """Register a district (the client secret is stored encrypted)."""
@@ -45,7 +46,7 @@ def add(
     spec = DistrictSpec(
         id=district_id, name=name, base_url=base_url, token_url=token_url, client_id=client_id,
         client_secret=_secret(client_secret), timezone=timezone, effective_date=parse_date(effective_date),
-        concurrency=concurrency, rate_limit_per_s=rate_limit, verify_tls=not insecure,
+        concurrency=concurrency, rate_limit_per_s=rate_limit, verify_tls=not insecure, request_timeout_s=timeout,
     )
     add_district(engine(), spec)
     console.print(f"district [bold]{district_id}[/bold] added. Next: `passback mapping set {district_id} TYPE=CATEGORY ...`, then `passback doctor {district_id}`.")
@@ -96,6 +97,7 @@ def set_(
     grace_hours: Annotated[float | None, typer.Option("--grace-hours", min=0)] = None,
     deletion_policy: Annotated[str | None, typer.Option("--deletion-policy", help="keep | propagate")] = None,
     max_writes: Annotated[int | None, typer.Option("--max-writes-per-run", min=1)] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", min=0.1, max=600, help="request timeout, seconds")] = None,
     closed_periods: Annotated[str | None, typer.Option("--closed-grading-periods", help="comma-separated sourcedIds closed by configuration")] = None,
 ) -> None:
     """Change a district's settings (only the options given)."""
@@ -105,6 +107,7 @@ def set_(
         "name": name, "base_url": base_url, "token_url": token_url, "client_id": client_id,
         "timezone": timezone, "enabled": enabled, "concurrency": concurrency, "rate_limit_per_s": rate_limit,
         "grace_hours": grace_hours, "deletion_policy": deletion_policy, "max_writes_per_run": max_writes,
+        "request_timeout_s": timeout,
     }.items() if v is not None}
     if effective_date is not None:
         changes["effective_date"] = parse_date(effective_date)

@@ -60,6 +60,7 @@ class DistrictSpec(BaseModel):
     verify_tls: bool = True
     batch_size: int = Field(default=500, ge=1, le=10_000)
     max_writes_per_run: int | None = Field(default=None, ge=1)
+    request_timeout_s: float = Field(default=30.0, gt=0, le=600)
 
     @field_validator("id")
     @classmethod

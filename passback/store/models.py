@@ -32,6 +32,7 @@ class District(SQLModel, table=True):
     verify_tls: bool = True
     batch_size: int = 500
     max_writes_per_run: int | None = None
+    request_timeout_s: float = 30.0
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
 

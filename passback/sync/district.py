@@ -201,7 +201,13 @@ def client_for(district: Any, transport: httpx.AsyncBaseTransport | None = None)
         district.id, district.base_url, district.token_url, district.client_id,
         decrypt_secret(district.secret_ciphertext), concurrency=district.concurrency,
         rate_limit_per_s=district.rate_limit_per_s, verify=district.verify_tls, transport=transport,
+        timeout=request_timeout(district.request_timeout_s),
     )
+
+
+def request_timeout(seconds: float) -> httpx.Timeout:
+    """A district's request timeout; connecting never waits longer than 5 s."""
+    return httpx.Timeout(seconds, connect=min(seconds, 5.0))
 
 
 def is_closed_in_sis(period: Any) -> bool:

@@ -72,6 +72,19 @@ def test_district_set_changes_only_what_is_given_and_rotates_the_secret(
     assert stored_secret() == "rotated-secret-0002"
     view = json.loads(cli("district", "show", "d1").out)
     assert (view["effective_date"], view["enabled"], view["name"]) == ("2026-09-01", False, "District d1")
+    assert view["request_timeout_s"] == 30.0  # the default
+    assert cli("district", "set", "d1", "--timeout", "7.5").code == 0
+    assert json.loads(cli("district", "show", "d1").out)["request_timeout_s"] == 7.5
+    assert cli("district", "set", "d1", "--timeout", "0").code != 0  # not a timeout
+
+
+def test_a_district_client_uses_the_district_request_timeout(home: Path) -> None:
+    from passback.sync.district import client_for
+
+    assert cli(*add_args("https://sis.example.org"), "--client-secret", "first-secret-0001", "--timeout", "12").code == 0
+    client = client_for(store.get_district(get_engine(get_settings().state_db_url), "d1"))
+    timeout = client._http.timeout
+    assert (timeout.read, timeout.connect) == (12.0, 5.0)
 
 
 def test_mapping_by_title_or_sourced_id_then_doctor_until_healthy(home: Path, sis: Sis) -> None:

@@ -270,13 +270,11 @@ def ledger_snapshot(district_id: str, engine: Any | None = None) -> dict[tuple[s
 
 
 # -- the sync subprocess ----------------------------------------------------------------------
-def sync_command(district_id: str, utc_now: dt.datetime, *, lock_wait_s: float = 0.0, timeout_s: float | None = None,
+def sync_command(district_id: str, utc_now: dt.datetime, *, lock_wait_s: float = 0.0,
                  start_file: Path | None = None, kill_in_ledger_tx: int | None = None,
                  ledger_log: Path | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "tests.reliability._world", "sync", "--district", district_id,
            "--utc-now", utc_now.isoformat(), "--lock-wait", str(lock_wait_s)]
-    if timeout_s is not None:
-        cmd += ["--timeout", str(timeout_s)]
     if start_file is not None:
         cmd += ["--start-file", str(start_file)]
     if kill_in_ledger_tx is not None:
@@ -331,34 +329,6 @@ def kill_at(proc: subprocess.Popen[str], sis: Sis, tenant: str, *, writes: int |
             "returncode": proc.returncode}
 
 
-@contextlib.contextmanager
-def client_timeout(seconds: float | None) -> Iterator[None]:
-    """The district's OneRoster client with a shorter request timeout.  The district configuration
-    has no timeout field (the client always uses 30 s / 5 s connect), so the fault tests patch the
-    one factory, ``passback.sync.district.client_for``."""
-    if seconds is None:
-        yield
-        return
-    from passback.oneroster.client import OneRosterClient
-    from passback.store.secrets import decrypt_secret
-    from passback.sync import district as sync_district_module
-
-    original = sync_district_module.client_for
-
-    def client_for(district: Any, transport: Any = None) -> OneRosterClient:
-        return OneRosterClient(
-            district.id, district.base_url, district.token_url, district.client_id,
-            decrypt_secret(district.secret_ciphertext), concurrency=district.concurrency,
-            rate_limit_per_s=district.rate_limit_per_s, verify=district.verify_tls, transport=transport,
-            timeout=httpx.Timeout(seconds, connect=min(seconds, 5.0)))
-
-    sync_district_module.client_for = client_for  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        sync_district_module.client_for = original  # type: ignore[assignment]
-
-
 def _install_ledger_kill(kill_at_tx: int | None, log_path: Path | None) -> None:
     """Log each ledger batch's keys (fsynced) before it is written; on the ``kill_at_tx``-th batch,
     SIGKILL this process right after the INSERT ran inside the open transaction (before COMMIT)."""
@@ -405,8 +375,7 @@ def _main_sync(args: argparse.Namespace) -> int:
             time.sleep(0.01)
     started = time.time()
     try:
-        with client_timeout(args.timeout):
-            summary = run_inprocess(args.district, dt.datetime.fromisoformat(args.utc_now), lock_wait_s=args.lock_wait)
+        summary = run_inprocess(args.district, dt.datetime.fromisoformat(args.utc_now), lock_wait_s=args.lock_wait)
     except DistrictBusy as exc:
         print(json.dumps({"district": args.district, "status": "busy", "error": str(exc), "started": started,
                           "ended": time.time()}), flush=True)
@@ -424,7 +393,6 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--district", required=True)
     s.add_argument("--utc-now", required=True)
     s.add_argument("--lock-wait", type=float, default=0.0)
-    s.add_argument("--timeout", type=float, default=None)
     s.add_argument("--start-file", default=None)
     s.add_argument("--kill-in-ledger-tx", type=int, default=None)
     s.add_argument("--ledger-log", default=None)
@@ -510,15 +478,20 @@ def storm_run(bed: Bed, *, phase: str, token_lifetime_s: float, seed: int, max_r
     d = bed.district_id
     bed.clean_reset()
     bed.sis.faults(**(storm or STORM), fault_phase=phase, token_lifetime_s=token_lifetime_s, seed=seed)
+    from passback.store.districts import update_district
+
     runs = []
     started = time.monotonic()
-    with client_timeout(STORM_CLIENT_TIMEOUT_S):
+    update_district(state_engine(), d, request_timeout_s=STORM_CLIENT_TIMEOUT_S)  # hangs become timeouts
+    try:
         for _ in range(max_runs):
             summary = run_inprocess(d, bed.utc_now)
             runs.append({"status": summary.status, "writes": summary.writes, "error": summary.error,
                          "seconds": round(summary.seconds, 1)})
             if summary.status == "completed":
                 break
+    finally:
+        update_district(state_engine(), d, request_timeout_s=30.0)
     seconds = time.monotonic() - started
     stats = bed.sis.tenant_stats(d)
     bed.sis.faults(error_rate=0.0, throttle_rate=0.0, hang_rate=0.0, drop_rate=0.0, rate_limit_per_s=None,

@@ -22,6 +22,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import MetaData, select
 
 from passback.store.db import forget_engines, make_engine
@@ -33,6 +34,7 @@ from tests.reliability import _world as W
 BATCH = 50
 KILL_AT_TX = 6
 CONCURRENCY = 4  # the district's client concurrency (the default)
+HEAD = "0003_request_timeout"
 TABLES = ["district", "category_mapping", "closed_grading_period", "run", "ledger_entry"]
 
 
@@ -83,7 +85,9 @@ def dump(engine: Any) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def test_upgrade_from_0001_keeps_a_real_state_and_the_ledger_still_counts(state_url: str, home: Path) -> None:
+@pytest.mark.parametrize(("base", "added"), [("0001_initial", "batch_size"), ("0002_load_budget", "request_timeout_s")])
+def test_upgrade_from_a_previous_release_keeps_a_real_state_and_the_ledger_still_counts(
+        state_url: str, home: Path, base: str, added: str) -> None:
     with W.testbed(home, "demo", register_overrides={"batch_size": BATCH, "concurrency": CONCURRENCY}) as bed:
         d = bed.district_id
         first = W.run_inprocess(d, bed.utc_now)
@@ -94,7 +98,7 @@ def test_upgrade_from_0001_keeps_a_real_state_and_the_ledger_still_counts(state_
 
         engine = make_engine(state_url)  # the previous release's schema, holding this state
         drop_everything(engine)
-        upgrade(engine, "0001_initial")
+        upgrade(engine, base)
         old = MetaData()
         old.reflect(engine)
         with engine.begin() as conn:
@@ -102,9 +106,9 @@ def test_upgrade_from_0001_keeps_a_real_state_and_the_ledger_still_counts(state_
                 cols = set(old.tables[name].columns.keys())
                 rows = [{k: v for k, v in r.items() if k in cols} for r in before[name]]
                 conn.execute(old.tables[name].insert(), rows)
-        assert "batch_size" not in old.tables["district"].columns  # it really is the old schema
+        assert added not in old.tables["district"].columns  # it really is the old schema
         upgrade(engine)
-        assert current(engine) == "0002_load_budget"
+        assert current(engine) == HEAD
         after = dump(engine)
         engine.dispose()
 
@@ -116,7 +120,8 @@ def test_upgrade_from_0001_keeps_a_real_state_and_the_ledger_still_counts(state_
         cols = set(old.tables[name].columns.keys())
         assert [{k: v for k, v in r.items() if k in cols} for r in after[name]] == \
                [{k: v for k, v in r.items() if k in cols} for r in before[name]], name
-    assert [r["batch_size"] for r in after["district"]] == [500]  # the new column's default
+    kept_batch = 500 if base == "0001_initial" else BATCH  # a column the base lacked gets its default
+    assert [(r["batch_size"], r["request_timeout_s"]) for r in after["district"]] == [(kept_batch, 30.0)]
     assert second.status == "completed", second.error
     assert second.writes == 0 and stored == first.writes
     assert W.ledger_problems(d, state) == []

@@ -7,10 +7,9 @@ Random 429s are not congestion: the client's gate must learn that slowing down d
 and keep its pace (``passback.oneroster.rate``) — a gate that slowed down at each of them would
 crawl.  The test checks the 429 share of the writes really was about 5 %.
 
-Hangs: ``hang_s`` = 2 s and the client's request timeout is 1 s, so a hang is a client timeout
-whose write still lands late (the ambiguous case).  The district configuration has no timeout
-field (``OneRosterClient`` always gets 30 s / 5 s connect), so the test shortens it by wrapping
-``passback.sync.district.client_for`` (``_world.client_timeout``).
+Hangs: ``hang_s`` = 2 s and the district's request timeout is set to 1 s (``request_timeout_s``,
+``passback district set --timeout``), so a hang is a client timeout whose write still lands late
+(the ambiguous case).
 
 Tokens: CI uses a 5 s token lifetime (a ~15-40 s run crosses several expiries); the long version
 (``python bench/reliability.py storm --trials N``) uses the 30 s of the brief.

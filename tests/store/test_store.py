@@ -36,9 +36,12 @@ def dump(engine) -> str:
         return repr([conn.execute(text(f'SELECT * FROM "{t}"')).fetchall() for t in tables])
 
 
+HEAD = "0003_request_timeout"
+
+
 def test_migrations_create_the_schema_from_empty(state_url: str) -> None:
     engine = get_engine(state_url)
-    assert current(engine) == "0002_load_budget"
+    assert current(engine) == HEAD
 
 
 def test_upgrade_from_the_previous_release_keeps_data(state_url: str) -> None:
@@ -52,9 +55,9 @@ def test_upgrade_from_the_previous_release_keeps_data(state_url: str) -> None:
                           "'2026-08-01 00:00:00', '2026-08-01 00:00:00')"))
         conn.execute(text("INSERT INTO ledger_entry VALUES ('old', 'result', 'a', 's', 'sid', -42, 'acked', 200, NULL, NULL, 'gp', 'r', '2026-08-01 00:00:00')"))
     upgrade(engine)
-    assert current(engine) == "0002_load_budget"
+    assert current(engine) == HEAD
     got = districts.get_district(engine, "old")
-    assert got.batch_size == 500 and got.max_writes_per_run is None
+    assert got.batch_size == 500 and got.max_writes_per_run is None and got.request_timeout_s == 30.0
     assert ledger.read_ledger(engine, "old", "result")["payload_hash"].tolist() == [-42]
 
 
