@@ -47,22 +47,23 @@ def _memoize_configurations() -> None:
     tests/quality/test_runtime.py checks results are identical with and without."""
     from great_expectations.expectations.expectation import Expectation
 
-    prop = Expectation.__dict__["configuration"]
-    if getattr(prop.fget, "memoized", False):
-        return
-    build = prop.fget
+    with _lock:
+        prop = Expectation.__dict__["configuration"]
+        if getattr(prop.fget, "memoized", False):
+            return
+        build = prop.fget
 
-    def configuration(self: Any) -> Any:
-        cache = getattr(_memo, "cache", None)
-        if cache is None:
-            return build(self)
-        found = cache.get(id(self))
-        if found is None:  # the object is kept with its configuration so that its id is not reused
-            found = cache[id(self)] = (self, build(self))
-        return found[1]
+        def configuration(self: Any) -> Any:
+            cache = getattr(_memo, "cache", None)
+            if cache is None:
+                return build(self)
+            found = cache.get(id(self))
+            if found is None:  # the object is kept with its configuration so that its id is not reused
+                found = cache[id(self)] = (self, build(self))
+            return found[1]
 
-    configuration.memoized = True  # type: ignore[attr-defined]
-    Expectation.configuration = property(configuration)  # type: ignore[method-assign,assignment]
+        configuration.memoized = True  # type: ignore[attr-defined]
+        Expectation.configuration = property(configuration)  # type: ignore[method-assign,assignment]
 
 
 @contextmanager
@@ -83,7 +84,7 @@ def _share_template_bytecode() -> None:
     """Data Docs: every GX view builds its own Jinja environment and so compiles its templates
     again (half of a small district's Data Docs build); share their compiled bytecode.  Jinja
     checks each template's source checksum, so the pages are the same.  GX is pinned;
-    tests/quality/test_runtime.py fails if the view class changes shape."""
+    tests/quality/test_docs.py fails if a rebuild compiles templates again."""
     global _template_cache
     with _lock:
         if _template_cache is not None:

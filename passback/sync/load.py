@@ -1,8 +1,8 @@
 """The load: stream planned writes to the SIS, newest grading period first, lineItems before results.
 
 The ledger is written from SIS acknowledgements only, one transaction per ``batch_size`` answers,
-so a crash re-sends at most that many plus the requests in flight.  Rejections are the SIS's verdict on an item and are
-recorded; transient failures are not recorded (the next run retries them).
+so a crash re-sends at most that many plus the requests in flight.  Rejections are the SIS's
+verdict on an item and are recorded; transient failures are not (the next run retries them).
 """
 
 from __future__ import annotations
