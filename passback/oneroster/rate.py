@@ -10,7 +10,8 @@ because of the rate; a server that sheds load at random answers a share of 429s 
 The gate tells them apart by what slowing down does: after every decrease it holds the new rate for
 ``verify`` answers.  If the 429s stopped, the decrease was right.  If they came at the same share,
 slowing down did not help: that share is the background, and the gate stops pacing altogether
-(what it learned from those 429s was noise); from then on only 429s beyond the background count.
+(what it learned from those 429s was noise); from then on only 429s beyond the background count,
+and the share is re-measured as it goes (it fades when the server recovers).
 
 **Pacing.**  The first congestion while unpaced (a flood) pauses every request until its
 ``Retry-After``, then paces from ``start_rate`` doubling every ``slow_start_s`` (slow start).  Each
@@ -61,6 +62,7 @@ class AdaptiveRate:
     verify_cut: float = 0.95      # ...at this share of what the server accepted
     still_congested: float = 0.25  # a 429 share above this while verifying: decrease again at once
     chance: float = 1e-4          # with a background share of 429s: congestion is what chance explains less often
+    background_window: int = 500  # while unpaced, the background share is re-measured over this many answers
 
 
 class RateGate:
@@ -87,6 +89,7 @@ class RateGate:
         self.congestion_at = -1e9         # the last decrease (or flood)
         self._verifying = False
         self._target = 0.0               # the rate to return to once a decrease is confirmed
+        self._bg_n = self._bg_k = 0       # answers and 429s in the current background window
 
     @property
     def paused_until(self) -> float:
@@ -123,6 +126,7 @@ class RateGate:
     def on_success(self, sent_at: float | None = None) -> None:
         now = self._clock()
         self._answers.append((now if sent_at is None else sent_at, False))
+        self._track_background(False)
         if self._verifying:
             self._check_verify(now)
         elif self.rate is not None:
@@ -133,6 +137,7 @@ class RateGate:
         ``retry_after`` (a flood); otherwise only the throttled request should wait it."""
         now = self._clock()
         self._answers.append((sent_at, True))
+        self._track_background(True)
         if self._verifying:
             self._check_verify(now)
             return False
@@ -144,6 +149,20 @@ class RateGate:
             return True
         self._decrease(now)
         return False
+
+    def _track_background(self, throttled: bool) -> None:
+        """While unpaced, keep the background share current: every ``background_window`` answers
+        it moves halfway to the share just seen, so it fades once a noisy server recovers."""
+        if self.background <= 0.0 or self.phase != "unpaced":
+            return
+        self._bg_n += 1
+        self._bg_k += throttled
+        if self._bg_n >= self.tuning.background_window:
+            share = self._bg_k / self._bg_n
+            self.background = 0.5 * (self.background + share)
+            if self.background < 0.002:  # under one 429 in 500
+                self.background = 0.0
+            self._bg_n = self._bg_k = 0
 
     # -- the detector ----------------------------------------------------------------------------
 
@@ -231,6 +250,7 @@ class RateGate:
             return
         # slowing down did not help: these 429s are the server's background, not congestion
         self.background = k / n
+        self._bg_n = self._bg_k = 0
         log.info("%.1f %% of requests get a 429 whatever the rate: background, not congestion; pacing off",
                  100 * self.background)
         self.rate = self.ceiling

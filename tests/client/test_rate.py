@@ -159,6 +159,23 @@ async def test_429s_that_slowing_down_does_not_stop_are_background(clock: FakeCl
     assert g.rate is None and g.congestion_events == events
 
 
+async def test_the_background_share_fades_when_the_server_recovers(clock: FakeClock) -> None:
+    import random
+
+    rng = random.Random(3)
+    g = gate(clock)
+    for _ in range(3000):  # a server shedding 5 % at random: learned as background
+        await answer(g, clock, rng.random() < 0.05)
+        await clock.sleep(0.005)
+    assert g.rate is None and g.background > 0.02
+    for _ in range(4000):  # it recovers: no more 429s
+        await answer(g, clock, False)
+        await clock.sleep(0.005)
+    assert g.background == 0.0
+    await answer(g, clock, True)
+    assert await answer(g, clock, True) is True  # so congestion is seen again at once: a flood
+
+
 async def bucket_run(g: RateGate, clock: FakeClock, seconds: float, *, limit: float, noise: float,
                      seed: int) -> tuple[int, int]:
     """One worker against a one-token bucket of ``limit``/s, arrivals jittered by up to 1 ms, plus
