@@ -86,7 +86,8 @@ def summarise(district: str, evaluation: Evaluation, load: LoadResult | None, *,
         summary.seconds = load.seconds
         summary.writes_per_s = load.writes_per_s
         summary.rejected = [d for d in load.details if d["outcome"] in ("rejected", "failed")][:MAX_DETAILS]
-        summary.backlog = summary.line_items["pending"] + summary.results["pending"]
+        # not in the SIS yet: what the budget left (pending) and what outlived its retries (failed)
+        summary.backlog = sum(c["pending"] + c["failed"] for c in (summary.line_items, summary.results))
         if summary.backlog:
             summary.status = "partial"
             summary.eta_seconds = summary.backlog / load.writes_per_s if load.writes_per_s else None

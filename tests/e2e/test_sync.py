@@ -143,3 +143,38 @@ def test_two_runs_of_one_district_never_overlap(sis: Sis) -> None:
     for exc in busy:
         assert "being synced by another run" in str(exc) and "nothing was written" in str(exc)
     assert sis.state()["duplicate_line_items"] == 0
+
+
+def test_an_item_that_outlives_its_retries_leaves_the_run_partial_and_the_rerun_sends_it(
+        sis: Sis, monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    from passback.sync import district as module
+
+    class FailOneResult(httpx.AsyncBaseTransport):
+        """The real network, except that the first result written always gets a 503."""
+
+        def __init__(self) -> None:
+            self.inner = httpx.AsyncHTTPTransport()
+            self.target: str | None = None
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "PUT" and "/results/" in request.url.path:
+                self.target = self.target or request.url.path
+                if request.url.path == self.target:
+                    return httpx.Response(503, json={"imsx_codeMajor": "failure", "imsx_severity": "error",
+                                                     "imsx_codeMinor": "server_busy"})
+            return await self.inner.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    original = module.client_for
+    monkeypatch.setattr(module, "client_for", lambda d, transport=None: original(d, transport=FailOneResult()))
+    first = run_sync()
+    assert first.status == "partial" and first.results["failed"] == 1 and first.backlog == 1
+    assert len(sis.state()["results"]) == 3
+    monkeypatch.setattr(module, "client_for", original)
+    second = run_sync()  # not in the ledger: the next run sends it
+    assert second.status == "completed" and second.writes == 1 and second.backlog == 0
+    assert len(sis.state()["results"]) == 4

@@ -43,8 +43,8 @@ def test_fault_storm_completes_with_the_clean_gradebook(home: Path, phase: str) 
     runs, stats, puts = out["runs"], out["stats"], out["puts"]
     print(phase, runs, stats)
     assert runs[-1]["status"] == "completed", runs
-    for failed in runs[:-1]:  # a rerun is only acceptable after an exhausted retry budget
-        assert "rerun" in (failed["error"] or ""), failed
+    for earlier in runs[:-1]:  # a rerun is only acceptable after exhausted retry budgets: items left
+        assert earlier["status"] == "partial" or "rerun" in (earlier["error"] or ""), earlier  # for next run
     # the storm really happened: every fault kind was served at least once
     assert puts.get("500", 0) and puts.get("503", 0) and puts.get("429", 0) and puts.get("dropped", 0), puts
     assert stats["hung"] > 0 and stats["throttled_429"] > 0, stats
