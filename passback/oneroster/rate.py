@@ -141,9 +141,9 @@ class RateGate:
         if self._verifying:
             self._check_verify(now)
             return False
-        if not self._congested(now):
+        if not self._congested():
             return False
-        if self.rate is None or self.phase == "unpaced":
+        if self.phase == "unpaced":
             self._pause_until = max(self._pause_until, now + retry_after)
             self._flood(now)
             return True
@@ -188,7 +188,7 @@ class RateGate:
         tail = sum(math.comb(n, i) * b**i * (1.0 - b) ** (n - i) for i in range(k, n + 1))
         return tail < self.tuning.chance
 
-    def _congested(self, now: float) -> bool:
+    def _congested(self) -> bool:
         n, k = self._since(self._epoch, self.tuning.sample)
         return self._excess(n, k)
 
@@ -219,16 +219,15 @@ class RateGate:
     def _decrease(self, now: float) -> None:
         t = self.tuning
         assert self.rate is not None
-        accepted = self._accepted_at_rate()
         if self.phase == "slow_start":
             accepted = self.rate / 2  # the previous step passed; a flood's 429s tell too little
-
             self.phase = "probe"
-        elif self.phase in ("probe", "track"):
+        else:  # probe or track
+            accepted = self._accepted_at_rate()
             self.limit = accepted
             self.phase = "track"
         self.congestion_events += 1
-        self._target = min(t.decrease * accepted, self.ceiling or math.inf)
+        self._target = t.decrease * accepted  # (_set_rate applies the ceiling)
         self._set_rate(t.verify_cut * accepted, now)  # well under it: a rate limiter stops answering 429
         self._epoch = now
         self.congestion_at = now

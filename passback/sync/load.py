@@ -183,13 +183,9 @@ class Loader:
         probation = self._probation[kind]
         counts = self.result.counts[kind]
         stop_reason: str | None = None
-        deadline = self.limits.deadline
 
         def should_stop() -> bool:
-            if deadline is not None and time.monotonic() >= deadline:
-                self.result.stopped = "time budget reached; the rest resumes next run"
-                return True
-            return stop_reason is not None or gp in self.result.closed_periods
+            return stop_reason is not None or gp in self.result.closed_periods or not self._budget_left()
 
         try:  # what the SIS accepted reaches the ledger even when the stream ends on an error
             async for outcome in self.client.put_many(kind, items(), should_stop=should_stop):
