@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from passback.quality import _gx
+from passback.quality.docs_results import readable
 
 SITE_NAME = "passback"
 OFFLINE_MARK = "passback-offline"
@@ -93,7 +94,7 @@ def build_data_docs(
             run_id=RunIdentifier(run_name=run_name, run_time=run_time),
             batch_identifier=batch,
         )
-        stored = copy.copy(result)  # the caller's result keeps its meta
+        stored = readable(result)  # escaped, counted in rows; the caller's result keeps its meta
         stored.meta = {**result.meta, "run_id": key.run_id, "validation_time": run_time}
         context.validation_results_store.set(key, stored)
         suites.setdefault(suite_name, result)
