@@ -67,7 +67,9 @@ async def nightly(
         detail = "; ".join(f"{s['district']}: {s.get('error')}" for s in failed)
         logger.error("%d of %d districts failed: %s", len(failed), len(summaries), detail)
         return Failed(message=f"{len(failed)} of {len(summaries)} districts failed — {detail}", data=result)
-    return Completed(message=f"{len(summaries)} districts synced", data=result)
+    writes = sum(int(s.get("writes") or 0) for s in summaries)
+    held = sum(int(v) for s in summaries for v in (s.get("reasons") or {}).values())
+    return Completed(message=f"{len(summaries)} districts synced: {writes:,} writes, {held:,} rows held back", data=result)
 
 
 def enabled_districts() -> list[str]:

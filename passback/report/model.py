@@ -112,18 +112,18 @@ def sections(evaluation: Any, outcomes: RowOutcomes) -> list[Section]:
     held_scores = so.loc[so["reason"].notna().to_numpy(), "assessment_id"].value_counts()
 
     def listed(rows: pd.DataFrame, values: pd.Series, counts: pd.Series) -> list[Listed]:
+        """Column-wise lookups, then one zip over at most MAX_ASSESSMENTS rows."""
+        ids = rows["id"].astype("str")
         cls = rows["class_id"].astype("str")
-        titles = _lookup(classes["title"], cls) if classes is not None else [""] * len(rows)
-        out = []
-        for i, (idx, r) in enumerate(rows.iterrows()):
-            out.append(Listed(
-                assessment_id=_text(r["id"]), title=_text(r["title"]), class_id=_text(r["class_id"]),
-                class_sis_id=_text(r.get("class_sis_id")), class_title=titles[i], assigned_by=_text(r["assigned_by"]),
-                assigner_name=_text(names.get(_text(r["assigned_by"]))) if len(names) else "",
-                assign_date=_day(r["assign_date"]), due_date=_day(r["due_date"]), value=_text(values.get(idx)),
-                scores=int(counts.get(_text(r["id"]), 0)),
-            ))
-        return out
+        assigner = rows["assigned_by"].astype("str")
+        columns = (
+            _texts(ids), _texts(rows["title"]), _texts(cls),
+            _texts(rows["class_sis_id"]) if "class_sis_id" in rows else [""] * len(rows),
+            _lookup(classes["title"], cls) if classes is not None else [""] * len(rows),
+            _texts(assigner), _lookup(names, assigner), _days(rows["assign_date"]), _days(rows["due_date"]),
+            _texts(values.reindex(rows.index)), [int(n) for n in counts.reindex(ids).fillna(0).to_numpy()],
+        )
+        return [Listed(*fields) for fields in zip(*columns, strict=True)]
 
     out: list[Section] = []
     a_reason = ao["reason"]
@@ -169,16 +169,21 @@ def _add_students(items: list[Listed], s: pd.DataFrame, so: pd.DataFrame, mask: 
     rows = so.loc[pick, ["assessment_id", "student_id", "value"]]
     rows = rows.groupby("assessment_id", sort=False, observed=True).head(MAX_STUDENTS)
     sis = s.loc[rows.index, "student_sis_id"] if "student_sis_id" in s else pd.Series("", index=rows.index)
+    student = rows["student_id"].astype("str")
     by_assessment: dict[str, list[Student]] = {}
-    for (aid, sid, value), sis_id in zip(rows.itertuples(index=False, name=None), sis.to_numpy(), strict=True):
-        by_assessment.setdefault(str(aid), []).append(
-            Student(str(sid), _text(sis_id), _text(names.get(str(sid))) if len(names) else "", _text(value)))
+    for aid, sid, sis_id, name, value in zip(_texts(rows["assessment_id"]), _texts(student), _texts(sis),
+                                             _lookup(names, student), _texts(rows["value"]), strict=True):
+        by_assessment.setdefault(aid, []).append(Student(sid, sis_id, name, value))
     for item in items:
         item.students = by_assessment.get(item.assessment_id, [])
 
 
-def _day(value: Any) -> str:
-    return "" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
+def _days(series: pd.Series) -> list[str]:
+    return [_text(v) for v in pd.to_datetime(series).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)]
+
+
+def _texts(series: pd.Series) -> list[str]:
+    return [_text(v) for v in series.to_numpy(dtype=object)]
 
 
 def changes(outcomes: RowOutcomes, titles: pd.Series, previous: pd.DataFrame | None, previous_run: str | None) -> Changes:

@@ -107,16 +107,26 @@ def score_values(s: pd.DataFrame, reasons: pd.Series, a: pd.DataFrame) -> pd.Cat
         labels.extend(str(u) for u in uniques)
 
     firsts = a[~a["is_duplicate"]]
-    parent = pd.Index(firsts["id"]).get_indexer(s["assessment_id"])
+    first_ids = pd.Index(firsts["id"])
+
+    def per_assessment(mask: np.ndarray, label: Callable[[np.ndarray], list[str]]) -> None:
+        """One label per distinct assessment of the masked rows (never a string per score row)."""
+        local, ids = pd.factorize(s["assessment_id"].to_numpy()[mask], use_na_sentinel=False)
+        parent = np.clip(first_ids.get_indexer(ids), 0, None) if len(first_ids) else np.zeros(len(ids), np.intp)
+        texts = label(parent)
+        uniq, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+        codes[mask] = inverse[local] + len(labels)
+        labels.extend(str(u) for u in uniq)
+
+    reason_text = firsts["reason"].astype("str").to_numpy(dtype=object)
+    due_text = _day(firsts["due_date"]).to_numpy(dtype=object)
     for code in reasons.dropna().unique():
         mask = (reasons == code).to_numpy()
         code = str(code)
         if code == "assessment_ineligible":
-            parent_reason = firsts["reason"].astype("str").to_numpy(dtype=object)
-            put(mask, pd.Series(parent_reason[np.clip(parent[mask], 0, None)]).map(lambda r: f"assessment held back: {r}"))
+            per_assessment(mask, lambda p: [f"assessment held back: {r}" for r in reason_text[p]])
         elif code == "not_yet_due":
-            due = _day(firsts["due_date"]).to_numpy(dtype=object)
-            put(mask, pd.Series(due[np.clip(parent[mask], 0, None)]).map(lambda d: f"not submitted, due {d}"))
+            per_assessment(mask, lambda p: [f"not submitted, due {d}" for d in due_text[p]])
         elif code == "not_yet_graded":
             put(mask, 'state "turned_in"')
         elif code == "score_invalid":

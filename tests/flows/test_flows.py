@@ -45,6 +45,7 @@ def test_nightly_runs_every_district_and_one_failure_does_not_stop_the_others(pr
     by_id = {d["district"]: d for d in data["districts"]}
     assert by_id["d1"]["status"] == by_id["d3"]["status"] == "completed"
     assert by_id["d2"]["status"] == "failed" and "rotate" in by_id["d2"]["error"]
+    assert by_id["d2"]["error"] in state.message  # the whole error, not cut
     # the source world's one assessment was written to both healthy districts, not to d2
     assert len(three_districts.state("d1")["lineItems"]) == 1
     assert len(three_districts.state("d3")["lineItems"]) == 1
@@ -63,6 +64,9 @@ def test_backfill_previews_then_applies(prefect_harness, three_districts: Sis) -
     preview = run(backfill("d1", dt.date(2026, 10, 19), dry_run=True, return_state=True))
     data = preview.result()
     assert data["line_items"]["created"] == 1 and data["status"] == "planned"
+    assert data["kind"] == "backfill" and data["detail"] == "2026-10-19"
+    assert data["backfill"]["totals"]["newly_eligible"] == 1 and data["backfill"]["newly_held"] == []
+    assert "lineItems 1 created" in preview.message  # the state message carries the counts
     assert get_district(engine, "d1").effective_date == dt.date(2026, 11, 10)  # unchanged
     assert not three_districts.state("d1")["lineItems"]
     applied = run(backfill("d1", dt.date(2026, 10, 19), dry_run=False, return_state=True))
