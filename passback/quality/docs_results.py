@@ -35,7 +35,8 @@ def escape_tree(value: Any) -> Any:
 
 
 def _key(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
+    """A pair's values as one readable text: "(turned_in, False)"."""
+    return f"({', '.join(str(v) for v in value)})" if isinstance(value, (list, tuple)) else value
 
 
 def _in_rows(result: dict[str, Any], rows: np.ndarray | None, total: int | None) -> dict[str, Any]:
@@ -53,8 +54,8 @@ def _in_rows(result: dict[str, Any], rows: np.ndarray | None, total: int | None)
             for v, n in zip(values, rows[idx], strict=True):
                 by_value[_key(v)] += int(n)
             top = by_value.most_common(TOP_VALUES)
-            out["partial_unexpected_counts"] = [{"value": list(v) if isinstance(v, tuple) else v, "count": n} for v, n in top]
-            out["partial_unexpected_list"] = [list(v) if isinstance(v, tuple) else v for v, _ in top]
+            out["partial_unexpected_counts"] = [{"value": v, "count": n} for v, n in top]
+            out["partial_unexpected_list"] = [v for v, _ in top]
     for key in DROPPED:
         out.pop(key, None)
     return out

@@ -111,7 +111,8 @@ def _data_docs(directory: Path, evaluation: Any, district_id: str) -> bool:
     if not evaluation.validation_results:
         return False
     try:
-        build_data_docs([(f"{district_id} {label}", result) for label, result in evaluation.validation_results], directory)
+        build_data_docs([(f"{district_id} {label}", result) for label, result in evaluation.validation_results], directory,
+                        back_link="../index.html")
     except Exception as exc:  # noqa: BLE001 - the report must not fail the run
         log.warning("district %s: Data Docs were not built: %s", district_id, exc)
         return False

@@ -107,7 +107,7 @@ def _lookup(table: pd.Series, keys: pd.Series) -> list[str]:
 def sections(evaluation: Any, outcomes: RowOutcomes) -> list[Section]:
     a, s = evaluation.assessments, evaluation.scores
     ao, so = outcomes.assessments, outcomes.scores
-    names, user_sis = _names(evaluation.users)
+    names, _ = _names(evaluation.users)
     classes = evaluation.classes.drop_duplicates("id").set_index("id") if evaluation.classes is not None else None
     held_scores = so.loc[so["reason"].notna().to_numpy(), "assessment_id"].value_counts()
 
@@ -141,7 +141,8 @@ def sections(evaluation: Any, outcomes: RowOutcomes) -> list[Section]:
         mask = (s_reason == code).to_numpy()
         if not mask.any():
             continue
-        per = so.loc[mask, "assessment_id"].value_counts()
+        sub = so.loc[mask, ["assessment_id", "student_id", "value"]]  # the rows of this reason only
+        per = sub["assessment_id"].value_counts()
         section = Section(code, "score", meaning_of(code), int(mask.sum()), int(len(per)), [])
         if code == "assessment_ineligible":
             parent = firsts["reason"].astype("str").reindex(per.index)
@@ -150,10 +151,10 @@ def sections(evaluation: Any, outcomes: RowOutcomes) -> list[Section]:
             top_ids = per.index[:MAX_ASSESSMENTS]
             known = [i for i in top_ids if i in firsts.index]
             rows = firsts.loc[known].reset_index(drop=True)
-            first_value = so.loc[mask].drop_duplicates("assessment_id").set_index("assessment_id")["value"]
+            first_value = sub.drop_duplicates("assessment_id").set_index("assessment_id")["value"]
             items = listed(rows, pd.Series(_lookup(first_value, rows["id"]), index=rows.index), per)
             items += [_orphan(i, int(per[i]), _text(first_value.get(i))) for i in top_ids if i not in firsts.index]
-            _add_students(items, s, so, mask, names, user_sis)
+            _add_students(items, s, sub, names)
             section.listed = items
         out.append(section)
     return out
@@ -163,10 +164,10 @@ def _orphan(assessment_id: str, n: int, value: str) -> Listed:
     return Listed(assessment_id, "(not in the Otus data)", "", "", "", "", "", "", "", value, n)
 
 
-def _add_students(items: list[Listed], s: pd.DataFrame, so: pd.DataFrame, mask: Any, names: pd.Series, user_sis: pd.Series) -> None:
+def _add_students(items: list[Listed], s: pd.DataFrame, sub: pd.DataFrame, names: pd.Series) -> None:
+    """The first students of each listed assessment (``sub``: the score rows of one reason)."""
     ids = pd.Index([i.assessment_id for i in items])
-    pick = mask & so["assessment_id"].isin(ids).to_numpy()
-    rows = so.loc[pick, ["assessment_id", "student_id", "value"]]
+    rows = sub[sub["assessment_id"].isin(ids).to_numpy()]
     rows = rows.groupby("assessment_id", sort=False, observed=True).head(MAX_STUDENTS)
     sis = s.loc[rows.index, "student_sis_id"] if "student_sis_id" in s else pd.Series("", index=rows.index)
     student = rows["student_id"].astype("str")
