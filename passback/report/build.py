@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from passback.report import model
 from passback.report.html import kind_label, render, what_to_do
 from passback.report.outcomes import RowOutcomes, row_outcomes
-from passback.report.site import ReportSite
+from passback.report.site import ReportSite, write_page
 
 log = logging.getLogger("passback.report")
 
@@ -75,7 +75,7 @@ def write_run_report(site: ReportSite, engine: Any, *, district_id: str, run_id:
     gx = _data_docs(folder / "gx", evaluation, district_id)
     previous_link = _relative(page, prev_page) if prev_page else None
     html = render("run.html", r=_view(report, previous_link), gx=gx, files=files)
-    (folder / "index.html").write_text(html, encoding="utf-8")
+    write_page(folder / "index.html", html)
     log.debug("district %s: report written in %.2f s", district_id, time.perf_counter() - t0)
     return page, sections
 
@@ -87,7 +87,7 @@ def write_failure_page(site: ReportSite, *, district_id: str, run_id: str, kind:
     folder.mkdir(parents=True, exist_ok=True)
     view = {"district": district_id, "run_id": run_id, "kind_label": kind_label(kind, detail),
             "started_at": f"{started_at:%Y-%m-%d %H:%M:%S}", "summary": summary}
-    (folder / "index.html").write_text(render("failed.html", r=view, steps=what_to_do(district_id)), encoding="utf-8")
+    write_page(folder / "index.html", render("failed.html", r=view, steps=what_to_do(district_id)))
     return page
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from passback.report import svg
 from passback.report.html import kind_label, render, safe_svg
-from passback.report.site import ReportSite
+from passback.report.site import ReportSite, write_page
 
 TOP_SERIES = 8
 SCAN_LIMIT = 100_000
@@ -86,7 +86,7 @@ def publish_index(site: ReportSite, engine: Any, district_id: str, now: dt.datet
     } for r in kept]
     html = render("district.html", district=district_id, runs=view, charts=trend(kept),
                   keep_runs=site.keep_runs, keep_days=site.keep_days)
-    (district_dir / "index.html").write_text(html, encoding="utf-8")
+    write_page(district_dir / "index.html", html)
     _publish_root(site, engine)
     return f"{district_dir.name}/index.html"
 
@@ -132,7 +132,7 @@ def _publish_root(site: ReportSite, engine: Any) -> None:
                           "kind_label": kind_label(last.kind, last.detail) if last else "",
                           "status": last.status if last else "", "held": last.held if last else 0})
     site.root.mkdir(parents=True, exist_ok=True)
-    (site.root / "index.html").write_text(render("root.html", districts=districts), encoding="utf-8")
+    write_page(site.root / "index.html", render("root.html", districts=districts))
 
 
 def _rows_last(engine: Any, district_id: str) -> RunRow | None:

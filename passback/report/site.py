@@ -52,3 +52,20 @@ class ReportSite:
 
     def path(self, relative: str) -> Path:
         return self.root / relative
+
+
+def write_page(path: Path, text: str) -> None:
+    """Write a page atomically (a reader or a concurrent district run never sees half a page)."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".page-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
