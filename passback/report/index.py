@@ -15,6 +15,7 @@ from passback.report.site import ReportSite, write_page
 
 TOP_SERIES = 8
 SCAN_LIMIT = 100_000
+LEGACY_FOLDERS = ("validations", "expectations", "static")
 
 
 @dataclass
@@ -76,6 +77,8 @@ def publish_index(site: ReportSite, engine: Any, district_id: str, now: dt.datet
             if folder.is_dir() and folder.name not in keep:
                 shutil.rmtree(folder, ignore_errors=True)
     district_dir.mkdir(parents=True, exist_ok=True)
+    for legacy in LEGACY_FOLDERS:  # the one-report-per-district layout of earlier versions
+        shutil.rmtree(district_dir / legacy, ignore_errors=True)
     prefix = f"{district_dir.name}/"
     view = [{
         "id": r.id, "started": f"{r.started_at:%Y-%m-%d %H:%M:%S}", "kind_label": kind_label(r.kind, r.detail),

@@ -110,6 +110,16 @@ def test_each_reason_lists_its_assessments_with_the_offending_value_and_what_cha
         index = (Path(second.data_docs).parents[2] / "index.html").read_text()
         assert index.count('<tr class="run"') == 2 and index.count("<svg") == 2
 
+    out = home / "first.csv"
+    assert cli("export", "d1", "--run", first.run_id[:8], "--out", str(out)).code == 0  # an earlier run's outcomes
+    earlier = pd.read_csv(out, dtype=str, keep_default_na=False)
+    long_rows = earlier[earlier["assessment_id"] == "a-long"]
+    assert long_rows.groupby("kind")["reason"].agg(set).to_dict() == {"assessment": {"title_too_long"},
+                                                                      "score": {"assessment_ineligible"}}
+    assert cli("export", "d1", "--out", str(out)).code == 0  # default: the latest run
+    latest = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert latest.loc[latest["assessment_id"] == "a-long", "reason"].tolist() == ["", "", ""]  # now it passes
+
 
 def test_dry_runs_keep_their_own_report_retention_prunes_old_runs_and_a_failed_run_gets_a_page(
         home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
