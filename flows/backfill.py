@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.states import State
 
 from flows.district_sync import district_sync, final_state
+from passback.report import backfill as preview
+from passback.report.artifacts import summary_line
 from passback.store import districts as store_districts
 from passback.sync.district import DistrictRun, RunOptions
-from passback.sync.report import plan_markdown, summarise
 from tasks.extract import extract, preflight
 from tasks.report import artifact_key
 from tasks.validate import validate_and_plan
@@ -19,22 +20,25 @@ from tasks.validate import validate_and_plan
 
 @flow(name="backfill", flow_run_name="backfill-{district_id}-{effective_date}")
 async def backfill(district_id: str, effective_date: dt.date, dry_run: bool = True) -> State:
-    """Evaluate the district with the new effective date and publish the plan as an artifact.
+    """Evaluate the district with the new effective date and publish the preview as an artifact:
+    each assessment whose status changes (old and new reason) and the writes applying it would cause.
 
     ``dry_run`` (the default) changes nothing.  Otherwise the new effective date is stored and
     the district is synced: only items that are new or changed are written."""
-    run = DistrictRun(district_id, RunOptions(dry_run=True, effective_date=effective_date, build_docs=False))
+    run = DistrictRun(district_id, RunOptions(dry_run=True, effective_date=effective_date))
     with run.guarded():
         async with run.client() as client:
             sis = await preflight(run, client)
-            evaluation = validate_and_plan(run, extract(run), sis)
-        summary = summarise(district_id, evaluation, None, dry_run=True)
-        summary.run_id = run.run_id
+            source = extract(run)
+            evaluation = validate_and_plan(run, source, sis)
+        before = preview.current_reasons(run, source, sis)
+        summary = run.report(evaluation, None)
+        summary.backfill = preview.preview(district_id, run.district.effective_date, effective_date, before, evaluation).as_json()
         run.finish(summary)
+    get_run_logger().info("%s", summary_line(summary.as_json()))
     await acreate_markdown_artifact(
-        key=f"{artifact_key(district_id)}-backfill",
-        markdown=plan_markdown(district_id, effective_date, run.district.effective_date, evaluation, summary),
-        description=f"backfill plan for {district_id} from {effective_date}",
+        key=f"{artifact_key(district_id)}-backfill", markdown=preview.markdown(summary.backfill),
+        description=f"backfill preview for {district_id}: effective date {effective_date}",
     )
     if dry_run:
         return final_state(summary)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 
+from passback.report.artifacts import state_message, summary_line
 from passback.sync.district import DistrictRun, RunOptions
 from passback.sync.report import DistrictSummary
 from tasks.extract import extract, preflight
@@ -46,12 +47,14 @@ async def run_district(run: DistrictRun) -> DistrictSummary:
                     source = extract(run)
                     evaluation = validate_and_plan(run, source, sis)
                     result = None if run.options.dry_run else await load(run, client, evaluation, sis)
-                return await report(run, evaluation, result)
+                summary = await report(run, evaluation, result)
+                logger.info("%s", summary_line(summary.as_json()))
+                return summary
             except Exception as exc:
                 summary = run.fail(exc, evaluation)
     except Exception as exc:  # the lock was not acquired: nothing was written
         summary = DistrictSummary(district=run.district_id, status="failed", error=str(exc))
-    logger.error("district %s failed: %s", run.district_id, summary.error)
+    logger.error("%s", summary_line(summary.as_json()))
     await publish(summary)
     return summary
 
@@ -59,6 +62,6 @@ async def run_district(run: DistrictRun) -> DistrictSummary:
 def final_state(summary: DistrictSummary) -> State:
     data = summary.as_json()
     if summary.status == "failed":
-        return Failed(message=f"district {summary.district}: {summary.error}", data=data)
-    return Completed(message=f"district {summary.district}: {summary.status}", data=data)
+        return Failed(message=state_message(data), data=data)
+    return Completed(message=state_message(data), data=data)
 

@@ -16,6 +16,7 @@ from prefect.deployments import run_deployment
 from prefect.states import Completed, Failed, State
 
 from flows.district_sync import district_sync
+from passback.report.artifacts import is_url
 from passback.settings import get_settings
 from passback.store import districts as store_districts
 from passback.store import runs as store_runs
@@ -55,6 +56,8 @@ async def nightly(
     await acreate_table_artifact(
         key="passback-nightly",
         table=[{"district": s["district"], "status": s["status"], "writes": s.get("writes", 0),
+                "held_back": sum(int(v) for v in (s.get("reasons") or {}).values()),
+                "report": s.get("data_docs") if is_url(s.get("data_docs")) else "",
                 "error": s.get("error") or ""} for s in summaries],
         description="nightly passback: one row per district",
     )
@@ -64,7 +67,9 @@ async def nightly(
         detail = "; ".join(f"{s['district']}: {s.get('error')}" for s in failed)
         logger.error("%d of %d districts failed: %s", len(failed), len(summaries), detail)
         return Failed(message=f"{len(failed)} of {len(summaries)} districts failed — {detail}", data=result)
-    return Completed(message=f"{len(summaries)} districts synced", data=result)
+    writes = sum(int(s.get("writes") or 0) for s in summaries)
+    held = sum(int(v) for s in summaries for v in (s.get("reasons") or {}).values())
+    return Completed(message=f"{len(summaries)} districts synced: {writes:,} writes, {held:,} rows held back", data=result)
 
 
 def enabled_districts() -> list[str]:

@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     source_url: str | None = Field(default=None, description="SQLAlchemy URL of the Otus source DB (default: SQLite under home)")
     data_docs_dir: Path | None = Field(default=None, description="where GX Data Docs HTML is built (default: home/data_docs)")
     secret_key: str | None = Field(default=None, description="Fernet key that encrypts client secrets in the state DB (default: a key file under home)")
+    report_base_url: str | None = Field(default=None, description="URL at which a static web server serves data_docs_dir; reports and artifacts then link there")
+    report_keep_runs: int = Field(default=60, ge=1, description="reports kept per district: at least the last N runs ...")
+    report_keep_days: int = Field(default=90, ge=0, description="... and every run of the last N days (whichever keeps more)")
     log_level: str = Field(default="WARNING", description="level of the library's logs on stderr (DEBUG, INFO, WARNING, ...)")
 
     @property

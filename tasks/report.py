@@ -1,20 +1,22 @@
-"""Report: the run summary, Data Docs, the Prefect artifacts and the run history row."""
+"""Report: the run summary, the validation report, the Prefect artifacts and the run history row."""
 
 from __future__ import annotations
 
 from prefect import task
-from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.artifacts import acreate_link_artifact, acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NONE
 
+from passback.naming import safe_key
+from passback.report.artifacts import is_url, summary_markdown
 from passback.sync.district import DistrictRun
 from passback.sync.evaluate import Evaluation
 from passback.sync.load import LoadResult
-from passback.sync.report import DistrictSummary, markdown
+from passback.sync.report import DistrictSummary
 
 
 def artifact_key(district_id: str) -> str:
-    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
-    return "passback-" + "".join(ch if ch.isalnum() else "-" for ch in district_id.lower())
+    """Prefect artifact keys allow lowercase letters, digits and dashes only (passback.naming)."""
+    return "passback-" + safe_key(district_id)
 
 
 @task(name="report", cache_policy=NONE)
@@ -27,6 +29,11 @@ async def report(run: DistrictRun, evaluation: Evaluation, load: LoadResult | No
 
 async def publish(summary: DistrictSummary) -> None:
     key = artifact_key(summary.district)
-    await acreate_markdown_artifact(markdown=markdown(summary), key=key, description=f"passback summary for {summary.district}")
+    data = summary.as_json()
+    await acreate_markdown_artifact(markdown=summary_markdown(data), key=key,
+                                    description=f"passback summary for {summary.district}")
     rows = [{"kind": label, **counts} for label, counts in (("lineItems", summary.line_items), ("results", summary.results))]
     await acreate_table_artifact(table=rows, key=f"{key}-outcomes", description="lineItems and results by outcome")
+    if is_url(summary.data_docs):
+        await acreate_link_artifact(link=str(summary.data_docs), link_text=f"validation report — {summary.district}",
+                                    key=f"{key}-report", description="this run's validation report")

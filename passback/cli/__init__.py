@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from passback.cli import districts, doctor, runs, sim
+from passback.cli import districts, doctor, report, runs, sim
 from passback.cli.common import console_err, friendly_error
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -19,6 +19,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 app.add_typer(districts.district_app, name="district")
 app.add_typer(districts.mapping_app, name="mapping")
 app.add_typer(sim.sim_app, name="sim")
+app.add_typer(report.report_app, name="report")
+app.command("export")(report.export)
 app.command("doctor")(doctor.doctor)
 app.command("sync")(runs.sync)
 app.command("backfill")(runs.backfill)

@@ -41,14 +41,23 @@ def print_summary(result: dict[str, Any]) -> None:
         if d.get("error"):
             console.print(f"[red]✘ {d['district']}[/red]: {d['error']}", soft_wrap=True)
         if d.get("reasons"):
-            top = ", ".join(f"{k} {v}" for k, v in sorted(d["reasons"].items(), key=lambda kv: -kv[1]))
-            console.print(f"[dim]{d['district']} reasons:[/dim] {top}")
+            print_reasons(d["district"], d["reasons"])
         if d.get("writes") == 0 and d.get("status") == "completed":
             console.print(f"{d['district']}: no changes since the last sync — nothing written.")
         if d.get("backlog"):
             console.print(f"{d['district']}: {d['backlog']} writes remain; ETA {d.get('eta_seconds')} s at {d.get('writes_per_s')}/s")
         if d.get("data_docs"):
-            console.print(f"{d['district']}: validation report (Data Docs) → {d['data_docs']}")
+            console.print(f"{d['district']}: validation report → {d['data_docs']}", soft_wrap=True, highlight=False)
+
+
+def print_reasons(district: str, reasons: dict[str, int]) -> None:
+    """Every reason with rows, in rule order, with its meaning (never cut)."""
+    from passback.report.artifacts import reason_lines
+
+    table = Table("reason", "rows", "what it means", title=f"{district}: held back, by reason", title_justify="left")
+    for code, n, meaning in reason_lines(reasons):
+        table.add_row(code, f"{n:,}", meaning)
+    console.print(table)
 
 
 def sync(
@@ -101,11 +110,33 @@ def backfill(
     verb = "would write" if dry_run else "wrote"
     console.print(f"{district_id}: effective date {date} {verb} {li['created']} new lineItems "
                   f"({li['updated']} updated) and {res['created']} new results ({res['updated']} updated).")
+    if data.get("backfill"):
+        print_backfill(data["backfill"])
+    if data.get("data_docs"):
+        console.print(f"validation report of the preview → {data['data_docs']}", soft_wrap=True, highlight=False)
     if dry_run:
         console.print(f"Nothing was changed. Apply with `passback backfill {district_id} --effective-date {date} --apply`.")
     if data["status"] == "failed":
         console_err.print(f"[red]error:[/red] {data.get('error')}")
         raise typer.Exit(1)
+
+
+def print_backfill(p: dict[str, Any]) -> None:
+    """The assessments whose status changes under the new date (old and new reason)."""
+    t = p["totals"]
+    console.print(f"Assessments newly eligible: {t['newly_eligible']}, newly held back: {t['newly_held']}, "
+                  f"held for another reason: {t['reason_changed']}; held as before_effective_date now "
+                  f"{t['before_effective_date_now']}, with the new date {t['before_effective_date_after']}.")
+    for title, key in (("newly eligible", "newly_eligible"), ("newly held back", "newly_held"),
+                       ("still held, another reason", "reason_changed")):
+        if not p[key]:
+            continue
+        table = Table("assessment", "title", "assigned", "reason now", "with the new date", "lineItem", "result writes",
+                      title=f"{title} ({t[key]})", title_justify="left")
+        for a in p[key]:
+            table.add_row(a["assessment_id"], a["title"], a["assign_date"], a["old_reason"] or "eligible",
+                          a["new_reason"] or "eligible", a["line_item"] or "—", str(a["result_writes"]))
+        console.print(table)
 
 
 def explain(
@@ -129,11 +160,14 @@ def explain(
         sys.stdout.write(json.dumps(ex.as_json(), default=str) + "\n")
         return
     console.print(f"[bold]{ex.assessment_id}[/bold] “{ex.title}”: {ex.status}" + (f" — [yellow]{ex.reason}[/yellow]" if ex.reason else "")
-                  + (f" — SIS: {ex.message}" if ex.message else ""))
-    table = Table("student", "state", "points", "status", "reason / SIS message")
+                  + (f" — SIS: {ex.message}" if ex.message else ""), highlight=False)
+    if ex.reason:
+        console.print(f"  offending value: {ex.value}\n  what it means: {ex.meaning}\n  who fixes it: {ex.fix}", highlight=False)
+    table = Table("student", "Skyward id", "state", "points", "status", "reason / SIS message", "offending value", "what it means")
     for s in ex.scores:
-        table.add_row(s["student_id"], str(s["state"]), "" if s["points_earned"] is None else f"{s['points_earned']:g}",
-                      s["status"], s["reason"] or s["message"] or "")
+        table.add_row(s["student_id"], s.get("student_sis_id") or "—", str(s["state"]),
+                      "" if s["points_earned"] is None else f"{s['points_earned']:g}",
+                      s["status"], s["reason"] or s["message"] or "", s.get("value") or "", s.get("meaning") or "")
     console.print(table)
 
 

@@ -11,7 +11,6 @@ small inline stylesheet is added, and the index gets a static table of this run'
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import html
 import re
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from passback.quality import _gx
+from passback.quality.docs_results import readable
 
 SITE_NAME = "passback"
 OFFLINE_MARK = "passback-offline"
@@ -57,10 +57,12 @@ def build_data_docs(
     directory: Path,
     *,
     run_time: dt.datetime | None = None,
+    back_link: str | None = None,
 ) -> Path:
     """Build Data Docs for ``results`` ((label, GX suite validation result) pairs, e.g.
     ``("district-7 assessments", outcome.validation_result)``) into ``directory``; return the
-    path of its ``index.html``."""
+    path of its ``index.html``.  ``back_link``: a relative link to passback's report of the run,
+    shown at the top of the index."""
     gx = _gx.gx()
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
@@ -93,7 +95,7 @@ def build_data_docs(
             run_id=RunIdentifier(run_name=run_name, run_time=run_time),
             batch_identifier=batch,
         )
-        stored = copy.copy(result)  # the caller's result keeps its meta
+        stored = readable(result)  # escaped, counted in rows; the caller's result keeps its meta
         stored.meta = {**result.meta, "run_id": key.run_id, "validation_time": run_time}
         context.validation_results_store.set(key, stored)
         suites.setdefault(suite_name, result)
@@ -110,7 +112,7 @@ def build_data_docs(
     for page in directory.rglob("*.html"):
         _make_offline(page)
     index = directory / "index.html"
-    _add_run_summary(index, entries, sorted(suites), run_time)
+    _add_run_summary(index, entries, sorted(suites), run_time, back_link)
     return index
 
 
@@ -127,7 +129,8 @@ def _make_offline(page: Path) -> None:
     page.write_text(text, encoding="utf-8")
 
 
-def _add_run_summary(index: Path, entries: list[dict[str, Any]], suite_names: list[str], run_time: dt.datetime) -> None:
+def _add_run_summary(index: Path, entries: list[dict[str, Any]], suite_names: list[str], run_time: dt.datetime,
+                     back_link: str | None = None) -> None:
     """A static table of this run's validations (GX's own index table needs JavaScript)."""
     rows = []
     for e in entries:
@@ -143,7 +146,9 @@ def _add_run_summary(index: Path, entries: list[dict[str, Any]], suite_names: li
     suites = ", ".join(f'<a href="expectations/{html.escape(s)}.html">{html.escape(s)}</a>' for s in suite_names)
     section = (
         '<div class="container" id="passback-run-summary">'
-        f"<h2>Passback validation run {run_time:%Y-%m-%d %H:%M:%S %Z}</h2>"
+        + (f'<p><a href="{html.escape(back_link)}">← passback\'s report of this run: every held-back row, '
+           "its reason and what to do</a></p>" if back_link else "")
+        + f"<h2>Passback validation run {run_time:%Y-%m-%d %H:%M:%S %Z}</h2>"
         "<p>Each suite ran on the distinct combinations of the columns it reads; "
         "rows counts below are for every source row. Suites (rules): "
         f"{suites}</p>"

@@ -143,8 +143,8 @@ def _build(name: str, path: Path, allowed_reasons: Sequence[str] | None) -> Expe
         meta = exp.meta
         # A stable id per expectation: validation results are matched back to rules by it.
         exp.id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"passback:{name}:{position}:{exp.expectation_type}"))
-        if not exp.notes:  # Data Docs render notes, not meta: show the code and the rule there
-            exp.notes = f"{meta['reason_code']} ({meta['severity']}): {meta['rule']}"
+        if not exp.notes:  # Data Docs render notes, not meta: the code, its meaning, who fixes it, the rule
+            exp.notes = _notes(meta)
         exp.severity = _GX_SEVERITY[meta["severity"]]
     return suite
 
@@ -169,6 +169,14 @@ def _meta_problems(declared: list[Any], allowed: Sequence[str]) -> Iterator[str]
             yield f"{label}: meta.severity of {code} must be {expected!r}"
         if not isinstance(rule, str) or not rule.strip():
             yield f"{label}: meta.rule (a one-line description citing the guide) is missing"
+
+
+def _notes(meta: Mapping[str, Any]) -> list[str]:
+    from passback.quality.meanings import meaning_of
+
+    m = meaning_of(meta["reason_code"])
+    return [f"{meta['reason_code']} ({meta['severity']}): {m.meaning}", f"Who fixes it: {m.who_text}. {m.fix}",
+            f"Rule: {meta['rule']}"]
 
 
 def _build_problems(declared: list[Any]) -> Iterator[str]:

@@ -113,6 +113,8 @@ def validate_frame(
     severity = {r.reason_code: r.severity for r in suite_rules}
     result.meta["passback"] = {"rows": int(len(frame)), "combinations": int(len(combos)),
                                "rows_by_reason": counts}
+    # rows per combination: Data Docs count rows, not combinations (passback.quality.docs)
+    result.passback_rows = np.bincount(group_of_row, minlength=len(combos)) if len(frame) else np.zeros(0, np.int64)
     return RuleOutcome(
         suite_name=suite.name, reasons=reasons, counts=counts, validation_result=result,
         combinations=len(combos), seconds=time.perf_counter() - started, severity_by_reason=severity,

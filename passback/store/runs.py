@@ -57,3 +57,22 @@ def last_successful_run(engine: Engine, district_id: str) -> Run | None:
         stmt = (select(Run).where(Run.district_id == district_id, Run.status.in_(["completed", "partial"]))
                 .order_by(Run.started_at.desc()).limit(1))
         return s.exec(stmt).first()
+
+
+def get_run(engine: Engine, run_id: str) -> Run | None:
+    with session(engine) as s:
+        return s.get(Run, run_id)
+
+
+def find_run(engine: Engine, district_id: str, run_id: str | None) -> Run | None:
+    """One run of the district by id (a unique prefix is enough), or its latest run with a report."""
+    with session(engine) as s:
+        stmt = select(Run).where(Run.district_id == district_id)
+        if run_id:
+            stmt = stmt.where(Run.id.startswith(run_id))
+        else:
+            stmt = stmt.where(Run.data_docs.is_not(None))
+        found = list(s.exec(stmt.order_by(Run.started_at.desc()).limit(2)).all())
+    if run_id and len(found) > 1:
+        raise ValueError(f"run id {run_id!r} of district {district_id} is ambiguous: give more characters (see `passback runs {district_id}`)")
+    return found[0] if found else None

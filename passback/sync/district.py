@@ -33,6 +33,7 @@ from passback.sync.report import DistrictSummary, summarise
 
 log = logging.getLogger("passback.sync")
 
+TOP_HELD = 5  # held-back assessments per reason in the summary (Prefect artifact)
 HEARTBEAT_S = 60.0  # a lock without a heartbeat for 15 minutes may be taken over (store.locks)
 LEDGER_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status"]
 
@@ -78,12 +79,19 @@ class DistrictRun:
     @contextlib.contextmanager
     def guarded(self) -> Iterator[DistrictRun]:
         """Hold the district's lock and a run record for the duration of the run."""
-        kind = "dry_run" if self.options.dry_run else "sync"
         with district_lock(self.engine, self.district_id, wait_s=self.options.lock_wait_s) as lock:
             self.lock = lock
             store_runs.abandon_running(self.engine, self.district_id)
-            self.run_id = store_runs.start_run(self.engine, self.district_id, kind)
+            self.started = time.perf_counter()
+            self.run_id = store_runs.start_run(self.engine, self.district_id, self.kind)
             yield self
+
+    @property
+    def kind(self) -> str:
+        """sync, dry_run, or backfill (a preview evaluated with another effective date)."""
+        if self.options.effective_date is not None:
+            return "backfill"
+        return "dry_run" if self.options.dry_run else "sync"
 
     def client(self) -> OneRosterClient:
         return client_for(self.district, self.options.transport)
@@ -143,25 +151,58 @@ class DistrictRun:
         return result
 
     def report(self, evaluation: Evaluation, load: LoadResult | None) -> DistrictSummary:
-        summary = summarise(self.district_id, evaluation, load, dry_run=self.options.dry_run)
-        summary.run_id = self.run_id
-        if self.options.build_docs:
-            summary.data_docs = self.build_docs(evaluation)
+        summary = self._summary(summarise(self.district_id, evaluation, load, dry_run=self.options.dry_run))
+        if self.options.build_docs and self.run_id:
+            summary.report_page = self._write_report(evaluation, load, summary)
+            summary.data_docs = self.site.location(summary.report_page)
         return summary
 
-    def build_docs(self, evaluation: Evaluation) -> str | None:
-        from passback.quality import build_data_docs
+    def _summary(self, summary: DistrictSummary) -> DistrictSummary:
+        summary.run_id = self.run_id
+        summary.kind = self.kind
+        summary.detail = str(self.options.effective_date) if self.options.effective_date else None
+        summary.run_seconds = time.perf_counter() - getattr(self, "started", time.perf_counter())
+        return summary
+
+    @property
+    def site(self) -> Any:
+        from passback.report.site import ReportSite
+
+        return ReportSite.from_settings(self.settings)
+
+    def _started_at(self) -> dt.datetime:
+        run = store_runs.get_run(self.engine, self.run_id) if self.run_id else None
+        return run.started_at if run is not None else dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+    def _write_report(self, evaluation: Evaluation | None, load: LoadResult | None, summary: DistrictSummary) -> str | None:
+        """This run's report folder (never fails the run: a broken report is a warning)."""
+        from passback.report import build
 
         try:
-            path = build_data_docs(evaluation.validation_results, self.settings.docs_dir / self.district_id)
-        except Exception as exc:  # the report must not fail the run
-            log.warning("district %s: Data Docs were not built: %s", self.district_id, exc)
+            if evaluation is None or summary.status == "failed":
+                return build.write_failure_page(self.site, district_id=self.district_id, run_id=self.run_id or "",
+                                                kind=self.kind, detail=summary.detail, started_at=self._started_at(),
+                                                summary=summary.as_json())
+            page, sections = build.write_run_report(
+                self.site, self.engine, district_id=self.district_id, run_id=self.run_id or "", kind=self.kind,
+                detail=summary.detail, started_at=self._started_at(), summary=summary.as_json(), evaluation=evaluation,
+                load=load, dry_run=self.options.dry_run)
+            summary.top_held = {s.code: [item.public() for item in s.listed[:TOP_HELD]] for s in sections if s.listed}
+            return page
+        except Exception as exc:  # noqa: BLE001 - the report must not fail the run
+            log.warning("district %s: the validation report was not written: %s", self.district_id, exc)
             return None
-        return str(path)
 
     def finish(self, summary: DistrictSummary) -> None:
         if self.run_id:
-            store_runs.finish_run(self.engine, self.run_id, summary.status, summary.as_json(), summary.error, summary.data_docs)
+            store_runs.finish_run(self.engine, self.run_id, summary.status, summary.as_json(), summary.error, summary.report_page)
+        if self.options.build_docs:
+            from passback.report.index import publish_index
+
+            try:
+                publish_index(self.site, self.engine, self.district_id)
+            except Exception as exc:  # noqa: BLE001 - the report must not fail the run
+                log.warning("district %s: the report index was not rebuilt: %s", self.district_id, exc)
 
     def fail(self, error: BaseException, evaluation: Evaluation | None) -> DistrictSummary:
         load = self.loader.result if self.loader is not None else None
@@ -171,7 +212,10 @@ class DistrictRun:
             summary = DistrictSummary(district=self.district_id, status="failed")
         summary.status = "failed"
         summary.error = str(error)
-        summary.run_id = self.run_id
+        self._summary(summary)
+        if self.options.build_docs and self.run_id:
+            summary.report_page = self._write_report(None, load, summary)
+            summary.data_docs = self.site.location(summary.report_page)
         self.finish(summary)
         return summary
 

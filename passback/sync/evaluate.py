@@ -37,6 +37,8 @@ class Evaluation:
     validation_results: list[tuple[str, Any]] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     acked_line_items: pd.Index = field(default_factory=lambda: pd.Index([], dtype="str"))  # held by the SIS before this run
+    users: pd.DataFrame | None = None    # the source's users and classes (names, SIS ids) for the report
+    classes: pd.DataFrame | None = None
 
     def eligible_assessment_ids(self) -> pd.Index:
         return pd.Index(self.assessments.loc[self.assessments["reason"].isna(), "id"])
@@ -91,5 +93,5 @@ def evaluate(
     t3 = time.perf_counter()
     return Evaluation(
         assessments=assessments, scores=scores, plan=plan, validation_results=results,
-        stage_seconds={"validate": t1 - t0, "transform": t2 - t1, "diff": t3 - t2},
+        users=source.users, classes=source.classes, stage_seconds={"validate": t1 - t0, "transform": t2 - t1, "diff": t3 - t2},
     )

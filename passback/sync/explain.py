@@ -8,6 +8,8 @@ from typing import Any
 import pandas as pd
 
 from passback.domain.codes import PENDING_REASONS, Kind
+from passback.quality.meanings import meaning_of
+from passback.report.outcomes import row_outcomes
 from passback.store import ledger as store_ledger
 from passback.sync.district import DistrictRun, SisSnapshot
 from passback.sync.evaluate import evaluate
@@ -29,6 +31,9 @@ class Explanation:
     reason: str | None
     message: str | None
     scores: list[dict[str, Any]]
+    value: str | None = None      # the offending value ("title length 57 of at most 49")
+    meaning: str | None = None    # what the reason means (expectations/reasons.json)
+    fix: str | None = None        # who fixes it, and how
 
     def as_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -58,10 +63,22 @@ def explain_assessment(run: DistrictRun, source: Any, sis: SisSnapshot, assessme
     li_action = ev.plan.line_items["action"].iloc[0] if len(ev.plan.line_items) else None
     status, reason, message = _status(first["reason"], li_action, by_key.get((Kind.line_item, "")))
     actions = ev.plan.results.set_index("student_id")["action"] if len(ev.plan.results) else pd.Series(dtype="str")
+    outcomes = row_outcomes(ev, None, dry_run=True)
+    values = outcomes.scores["value"]
     scores = []
-    for row in ev.scores.itertuples():
+    for i, row in enumerate(ev.scores.itertuples()):
         s_status, s_reason, s_message = _status(row.reason, actions.get(row.student_id), by_key.get((Kind.result, row.student_id)))
-        scores.append({"student_id": row.student_id, "state": row.state, "points_earned": None if pd.isna(row.points_earned) else float(row.points_earned),
-                       "status": s_status, "reason": s_reason, "message": s_message})
+        scores.append({"student_id": row.student_id, "student_sis_id": _text(row.student_sis_id), "state": row.state,
+                       "points_earned": None if pd.isna(row.points_earned) else float(row.points_earned),
+                       "status": s_status, "reason": s_reason, "message": s_message,
+                       "value": _text(values.iloc[i]) if s_reason else None,
+                       "meaning": meaning_of(s_reason).meaning if s_reason else None})
+    m = meaning_of(reason) if reason else None
     return Explanation(run.district_id, assessment_id, None if pd.isna(first["title"]) else str(first["title"]),
-                       status, reason, message, scores)
+                       status, reason, message, scores,
+                       value=_text(outcomes.assessments["value"].iloc[0]) if reason else None,
+                       meaning=m.meaning if m else None, fix=f"{m.who_text} — {m.fix}" if m else None)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)

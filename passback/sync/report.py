@@ -37,6 +37,13 @@ class DistrictSummary:
     data_docs: str | None = None
     rejected: list[dict[str, Any]] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    kind: str = "sync"                 # sync | dry_run | backfill (a preview with another effective date)
+    detail: str | None = None          # backfill: the effective date previewed
+    report_page: str | None = None     # this run's report, relative to the report folder
+    run_seconds: float = 0.0           # the whole district run
+    reasons_by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
+    top_held: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # per reason, no student data
+    backfill: dict[str, Any] | None = None  # the backfill preview (passback.report.backfill)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +54,9 @@ class DistrictSummary:
             "seconds": round(self.seconds, 3), "writes_per_s": round(self.writes_per_s, 2),
             "backlog": self.backlog, "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds, 1),
             "data_docs": self.data_docs, "rejected": self.rejected[:MAX_DETAILS],
+            "kind": self.kind, "detail": self.detail, "report_page": self.report_page,
+            "run_seconds": round(self.run_seconds, 3), "reasons_by_kind": self.reasons_by_kind,
+            "top_held": self.top_held, "backfill": self.backfill, "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
         }
 
 
@@ -54,8 +64,10 @@ def summarise(district: str, evaluation: Evaluation, load: LoadResult | None, *,
     """Counts every assessment and score row exactly once."""
     summary = DistrictSummary(district=district, status="planned" if dry_run else "completed")
     reasons: Counter[str] = Counter()
-    reasons.update(evaluation.assessments["reason"].value_counts().to_dict())
-    reasons.update(evaluation.scores["reason"].value_counts().to_dict())
+    by_kind = {"assessment": Counter(evaluation.assessments["reason"].value_counts().to_dict()),
+               "score": Counter(evaluation.scores["reason"].value_counts().to_dict())}
+    reasons.update(by_kind["assessment"])
+    reasons.update(by_kind["score"])
     plan = evaluation.plan
     for key, counts, frame, reason_frame in (
         ("line_items", summary.line_items, plan.line_items, evaluation.assessments),
@@ -78,10 +90,10 @@ def summarise(district: str, evaluation: Evaluation, load: LoadResult | None, *,
         counts["pending"] = planned - sum(int(v) for v in done.values())
     if load is not None and not dry_run:
         for detail in load.details:
-            if detail["outcome"] == "closed":
-                reasons["grading_period_closed"] += 1
-            elif detail["outcome"] == "blocked":
-                reasons["line_item_rejected"] += 1
+            code = {"closed": "grading_period_closed", "blocked": "line_item_rejected"}.get(detail["outcome"])
+            if code:
+                reasons[code] += 1
+                by_kind["assessment" if detail["kind"] == Kind.line_item else "score"][code] += 1
         summary.writes = load.writes
         summary.seconds = load.seconds
         summary.writes_per_s = load.writes_per_s
@@ -96,53 +108,12 @@ def summarise(district: str, evaluation: Evaluation, load: LoadResult | None, *,
                              "message": "rejected before with the same payload (not retried; use --retry-rejected)"}
                             for a in held["assessment_id"].head(MAX_DETAILS))
     summary.reasons = {k: int(v) for k, v in reasons.items()}
+    summary.reasons_by_kind = {kind: {k: int(v) for k, v in c.items() if v} for kind, c in by_kind.items()}
     summary.stage_seconds = dict(evaluation.stage_seconds)
     return summary
-
-
-def markdown(summary: DistrictSummary) -> str:
-    """The summary as a Markdown artifact: outcome table, top reasons, what the SIS refused."""
-    lines = [f"# Grade passback — district `{summary.district}`: **{summary.status}**", ""]
-    if summary.error:
-        lines += [f"> **Error:** {summary.error}", ""]
-    lines += ["| | " + " | ".join(OUTCOME_KEYS + ("pending",)) + " |", "|---" * (len(OUTCOME_KEYS) + 2) + "|"]
-    for label, counts in (("lineItems", summary.line_items), ("results", summary.results)):
-        lines.append(f"| {label} | " + " | ".join(str(counts.get(k, 0)) for k in OUTCOME_KEYS + ("pending",)) + " |")
-    lines += ["", f"Writes: {summary.writes} in {summary.seconds:.1f} s ({summary.writes_per_s:.1f}/s)."]
-    if summary.backlog:
-        eta = f"~{summary.eta_seconds / 3600:.1f} h at this rate" if summary.eta_seconds else "unknown"
-        lines.append(f"Backlog: {summary.backlog} writes remain (ETA {eta}); the next run resumes them.")
-    if summary.reasons:
-        lines += ["", "## Top reasons", "", "| reason | rows |", "|---|---|"]
-        lines += [f"| `{k}` | {v} |" for k, v in sorted(summary.reasons.items(), key=lambda kv: -kv[1])[:15]]
-    if summary.rejected:
-        lines += ["", "## Refused by the SIS", "", "| kind | assessment | student | message |", "|---|---|---|---|"]
-        lines += [f"| {d['kind']} | {d['assessment_id']} | {d['student_id']} | {str(d['message'])[:200]} |" for d in summary.rejected[:50]]
-    if summary.data_docs:
-        lines += ["", f"Validation report (GX Data Docs): `{summary.data_docs}`"]
-    return "\n".join(lines)
 
 
 def reasons_frame(evaluation: Evaluation) -> pd.DataFrame:
     a = evaluation.assessments["reason"].value_counts().rename_axis("reason").reset_index(name="assessments")
     s = evaluation.scores["reason"].value_counts().rename_axis("reason").reset_index(name="scores")
     return a.merge(s, on="reason", how="outer").fillna(0)
-
-
-def plan_markdown(district: str, new_date: object, old_date: object, evaluation: Evaluation, summary: DistrictSummary) -> str:
-    """The backfill preview: what the new effective date would write."""
-    plan = evaluation.plan
-    creates = plan.line_items[plan.line_items["action"] == "create"]
-    lines = [
-        f"# Backfill plan — district `{district}`: effective date {old_date} → {new_date}", "",
-        f"lineItems to create: **{summary.line_items['created']}**, to update: {summary.line_items['updated']}; "
-        f"results to create: **{summary.results['created']}**, to update: {summary.results['updated']}.",
-        f"Still before the effective date: {summary.reasons.get('before_effective_date', 0)} assessments.", "",
-    ]
-    if not creates.empty:
-        lines += ["| assessment | title | assign | due | grading period |", "|---|---|---|---|---|"]
-        lines += [f"| {r.assessment_id} | {r.title} | {r.assign_date} | {r.due_date} | {r.grading_period_id} |"
-                  for r in creates.head(100).itertuples()]
-        if len(creates) > 100:
-            lines.append(f"| … {len(creates) - 100} more | | | | |")
-    return "\n".join(lines)

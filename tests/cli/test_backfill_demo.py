@@ -31,6 +31,10 @@ def test_backfill_previews_without_writing_then_applies(home: Path, cli_process:
         assert preview.code == 0, preview.err
         assert "would write 2 new lineItems (0 updated) and 4 new results (0 updated)" in preview.out
         assert "Nothing was changed" in preview.out and "--apply" in preview.out
+        assert "Assessments newly eligible: 2, newly held back: 0" in preview.out and "newly eligible (2)" in preview.out
+        listed = [line for line in preview.out.splitlines() if line.startswith("│ a-")]
+        assert sorted(line.split()[1] for line in listed) == ["a-1", "a-2"]  # not a-3: held by the group rule either way
+        assert all("before_effective_date" in line and "eligible" in line for line in listed)
         assert sis.state()["lineItems"] == [] and effective_date() == dt.date(2026, 11, 5)
 
         applied = cli_process("backfill", "d1", "--effective-date", "2026-08-17", "--apply")

@@ -45,6 +45,7 @@ def test_nightly_runs_every_district_and_one_failure_does_not_stop_the_others(pr
     by_id = {d["district"]: d for d in data["districts"]}
     assert by_id["d1"]["status"] == by_id["d3"]["status"] == "completed"
     assert by_id["d2"]["status"] == "failed" and "rotate" in by_id["d2"]["error"]
+    assert by_id["d2"]["error"] in state.message  # the whole error, not cut
     # the source world's one assessment was written to both healthy districts, not to d2
     assert len(three_districts.state("d1")["lineItems"]) == 1
     assert len(three_districts.state("d3")["lineItems"]) == 1
@@ -63,9 +64,37 @@ def test_backfill_previews_then_applies(prefect_harness, three_districts: Sis) -
     preview = run(backfill("d1", dt.date(2026, 10, 19), dry_run=True, return_state=True))
     data = preview.result()
     assert data["line_items"]["created"] == 1 and data["status"] == "planned"
+    assert data["kind"] == "backfill" and data["detail"] == "2026-10-19"
+    assert data["backfill"]["totals"]["newly_eligible"] == 1 and data["backfill"]["newly_held"] == []
+    assert "lineItems 1 created" in preview.message  # the state message carries the counts
     assert get_district(engine, "d1").effective_date == dt.date(2026, 11, 10)  # unchanged
     assert not three_districts.state("d1")["lineItems"]
     applied = run(backfill("d1", dt.date(2026, 10, 19), dry_run=False, return_state=True))
     assert applied.result()["line_items"]["created"] == 1
     assert get_district(engine, "d1").effective_date == dt.date(2026, 10, 19)
     assert len(three_districts.state("d1")["lineItems"]) == 1
+
+
+def test_a_district_run_publishes_its_summary_and_a_link_to_its_report(prefect_harness, three_districts: Sis, home,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.client.orchestration import get_client
+
+    from flows.district_sync import district_sync
+    from passback.settings import reset_settings
+
+    monkeypatch.setenv("PASSBACK_REPORT_BASE_URL", "https://reports.example/pb/")
+    reset_settings()
+    state = run(district_sync("d1", return_state=True))
+    data = state.result()
+    assert data["data_docs"].startswith("https://reports.example/pb/d1/runs/") and data["data_docs"].endswith("/index.html")
+    assert "lineItems 1 created" in state.message and "results 1 created" in state.message
+
+    async def artifacts():
+        async with get_client() as client:
+            return await client.read_artifacts()
+
+    flow_run = state.state_details.flow_run_id
+    mine = {a.key: a for a in run(artifacts()) if a.flow_run_id == flow_run and a.key}
+    assert data["data_docs"] in str(mine["passback-d1-report"].data)  # the link artifact
+    summary = str(mine["passback-d1"].data)
+    assert "**completed**" in summary and data["data_docs"] in summary and str(home) not in summary

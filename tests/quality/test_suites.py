@@ -11,6 +11,7 @@ import pytest
 
 from passback.domain.codes import ASSESSMENT_REASONS, PENDING_REASONS, SCORE_REASONS
 from passback.quality import EXPECTATIONS_DIR, SuiteLoadError, load_suite, referenced_columns
+from passback.quality.meanings import meaning_of
 
 APPLIED_AFTER_THE_SUITE = {"assessment_ineligible", "line_item_rejected"}  # docs/DESIGN.md
 
@@ -34,7 +35,9 @@ def test_suite_loads_every_expectation_of_its_file(name):
     assert [e.expectation_type for e in suite.expectations] == [e["type"] for e in declared]
     for exp in suite.expectations:
         assert exp.meta["rule"].strip()
-        assert exp.meta["reason_code"] in exp.notes  # shown in Data Docs
+        notes = "\n".join(exp.notes)  # shown in Data Docs: the code, its meaning, who fixes it, the rule
+        assert exp.meta["reason_code"] in notes and exp.meta["rule"] in notes
+        assert meaning_of(exp.meta["reason_code"]).meaning in notes and "Who fixes it" in notes
 
 
 @pytest.mark.parametrize(("name", "codes"), [("assessments", ASSESSMENT_REASONS), ("scores", SCORE_REASONS)])
