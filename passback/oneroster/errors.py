@@ -182,7 +182,7 @@ class SisRedirected(OneRosterError):
             f"{what} for district {district_id} was redirected (HTTP {status}) to {location_host or 'another URL'} — "
             f"the {setting} is probably wrong (an http URL moved to https, a moved API, or a login page); nothing "
             f"was recorded for it. Check it with `passback district show {district_id}` and correct it with "
-            f"`passback district set {district_id} --{setting.replace(' ', '-')} ...`",
+            f"`passback district set {district_id} --{setting.lower().replace(' ', '-')} ...`",
             district_id=district_id, status=status, **kw,  # type: ignore[arg-type]
         )
 
