@@ -32,11 +32,11 @@ from passback.oneroster.errors import (
     CredentialsRejected,
     OneRosterError,
     UnexpectedAnswer,
-    secret_forms,
 )
 from passback.oneroster.loop import Reply, RequestLoop
 from passback.oneroster.models import parse_status
 from passback.oneroster.policy import TOKEN
+from passback.redaction import secret_forms
 
 log = logging.getLogger("passback.oneroster")
 

@@ -13,10 +13,10 @@ than OneRoster): orchestration retries read it, never a list of classes (as the 
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import quote, quote_plus
+
+from passback.redaction import printable, scrub
 
 EXCERPT_CHARS = 300
 REQUEST_ID_HEADERS = ("x-request-id", "x-correlation-id", "request-id", "x-amzn-requestid")
@@ -25,30 +25,12 @@ _SECRET_PATTERNS = (
     re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"),
     re.compile(r"(?i)(\"?\b(?:access_token|refresh_token|id_token|client_secret|password|secret)\"?\s*[:=]\s*\"?)[^\"&,\s}]+"),
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters (ANSI escapes, BEL, ...) shown as ``\\xNN``: safe for a terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
-def secret_forms(secret: str, client_id: str | None = None) -> list[str]:
-    """The ways a client secret can travel (and be echoed): plain, URL-encoded, inside HTTP Basic."""
-    forms = [secret, quote_plus(secret), quote(secret, safe="")]
-    if client_id is not None:
-        for pair in (f"{quote_plus(client_id)}:{quote_plus(secret)}", f"{client_id}:{secret}"):
-            forms.append(base64.b64encode(pair.encode()).decode())
-    return list(dict.fromkeys(f for f in forms if f))
 
 
 def redact(text: str, secrets: Iterable[str] = (), limit: int = EXCERPT_CHARS) -> str:
     """``text`` cut to ``limit`` characters with tokens, secrets and credentials replaced, and
     control characters neutralised."""
-    out = text
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            out = out.replace(secret, "[REDACTED]")
+    out = scrub(text, secrets)
     out = _SECRET_PATTERNS[0].sub(lambda m: f"{m.group(1)} [REDACTED]", out)
     out = _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)}[REDACTED]", out)
     out = printable(out)

@@ -21,7 +21,7 @@ from passback.oneroster import (
     TransientExhausted,
     UnexpectedAnswer,
 )
-from passback.oneroster.errors import secret_forms
+from passback.redaction import secret_forms
 from passback.simulator.hostile import LOGIN_HOST
 from tests.contract.conftest import SECRETS, Sim, line_item
 
