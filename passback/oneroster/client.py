@@ -17,7 +17,6 @@ budget; ``time_budget`` bounds a group of reads.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -30,8 +29,14 @@ from pydantic import BaseModel, SecretStr
 
 from passback.oneroster.auth import Bearer, TokenSource
 from passback.oneroster.bulk import run_writes
-from passback.oneroster.errors import BoundExceeded, PaginationError, RequestRejected, UnexpectedAnswer, redact
-from passback.oneroster.loop import MAX_RESPONSE_BYTES, Bounds, Reply, RequestLoop
+from passback.oneroster.errors import (
+    PaginationError,
+    RequestRejected,
+    UnexpectedAnswer,
+    instead_of_oneroster,
+    redact,
+)
+from passback.oneroster.loop import MAX_RESPONSE_BYTES, Bounds, Reply, RequestLoop, time_budget
 from passback.oneroster.models import (
     AcademicSession,
     Category,
@@ -59,13 +64,6 @@ PREFLIGHT_MAX_PAGES = 100   # grading periods and categories: 10,000 records at 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 _KINDS: dict[str, tuple[str, str]] = {"lineItem": ("lineItems", "lineItem"), "result": ("results", "result")}
 _ENVELOPES = {"lineItems": "lineItem", "results": "result"}
-_FOREIGN = {
-    "html": "an HTML page: a login page or a proxy in front of the API",
-    "not_json": "something that is not JSON: a proxy or another service at the base URL",
-    "shape": "JSON that is not a OneRoster {envelope}: another service at the base URL",
-    "sourced_id": "the acknowledgement of another {envelope} than the one written: a caching proxy or a SIS fault",
-    "failure_status": "a failure status with a success code",
-}
 
 
 def encode(envelope: str, payload: dict[str, Any]) -> bytes:
@@ -122,10 +120,6 @@ class OneRosterClient:
     def gate(self) -> RateGate:
         return self._gate
 
-    @property
-    def bounds(self) -> Bounds:
-        return self._loop.bounds
-
     async def send(self, method: str, url: str, *, expect: Expect | None, params: dict[str, Any] | None = None,
                    content: bytes | None = None) -> Reply:
         """One API request through the loop (auth, pacing, bounds, retries, classification)."""
@@ -133,20 +127,10 @@ class OneRosterClient:
         return await self._loop.send(method, url, expect=expect, auth=self._auth, params=params, content=content,
                                      headers=headers)
 
-    @contextlib.asynccontextmanager
-    async def time_budget(self, seconds: float, what: str) -> AsyncIterator[None]:
+    def time_budget(self, seconds: float, what: str) -> contextlib.AbstractAsyncContextManager[None]:
         """Bound a group of reads (the pre-flight, a reconcile read-back): past ``seconds`` they are
         cancelled and ``BoundExceeded`` names the district."""
-        expired = False
-        try:
-            async with asyncio.timeout(seconds):
-                yield
-        except TimeoutError:
-            expired = True
-        if expired:
-            raise BoundExceeded(f"{what} for district {self.district_id} did not finish within their {seconds:g} s "
-                                f"time budget — the SIS at {self.host} is too slow or its paging does not end; "
-                                f"check it, then rerun", district_id=self.district_id)
+        return time_budget(self.district_id, self.host, seconds, what)
 
     def _rejection(self, response: httpx.Response) -> SisStatus:
         status = parse_status(response.content)
@@ -156,8 +140,8 @@ class OneRosterClient:
         return status
 
     def _not_oneroster(self, reply: Reply, what: str, envelope: str = "object") -> str:
-        said = _FOREIGN.get(reply.decision.reason, "something else than OneRoster").format(envelope=envelope)
-        return (f"the SIS answers {said} (HTTP {reply.response.status_code} to {what}) — check the base URL with "
+        return (f"the SIS answers {instead_of_oneroster(reply.decision.reason, envelope)} (HTTP "
+                f"{reply.response.status_code} to {what}) — check the base URL with "
                 f"`passback district show {self.district_id}`")
 
     # -- writes -----------------------------------------------------------------------------

@@ -149,6 +149,20 @@ class RequestRejected(OneRosterError):
         self.code_minor = code_minor
 
 
+_INSTEAD = {
+    "html": "an HTML page: a login page or a proxy in front of the API",
+    "not_json": "something that is not JSON: a proxy or another service at the base URL",
+    "shape": "JSON that is not a OneRoster {envelope}: another service at the base URL",
+    "sourced_id": "the acknowledgement of another {envelope} than the one written: a caching proxy or a SIS fault",
+    "failure_status": "a failure status with a success code",
+}
+
+
+def instead_of_oneroster(reason: str, envelope: str = "object") -> str:
+    """What a SIS answered instead of a OneRoster answer (``policy``'s foreign reason), and the likely cause."""
+    return _INSTEAD.get(reason, "something else than OneRoster").format(envelope=envelope)
+
+
 class UnexpectedAnswer(OneRosterError):
     """An answer that is not a OneRoster answer (an HTML page, JSON of another shape, another item's
     acknowledgement): a login page, a proxy or another service answers at the configured URL."""

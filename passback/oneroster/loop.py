@@ -17,9 +17,10 @@ budget, as ``SisUnreachable`` too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -108,6 +109,22 @@ async def exchange(http: httpx.AsyncClient, request: httpx.Request, bounds: Boun
             raise httpx.ReadTimeout(f"no answer within the {bounds.deadline_s:g} s deadline", request=request) from None
         raise _BodyTooSlow(received) from None
     return response
+
+
+@contextlib.asynccontextmanager
+async def time_budget(district_id: str, host: str, seconds: float, what: str) -> AsyncIterator[None]:
+    """A group of requests that must end within ``seconds``: past it they are cancelled and
+    ``BoundExceeded`` names the district (the pre-flight reads; later a reconcile read-back)."""
+    expired = False
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError:
+        expired = True
+    if expired:
+        raise BoundExceeded(f"{what} for district {district_id} did not finish within their {seconds:g} s time "
+                            f"budget — the SIS at {host} is too slow or its paging does not end; check it, then rerun",
+                            district_id=district_id)
 
 
 class RequestLoop:

@@ -27,15 +27,9 @@ import pandas as pd
 from passback.domain.codes import Kind
 from passback.domain.payloads import line_item_payload, result_payload
 from passback.domain.plan import Plan
+from passback.sync.verdicts import Probation, SystemicRejection, is_closed_period_rejection, systemic_cause
 
 log = logging.getLogger("passback.load")
-
-USE_GRADE_SETTING = "Use Grade When Posting Secondary Gradebook Assignment Scores"
-
-
-class SystemicRejection(RuntimeError):
-    """The first writes of a district are all rejected the same way: a district-wide cause."""
-
 
 class ReadBackMismatch(RuntimeError):
     """The SIS acknowledged a write but does not hold what was written."""
@@ -49,18 +43,6 @@ class WriteClient(Protocol):
 class AckSink(Protocol):
     def record(self, entries: list[dict[str, Any]]) -> None: ...
     def mark_period_closed(self, grading_period_id: str, message: str) -> None: ...
-
-
-def is_closed_period_rejection(message: str) -> bool:
-    text = message.lower()
-    return "grading_period_closed" in text or ("closed" in text and "grading period" in text)
-
-
-def systemic_cause(message: str) -> str:
-    if "use grade when posting" in message.lower() or "use_grade_when_posting" in message.lower():
-        return (f"the Skyward API setting \"{USE_GRADE_SETTING}\" is checked: uncheck it under Skyward "
-                "Contact Access > District Setup > Configuration > API Configuration, then rerun")
-    return "a district-wide setting or configuration in the SIS; fix it, then rerun"
 
 
 @dataclass
@@ -90,26 +72,6 @@ class LoadResult:
         return self.writes / self.seconds if self.seconds > 0 else 0.0
 
 
-class _Probation:
-    """Holds back the first rejections of a kind until it is clear they are not systemic."""
-
-    def __init__(self, threshold: int) -> None:
-        self.threshold = threshold
-        self.open = True
-        self.pending: list[dict[str, Any]] = []
-        self.code: str | None = None
-
-    def observe(self, ok: bool, message: str) -> bool:
-        """Returns True when the rejections so far are systemic (stop the district)."""
-        if not self.open:
-            return False
-        if ok or is_closed_period_rejection(message) or (self.code is not None and message != self.code):
-            self.open = False
-            return False
-        self.code = message
-        return len(self.pending) >= self.threshold
-
-
 class Loader:
     def __init__(self, client: WriteClient, district_id: str, sink: AckSink, *, run_id: str,
                  limits: LoadLimits | None = None, on_progress: Callable[[int, int], None] | None = None) -> None:
@@ -120,8 +82,8 @@ class Loader:
         self.limits = limits or LoadLimits()
         self.on_progress = on_progress
         self.result = LoadResult()
-        self._probation = {Kind.line_item: _Probation(self.limits.systemic_threshold),
-                           Kind.result: _Probation(self.limits.systemic_threshold)}
+        self._probation = {Kind.line_item: Probation(self.limits.systemic_threshold),
+                           Kind.result: Probation(self.limits.systemic_threshold)}
         self._verified: set[str] = set()  # kinds whose first acknowledged write was read back
         self._sample = random.Random(self.limits.readback_seed)
 
