@@ -4,9 +4,7 @@ district, and no secret survives any error path."""
 
 from __future__ import annotations
 
-import pickle
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -24,26 +22,9 @@ from passback.oneroster import (
 from passback.redaction import secret_forms
 from passback.simulator.hostile import LOGIN_HOST
 from tests.contract.conftest import SECRETS, Sim, line_item
+from tests.leaks import everything_shown, exception_chain
 
 Make = Callable[..., OneRosterClient]
-
-
-def chain(exc: BaseException) -> list[BaseException]:
-    out: list[BaseException] = []
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is not None and e not in out:
-            out.append(e)
-            todo += [e.__cause__, e.__context__]
-    return out
-
-
-def shown(exc: BaseException) -> str:
-    """Everything an error can show: each exception of its chain, its args, the traceback, a pickle."""
-    parts = [str(e) + repr(e) + repr(e.args) for e in chain(exc)]
-    parts += ["".join(traceback.format_exception(exc)), str(pickle.loads(pickle.dumps(exc)))]
-    return "\n".join(parts)
 
 
 def items(n: int) -> list[tuple[str, dict[str, Any]]]:
@@ -110,11 +91,11 @@ async def test_echoed_credentials_never_reach_an_error(make_client: Make, sim: S
     async with make_client() as client:
         with pytest.raises(CredentialsRejected) as caught:
             await client.categories()
-    text = shown(caught.value)
+    text = everything_shown(caught.value)
     assert "invalid_client" in text and "rotate" in text  # the SIS's words are still shown, redacted
     for form in secret_forms(SECRETS["d1"], "otus-d1"):
         assert form not in text
-    assert chain(caught.value) == [caught.value]  # no exception chain at all
+    assert exception_chain(caught.value) == [caught.value]  # no exception chain at all
 
 
 async def test_a_dripping_answer_ends_at_the_request_deadline(make_client: Make, sim: Sim) -> None:
