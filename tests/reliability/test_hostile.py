@@ -21,6 +21,7 @@ passback's home (the SIS's own files â€” the scenario with the secret, its DB â€
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -293,3 +294,28 @@ def test_a_token_endpoint_echoing_the_credentials_leaks_them_nowhere(bed: Bed, t
     with state_engine().connect() as conn:
         errors = [r[0] for r in conn.execute(text("SELECT error FROM run WHERE district_id = :d"), {"d": D})]
     assert any(e and "credentials rejected" in e for e in errors)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("knob", "check", "said"), [
+    (dict(html_write_rate=1.0), "licence and write scope", "an HTML page: a login page or a proxy"),
+    (dict(html_token=True), None, "token endpoint"),
+])
+def test_doctor_does_not_take_a_login_page_for_a_sis(bed: Bed, knob: dict[str, Any], check: str | None,
+                                                     said: str) -> None:
+    from passback.oneroster import OneRosterError
+    from passback.sync.district import DistrictRun, RunOptions
+    from passback.sync.doctor import run_checks
+
+    bed.reset()
+    bed.sis.faults(**knob)
+    try:
+        checks = asyncio.run(run_checks(DistrictRun(D, RunOptions(dry_run=True)), 1))
+    except OneRosterError as exc:  # the CLI shows it as the failed "SIS reachable" check
+        assert check is None and said in str(exc) and "passback district show d1" in str(exc)
+        return
+    finally:
+        bed.sis.faults(**OFF)
+    (probe,) = [c for c in checks if c.name == check]
+    assert not probe.ok and said in probe.detail and "--base-url" in probe.fix
+    assert bed.sis.state(D)["lineItems"] == []
