@@ -176,7 +176,8 @@ class TokenSource:
 
     def _unexpected(self, reply: Reply) -> OneRosterError:
         d, host = self.district_id, self.token_host
-        shown = "an HTML page" if reply.decision.reason == "html" else "something that is not an OAuth token"
+        shown = {"html": "an HTML page", "not_json": "something that is not JSON"}.get(
+            reply.decision.reason, "JSON without an access_token")
         assert self._loop is not None
         return UnexpectedAnswer(
             f"the token endpoint {host} for district {d} answers {shown} (HTTP {reply.response.status_code}): "

@@ -262,7 +262,8 @@ ECHO = {"error": "invalid_client", "error_description": f"client client-1 secret
     (httpx.Response(401, json=ECHO), CredentialsRejected, "invalid_client"),
     (httpx.Response(400, json={**ECHO, "error": "invalid_scope"}), AccessForbidden, "invalid_scope"),
     (httpx.Response(200, text=f"<html>Sign in, client-1 / {SECRET}</html>"), UnexpectedAnswer, "HTML page"),
-    (httpx.Response(200, json={"token": SECRET}), UnexpectedAnswer, "not an OAuth token"),
+    (httpx.Response(200, json={"token": SECRET}), UnexpectedAnswer, "JSON without an access_token"),
+    (httpx.Response(200, text=f"client_secret={SECRET}"), UnexpectedAnswer, "not JSON"),
     (httpx.Response(302, headers={"Location": f"https://sso.example.net/?secret={SECRET}"}), SisRedirected, "--token-url"),
 ])
 async def test_a_token_endpoint_that_echoes_the_secret_never_shows_it(
