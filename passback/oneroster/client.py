@@ -133,11 +133,11 @@ class OneRosterClient:
         return time_budget(self.district_id, self.host, seconds, what)
 
     def _rejection(self, response: httpx.Response) -> SisStatus:
+        """The SIS's status of a refusal: redacted, control characters neutralised (it is stored and shown)."""
         status = parse_status(response.content)
         secrets = self._tokens.secrets()
-        if status.description:
-            return SisStatus(status.code_minor, redact(status.description, secrets), status.code_major)
-        return status
+        return SisStatus(redact(status.code_minor, secrets, 100) if status.code_minor else None,
+                         redact(status.description, secrets) if status.description else None, status.code_major)
 
     def _not_oneroster(self, reply: Reply, what: str, envelope: str = "object") -> str:
         return (f"the SIS answers {instead_of_oneroster(reply.decision.reason, envelope)} (HTTP "

@@ -119,6 +119,15 @@ async def test_a_delete_of_an_absent_item_needs_a_oneroster_404(sis: StrictSIS, 
     assert not gone.ok and gone.error is not None and "HTML page" in gone.error
 
 
+async def test_a_refusal_with_control_characters_is_neutralised(sis: StrictSIS, make_client: Make) -> None:
+    sis.on("PUT", "/lineItems/li-1", httpx.Response(422, json=status_body(422, "\x1b[2Jinvalid_data", "\x1b[31mbad\x07")))
+    async with make_client() as client:
+        outcome = await client.put_line_item("li-1", LI)
+    assert outcome.rejection is not None
+    shown = f"{outcome.rejection.code_minor} {outcome.rejection.description}"
+    assert "\x1b" not in shown and "\x07" not in shown and shown == "\\x1b[2Jinvalid_data \\x1b[31mbad\\x07"
+
+
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 async def test_a_redirect_is_a_configuration_error_never_a_rejection(sis: StrictSIS, make_client: Make,
                                                                      status: int) -> None:
