@@ -7,22 +7,23 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NONE
 
-from passback.oneroster.errors import SisUnreachable, TransientExhausted
 from passback.sync.district import DistrictRun, SisSnapshot
+
+PREFLIGHT_RETRIES = 2  # × the client's attempts per request: the combined budget (docs/client.md)
 
 
 def _transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry only what a retry can fix: the SIS was unreachable or busy beyond the client's budget."""
+    """Retry only what a retry can fix: the error says so (``OneRosterError.retriable``: the SIS was
+    unreachable or busy beyond the client's budget), never a list of classes."""
     try:
         state.result(_sync=True)  # in Prefect's async engine a bare result() is an un-awaited coroutine
-    except (TransientExhausted, SisUnreachable):
-        return True
-    except Exception:
-        return False
+    except Exception as exc:
+        return bool(getattr(exc, "retriable", False))
     return False
 
 
-@task(name="preflight", cache_policy=NONE, retries=2, retry_delay_seconds=5, retry_condition_fn=_transient)
+@task(name="preflight", cache_policy=NONE, retries=PREFLIGHT_RETRIES, retry_delay_seconds=5,
+      retry_condition_fn=_transient)
 async def preflight(run: DistrictRun, client: Any) -> SisSnapshot:
     """Read the SIS's grading periods and categories (and prove the credentials work)."""
     return await run.preflight(client)

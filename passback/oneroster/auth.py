@@ -1,56 +1,47 @@
-"""OAuth 2.0 client-credentials tokens for one district (authlib fetches, this module caches).
+"""OAuth 2.0 client-credentials tokens for one district: built here, sent through the client's one
+request loop (``loop.RequestLoop``: the same bounds, retries and classification as every request),
+cached here.
 
-The token is cached until shortly before it expires (``min(30 s, 10 % of its lifetime)`` early),
-refreshed at most once per 401 and single-flight: concurrent requests that see the same stale
-token share one refresh.  The client secret lives in a ``SecretStr`` and is handed to authlib only
-for the duration of a token request; it never reaches a log line, an exception or a repr.
+The token is cached until shortly before it expires (``min(30 s, 10 % of its lifetime)`` early);
+a lifetime under ``MIN_LIFETIME_S`` (``expires_in: 0``, a negative or absurdly small number) is not
+believed: such a token is kept until a 401 says otherwise (else every write would fetch a token).
+It is refreshed at most once per 401 and single-flight: concurrent requests that see the same
+stale token share one refresh.  A refusal (401/400 ``invalid_client``, an OAuth ``{"error": ...}``
+body even with a 200) is remembered: no second token request in the run.
+
+The client secret lives in a ``SecretStr``; the HTTP Basic header is built for each attempt and
+dropped with it.  Every error excerpt is redacted of the secret in all its forms (plain,
+URL-encoded, Basic) and of the tokens, so an endpoint that echoes the credentials cannot put
+them into an error, a log line, the state DB or Prefect's DB.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlencode, urlsplit
 
-import httpx
 from pydantic import SecretStr
-
-import authlib.deprecate  # noqa: E402,F401 - installs authlib's own "always" filter first, so ours below wins
-
-with warnings.catch_warnings():  # authlib 1.9 warns that plain httpx (not httpx2) is deprecated: we pin httpx
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from passback.oneroster.errors import (
     AccessForbidden,
     CredentialsRejected,
     OneRosterError,
-    SisUnreachable,
-    TransientExhausted,
-    redact,
-    request_id,
+    UnexpectedAnswer,
 )
+from passback.oneroster.loop import Reply, RequestLoop
 from passback.oneroster.models import parse_status
-from passback.oneroster.policy import RetryPolicy, classify
+from passback.oneroster.policy import TOKEN
+from passback.redaction import secret_forms
 
 log = logging.getLogger("passback.oneroster")
 
-
-class _TokenResponse(Exception):
-    """A non-2xx token endpoint answer, raised from authlib's hook so our policy classifies it."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(f"HTTP {response.status_code}")
-        self.response = response
-
-
-def _check_token_response(response: httpx.Response) -> httpx.Response:
-    if not 200 <= response.status_code < 300:
-        raise _TokenResponse(response)
-    return response
+MIN_LIFETIME_S = 1.0
+FORM = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,49 +50,85 @@ class _Token:
     refresh_at: float | None  # clock time after which it is fetched again (None: until a 401)
 
 
+class _Basic:
+    """HTTP Basic client authentication (RFC 6749 2.3.1: form-encoded, then base64), per attempt."""
+
+    refreshable = False
+
+    def __init__(self, client_id: str, secret: SecretStr) -> None:
+        self._client_id = client_id
+        self._secret = secret
+
+    async def headers(self) -> tuple[object, dict[str, str]]:
+        pair = f"{quote_plus(self._client_id)}:{quote_plus(self._secret.get_secret_value())}"
+        return None, {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+
+    async def refresh(self, used: object) -> None:  # pragma: no cover - never called: not refreshable
+        raise AssertionError("client credentials are not refreshed")
+
+
+class Bearer:
+    """The API requests' authorisation: the district's current token; a 401 refreshes it once."""
+
+    refreshable = True
+
+    def __init__(self, tokens: TokenSource) -> None:
+        self._tokens = tokens
+
+    async def headers(self) -> tuple[object, dict[str, str]]:
+        token = await self._tokens.get()
+        return token, {"Authorization": f"Bearer {token}"}
+
+    async def refresh(self, used: object) -> None:
+        await self._tokens.refresh(str(used))
+
+
 class TokenSource:
     def __init__(self, district_id: str, token_url: str, client_id: str, client_secret: SecretStr, *,
-                 scopes: list[str] | None, policy: RetryPolicy, timeout: httpx.Timeout, verify: bool = True,
-                 transport: httpx.AsyncBaseTransport | None = None,
-                 on_contact: Callable[[], None] | None = None) -> None:
+                 scopes: list[str] | None, clock: Callable[[], float]) -> None:
         self.district_id = district_id
         self.token_url = token_url
         self.token_host = urlsplit(token_url).netloc or token_url
+        self._client_id = client_id
         self._secret = client_secret
-        self._policy = policy
+        self._scopes = scopes
+        self._clock = clock
         self._lock = asyncio.Lock()
         self._token: _Token | None = None
         self._failure: OneRosterError | None = None
-        self._on_contact = on_contact
-        self.contacted = False
+        self._loop: RequestLoop | None = None
         self.fetches = 0
-        self._oauth = AsyncOAuth2Client(
-            client_id=client_id, client_secret=None, token_endpoint_auth_method="client_secret_basic",
-            scope=" ".join(scopes) if scopes else None, timeout=timeout, verify=verify, transport=transport,
-            trust_env=False,
-        )
-        self._oauth.register_compliance_hook("access_token_response", _check_token_response)
 
     def __repr__(self) -> str:
         return f"TokenSource(district_id={self.district_id!r}, token_url={self.token_url!r})"
 
-    async def aclose(self) -> None:
-        await self._oauth.aclose()
+    def attach(self, loop: RequestLoop) -> None:
+        """Send the token requests through the client's loop."""
+        self._loop = loop
+        loop.token_host = self.token_host
+
+    def secrets(self) -> list[str]:
+        """Every form of the secret and the current token: what no excerpt may show."""
+        forms = secret_forms(self._secret.get_secret_value(), self._client_id)
+        return forms + [self._token.value] if self._token is not None else forms
 
     @property
     def current(self) -> str | None:
         return self._token.value if self._token is not None else None
 
+    def _valid(self) -> str | None:
+        token = self._token
+        if token is not None and (token.refresh_at is None or self._clock() < token.refresh_at):
+            return token.value
+        return None
+
     async def get(self) -> str:
         """A valid access token (cached; fetched when missing or about to expire)."""
-        token = self._token
-        if token is not None and (token.refresh_at is None or self._policy.clock() < token.refresh_at):
-            return token.value
+        value = self._valid()
+        if value is not None:
+            return value
         async with self._lock:
-            token = self._token
-            if token is not None and (token.refresh_at is None or self._policy.clock() < token.refresh_at):
-                return token.value
-            return await self._fetch()
+            return self._valid() or await self._fetch()
 
     async def refresh(self, stale: str) -> str:
         """After a 401 with ``stale``: a new token, unless another request already refreshed it."""
@@ -114,47 +141,15 @@ class TokenSource:
     async def _fetch(self) -> str:
         if self._failure is not None:
             raise self._failure
-        policy = self._policy
-        reason = ""
-        for failures in range(1, policy.max_attempts + 1):
-            response: httpx.Response | None = None
-            try:
-                self._oauth.client_secret = self._secret.get_secret_value()
-                body = await self._oauth.fetch_token(self.token_url, grant_type="client_credentials")
-            except _TokenResponse as exc:
-                response = exc.response
-                decision = classify(response)
-            except httpx.TransportError as exc:
-                decision = classify(exc)
-                if decision.kind == "fatal":
-                    raise
-                if decision.reason in ("dns", "tls") and not self.contacted:
-                    raise SisUnreachable.for_district(self.district_id, self.token_host, decision.reason,
-                                                      type(exc).__name__) from None
-            else:
-                self._contacted()
-                return self._store(body)
-            finally:
-                self._oauth.client_secret = None
-            if response is not None:
-                self._contacted()
-                if decision.kind != "retry":
-                    raise self._remember(self._refusal(response, decision.kind))
-            reason = decision.reason
-            log.debug("district %s: token request failed (%s), attempt %d", self.district_id, reason, failures)
-            if failures < policy.max_attempts:
-                await policy.sleep(policy.delay(failures, decision))
-        if not self.contacted:
-            raise SisUnreachable.for_district(self.district_id, self.token_host, reason, "no answer")
-        raise TransientExhausted(
-            f"the token endpoint {self.token_host} kept failing for district {self.district_id} ({reason}) "
-            f"after {policy.max_attempts} attempts — the SIS may be down; rerun the district later",
-            district_id=self.district_id, attempts=policy.max_attempts, reason=reason)
-
-    def _contacted(self) -> None:
-        self.contacted = True
-        if self._on_contact is not None:
-            self._on_contact()
+        assert self._loop is not None, "TokenSource.attach(loop) first"
+        form = {"grant_type": "client_credentials"} | ({"scope": " ".join(self._scopes)} if self._scopes else {})
+        reply = await self._loop.send("POST", self.token_url, expect=TOKEN, auth=_Basic(self._client_id, self._secret),
+                                      content=urlencode(form).encode(), headers=FORM, api=False)
+        if reply.decision.kind == "foreign":
+            raise self._remember(self._unexpected(reply))
+        if reply.decision.kind != "ok":
+            raise self._remember(self._refusal(reply))
+        return self._store(json.loads(reply.response.content))
 
     def _store(self, body: dict[str, object]) -> str:
         value = body.get("access_token")
@@ -163,26 +158,41 @@ class TokenSource:
                                  f"for district {self.district_id}", district_id=self.district_id)
         lifetime = body.get("expires_in")
         refresh_at: float | None = None
-        if isinstance(lifetime, int | float | str) and str(lifetime).replace(".", "", 1).isdigit():
-            seconds = float(lifetime)
-            refresh_at = self._policy.clock() + seconds - min(30.0, 0.1 * seconds)
+        try:
+            seconds = float(lifetime) if isinstance(lifetime, int | float | str) else 0.0
+        except ValueError:
+            seconds = 0.0
+        if MIN_LIFETIME_S <= seconds < float("inf"):  # else (0, negative, NaN, absurdly small): until a 401
+            refresh_at = self._clock() + seconds - min(30.0, 0.1 * seconds)
         self._token = _Token(value, refresh_at)
         self.fetches += 1
-        log.debug("district %s: token fetched from %s (expires in %s s)", self.district_id, self.token_host, lifetime)
+        log.debug("district %s: token fetched from %s (expires in %s s%s)", self.district_id, self.token_host,
+                  lifetime, "" if refresh_at is not None else "; kept until a 401")
         return value
 
     def _remember(self, error: OneRosterError) -> OneRosterError:
         self._failure = error
         return error
 
-    def _refusal(self, response: httpx.Response, kind: str) -> OneRosterError:
-        status = parse_status(response.content)
-        excerpt = redact(str(status), [self._secret.get_secret_value()])
-        kw = {"status": response.status_code, "body_excerpt": excerpt,
-              "request_id": request_id(response.headers)}
-        if kind == "forbidden" or (status.code_minor or "").lower() == "invalid_scope":
+    def _unexpected(self, reply: Reply) -> OneRosterError:
+        d, host = self.district_id, self.token_host
+        shown = {"html": "an HTML page", "not_json": "something that is not JSON"}.get(
+            reply.decision.reason, "JSON without an access_token")
+        assert self._loop is not None
+        return UnexpectedAnswer(
+            f"the token endpoint {host} for district {d} answers {shown} (HTTP {reply.response.status_code}): "
+            f"a login page or a proxy in front of it, or the wrong URL? check the token URL with "
+            f"`passback district show {d}` and correct it with `passback district set {d} --token-url ...`",
+            district_id=d, **self._loop.context(reply.response))
+
+    def _refusal(self, reply: Reply) -> OneRosterError:
+        assert self._loop is not None
+        response = reply.response
+        kw = self._loop.context(response)
+        minor = (parse_status(response.content).code_minor or "").lower()
+        if reply.decision.kind == "forbidden" or minor == "invalid_scope":
             return AccessForbidden.for_district(self.district_id, f"token endpoint {self.token_host}", **kw)
-        if response.status_code in (400, 401):
+        if response.status_code in (400, 401) or minor in ("invalid_client", "unauthorized_client"):
             return CredentialsRejected.for_district(self.district_id, self.token_host, **kw)
         return OneRosterError(f"the token endpoint {self.token_host} refused the token request for district "
-                              f"{self.district_id}", district_id=self.district_id, **kw)  # type: ignore[arg-type]
+                              f"{self.district_id}", district_id=self.district_id, **kw)

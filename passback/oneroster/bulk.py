@@ -25,8 +25,8 @@ async def run_writes(put: Put, items: Iterable[tuple[str, dict[str, Any]]], *, w
                      max_consecutive_failures: int | None = None) -> AsyncIterator[WriteOutcome]:
     """Yield the outcome of ``put(sourced_id, payload)`` for each item, ``workers`` at a time.
 
-    An item whose retries are exhausted yields an outcome with ``error`` set (not written; the
-    next run retries it).  ``max_consecutive_failures`` such outcomes in a row (default
+    An item whose retries are exhausted yields an outcome with ``error`` and ``exhausted`` set (not
+    written; the next run retries it).  ``max_consecutive_failures`` such outcomes in a row (default
     ``2 * workers``) mean the SIS is down: TransientExhausted is raised.  Any other error
     (CredentialsRejected, AccessForbidden, ...) stops every worker and is raised.
     """
@@ -47,7 +47,8 @@ async def run_writes(put: Put, items: Iterable[tuple[str, dict[str, Any]]], *, w
                 try:
                     outcome = await put(sourced_id, payload)
                 except TransientExhausted as exc:
-                    outcome = WriteOutcome(sourced_id, False, exc.status or 0, attempts=exc.attempts, error=str(exc))
+                    outcome = WriteOutcome(sourced_id, False, exc.status or 0, attempts=exc.attempts, error=str(exc),
+                                           exhausted=True)
                 out.put_nowait(outcome)
                 await room.acquire()
         except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
@@ -67,7 +68,7 @@ async def run_writes(put: Put, items: Iterable[tuple[str, dict[str, Any]]], *, w
             if isinstance(item, BaseException):
                 raise item
             room.release()
-            if item.error is not None:
+            if item.exhausted:
                 consecutive.append(item)
                 if len(consecutive) >= limit:
                     raise TransientExhausted(

@@ -1,21 +1,25 @@
 """The async OneRoster 1.1 client of one district: reads with hard-stop pagination, PUT/DELETE writes,
-bounded-concurrency bulk writes with an adaptive rate, one retry/classification point (``policy``).
+bounded-concurrency bulk writes with an adaptive rate, one request loop (``loop``) and one
+retry/classification point (``policy``) for every request, the token endpoint's included.
 
     async with OneRosterClient("d1", base_url, token_url, client_id, secret) as client:
-        periods = await client.grading_periods()
+        async with client.time_budget(120, "the pre-flight reads"):
+            periods = await client.grading_periods()
         async for outcome in client.put_many("lineItem", items, should_stop=stop):
             ...
 
 One ``httpx.AsyncClient`` per district, its pool no larger than 8 connections (httpcore scans the
 pool on every request event, so bigger pools cost CPU).  ``transport`` lets tests inject a
-``MockTransport``/``ASGITransport``.
+``MockTransport``/``ASGITransport``.  Bounds: each request ends by its deadline (the district's
+timeout, for the whole exchange) and reads at most ``max_response_bytes``; collections have a page
+budget; ``time_budget`` bounds a group of reads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Literal, TypeVar, overload
 from urllib.parse import quote, urlsplit
@@ -23,19 +27,16 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import BaseModel, SecretStr
 
-from passback.oneroster.auth import TokenSource
+from passback.oneroster.auth import Bearer, TokenSource
 from passback.oneroster.bulk import run_writes
 from passback.oneroster.errors import (
-    AccessForbidden,
-    CredentialsRejected,
-    OneRosterError,
     PaginationError,
     RequestRejected,
-    SisUnreachable,
-    TransientExhausted,
+    UnexpectedAnswer,
+    instead_of_oneroster,
     redact,
-    request_id,
 )
+from passback.oneroster.loop import MAX_RESPONSE_BYTES, Bounds, Reply, RequestLoop, time_budget
 from passback.oneroster.models import (
     AcademicSession,
     Category,
@@ -49,16 +50,20 @@ from passback.oneroster.models import (
 )
 from passback.oneroster.outcomes import ClientStats, WriteOutcome
 from passback.oneroster.pagination import Pager, rows_of
-from passback.oneroster.policy import Decision, RetryPolicy, classify
+from passback.oneroster.policy import READ, Expect, RetryPolicy
 from passback.oneroster.rate import AdaptiveRate, RateGate
+from passback.oneroster.readback import differences, unwrap
 
 log = logging.getLogger("passback.oneroster")
 
 M = TypeVar("M", bound=BaseModel)
 WriteKind = Literal["lineItem", "result"]
 MAX_POOL = 8
+MAX_UNEXPECTED = 3          # writes answered with something else than OneRoster: then the district stops
+PREFLIGHT_MAX_PAGES = 100   # grading periods and categories: 10,000 records at most
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 _KINDS: dict[str, tuple[str, str]] = {"lineItem": ("lineItems", "lineItem"), "result": ("results", "result")}
+_ENVELOPES = {"lineItems": "lineItem", "results": "result"}
 
 
 def encode(envelope: str, payload: dict[str, Any]) -> bytes:
@@ -72,24 +77,27 @@ class OneRosterClient:
                  client_secret: SecretStr | str, *, concurrency: int = 4, rate_limit_per_s: float | None = None,
                  timeout: httpx.Timeout = DEFAULT_TIMEOUT, retry: RetryPolicy | None = None, verify: bool = True,
                  transport: httpx.AsyncBaseTransport | None = None, scopes: list[str] | None = None,
-                 adaptive: AdaptiveRate | None = None) -> None:
+                 adaptive: AdaptiveRate | None = None, deadline_s: float | None = None,
+                 max_response_bytes: int = MAX_RESPONSE_BYTES, max_unexpected: int = MAX_UNEXPECTED) -> None:
         self.district_id = district_id
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc or self.base_url
         self.concurrency = min(max(concurrency, 1), MAX_POOL)
         self.retry = retry or RetryPolicy()
+        self.max_unexpected = max_unexpected
         secret = client_secret if isinstance(client_secret, SecretStr) else SecretStr(client_secret)
         self._stats = ClientStats()
-        self._tokens = TokenSource(district_id, token_url, client_id, secret, scopes=scopes, policy=self.retry,
-                                   timeout=timeout, verify=verify, transport=transport)
+        self._tokens = TokenSource(district_id, token_url, client_id, secret, scopes=scopes, clock=self.retry.clock)
         self._gate = RateGate(rate_limit_per_s, sleep=self.retry.sleep, clock=self.retry.clock, tuning=adaptive)
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         self._http = httpx.AsyncClient(timeout=timeout, verify=verify, transport=transport, limits=limits,
                                        headers={"Accept": "application/json", "User-Agent": "passback-oneroster"})
-        self._contacted = False
-        self._headers_token: str | None = None
-        self._get_headers: dict[str, str] = {}
-        self._put_headers: dict[str, str] = {}
+        deadline = deadline_s if deadline_s is not None else (timeout.read or DEFAULT_TIMEOUT.read or 30.0)
+        self._loop = RequestLoop(district_id, self._http, self.retry, Bounds(deadline, max_response_bytes),
+                                 self._stats, self._gate, self._tokens.secrets)
+        self._tokens.attach(self._loop)
+        self._auth = Bearer(self._tokens)
+        self._unexpected: list[str] = []
 
     def __repr__(self) -> str:
         return f"OneRosterClient(district_id={self.district_id!r}, base_url={self.base_url!r})"
@@ -102,7 +110,6 @@ class OneRosterClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-        await self._tokens.aclose()
 
     @property
     def stats(self) -> ClientStats:
@@ -113,109 +120,56 @@ class OneRosterClient:
     def gate(self) -> RateGate:
         return self._gate
 
-    # -- the one request loop ---------------------------------------------------------------
-    def _headers(self, token: str, body: bool) -> dict[str, str]:
-        if token is not self._headers_token:
-            self._get_headers = {"Authorization": f"Bearer {token}"}
-            self._put_headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-            self._headers_token = token
-        return self._put_headers if body else self._get_headers
+    async def send(self, method: str, url: str, *, expect: Expect | None, params: dict[str, Any] | None = None,
+                   content: bytes | None = None) -> Reply:
+        """One API request through the loop (auth, pacing, bounds, retries, classification)."""
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        return await self._loop.send(method, url, expect=expect, auth=self._auth, params=params, content=content,
+                                     headers=headers)
 
-    async def send(self, method: str, url: str, *, params: dict[str, Any] | None = None,
-                   content: bytes | None = None) -> tuple[httpx.Response, int]:
-        """Send with auth, pacing and retries; returns (response, attempts) for a 2xx or a permanent
-        rejection, raises CredentialsRejected / AccessForbidden / TransientExhausted / SisUnreachable."""
-        policy, gate, stats = self.retry, self._gate, self._stats
-        refreshed = False
-        failures = 0
-        for attempt in range(1, policy.max_attempts + 2):  # +1: the one re-send after a token refresh
-            sent_at = await gate.acquire()
-            token = await self._tokens.get()
-            stats.requests += 1
-            response: httpx.Response | None = None
-            error: httpx.TransportError | None = None
-            started = time.perf_counter()
-            try:
-                response = await self._http.request(method, url, params=params, content=content,
-                                                    headers=self._headers(token, content is not None))
-                decision = classify(response)
-            except httpx.TransportError as exc:
-                error = exc
-                decision = classify(exc)
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("district %s: %s %s -> %s (attempt %d, %.1f ms)", self.district_id, method,
-                          urlsplit(url).path, response.status_code if response is not None else decision.reason,
-                          attempt, (time.perf_counter() - started) * 1000)
-            kind = decision.kind
-            if response is not None:
-                self._contacted = True
-                stats.bytes_received += len(response.content)
-                if content is not None:
-                    stats.bytes_sent += len(content)
-            if kind == "ok" or kind == "reject":
-                gate.on_success(sent_at)
-                return response, attempt  # type: ignore[return-value]
-            if kind == "auth":
-                if refreshed:
-                    raise CredentialsRejected.for_district(self.district_id, self._tokens.token_host,
-                                                           **self._context(response))
-                refreshed = True
-                stats.token_refreshes += 1
-                await self._tokens.refresh(token)
-                continue
-            if kind == "forbidden":
-                raise AccessForbidden.for_district(self.district_id, f"{method} {urlsplit(url).path}",
-                                                   **self._context(response))
-            if kind == "fatal":
-                raise error if error is not None else OneRosterError(decision.reason, district_id=self.district_id)
-            failures += 1
-            stats.retries[decision.reason] += 1
-            if error is not None and decision.reason in ("dns", "tls") and not self._contacted:
-                raise SisUnreachable.for_district(self.district_id, self.host, decision.reason,
-                                                  type(error).__name__) from None
-            if failures >= policy.max_attempts:
-                raise self._exhausted(method, url, decision, attempt, response)
-            delay = policy.delay(failures, decision)
-            if response is not None and response.status_code == 429:
-                stats.throttled += 1
-                if gate.on_throttled(sent_at, delay):
-                    continue  # a flood: everyone waits out the Retry-After in the next acquire()
-            await policy.sleep(delay)
-        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
-
-    def _context(self, response: httpx.Response | None) -> dict[str, Any]:
-        if response is None:
-            return {}
-        token = self._tokens.current or ""
-        return {"status": response.status_code, "request_id": request_id(response.headers),
-                "body_excerpt": redact(str(parse_status(response.content)), [token])}
-
-    def _exhausted(self, method: str, url: str, decision: Decision, attempts: int,
-                   response: httpx.Response | None) -> OneRosterError:
-        path = urlsplit(url).path
-        if response is None and not self._contacted:
-            return SisUnreachable.for_district(self.district_id, self.host, decision.reason, "no answer")
-        return TransientExhausted(
-            f"{method} {path} for district {self.district_id} failed {attempts} times ({decision.reason}); "
-            f"the attempt budget of {self.retry.max_attempts} is spent — the SIS is overloaded or down, rerun later",
-            district_id=self.district_id, attempts=attempts, reason=decision.reason, **self._context(response))
+    def time_budget(self, seconds: float, what: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Bound a group of reads (the pre-flight, a reconcile read-back): past ``seconds`` they are
+        cancelled and ``BoundExceeded`` names the district."""
+        return time_budget(self.district_id, self.host, seconds, what)
 
     def _rejection(self, response: httpx.Response) -> SisStatus:
+        """The SIS's status of a refusal: redacted, control characters neutralised (it is stored and shown)."""
         status = parse_status(response.content)
-        token = self._tokens.current
-        if token and status.description and token in status.description:
-            return SisStatus(status.code_minor, redact(status.description, [token]), status.code_major)
-        return status
+        secrets = self._tokens.secrets()
+        return SisStatus(redact(status.code_minor, secrets, 100) if status.code_minor else None,
+                         redact(status.description, secrets) if status.description else None, status.code_major)
+
+    def _not_oneroster(self, reply: Reply, what: str, envelope: str = "object") -> str:
+        return (f"the SIS answers {instead_of_oneroster(reply.decision.reason, envelope)} (HTTP "
+                f"{reply.response.status_code} to {what}) — check the base URL with "
+                f"`passback district show {self.district_id}`")
 
     # -- writes -----------------------------------------------------------------------------
     async def write(self, method: str, collection: str, sourced_id: str, content: bytes | None) -> WriteOutcome:
-        response, attempts = await self.send(method, f"{self.base_url}/{collection}/{quote(sourced_id, safe='')}",
-                                             content=content)
+        """One PUT/DELETE.  Only a OneRoster answer for this item is an acknowledgement (``policy``); an
+        answer that is not one is never recorded: the outcome carries ``error``, and after
+        ``max_unexpected`` of them ``UnexpectedAnswer`` stops the district."""
+        envelope = _ENVELOPES.get(collection, collection)
+        reply = await self.send(method, f"{self.base_url}/{collection}/{quote(sourced_id, safe='')}",
+                                expect=Expect("item", envelope, sourced_id), content=content)
+        response, attempts, kind = reply.response, reply.attempts, reply.decision.kind
         status = response.status_code
-        if status < 300 or (method == "DELETE" and status == 404):
+        if kind == "foreign":
+            return self._unexpected_write(reply, sourced_id, f"{method} {collection}/{sourced_id}", envelope)
+        if kind == "ok" or (method == "DELETE" and status == 404):
             return WriteOutcome(sourced_id, True, status, status == 201, None, attempts)
         self._stats.rejections += 1
         return WriteOutcome(sourced_id, False, status, False, self._rejection(response), attempts)
+
+    def _unexpected_write(self, reply: Reply, sourced_id: str, what: str, envelope: str) -> WriteOutcome:
+        message = self._not_oneroster(reply, what, envelope)
+        self._unexpected.append(message)
+        if len(self._unexpected) >= self.max_unexpected:
+            raise UnexpectedAnswer(
+                f"district {self.district_id} stopped: {len(self._unexpected)} writes were answered with something "
+                f"that is not a OneRoster acknowledgement, and nothing was recorded for them; {message}",
+                district_id=self.district_id, **self._loop.context(reply.response))
+        return WriteOutcome(sourced_id, False, reply.response.status_code, attempts=reply.attempts, error=message)
 
     async def put_line_item(self, sourced_id: str, payload: dict[str, Any]) -> WriteOutcome:
         return await self.write("PUT", "lineItems", sourced_id, encode("lineItem", payload))
@@ -234,8 +188,9 @@ class OneRosterClient:
         """PUT every (sourcedId, payload) with ``concurrency`` workers; outcomes in completion order.
 
         ``should_stop`` is checked before each new request; closing the iterator early (``aclosing``)
-        cancels the writes in flight.  An item whose retries are exhausted comes back with ``error``
-        set; several in a row raise TransientExhausted (the SIS is down).
+        cancels the writes in flight.  An item whose retries are exhausted, or whose answer was not
+        a OneRoster acknowledgement, comes back with ``error`` set; several in a row raise
+        TransientExhausted (the SIS is down), a few unexpected answers UnexpectedAnswer.
         """
         collection, envelope = _KINDS[kind]
 
@@ -244,20 +199,35 @@ class OneRosterClient:
 
         return run_writes(put, items, workers=self.concurrency, district_id=self.district_id, should_stop=should_stop)
 
+    async def read_back(self, kind: WriteKind, sourced_id: str, payload: dict[str, Any]) -> list[str]:
+        """GET the item just written and compare it with ``payload``: one line per difference
+        (empty: the SIS holds what was written)."""
+        collection, envelope = _KINDS[kind]
+        try:
+            data, _ = await self.get_json(f"{collection}/{quote(sourced_id, safe='')}")
+        except RequestRejected as exc:
+            if exc.status == 404:
+                return [f"the SIS has no {envelope} {sourced_id} (GET answered 404)"]
+            raise
+        stored = data.get(envelope) if isinstance(data, dict) else None
+        if not isinstance(stored, dict):
+            return [f"GET {collection}/{sourced_id} answered no {envelope}"]
+        return differences(envelope, unwrap(payload, envelope), stored)
+
     # -- reads ------------------------------------------------------------------------------
     async def get_json(self, path: str, params: dict[str, Any] | None = None) -> tuple[Any, httpx.Response]:
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
-        response, _ = await self.send("GET", url, params=params)
-        if response.status_code >= 300:
+        reply = await self.send("GET", url, expect=READ, params=params)
+        response, what = reply.response, f"GET {urlsplit(url).path}"
+        if reply.decision.kind == "foreign":
+            raise UnexpectedAnswer(f"{what} for district {self.district_id}: {self._not_oneroster(reply, what)}",
+                                   district_id=self.district_id, **self._loop.context(response))
+        if reply.decision.kind != "ok":
             status = self._rejection(response)
-            raise RequestRejected(f"the SIS refused GET {urlsplit(url).path} for district {self.district_id}",
+            raise RequestRejected(f"the SIS refused {what} for district {self.district_id}",
                                   district_id=self.district_id, code_minor=status.code_minor,
-                                  **self._context(response))
-        try:
-            return response.json(), response
-        except ValueError:
-            raise OneRosterError(f"GET {urlsplit(url).path} for district {self.district_id} answered non-JSON",
-                                 district_id=self.district_id, **self._context(response)) from None
+                                  **self._loop.context(response))
+        return json.loads(response.content), response
 
     @overload
     def iter_collection(self, path: str, *, params: dict[str, Any] | None = ..., model: type[M],
@@ -270,9 +240,9 @@ class OneRosterClient:
                               model: type[BaseModel] | None = None, page_size: int = 100,
                               max_pages: int = 10_000) -> AsyncIterator[Any]:
         """Every record of a collection, page by page (``limit``/``offset``), with a hard stop."""
-        pager = Pager(f"{self.base_url}/{path.lstrip('/')}", page_size)
+        pager = Pager(f"{self.base_url}/{path.lstrip('/')}", page_size, max_pages)
         query = dict(params or {})
-        for _ in range(max_pages):
+        while True:
             if pager.follow is not None:
                 data, response = await self.get_json(pager.follow)
             else:
@@ -283,14 +253,16 @@ class OneRosterClient:
                                       f"again (offset {pager.offset} ignored)", district_id=self.district_id)
             for row in rows:
                 yield model.model_validate(row) if model is not None else row
-            if not pager.advance(response, rows):
+            more = pager.advance(response, rows)
+            if pager.problem is not None:
+                raise PaginationError(f"GET {path} for district {self.district_id}: {pager.problem} — the SIS's "
+                                      f"paging does not end; stopped", district_id=self.district_id)
+            if not more:
                 return
             if pager.foreign_link():
                 raise PaginationError(f"GET {path} for district {self.district_id}: next link points to another "
                                       f"host ({urlsplit(pager.follow or '').netloc}); not followed",
                                       district_id=self.district_id)
-        raise PaginationError(f"GET {path} for district {self.district_id}: not finished after {max_pages} pages "
-                              f"of {page_size} (the page budget)", district_id=self.district_id)
 
     async def get_collection(self, path: str, *, params: dict[str, Any] | None = None,
                              model: type[BaseModel] | None = None, page_size: int = 100,
@@ -311,11 +283,11 @@ class OneRosterClient:
 
     async def grading_periods(self) -> list[AcademicSession]:
         sessions = await self.get_collection("academicSessions", params={"filter": "type='gradingPeriod'"},
-                                             model=AcademicSession)
+                                             model=AcademicSession, max_pages=PREFLIGHT_MAX_PAGES)
         return [s for s in sessions if (s.type or "gradingPeriod") == "gradingPeriod"]
 
     async def categories(self) -> list[Category]:
-        return await self.get_collection("categories", model=Category)
+        return await self.get_collection("categories", model=Category, max_pages=PREFLIGHT_MAX_PAGES)
 
     async def classes(self) -> list[Class]:
         return await self.get_collection("classes", model=Class)

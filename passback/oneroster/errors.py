@@ -2,13 +2,21 @@
 
 Every error carries the district id, the HTTP status (if any), the SIS's request id (if it sent
 one) and a REDACTED excerpt of the body.  No token, secret or Authorization header ever reaches
-an error's text or repr: bodies are redacted before they are stored.
+an error's text or repr: bodies are redacted before they are stored, and errors are raised
+outside ``except`` blocks so no exception chain (``__cause__``/``__context__``) carries a body.
+
+``retriable`` says whether running the same thing again later can help (the SIS was busy or
+unreachable) or not (credentials, licence, configuration, a SIS that answers something else
+than OneRoster): orchestration retries read it, never a list of classes (as the Singer SDK's
+``RetriableAPIError``/``FatalAPIError``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+
+from passback.redaction import printable, scrub
 
 EXCERPT_CHARS = 300
 REQUEST_ID_HEADERS = ("x-request-id", "x-correlation-id", "request-id", "x-amzn-requestid")
@@ -20,13 +28,12 @@ _SECRET_PATTERNS = (
 
 
 def redact(text: str, secrets: Iterable[str] = (), limit: int = EXCERPT_CHARS) -> str:
-    """``text`` cut to ``limit`` characters with tokens, secrets and credentials replaced."""
-    out = text
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            out = out.replace(secret, "[REDACTED]")
+    """``text`` cut to ``limit`` characters with tokens, secrets and credentials replaced, and
+    control characters neutralised."""
+    out = scrub(text, secrets)
     out = _SECRET_PATTERNS[0].sub(lambda m: f"{m.group(1)} [REDACTED]", out)
     out = _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)}[REDACTED]", out)
+    out = printable(out)
     return out if len(out) <= limit else out[:limit] + "…"
 
 
@@ -35,12 +42,14 @@ def request_id(headers: Mapping[str, str]) -> str | None:
     for name in REQUEST_ID_HEADERS:
         value = headers.get(name)
         if value:
-            return value[:100]
+            return printable(value[:100])
     return None
 
 
 class OneRosterError(Exception):
     """Base of every client failure."""
+
+    retriable = False
 
     def __init__(self, message: str, *, district_id: str, status: int | None = None,
                  request_id: str | None = None, body_excerpt: str = "") -> None:
@@ -102,6 +111,8 @@ class AccessForbidden(OneRosterError):
 class TransientExhausted(OneRosterError):
     """A retriable failure (429, 5xx, timeout, dropped connection) that used up the attempt budget."""
 
+    retriable = True
+
     def __init__(self, message: str, *, attempts: int = 0, reason: str = "", **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.attempts = attempts
@@ -110,6 +121,8 @@ class TransientExhausted(OneRosterError):
 
 class SisUnreachable(OneRosterError):
     """The SIS could not be reached at all (DNS, TCP, TLS) before any response was ever received."""
+
+    retriable = True
 
     @classmethod
     def for_district(cls, district_id: str, host: str, reason: str, detail: str) -> SisUnreachable:
@@ -124,7 +137,8 @@ class SisUnreachable(OneRosterError):
 
 
 class PaginationError(OneRosterError):
-    """A collection read that did not terminate as it should (page budget, offset ignored, foreign next link)."""
+    """A collection read that did not terminate as it should (page budget, offset ignored, foreign next link,
+    more records than its X-Total-Count)."""
 
 
 class RequestRejected(OneRosterError):
@@ -133,3 +147,42 @@ class RequestRejected(OneRosterError):
     def __init__(self, message: str, *, code_minor: str | None = None, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.code_minor = code_minor
+
+
+_INSTEAD = {
+    "html": "an HTML page: a login page or a proxy in front of the API",
+    "not_json": "something that is not JSON: a proxy or another service at the base URL",
+    "shape": "JSON that is not a OneRoster {envelope}: another service at the base URL",
+    "sourced_id": "the acknowledgement of another {envelope} than the one written: a caching proxy or a SIS fault",
+    "failure_status": "a failure status with a success code",
+}
+
+
+def instead_of_oneroster(reason: str, envelope: str = "object") -> str:
+    """What a SIS answered instead of a OneRoster answer (``policy``'s foreign reason), and the likely cause."""
+    return _INSTEAD.get(reason, "something else than OneRoster").format(envelope=envelope)
+
+
+class UnexpectedAnswer(OneRosterError):
+    """An answer that is not a OneRoster answer (an HTML page, JSON of another shape, another item's
+    acknowledgement): a login page, a proxy or another service answers at the configured URL."""
+
+
+class SisRedirected(OneRosterError):
+    """A 3xx: the configured URL is not the API's (http→https, a moved API, a login page)."""
+
+    @classmethod
+    def for_district(cls, district_id: str, what: str, status: int, location_host: str, setting: str,
+                     **kw: object) -> SisRedirected:
+        return cls(
+            f"{what} for district {district_id} was redirected (HTTP {status}) to {location_host or 'another URL'} — "
+            f"the {setting} is probably wrong (an http URL moved to https, a moved API, or a login page); nothing "
+            f"was recorded for it. Check it with `passback district show {district_id}` and correct it with "
+            f"`passback district set {district_id} --{setting.lower().replace(' ', '-')} ...`",
+            district_id=district_id, status=status, **kw,  # type: ignore[arg-type]
+        )
+
+
+class BoundExceeded(OneRosterError):
+    """An answer or a read that outgrew a bound: the per-request deadline (a body still dripping in),
+    the maximum response size, or a time budget for a group of reads."""

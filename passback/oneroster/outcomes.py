@@ -15,8 +15,9 @@ class WriteOutcome:
 
     ``ok``: 2xx (or 404 on DELETE: already absent).  ``created``: 201.  ``rejection``: the SIS's
     status when it refused the item (a permanent 4xx other than 401/403), else None.
-    ``error``: set only by ``put_many`` when the item's retries were exhausted (http_status is then
-    the last status seen, 0 for a network failure); the item was not written and may be retried.
+    ``error``: the item was not acknowledged and may be retried: its retries were exhausted
+    (``exhausted``; http_status is then the last status seen, 0 for a network failure), or the answer
+    was not a OneRoster acknowledgement (an HTML page, another shape: the client counts those).
     """
 
     sourced_id: str
@@ -26,6 +27,7 @@ class WriteOutcome:
     rejection: SisStatus | None = None
     attempts: int = 1
     error: str | None = None
+    exhausted: bool = False
 
 
 @dataclass

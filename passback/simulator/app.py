@@ -9,13 +9,15 @@ Tenant ``T`` is served at ``/{T}/ims/oneroster/v1p1/...`` with its token URL ``/
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from passback.scenario import Scenario
-from passback.simulator import admin, gradebook, roster
+from passback.simulator import admin, gradebook, hostile, roster
 from passback.simulator.auth import OAuthError
 from passback.simulator.errors import ApiError, error_response, json_response, status_body
 from passback.simulator.faults import FaultConfig, FaultRuntime
@@ -32,6 +34,15 @@ async def token_endpoint(request: Request) -> Response:
     tenant = sim.tenant(request.path_params["tenant"])
     record: RequestRecord | None = request.scope.get(RECORD_KEY)
     body = await request.body()
+    faults = sim.faults.config
+    if faults.html_token or faults.echo_credentials:
+        if record is not None:
+            record.fault = "html" if faults.html_token else "echo"
+        if faults.html_token:
+            return hostile.html_page()
+        authorization = request.headers.get("authorization")
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        return hostile.echo_credentials(lambda: sim.auth.credentials(authorization, form)[:2], authorization)
     try:
         client_id, payload = sim.auth.issue(tenant, request.headers.get("authorization"), body)
     except OAuthError as exc:

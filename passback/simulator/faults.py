@@ -2,7 +2,9 @@
 
 The knobs apply to the OneRoster API and the token endpoint of every tenant, never to ``/admin``;
 they can be changed while the server runs (``POST /admin/faults``, a partial update).  The ASGI
-middleware that applies them is :mod:`passback.simulator.middleware`.
+middleware that applies them is :mod:`passback.simulator.middleware`; the hostile answers (a login
+proxy, another service, a SIS that loses writes, a dripping or huge body, endless paging, echoed
+credentials, control characters) are built by :mod:`passback.simulator.hostile`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 FaultKind = Literal["drop", "hang", "error", "throttle"]
+HostileWrite = Literal["html", "foreign_json", "redirect", "phantom"]
+Delivery = Literal["drip", "oversize"]
 
 
 class FaultConfig(BaseModel):
@@ -38,6 +42,24 @@ class FaultConfig(BaseModel):
         "before", description="'after': the request is processed (a write is stored) before the error/drop/hang")
     token_lifetime_s: float | None = Field(None, ge=0, description="overrides create_app(token_lifetime_s=...)")
     seed: int | None = Field(None, description="seed of the fault RNG (reproducible draws)")
+    # -- hostile answers (docs/simulator.md, "Hostile faults"); one more draw per served write / API answer
+    html_write_rate: float = Field(0.0, ge=0, le=1, description="writes answered 200 with an HTML sign-in page; not stored")
+    foreign_json_rate: float = Field(0.0, ge=0, le=1, description="writes answered 200 with JSON of another shape; not stored")
+    redirect_rate: float = Field(0.0, ge=0, le=1, description="writes answered 307 to another host's login page; not stored")
+    phantom_write_rate: float = Field(
+        0.0, ge=0, le=1, description="writes answered as stored (2xx + the object) but not stored (the old version stays)")
+    html_token: bool = Field(False, description="the token endpoint answers 200 with an HTML sign-in page")
+    echo_credentials: bool = Field(
+        False, description="the token endpoint answers 200 with an OAuth error echoing the client id, secret and header")
+    drip_rate: float = Field(0.0, ge=0, le=1, description="API answers whose body is sent one byte per drip_interval_s")
+    drip_interval_s: float = Field(2.0, gt=0)
+    oversize_rate: float = Field(0.0, ge=0, le=1, description="API answers padded with whitespace to oversize_mb (streamed)")
+    oversize_mb: float = Field(64.0, gt=0)
+    endless_next_links: bool = Field(
+        False, description="collections never end: invented records, a next link on every page, no X-Total-Count")
+    lying_total_count: bool = Field(
+        False, description="collections never end: X-Total-Count two pages ahead of the reader, invented records")
+    control_chars: bool = Field(False, description="error descriptions carry ANSI escapes (\\x1b[2J ...) and BEL")
 
     def merged(self, patch: dict[str, Any]) -> FaultConfig:
         """A new config: this one with the keys of ``patch`` replaced (validated)."""
@@ -157,3 +179,26 @@ class FaultRuntime:
 
     def error_status(self) -> int:
         return self.rng.choice((500, 503))
+
+    def hostile_write(self) -> HostileWrite | None:
+        """For a write that is served: html, foreign_json, redirect, phantom (cumulative rates) or nothing."""
+        c = self.config
+        rates: tuple[tuple[HostileWrite, float], ...] = (
+            ("html", c.html_write_rate), ("foreign_json", c.foreign_json_rate), ("redirect", c.redirect_rate),
+            ("phantom", c.phantom_write_rate))
+        return self._pick(rates)
+
+    def delivery(self) -> Delivery | None:
+        """For an API answer that is served: drip, oversize (cumulative rates) or nothing."""
+        c = self.config
+        return self._pick((("drip", c.drip_rate), ("oversize", c.oversize_rate)))
+
+    def _pick(self, rates: tuple[tuple[Any, float], ...]) -> Any:
+        if not any(rate for _, rate in rates):
+            return None
+        r, edge = self.rng.random(), 0.0
+        for name, rate in rates:
+            edge += rate
+            if r < edge:
+                return name
+        return None

@@ -5,6 +5,10 @@ request in the telemetry.
 Order per request: rate limit (gradebook writes only: 429 + ``Retry-After``), concurrency cap
 (wait), latency, then one random draw — drop, hang or 5xx — applied before the request is
 processed or, with ``fault_phase="after"``, after it was (a write is stored, the answer is lost).
+A request no such fault hit may still get a hostile answer (``hostile``): a write one more draw
+(an HTML page, JSON of another shape, a redirect — none stored — or a phantom: acknowledged, then
+undone), an API answer one more (a dripping or an oversized body).  With ``control_chars`` every
+JSON error body's descriptions carry ANSI escapes and BEL.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import httpx
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from passback.simulator import hostile
 from passback.simulator.errors import json_response, status_body
 from passback.simulator.faults import retry_after_header
 from passback.simulator.schema import API_PREFIX, TOKEN_SUFFIX
@@ -71,6 +76,8 @@ class SimMiddleware:
 
     async def _faulty(self, scope: Scope, receive: Receive, send: Send, rec: RequestRecord, is_token: bool) -> None:
         faults = self.sim.faults
+        if faults.config.control_chars:
+            send = hostile.with_controls(send)
         if not is_token and scope["method"] in ("PUT", "DELETE"):
             wait = faults.throttle(rec.tenant)
             if wait > 0:
@@ -87,7 +94,7 @@ class SimMiddleware:
                 await asyncio.sleep(latency)
             fault = faults.draw()
             if fault is None:
-                await self.app(scope, receive, send)
+                await self._served(scope, receive, send, rec, is_token)
                 return
             rec.fault = fault
             held: list[Message] = []
@@ -117,6 +124,35 @@ class SimMiddleware:
             await response(scope, receive, send)
         finally:
             await gate.release()
+
+    async def _served(self, scope: Scope, receive: Receive, send: Send, rec: RequestRecord, is_token: bool) -> None:
+        """A request no classic fault hit: a hostile answer when one is drawn, else the app's."""
+        faults = self.sim.faults
+        path = scope["path"]
+        bad = faults.hostile_write() if not is_token and scope["method"] in ("PUT", "DELETE") else None
+        if bad in ("html", "foreign_json", "redirect"):
+            rec.fault = bad
+            answer = {"html": hostile.html_page, "foreign_json": lambda: hostile.foreign_json(path),
+                      "redirect": lambda: hostile.redirect(path)}[bad]()
+            await answer(scope, receive, send)
+            return
+        delivery = None if is_token else faults.delivery()
+        if bad is None and delivery is None:
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+        snap = hostile.snapshot(self.sim.store, rec.tenant, path) if bad == "phantom" else None
+        await self.app(scope, receive, _holder(held))
+        if bad == "phantom":
+            rec.fault = "phantom"
+            hostile.restore(self.sim.store, rec.tenant, snap)  # before the answer: no one ever sees it stored
+        if delivery is None:
+            for message in held:
+                await send(message)
+            return
+        rec.fault = delivery
+        c = faults.config
+        await hostile.deliver(delivery, held, send, receive, interval_s=c.drip_interval_s, oversize_mb=c.oversize_mb)
 
     @staticmethod
     def _drop(scope: Scope) -> None:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
+from passback.simulator import hostile
 from passback.simulator.auth import GRADEBOOK_READ, ROSTER_READ
 from passback.simulator.errors import json_response, unknown_object
 from passback.simulator.query import parse_query, select_fields
@@ -60,6 +61,12 @@ def collection(src: Source, envelope: str, params: tuple[str, ...] = (), parents
         all_params = [tenant, *args, *q.params]
         total = sim.store.count(src.table, where, all_params)
         rows = sim.store.page(src.table, where, all_params, q.order, q.limit, q.offset) if q.offset < total else []
+        faults = sim.faults.config
+        if faults.endless_next_links or faults.lying_total_count:
+            template = rows[0] if rows else next(iter(sim.store.page(src.table, where, all_params, q.order, 1, 0)), None)
+            rows, headers = hostile.endless_page(request, rows, template, q.limit, q.offset,
+                                                 lying_total=faults.lying_total_count)
+            return json_response({envelope: [select_fields(r, q.fields) for r in rows]}, headers=headers)
         headers = {"X-Total-Count": str(total)}
         link = _links(request, q.limit, q.offset, total)
         if link:

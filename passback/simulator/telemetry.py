@@ -13,6 +13,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 MAX_LOG = 200_000
+# hostile answers whose HTTP status says "done" although nothing (new) was stored: counted under
+# their name, not their status, so "PUTs answered 200/201" still means "stored"
+NOT_STORED = frozenset({"html", "foreign_json", "phantom", "echo"})
+HOSTILE = NOT_STORED | {"redirect", "drip", "oversize"}
 
 
 @dataclass(slots=True)
@@ -26,7 +30,7 @@ class RequestRecord:
     client_id: str | None = None
     token_tenant: str | None = None          # the tenant that issued the bearer token (never the token)
     token_tenant_matches: bool | None = None  # None: no (known) bearer token
-    fault: str | None = None       # latency | throttled | error | hang | drop
+    fault: str | None = None       # latency | throttled | error | hang | drop | a HOSTILE answer
     duration_ms: float = 0.0
 
 
@@ -41,6 +45,7 @@ class TenantStats:
     server_errors_5xx: int = 0
     dropped: int = 0
     hung: int = 0
+    hostile: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +59,7 @@ class TenantStats:
             "server_errors_5xx": self.server_errors_5xx,
             "dropped": self.dropped,
             "hung": self.hung,
+            "hostile": dict(self.hostile),
         }
 
 
@@ -84,7 +90,7 @@ class Telemetry:
         if stats is None:
             stats = self.tenants[rec.tenant] = TenantStats()
         stats.requests += 1
-        status = str(rec.status) if rec.status is not None else "dropped"
+        status = rec.fault if rec.fault in NOT_STORED else str(rec.status) if rec.status is not None else "dropped"
         if rec.status is None:
             stats.dropped += 1
         elif rec.status == 429:
@@ -93,6 +99,8 @@ class Telemetry:
             stats.server_errors_5xx += 1
         if rec.fault == "hang":
             stats.hung += 1
+        elif rec.fault in HOSTILE:
+            stats.hostile[rec.fault] += 1
         if is_token:
             stats.token_requests[status] += 1
             return

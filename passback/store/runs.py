@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from passback.redaction import scrub, secret_forms
 from passback.store.db import session
-from passback.store.models import Run, utcnow
+from passback.store.models import District, Run, utcnow
+from passback.store.secrets import decrypt_secret
 
 
 def start_run(engine: Engine, district_id: str, kind: str, flow_run_id: str | None = None) -> str:
@@ -38,12 +40,25 @@ def finish_run(engine: Engine, run_id: str, status: str, counts: dict[str, Any] 
         run = s.get(Run, run_id)
         if run is None:
             return
+        secrets = _district_secrets(s, run.district_id)  # defence in depth: errors are redacted before this
         run.status = status
         run.finished_at = utcnow()
-        run.counts = json.dumps(counts, default=str) if counts is not None else None
-        run.error = error
+        run.counts = scrub(json.dumps(counts, default=str), secrets) if counts is not None else None
+        run.error = scrub(error, secrets) if error else error
         run.data_docs = data_docs
         s.add(run)
+
+
+def _district_secrets(s: Any, district_id: str) -> list[str]:
+    """Every form of the district's client secret (none when it cannot be read)."""
+    district = s.get(District, district_id)
+    if district is None:
+        return []
+    try:
+        secret = decrypt_secret(district.secret_ciphertext).get_secret_value()
+    except Exception:  # noqa: BLE001 - a key problem is reported elsewhere; nothing to scrub with
+        return []
+    return secret_forms(secret, district.client_id)
 
 
 def recent_runs(engine: Engine, district_id: str, n: int = 10) -> list[Run]:

@@ -34,6 +34,7 @@ from passback.sync.report import DistrictSummary, summarise
 log = logging.getLogger("passback.sync")
 
 TOP_HELD = 5  # held-back assessments per reason in the summary (Prefect artifact)
+PREFLIGHT_BUDGET_S = 120.0  # the pre-flight reads (grading periods, categories) end within this, whatever the SIS does
 HEARTBEAT_S = 60.0  # a lock without a heartbeat for 15 minutes may be taken over (store.locks)
 LEDGER_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status"]
 
@@ -50,6 +51,7 @@ class RunOptions:
     effective_date: dt.date | None = None  # backfill preview: evaluate with this date instead
     transport: httpx.AsyncBaseTransport | None = None  # tests: in-process simulator
     on_progress: Callable[[int, int], None] | None = None
+    preflight_budget_s: float = PREFLIGHT_BUDGET_S
 
 
 @dataclass
@@ -98,8 +100,9 @@ class DistrictRun:
 
     # -- stages -----------------------------------------------------------------------------
     async def preflight(self, client: OneRosterClient) -> SisSnapshot:
-        periods = await client.grading_periods()
-        categories = await client.categories()
+        async with client.time_budget(self.options.preflight_budget_s, "the pre-flight reads"):
+            periods = await client.grading_periods()
+            categories = await client.categories()
         gp = grading_period_frame([
             {"sourced_id": p.sourcedId, "title": p.title, "start_date": p.startDate, "end_date": p.endDate} for p in periods
         ])

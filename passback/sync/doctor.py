@@ -50,6 +50,9 @@ async def _write_probe(client: Any) -> Check:
     except AccessForbidden as exc:
         return Check("licence and write scope", False, str(exc),
                      "buy/enable the Skyward LMS/OneRoster API licence and grant gradebook.createput to the API access record")
+    if outcome.error is not None:  # not a OneRoster answer (an HTML page, another shape): not a verdict
+        return Check("licence and write scope", False, outcome.error, "correct the base URL: passback district set "
+                     f"{client.district_id} --base-url ...")
     if outcome.ok:
         return Check("licence and write scope", True, "the SIS accepted an empty probe lineItem (unexpected; delete 'passback-doctor-probe')")
     return Check("licence and write scope", True, f"writes allowed (probe refused as invalid data: HTTP {outcome.http_status}, nothing created)")

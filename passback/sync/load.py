@@ -2,12 +2,20 @@
 
 The ledger is written from SIS acknowledgements only, one transaction per ``batch_size`` answers,
 so a crash re-sends at most that many plus the requests in flight.  Rejections are the SIS's
-verdict on an item and are recorded; transient failures are not (the next run retries them).
+verdict on an item and are recorded; transient failures are not (the next run retries them), nor
+are answers that are not OneRoster acknowledgements (the client decides: ``oneroster.policy``).
+
+Read-back: the first acknowledged write of each kind in a run goes alone and is read back (GET)
+before anything else of that kind is sent or recorded; then a random sample (``readback_rate``,
+about 1 in 1,000) is read back before its ledger batch is recorded.  A SIS that does not hold what
+it acknowledged stops the district (``ReadBackMismatch``) and the unrecorded batch stays
+unrecorded: the next run re-sends it.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 from array import array
 from collections import Counter
@@ -20,35 +28,22 @@ import pandas as pd
 from passback.domain.codes import Kind
 from passback.domain.payloads import line_item_payload, result_payload
 from passback.domain.plan import Plan
+from passback.sync.verdicts import Probation, SystemicRejection, is_closed_period_rejection, systemic_cause
 
 log = logging.getLogger("passback.load")
 
-USE_GRADE_SETTING = "Use Grade When Posting Secondary Gradebook Assignment Scores"
-
-
-class SystemicRejection(RuntimeError):
-    """The first writes of a district are all rejected the same way: a district-wide cause."""
+class ReadBackMismatch(RuntimeError):
+    """The SIS acknowledged a write but does not hold what was written."""
 
 
 class WriteClient(Protocol):
     def put_many(self, kind: str, items: Iterable[tuple[str, dict[str, Any]]], *, should_stop: Callable[[], bool] | None = None) -> AsyncIterator[Any]: ...
+    async def read_back(self, kind: str, sourced_id: str, payload: dict[str, Any]) -> list[str]: ...
 
 
 class AckSink(Protocol):
     def record(self, entries: list[dict[str, Any]]) -> None: ...
     def mark_period_closed(self, grading_period_id: str, message: str) -> None: ...
-
-
-def is_closed_period_rejection(message: str) -> bool:
-    text = message.lower()
-    return "grading_period_closed" in text or ("closed" in text and "grading period" in text)
-
-
-def systemic_cause(message: str) -> str:
-    if "use grade when posting" in message.lower() or "use_grade_when_posting" in message.lower():
-        return (f"the Skyward API setting \"{USE_GRADE_SETTING}\" is checked: uncheck it under Skyward "
-                "Contact Access > District Setup > Configuration > API Configuration, then rerun")
-    return "a district-wide setting or configuration in the SIS; fix it, then rerun"
 
 
 @dataclass
@@ -57,6 +52,8 @@ class LoadLimits:
     max_writes: int | None = None       # stop after this many writes (resume next run)
     deadline: float | None = None        # time.monotonic() after which no new write starts
     systemic_threshold: int = 20         # same rejection on the first N writes of a kind -> stop
+    readback_rate: float = 0.001         # share of acknowledged writes read back (besides the first of each kind)
+    readback_seed: int | None = None     # seed of the sample (tests)
 
 
 @dataclass
@@ -67,6 +64,7 @@ class LoadResult:
     details: list[dict[str, Any]] = field(default_factory=list)
     closed_periods: set[str] = field(default_factory=set)
     writes: int = 0
+    read_backs: int = 0
     seconds: float = 0.0
     stopped: str | None = None  # why the load ended early (budget, systemic rejection)
     # per kind, the plan-frame index labels (ints) of the items the SIS acknowledged, and whether it
@@ -79,26 +77,6 @@ class LoadResult:
         return self.writes / self.seconds if self.seconds > 0 else 0.0
 
 
-class _Probation:
-    """Holds back the first rejections of a kind until it is clear they are not systemic."""
-
-    def __init__(self, threshold: int) -> None:
-        self.threshold = threshold
-        self.open = True
-        self.pending: list[dict[str, Any]] = []
-        self.code: str | None = None
-
-    def observe(self, ok: bool, message: str) -> bool:
-        """Returns True when the rejections so far are systemic (stop the district)."""
-        if not self.open:
-            return False
-        if ok or is_closed_period_rejection(message) or (self.code is not None and message != self.code):
-            self.open = False
-            return False
-        self.code = message
-        return len(self.pending) >= self.threshold
-
-
 class Loader:
     def __init__(self, client: WriteClient, district_id: str, sink: AckSink, *, run_id: str,
                  limits: LoadLimits | None = None, on_progress: Callable[[int, int], None] | None = None) -> None:
@@ -109,8 +87,10 @@ class Loader:
         self.limits = limits or LoadLimits()
         self.on_progress = on_progress
         self.result = LoadResult()
-        self._probation = {Kind.line_item: _Probation(self.limits.systemic_threshold),
-                           Kind.result: _Probation(self.limits.systemic_threshold)}
+        self._probation = {Kind.line_item: Probation(self.limits.systemic_threshold),
+                           Kind.result: Probation(self.limits.systemic_threshold)}
+        self._verified: set[str] = set()  # kinds whose first acknowledged write was read back
+        self._sample = random.Random(self.limits.readback_seed)
 
     async def load(self, plan: Plan, acked_line_items: pd.Index, period_order: list[str]) -> LoadResult:
         """Write the plan's creates and updates.  ``acked_line_items``: assessment ids whose lineItem
@@ -163,7 +143,9 @@ class Loader:
         """Stream one kind of one grading period through the client's workers: one continuous
         stream (a slow retry at the end of a batch does not hold up the next), with the ledger
         written every ``batch_size`` answers, so a crash re-sends at most that many plus the
-        requests in flight.  Returns False when a budget stopped the load."""
+        requests in flight.  Until the first write of the kind in this run was acknowledged and
+        read back, writes go one at a time (at most ``systemic_threshold + 1`` of them).  Returns
+        False when a budget stopped the load."""
         if not self._budget_left():
             return False
         if gp in self.result.closed_periods:
@@ -172,15 +154,45 @@ class Loader:
         planned = rows
         if self.limits.max_writes is not None:
             rows = rows.iloc[: max(self.limits.max_writes - self.result.writes, 0)]
+        taken, in_flight, stop_reason = 0, {}, None
+        alone = min(len(rows), self.limits.systemic_threshold + 1)
+        while kind not in self._verified and taken < alone and stop_reason is None and not self._halted(gp):
+            n, in_flight, stop_reason, answered = await self._stream(kind, rows.iloc[taken:taken + 1], gp, acked)
+            taken += n
+            if n == 0 or not answered:  # a transient failure: the stream's own checks take over
+                break
+        if stop_reason is None and not self._halted(gp):
+            n, in_flight, stop_reason, _ = await self._stream(kind, rows.iloc[taken:], gp, acked)
+            taken += n
+        if stop_reason is None and gp in self.result.closed_periods:
+            unsent = (pd.DataFrame([r for r, _ in in_flight.values()], columns=["Index", *rows.columns]).set_index("Index")
+                      if in_flight else rows.iloc[:0])
+            self._note(kind, pd.concat([unsent, planned.iloc[taken:]]), "closed", f"grading period {gp} is closed in the SIS")
+        if stop_reason is not None:
+            raise SystemicRejection(
+                f"district {self.district_id}: the first {len(self._probation[kind].pending)} {kind} writes were all "
+                f"rejected by the SIS with \"{stop_reason}\". Likely cause: {systemic_cause(stop_reason)}."
+            )
+        if taken < len(planned) and gp not in self.result.closed_periods:
+            self._budget_left()  # the write budget cut this stream: say so
+        return self.result.stopped is None
+
+    def _halted(self, gp: str) -> bool:
+        return gp in self.result.closed_periods or not self._budget_left()
+
+    async def _stream(self, kind: str, rows: pd.DataFrame, gp: str,
+                      acked: set[str]) -> tuple[int, dict[str, Any], str | None, bool]:
+        """Write ``rows``; returns (rows taken, the requests never answered, the systemic stop
+        reason or None, whether every answer was the SIS's verdict rather than a failure)."""
         build = line_item_payload if kind == Kind.line_item else result_payload
-        in_flight: dict[str, Any] = {}  # sourcedId -> row, for the requests sent and not yet answered
+        in_flight: dict[str, tuple[Any, dict[str, Any]]] = {}  # sourcedId -> (row, payload): sent, not yet answered
         taken = 0
 
         def items() -> Iterator[tuple[str, dict[str, Any]]]:  # lazy: payloads are built as workers take them
             nonlocal taken
             for row in rows.itertuples(index=True):
                 sid, body = build(self.district_id, row)
-                in_flight[sid] = row
+                in_flight[sid] = (row, body)
                 taken += 1
                 yield sid, body
 
@@ -188,18 +200,22 @@ class Loader:
         probation = self._probation[kind]
         counts = self.result.counts[kind]
         stop_reason: str | None = None
+        answered = True
 
         def should_stop() -> bool:
-            return stop_reason is not None or gp in self.result.closed_periods or not self._budget_left()
+            return stop_reason is not None or self._halted(gp)
 
         try:  # what the SIS accepted reaches the ledger even when the stream ends on an error
             async for outcome in self.client.put_many(kind, items(), should_stop=should_stop):
-                row = in_flight.pop(outcome.sourced_id)
+                row, body = in_flight.pop(outcome.sourced_id)
                 error = getattr(outcome, "error", None)
                 if error is not None:
+                    answered = False
                     counts["failed"] += 1
                     self._detail(kind, row, "failed", str(error))
                     continue
+                if outcome.ok and (kind not in self._verified or self._sampled()):
+                    await self._read_back(kind, outcome.sourced_id, body)  # before it (or anything after) is recorded
                 self.result.writes += 1
                 message = _rejection_text(outcome)
                 entry = {
@@ -235,20 +251,27 @@ class Loader:
                 if len(entries) >= self.limits.batch_size:
                     self.sink.record(entries)
                     entries = []
+        except ReadBackMismatch:
+            entries = []  # the SIS does not hold what it acknowledges: record nothing more
+            raise
         finally:
             self.sink.record(entries)
-        if stop_reason is None and gp in self.result.closed_periods:
-            unsent = (pd.DataFrame(list(in_flight.values()), columns=["Index", *rows.columns]).set_index("Index")
-                      if in_flight else rows.iloc[:0])
-            self._note(kind, pd.concat([unsent, planned.iloc[taken:]]), "closed", f"grading period {gp} is closed in the SIS")
-        if stop_reason is not None:
-            raise SystemicRejection(
-                f"district {self.district_id}: the first {len(probation.pending)} {kind} writes were all rejected "
-                f"by the SIS with \"{stop_reason}\". Likely cause: {systemic_cause(stop_reason)}."
-            )
-        if taken < len(planned) and gp not in self.result.closed_periods:
-            self._budget_left()  # the write budget cut this stream: say so
-        return self.result.stopped is None
+        return taken, in_flight, stop_reason, answered
+
+    def _sampled(self) -> bool:
+        rate = self.limits.readback_rate
+        return rate > 0 and self._sample.random() < rate
+
+    async def _read_back(self, kind: str, sourced_id: str, payload: dict[str, Any]) -> None:
+        differences = await self.client.read_back(kind, sourced_id, payload)
+        self.result.read_backs += 1
+        if differences:
+            raise ReadBackMismatch(
+                f"district {self.district_id}: the SIS acknowledged {kind} {sourced_id} but reading it back shows "
+                f"{'; '.join(differences[:3])} — the SIS (or something in front of it) does not hold what it "
+                f"acknowledges; stopped before recording more. Check the base URL with `passback district show "
+                f"{self.district_id}` and the SIS, then rerun (what was not recorded is sent again)")
+        self._verified.add(kind)
 
     def _detail(self, kind: str, row: Any, outcome: str, message: str) -> None:
         self.result.details.append({"kind": kind, "assessment_id": row.assessment_id, "student_id": row.student_id,

@@ -97,8 +97,18 @@ async def test_server_capping_the_page_size_is_followed(sis: StrictSIS, make_cli
     assert offsets(sis) == [0, 50, 100]
 
 
-async def test_page_budget_raises(sis: StrictSIS, make_client: Make) -> None:
+async def test_a_total_beyond_the_page_budget_fails_at_the_first_page(sis: StrictSIS, make_client: Make) -> None:
     sis.on("GET", "/classes", paged(classes(1000)))
+    async with make_client() as client:
+        with pytest.raises(PaginationError) as info:
+            await client.get_collection("classes", page_size=100, max_pages=3)
+    assert len(sis.api_requests()) == 1  # X-Total-Count said 1000: no need to read 3 pages to know
+    assert "3 pages" in str(info.value) and "1000" in str(info.value) and "d1" in str(info.value)
+
+
+@pytest.mark.parametrize("headers", ["links", "none"])
+async def test_page_budget_raises_without_a_total(sis: StrictSIS, make_client: Make, headers: str) -> None:
+    sis.on("GET", "/classes", paged(classes(1000), total=False, links=headers == "links"))
     async with make_client() as client:
         with pytest.raises(PaginationError) as info:
             await client.get_collection("classes", page_size=100, max_pages=3)
