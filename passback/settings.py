@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     data_docs_dir: Path | None = Field(default=None, description="where GX Data Docs HTML is built (default: home/data_docs)")
     secret_key: str | None = Field(default=None, description="Fernet key that encrypts client secrets in the state DB (default: a key file under home)")
     log_level: str = Field(default="WARNING", description="level of the library's logs on stderr (DEBUG, INFO, WARNING, ...)")
+    lock_takeover_s: float = Field(default=900.0, gt=0, description=(
+        "seconds without a heartbeat after which another run may take a district's lock over "
+        "(a live run heartbeats every min(60 s, a quarter of this))"))
 
     @property
     def state_db_url(self) -> str:
