@@ -9,6 +9,7 @@ from prefect.artifacts import acreate_markdown_artifact
 from prefect.states import State
 
 from flows.district_sync import district_sync, final_state
+from passback.naming import safe_key
 from passback.store import districts as store_districts
 from passback.sync.district import DistrictRun, RunOptions
 from passback.sync.report import plan_markdown, summarise
@@ -17,7 +18,15 @@ from tasks.report import artifact_key
 from tasks.validate import validate_and_plan
 
 
-@flow(name="backfill", flow_run_name="backfill-{district_id}-{effective_date}")
+def run_name() -> str:
+    """``backfill-<safe key of the id>-<date>``."""
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters
+    return f"backfill-{safe_key(str(params.get('district_id', '')))}-{params.get('effective_date')}"
+
+
+@flow(name="backfill", flow_run_name=run_name)
 async def backfill(district_id: str, effective_date: dt.date, dry_run: bool = True) -> State:
     """Evaluate the district with the new effective date and publish the plan as an artifact.
 

@@ -6,6 +6,7 @@ from prefect import task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NONE
 
+from passback.naming import safe_key
 from passback.sync.district import DistrictRun
 from passback.sync.evaluate import Evaluation
 from passback.sync.load import LoadResult
@@ -13,8 +14,9 @@ from passback.sync.report import DistrictSummary, markdown
 
 
 def artifact_key(district_id: str) -> str:
-    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
-    return "passback-" + "".join(ch if ch.isalnum() else "-" for ch in district_id.lower())
+    """Prefect artifact keys allow lowercase letters, digits and dashes only: ``safe_key`` keeps ids
+    that differ only in case (``HD1``, ``hd1``) apart."""
+    return "passback-" + safe_key(district_id)
 
 
 @task(name="report", cache_policy=NONE)
