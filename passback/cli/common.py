@@ -15,6 +15,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.errors import MarkupError
 from rich.markup import escape
 from rich.text import Text
 
@@ -43,10 +44,16 @@ def safe(value: Any) -> str:
 
 class SafeConsole(Console):
     """A rich console that never passes a control character from the text it renders to the terminal
-    (its own styling is unaffected: that is added after the text is rendered)."""
+    (its own styling is unaffected: that is added after the text is rendered), and never fails on
+    text that is not valid markup (a SIS message with ``[/x]`` printed without ``safe``): that text
+    is printed as written instead."""
 
     def render_str(self, text: str, **kwargs: Any) -> Text:
-        return super().render_str(_CONTROL.sub(_visible, text), **kwargs)
+        text = _CONTROL.sub(_visible, text)
+        try:
+            return super().render_str(text, **kwargs)
+        except MarkupError:
+            return super().render_str(text, **{**kwargs, "markup": False})
 
 
 # Piped or captured output (CI logs, `| tee`) gets a wide fixed width instead of rich's 80 columns,

@@ -44,7 +44,7 @@ def url_problem(value: str, *, allow_http: bool = False) -> str | None:
         if "IPv6" in reason or "IPv4" in reason:
             return f"{shown!r}: the host is not a valid IP address literal (IPv6 goes in brackets, e.g. https://[2001:db8::1]/...)"
         return f"{shown!r}: the port must be a number from 1 to 65535"
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme not in ("http", "https"):
         return f"{shown!r} is not an http(s) URL (e.g. https://sis.example.org/ims/oneroster/v1p1)"
     if "@" in parts.netloc:
         return (f"{shown!r} contains a user name or password: remove it from the URL; the credentials are "

@@ -203,3 +203,23 @@ def test_an_error_description_with_control_characters_is_one_visible_line() -> N
     assert no_controls(line) and "\n" not in line
     assert SHOWN in line and "\\x1d\\x0d\\x85 [red]resubmit[/red]" in line
     assert safe("[red]x[/red]") == "\\[red]x\\[/red]"  # printed literally by rich
+
+
+def test_the_consoles_never_fail_on_text_that_is_not_markup_and_never_pass_controls() -> None:
+    """A printing path that forgot ``safe`` (a table cell, a summary line) still neither crashes on a
+    SIS message such as ``[/x]`` nor lets a control character through."""
+    import io
+
+    from rich.table import Table
+
+    from passback.cli.common import SafeConsole
+
+    out = io.StringIO()
+    console = SafeConsole(file=out, width=200)  # not a terminal: rich adds no escapes of its own
+    table = Table("message")
+    table.add_row(f"refused: {HOSTILE} [/x] resubmit")
+    console.print(table)
+    console.print(f"[red]✘ d1[/red]: the SIS said [/bogus] {HOSTILE}")
+    text = out.getvalue()
+    assert "[/x] resubmit" in text and "the SIS said [/bogus]" in text
+    assert no_controls(text) and "\\x1b[2J\\x07" in text
