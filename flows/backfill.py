@@ -11,6 +11,7 @@ from prefect.states import State
 from flows.district_sync import district_sync, final_state
 from passback.report import backfill as preview
 from passback.report.artifacts import summary_line
+from passback.naming import safe_key
 from passback.store import districts as store_districts
 from passback.sync.district import DistrictRun, RunOptions
 from tasks.extract import extract, preflight
@@ -18,7 +19,15 @@ from tasks.report import artifact_key
 from tasks.validate import validate_and_plan
 
 
-@flow(name="backfill", flow_run_name="backfill-{district_id}-{effective_date}")
+def run_name() -> str:
+    """``backfill-<safe key of the id>-<date>``."""
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters
+    return f"backfill-{safe_key(str(params.get('district_id', '')))}-{params.get('effective_date')}"
+
+
+@flow(name="backfill", flow_run_name=run_name)
 async def backfill(district_id: str, effective_date: dt.date, dry_run: bool = True) -> State:
     """Evaluate the district with the new effective date and publish the preview as an artifact:
     each assessment whose status changes (old and new reason) and the writes applying it would cause.

@@ -6,6 +6,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 
 from passback.report.artifacts import state_message, summary_line
+from passback.naming import safe_key
 from passback.sync.district import DistrictRun, RunOptions
 from passback.sync.report import DistrictSummary
 from tasks.extract import extract, preflight
@@ -14,7 +15,14 @@ from tasks.report import publish, report
 from tasks.validate import validate_and_plan
 
 
-@flow(name="district-sync", flow_run_name="district-{district_id}", log_prints=False)
+def run_name() -> str:
+    """``district-<safe key of the id>``: the id as Otus spells it may differ from another only in case."""
+    from prefect.runtime import flow_run
+
+    return f"district-{safe_key(str(flow_run.parameters.get('district_id', '')))}"
+
+
+@flow(name="district-sync", flow_run_name=run_name, log_prints=False)
 async def district_sync(
     district_id: str,
     dry_run: bool = False,

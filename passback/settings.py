@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     report_keep_runs: int = Field(default=60, ge=1, description="reports kept per district: at least the last N runs ...")
     report_keep_days: int = Field(default=90, ge=0, description="... and every run of the last N days (whichever keeps more)")
     log_level: str = Field(default="WARNING", description="level of the library's logs on stderr (DEBUG, INFO, WARNING, ...)")
+    lock_takeover_s: float = Field(default=900.0, gt=0, description=(
+        "seconds without a heartbeat after which another run may take a district's lock over "
+        "(a live run heartbeats every min(60 s, a quarter of this))"))
 
     @property
     def state_db_url(self) -> str:

@@ -6,16 +6,29 @@ non-zero; ``--debug`` (or PASSBACK_DEBUG=1) shows the traceback instead.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
 import typer
+from rich.markup import escape
 
 from passback.cli import districts, doctor, report, runs, sim
-from passback.cli.common import console_err, friendly_error
+from passback.cli.common import console_err, friendly_error, neutral
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Otus -> Skyward grade passback (OneRoster 1.1), orchestrated by Prefect.")
+FLOW_COMMANDS = {"sync", "backfill", "demo"}  # they may start a temporary Prefect API
+
+
+@app.callback()
+def _before_command(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand in FLOW_COMMANDS and "--help" not in sys.argv:
+        from passback.cli.ephemeral import install
+
+        install()  # the temporary Prefect API dies with this process, even on kill -9
+
+
 app.add_typer(districts.district_app, name="district")
 app.add_typer(districts.mapping_app, name="mapping")
 app.add_typer(sim.sim_app, name="sim")
@@ -43,10 +56,16 @@ def _prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 
 
+class _NeutralFormatter(logging.Formatter):
+    """Log lines reach a terminal too: control characters from SIS or Otus texts are neutralised
+    (newlines of tracebacks kept)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return neutral(super().format(record))
+
+
 def _logging() -> None:
     """PASSBACK_LOG_LEVEL applies to the library's loggers (stderr)."""
-    import logging
-
     from passback.settings import get_settings
 
     log = logging.getLogger("passback")
@@ -56,7 +75,7 @@ def _logging() -> None:
     if not any(getattr(h, "passback_cli", False) for h in log.handlers):
         handler = logging.StreamHandler()  # stderr: stdout stays clean for --json
         handler.setLevel(level if isinstance(level, int) else logging.WARNING)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(_NeutralFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.passback_cli = True  # type: ignore[attr-defined]
         log.addHandler(handler)
 
@@ -80,6 +99,6 @@ def main() -> None:
             raise
         if type(exc).__name__ == "NoArgsIsHelpError":  # the help was printed: nothing more to say
             raise SystemExit(2) from None
-        console_err.print(f"[red]error:[/red] {friendly_error(exc)}", highlight=False, soft_wrap=True)
+        console_err.print(f"[red]error:[/red] {escape(friendly_error(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
     raise SystemExit(code if isinstance(code, int) else 0)

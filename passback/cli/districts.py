@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from passback.cli.common import console, engine, parse_date
+from passback.cli.common import console, engine, neutral, parse_date, safe
 from passback.domain.codes import OTUS_TYPES
 
 district_app = typer.Typer(no_args_is_help=True, help="Add, list, show and change districts.")
@@ -27,7 +27,7 @@ def _secret(given: str | None) -> str:
 
 @district_app.command("add")
 def add(
-    district_id: Annotated[str, typer.Argument(metavar="ID", help="short id, e.g. springfield-isd")],
+    district_id: Annotated[str, typer.Argument(metavar="ID", help="the Otus district id exactly as otus_*.district_id spells it, e.g. HD1")],
     name: Annotated[str, typer.Option("--name")],
     base_url: Annotated[str, typer.Option("--base-url", help="OneRoster base URL, …/ims/oneroster/v1p1")],
     token_url: Annotated[str, typer.Option("--token-url", help="OAuth 2 token URL (not derivable from the base URL)")],
@@ -35,21 +35,26 @@ def add(
     effective_date: Annotated[str, typer.Option("--effective-date", help="YYYY-MM-DD")],
     timezone: Annotated[str, typer.Option("--timezone", help="IANA time zone")] = "America/Chicago",
     client_secret: Annotated[str | None, typer.Option("--client-secret", help="or PASSBACK_CLIENT_SECRET, or a prompt")] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=32)] = 4,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="requests in flight, 1 to 8")] = 4,
     rate_limit: Annotated[float | None, typer.Option("--rate-limit", help="writes per second (default: none)")] = None,
     timeout: Annotated[float, typer.Option("--timeout", min=0.1, max=600, help="request timeout, seconds")] = 30.0,
-    insecure: Annotated[bool, typer.Option("--insecure-skip-tls-verify", help="test hosts only: do not verify TLS")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="ledger transaction size, 1 to 10000")] = 500,
+    verify_tls: Annotated[bool, typer.Option("--verify-tls/--no-verify-tls", help="--no-verify-tls: test hosts only")] = True,
+    insecure: Annotated[bool, typer.Option("--insecure-skip-tls-verify", help="same as --no-verify-tls")] = False,
+    allow_http: Annotated[bool, typer.Option("--allow-http", help="test hosts only: allow plain http to a host that is not loopback")] = False,
 ) -> None:
     """Register a district (the client secret is stored encrypted)."""
     from passback.store.districts import DistrictSpec, add_district
 
-    spec = DistrictSpec(
-        id=district_id, name=name, base_url=base_url, token_url=token_url, client_id=client_id,
-        client_secret=_secret(client_secret), timezone=timezone, effective_date=parse_date(effective_date),
-        concurrency=concurrency, rate_limit_per_s=rate_limit, verify_tls=not insecure, request_timeout_s=timeout,
+    fields: dict[str, Any] = dict(
+        id=district_id, name=name, base_url=base_url, token_url=token_url, client_id=client_id, timezone=timezone,
+        effective_date=parse_date(effective_date), concurrency=concurrency, rate_limit_per_s=rate_limit,
+        verify_tls=verify_tls and not insecure, request_timeout_s=timeout, batch_size=batch_size, allow_http=allow_http,
     )
-    add_district(engine(), spec)
-    console.print(f"district [bold]{district_id}[/bold] added. Next: `passback mapping set {district_id} TYPE=CATEGORY ...`, then `passback doctor {district_id}`.")
+    DistrictSpec(**fields, client_secret="-")  # every option checked before the secret is asked for
+    add_district(engine(), DistrictSpec(**fields, client_secret=_secret(client_secret)))
+    d = safe(district_id)
+    console.print(f"district [bold]{d}[/bold] added. Next: `passback mapping set {d} TYPE=CATEGORY ...`, then `passback doctor {d}`.")
 
 
 @district_app.command("list")
@@ -59,16 +64,18 @@ def list_() -> None:
 
     table = Table("id", "name", "enabled", "effective date", "time zone", "base URL")
     for d in list_districts(engine()):
-        table.add_row(d.id, d.name, "yes" if d.enabled else "no", str(d.effective_date), d.timezone, d.base_url)
+        table.add_row(*map(safe, (d.id, d.name, "yes" if d.enabled else "no", d.effective_date, d.timezone, d.base_url)))
     console.print(table)
 
 
 def district_view(district: Any, mapping: dict[str, str]) -> dict[str, Any]:
+    """What `district show` prints: never the secret, never a password in a URL, no control characters
+    (the JSON output escapes them; ``neutral`` also masks URL passwords)."""
     skip = {"secret_ciphertext"}
-    view = {k: (str(v) if v is not None and not isinstance(v, (int, float, bool)) else v)
+    view = {k: (neutral(v) if v is not None and not isinstance(v, (int, float, bool)) else v)
             for k, v in district.model_dump().items() if k not in skip}
     view["client_secret"] = "(stored encrypted)"
-    view["mapping"] = mapping
+    view["mapping"] = {neutral(k): neutral(v) for k, v in mapping.items()}
     return view
 
 
@@ -92,12 +99,15 @@ def set_(
     effective_date: Annotated[str | None, typer.Option("--effective-date")] = None,
     timezone: Annotated[str | None, typer.Option("--timezone")] = None,
     enabled: Annotated[bool | None, typer.Option("--enabled/--disabled")] = None,
-    concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, max=32)] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", help="requests in flight, 1 to 8")] = None,
     rate_limit: Annotated[float | None, typer.Option("--rate-limit")] = None,
     grace_hours: Annotated[float | None, typer.Option("--grace-hours", min=0)] = None,
     deletion_policy: Annotated[str | None, typer.Option("--deletion-policy", help="keep | propagate")] = None,
     max_writes: Annotated[int | None, typer.Option("--max-writes-per-run", min=1)] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", min=0.1, max=600, help="request timeout, seconds")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="ledger transaction size, 1 to 10000")] = None,
+    verify_tls: Annotated[bool | None, typer.Option("--verify-tls/--no-verify-tls", help="--no-verify-tls: test hosts only")] = None,
+    allow_http: Annotated[bool | None, typer.Option("--allow-http/--no-allow-http", help="test hosts only: plain http to a host that is not loopback")] = None,
     closed_periods: Annotated[str | None, typer.Option("--closed-grading-periods", help="comma-separated sourcedIds closed by configuration")] = None,
 ) -> None:
     """Change a district's settings (only the options given)."""
@@ -107,20 +117,21 @@ def set_(
         "name": name, "base_url": base_url, "token_url": token_url, "client_id": client_id,
         "timezone": timezone, "enabled": enabled, "concurrency": concurrency, "rate_limit_per_s": rate_limit,
         "grace_hours": grace_hours, "deletion_policy": deletion_policy, "max_writes_per_run": max_writes,
-        "request_timeout_s": timeout,
+        "request_timeout_s": timeout, "batch_size": batch_size, "verify_tls": verify_tls, "allow_http": allow_http,
     }.items() if v is not None}
     if effective_date is not None:
         changes["effective_date"] = parse_date(effective_date)
     if client_secret is not None:
         changes["client_secret"] = _secret(None if client_secret == "-" else client_secret)
     if not changes and closed_periods is None:
-        raise ValueError(f"nothing to change: give the options to set, e.g. `passback district set {district_id} --effective-date 2026-09-01` (see --help)")
+        raise ValueError(f"nothing to change: give the options to set, e.g. `passback district set {neutral(district_id)} "
+                         "--effective-date 2026-09-01` (see --help)")
     eng = engine()
     if changes:
         update_district(eng, district_id, **changes)
     if closed_periods is not None:
         set_closed_periods_config(eng, district_id, [p.strip() for p in closed_periods.split(",") if p.strip()])
-    console.print(f"district [bold]{district_id}[/bold] updated: {', '.join(sorted(changes)) or 'closed grading periods'}")
+    console.print(f"district [bold]{safe(district_id)}[/bold] updated: {', '.join(sorted(changes)) or 'closed grading periods'}")
 
 
 @mapping_app.command("set")
@@ -138,7 +149,7 @@ def mapping_set(
     for pair in pairs:
         otus_type, sep, category = pair.partition("=")
         if not sep or not category.strip():
-            raise typer.BadParameter(f"{pair!r}: write TYPE=CATEGORY, e.g. Quiz=Quiz", param_hint="TYPE=CATEGORY")
+            raise typer.BadParameter(f"{neutral(pair)!r}: write TYPE=CATEGORY, e.g. Quiz=Quiz", param_hint="TYPE=CATEGORY")
         if otus_type.strip().lower() not in types:
             raise typer.BadParameter(f"{otus_type!r} is not an Otus assessment type; the 12 types are: {', '.join(OTUS_TYPES)}", param_hint="TYPE")
         wanted[types[otus_type.strip().lower()]] = category.strip()
@@ -146,25 +157,27 @@ def mapping_set(
     resolved = {t: resolve_category(c, categories) for t, c in wanted.items()}
     set_mapping(eng, district_id, resolved)
     for t, c in resolved.items():
-        console.print(f"{t} → {c} ({categories[c]['title']})")
+        console.print(f"{t} → {safe(c)} ({safe(categories[c]['title'])})", highlight=False)
 
 
 def resolve_category(given: str, categories: dict[str, dict[str, Any]]) -> str:
-    """A category sourcedId or title -> the sourcedId of an ACTIVE category (else ValueError)."""
-    active = {sid: c for sid, c in categories.items() if (c.get("status") or "active") == "active"}
-    known = ", ".join(sorted(f"{c.get('title')} ({sid})" for sid, c in active.items())) or "(none)"
+    """A category sourcedId or title -> the sourcedId of a usable (active, district-level) category,
+    by the sync's own rule (``category_problem``); else ValueError naming the usable ones."""
+    from passback.sync.district import category_problem
+
+    usable = {sid: c for sid, c in categories.items() if category_problem(c) is None}
+    known = ", ".join(sorted(f"{c.get('title')} ({sid})" for sid, c in usable.items())) or "(none)"
     matches = [given] if given in categories else [
         sid for sid, c in categories.items() if str(c.get("title", "")).strip().lower() == given.lower()]
-    usable = [sid for sid in matches if sid in active]
-    if len(usable) == 1:
-        return usable[0]
-    if len(usable) > 1:
-        raise ValueError(f"{given!r} matches several active categories; give the sourcedId: {known}")
+    ok = [sid for sid in matches if sid in usable]
+    if len(ok) == 1:
+        return ok[0]
+    if len(ok) > 1:
+        raise ValueError(f"{given!r} matches several active district-level categories; give the sourcedId: {known}")
     if matches:
-        status = categories[matches[0]].get("status")
-        raise ValueError(f"{given!r} is a category the SIS marks {status!r} (being deleted): lineItems cannot use it; "
-                         f"map to an active one: {known}")
-    raise ValueError(f"{given!r} is not a category in the SIS; its active categories are: {known}")
+        raise ValueError(f"{given!r} cannot be used: {category_problem(categories[matches[0]])}; "
+                         f"map to an active one (district-level): {known}")
+    raise ValueError(f"{given!r} is not a category in the SIS; its active district-level categories are: {known}")
 
 
 async def _sis_categories(district: Any) -> dict[str, dict[str, Any]]:
@@ -182,5 +195,5 @@ def mapping_show(district_id: Annotated[str, typer.Argument(metavar="ID")]) -> N
     mapping = get_mapping(engine(), district_id)
     table = Table("Otus type", "Skyward category")
     for t in OTUS_TYPES:
-        table.add_row(t, mapping.get(t, "[red]unmapped[/red]"))
+        table.add_row(t, safe(mapping[t]) if t in mapping else "[red]unmapped[/red]")
     console.print(table)

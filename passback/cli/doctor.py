@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from passback.cli.common import console
+from passback.cli.common import console, safe
 
 
 def doctor(district_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
@@ -30,11 +30,17 @@ def doctor(district_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
         checks = asyncio.run(run_checks(run, members))
     except OneRosterError as exc:  # the SIS never answered (DNS, TLS, firewall, wrong URL) or kept failing
         checks = [Check("SIS reachable", False, str(exc), f"check the URLs with `passback district show {district_id}`")]
+    # Every text below may come from the SIS, Otus or a user: shown safe (no control characters,
+    # no markup, no URL password) and on one line per check.
     for c in checks:
         if c.name == "teacher group" and source_error:
             c.detail, c.fix = source_error, "set PASSBACK_SOURCE_URL to the Otus database (or `passback seed` for synthetic data)"
         mark = "[green]✔[/green]" if c.ok else "[red]✘[/red]"
-        console.print(f"{mark} {c.name}: {c.detail}" + (f"\n    → {c.fix}" if c.fix and not c.ok else ""), highlight=False,
-                      soft_wrap=True)
+        console.print(f"{mark} {c.name}: {_line(c.detail)}" + (f"\n    → {_line(c.fix)}" if c.fix and not c.ok else ""),
+                      highlight=False, soft_wrap=True)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
+
+
+def _line(text: str) -> str:
+    return " ".join(safe(text).split("\n"))

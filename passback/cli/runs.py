@@ -13,6 +13,8 @@ from rich.table import Table
 from passback.cli.common import console, console_err, engine, parse_date
 from passback.sync.report import OUTCOME_KEYS
 
+MAX_DISTRICTS_AT_ONCE = 8  # `sync --concurrency`: checked with one clear line, never capped silently
+
 
 def run_nightly(districts: list[str] | None, *, dry_run: bool, retry_rejected: bool,
                 concurrency: int, max_seconds: float | None) -> dict[str, Any]:
@@ -65,12 +67,17 @@ def sync(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="plan only; write nothing")] = False,
     retry_rejected: Annotated[bool, typer.Option("--retry-rejected", help="resend items the SIS rejected before")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON document on stdout")] = False,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="districts at once")] = 4,
+    concurrency: Annotated[int, typer.Option("--concurrency", help=f"districts at once, 1 to {MAX_DISTRICTS_AT_ONCE}")] = 4,
     max_seconds: Annotated[float | None, typer.Option("--max-seconds", help="stop starting new batches after this long")] = None,
 ) -> None:
     """Run the nightly flow now. Exit status 1 when any district failed."""
     from passback.store.districts import get_district
 
+    if not 1 <= concurrency <= MAX_DISTRICTS_AT_ONCE:
+        raise typer.BadParameter(
+            f"{concurrency} districts at once: give 1 to {MAX_DISTRICTS_AT_ONCE} (each district already keeps up to 8 "
+            "requests in flight, and the temporary Prefect API stalls on more concurrent subflows; for more, run the "
+            "nightly deployment with dispatch=deployment on several workers)", param_hint="--concurrency")
     for d in district or []:
         get_district(engine(), d)  # unknown district: one-line error before Prefect starts
     result = run_nightly(district or None, dry_run=dry_run, retry_rejected=retry_rejected,

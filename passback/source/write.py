@@ -61,6 +61,7 @@ def _write_sqlite(world: GeneratedWorld, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".building")
     tmp.unlink(missing_ok=True)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # Otus student data: owner only
     engine = create_engine(f"sqlite:///{tmp.as_posix()}")
     create_source_schema(engine)
     engine.dispose()

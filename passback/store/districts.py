@@ -4,20 +4,20 @@ transaction; invalid input raises before anything is written."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from sqlalchemy.engine import Engine
 from sqlmodel import delete, select
 
 from passback.domain.codes import OTUS_TYPES, DeletionPolicy
+from passback.naming import district_id_problem
+from passback.oneroster.client import MAX_POOL
 from passback.store.db import session
 from passback.store.models import CategoryMapping, ClosedGradingPeriod, District, utcnow
 from passback.store.secrets import encrypt_secret
-
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+from passback.store.urls import url_problem
 
 
 class UnknownDistrict(LookupError):
@@ -27,12 +27,6 @@ class UnknownDistrict(LookupError):
 
 class DistrictExists(ValueError):
     pass
-
-
-def _url(value: str) -> str:
-    if not re.match(r"^https?://[^\s/]+", value or ""):
-        raise ValueError(f"{value!r} is not an http(s) URL")
-    return value.rstrip("/")
 
 
 def _tz(value: str) -> str:
@@ -46,6 +40,7 @@ def _tz(value: str) -> str:
 class DistrictSpec(BaseModel):
     id: str
     name: str = Field(min_length=1)
+    allow_http: bool = False  # plain http to a host that is not loopback (declared before the URLs it governs)
     base_url: str
     token_url: str
     client_id: str = Field(min_length=1)
@@ -53,7 +48,7 @@ class DistrictSpec(BaseModel):
     timezone: str = "America/Chicago"
     effective_date: dt.date
     enabled: bool = True
-    concurrency: int = Field(default=4, ge=1, le=32)
+    concurrency: int = 4
     rate_limit_per_s: float | None = Field(default=None, gt=0)
     grace_hours: float = Field(default=0.0, ge=0)
     deletion_policy: DeletionPolicy = DeletionPolicy.keep
@@ -65,11 +60,27 @@ class DistrictSpec(BaseModel):
     @field_validator("id")
     @classmethod
     def _id(cls, v: str) -> str:
-        if not ID_PATTERN.match(v):
-            raise ValueError(f"{v!r}: use lowercase letters, digits, '-' and '_' (e.g. springfield-isd)")
+        problem = district_id_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v
 
-    _base = field_validator("base_url", "token_url")(classmethod(lambda cls, v: _url(v)))
+    @field_validator("base_url", "token_url")
+    @classmethod
+    def _url(cls, v: str, info: ValidationInfo) -> str:
+        problem = url_problem(v, allow_http=bool(info.data.get("allow_http")))
+        if problem:
+            raise ValueError(problem)
+        return v.rstrip("/")
+
+    @field_validator("concurrency")
+    @classmethod
+    def _concurrency(cls, v: int) -> int:
+        if not 1 <= v <= MAX_POOL:
+            raise ValueError(f"{v} requests in flight: give 1 to {MAX_POOL} (the client keeps at most {MAX_POOL} "
+                             "connections per district; more would be capped silently)")
+        return v
+
     _zone = field_validator("timezone")(classmethod(lambda cls, v: _tz(v)))
 
 

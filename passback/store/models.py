@@ -30,6 +30,7 @@ class District(SQLModel, table=True):
     grace_hours: float = 0.0
     deletion_policy: str = "keep"
     verify_tls: bool = True
+    allow_http: bool = False  # plain http to a host that is not loopback (opt-in; warned on every run)
     batch_size: int = 500
     max_writes_per_run: int | None = None
     request_timeout_s: float = 30.0

@@ -19,6 +19,7 @@ import pandas as pd
 
 from passback.domain.codes import Kind
 from passback.domain.context import DistrictContext, grading_period_frame, local_now
+from passback.naming import safe_key
 from passback.oneroster.client import OneRosterClient
 from passback.settings import Settings, get_settings
 from passback.store import districts as store_districts
@@ -27,6 +28,7 @@ from passback.store import runs as store_runs
 from passback.store.db import get_engine
 from passback.store.locks import Lock, district_lock
 from passback.store.secrets import decrypt_secret
+from passback.store.urls import plain_http_host, url_problem
 from passback.sync.evaluate import Evaluation, evaluate
 from passback.sync.load import LoadLimits, Loader, LoadResult
 from passback.sync.report import DistrictSummary, summarise
@@ -35,7 +37,6 @@ log = logging.getLogger("passback.sync")
 
 TOP_HELD = 5  # held-back assessments per reason in the summary (Prefect artifact)
 PREFLIGHT_BUDGET_S = 120.0  # the pre-flight reads (grading periods, categories) end within this, whatever the SIS does
-HEARTBEAT_S = 60.0  # a lock without a heartbeat for 15 minutes may be taken over (store.locks)
 LEDGER_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status"]
 
 
@@ -80,8 +81,10 @@ class DistrictRun:
     # -- set-up -----------------------------------------------------------------------------
     @contextlib.contextmanager
     def guarded(self) -> Iterator[DistrictRun]:
-        """Hold the district's lock and a run record for the duration of the run."""
-        with district_lock(self.engine, self.district_id, wait_s=self.options.lock_wait_s) as lock:
+        """Hold the district's lock (heartbeaten on its own timer for the whole run: extract,
+        evaluate, load, pauses) and a run record for the duration of the run."""
+        with district_lock(self.engine, self.district_id, wait_s=self.options.lock_wait_s,
+                           stale_after_s=self.settings.lock_takeover_s, keep_alive=True) as lock:
             self.lock = lock
             store_runs.abandon_running(self.engine, self.district_id)
             self.started = time.perf_counter()
@@ -141,15 +144,20 @@ class DistrictRun:
 
     async def load(self, client: OneRosterClient, evaluation: Evaluation, sis: SisSnapshot) -> LoadResult:
         d = self.district
+        if self.lock is not None:
+            self.lock.check()  # taken over during extract or evaluate: write nothing
         limits = LoadLimits(
             batch_size=getattr(d, "batch_size", None) or 500,
             max_writes=self.options.max_writes if self.options.max_writes is not None else getattr(d, "max_writes_per_run", None),
             deadline=time.monotonic() + self.options.max_seconds if self.options.max_seconds else None,
         )
-        self.loader = loader = Loader(client, d.id, _LedgerSink(self), run_id=self.run_id or "", limits=limits,
-                        on_progress=self.options.on_progress)
+        writer: Any = client if self.lock is None else _WhileLocked(client, self.lock)
+        self.loader = loader = Loader(writer, d.id, _LedgerSink(self), run_id=self.run_id or "", limits=limits,
+                                      on_progress=self.options.on_progress)
         newest_first = sis.grading_periods.sort_values("start_date", ascending=False)["sourced_id"].tolist()
         result = await loader.load(evaluation.plan, evaluation.acked_line_items, newest_first)
+        if self.lock is not None:
+            self.lock.check()  # the load stopped because the lock was taken over: the run fails, saying so
         loader.flush()
         return result
 
@@ -223,27 +231,50 @@ class DistrictRun:
         return summary
 
 
+class _WhileLocked:
+    """The client, as the load sees it: no new write starts once the lock was taken over."""
+
+    def __init__(self, client: OneRosterClient, lock: Lock) -> None:
+        self._client, self._lock = client, lock
+
+    def put_many(self, kind: Any, items: Any, *, should_stop: Callable[[], bool] | None = None) -> Any:
+        def stop() -> bool:
+            return self._lock.lost.is_set() or (should_stop is not None and should_stop())
+        return self._client.put_many(kind, items, should_stop=stop)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
 class _LedgerSink:
     def __init__(self, run: DistrictRun) -> None:
         self.run = run
-        self.beat = time.monotonic()
 
     def record(self, entries: list[dict[str, Any]]) -> None:
-        if entries:
+        if entries:  # what the SIS acknowledged is recorded, even after a takeover: it is the truth
             store_ledger.record_acks(self.run.engine, self.run.district_id, entries, self.run.run_id)
-        now = time.monotonic()
-        if self.run.lock is not None and now - self.beat >= HEARTBEAT_S:  # long loads keep their lock
-            self.run.lock.heartbeat()
-            self.beat = now
 
     def mark_period_closed(self, grading_period_id: str, message: str) -> None:
         store_districts.mark_period_closed(self.run.engine, self.run.district_id, grading_period_id, "sis", message)
 
 
 def client_for(district: Any, transport: httpx.AsyncBaseTransport | None = None) -> OneRosterClient:
-    """The district's own client: its base URL, its token URL, its credentials — no one else's."""
+    """The district's own client: its base URL, its token URL, its credentials — no one else's.
+
+    The URLs are checked again (a row stored before the rule existed may hold a password or plain
+    http); the opt-outs of TLS verification and of https are warned on every run."""
+    allow_http = bool(getattr(district, "allow_http", False))
+    for label, url in (("base URL", district.base_url), ("token URL", district.token_url)):
+        problem = url_problem(url, allow_http=allow_http)
+        if problem:
+            raise ValueError(f"district {district.id}: the {label} {problem}; fix it with "
+                             f"`passback district set {district.id} --{label.split()[0]}-url URL`")
     if not district.verify_tls:
         log.warning("district %s: TLS certificate verification is OFF (test hosts only)", district.id)
+    hosts = sorted({h for h in (plain_http_host(district.base_url), plain_http_host(district.token_url)) if h})
+    if hosts:
+        log.warning("district %s: plain http to %s is allowed (--allow-http): the client secret, tokens and grades "
+                    "travel unencrypted (test hosts only)", district.id, ", ".join(hosts))
     return OneRosterClient(
         district.id, district.base_url, district.token_url, district.client_id,
         decrypt_secret(district.secret_ciphertext), concurrency=district.concurrency,
@@ -262,10 +293,23 @@ def is_closed_in_sis(period: Any) -> bool:
     return (getattr(period, "metadata", None) or {}).get("skyward.gradingPeriodClosed") is True
 
 
+def category_problem(category: Any) -> str | None:
+    """THE rule for a category lineItems may use (mapping set, doctor and the sync all ask here):
+    None when it is active and district-level, else why not.  ``category``: a model or its JSON."""
+    def field(name: str) -> Any:
+        return category.get(name) if isinstance(category, dict) else getattr(category, name, None)
+
+    status = str(field("status") or "active").lower()
+    if status != "active":
+        return f"the SIS marks it {status!r} (being deleted)"
+    meta = field("metadata")
+    if isinstance(meta, dict) and meta.get("skyward.districtLevel", True) is False:
+        return "it is a school-level category (Skyward accepts only district-level categories through the API)"
+    return None
+
+
 def is_active_district_category(category: Any) -> bool:
-    meta = getattr(category, "metadata", None) or {}
-    district_level = meta.get("skyward.districtLevel", True) if isinstance(meta, dict) else True
-    return str(getattr(category, "status", "active")).lower() == "active" and district_level is not False
+    return category_problem(category) is None
 
 
 async def sync_district(district_id: str, options: RunOptions | None = None, settings: Settings | None = None) -> DistrictSummary:

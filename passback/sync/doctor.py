@@ -9,7 +9,8 @@ from typing import Any
 from passback.domain.codes import OTUS_TYPES
 from passback.oneroster.errors import AccessForbidden, CredentialsRejected
 from passback.store import districts as store_districts
-from passback.sync.district import DistrictRun, is_active_district_category, is_closed_in_sis
+from passback.store.urls import url_problem
+from passback.sync.district import DistrictRun, category_problem, is_closed_in_sis
 
 PROBE_ID = "passback-doctor-probe"
 
@@ -25,6 +26,11 @@ class Check:
 async def run_checks(run: DistrictRun, group_size: int) -> list[Check]:
     checks: list[Check] = []
     d = run.district
+    bad_urls = [f"{label}: {problem}" for label, url in (("base URL", d.base_url), ("token URL", d.token_url))
+                if (problem := url_problem(url, allow_http=bool(getattr(d, "allow_http", False))))]
+    if bad_urls:  # a row stored before the URL rule: the client would refuse it
+        return [Check("SIS URLs", False, "; ".join(bad_urls),
+                      f"passback district set {d.id} --base-url URL --token-url URL (https; --allow-http for a test host only)")]
     async with run.client() as client:
         try:
             periods = await client.grading_periods()
@@ -69,8 +75,8 @@ def mapping_checks(run: DistrictRun, categories: list[Any]) -> list[Check]:
         cat = by_id.get(sid)
         if cat is None:
             bad.append(f"{otus_type} → {sid} (not in the SIS)")
-        elif not is_active_district_category(cat):
-            bad.append(f"{otus_type} → {cat.title} (inactive or not district-level)")
+        elif (problem := category_problem(cat)) is not None:
+            bad.append(f"{otus_type} → {cat.title} ({problem})")
     checks.append(Check("categories district-level and active", not bad,
                         "every mapped category is an active district-level category" if not bad else "; ".join(bad),
                         "define the categories at district level and activate them in the teachers' Skyward gradebooks, or remap" if bad else ""))

@@ -38,7 +38,7 @@ CASES = {
     "unknown category": (["mapping", "set", "d1", "Quiz=Pop quizzes"], "'Pop quizzes' is not a category in the SIS",
                          "Quiz (cat-quiz)"),
     "unknown time zone": (add(**{"--timezone": "Mars/Olympus"}), "'Mars/Olympus' is not an IANA time zone", "America/Chicago"),
-    "bad district id": (add(district="Springfield ISD"), "'Springfield ISD'", "lowercase letters"),
+    "bad district id": (add(district="Springfield ISD"), "'Springfield ISD'", "letters of either case"),
     "not a URL": (add(**{"--base-url": "sis.example.org/oneroster"}), "is not an http(s) URL", "base_url"),
     "district exists": (add(district="d1"), "district 'd1' exists already", "passback district set d1"),
     "missing option": (["district", "add", "d3", "--name", "X"], "Missing option", "--"),
