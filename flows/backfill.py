@@ -8,15 +8,27 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.states import State
 
-from flows.district_sync import district_sync, final_state
+from flows.district_sync import FlowSteps, district_sync, final_state
+from passback.naming import safe_key
 from passback.report import backfill as preview
 from passback.report.artifacts import summary_line
-from passback.naming import safe_key
 from passback.store import districts as store_districts
 from passback.sync.district import DistrictRun, RunOptions
-from tasks.extract import extract, preflight
+from passback.sync.report import DistrictSummary
+from passback.sync.sequence import run_district
 from tasks.report import artifact_key
-from tasks.validate import validate_and_plan
+
+
+class PreviewSteps(FlowSteps):
+    """The district's stages as tasks; what is published is the preview (not a sync's summary)."""
+
+    async def publish(self, run: DistrictRun | None, summary: DistrictSummary) -> None:
+        get_run_logger().info("%s", summary_line(summary.as_json()))
+        if summary.backfill:
+            await acreate_markdown_artifact(
+                key=f"{artifact_key(summary.district)}-backfill", markdown=preview.markdown(summary.backfill),
+                description=f"backfill preview for {summary.district}: effective date {summary.detail}",
+            )
 
 
 def run_name() -> str:
@@ -34,22 +46,9 @@ async def backfill(district_id: str, effective_date: dt.date, dry_run: bool = Tr
 
     ``dry_run`` (the default) changes nothing.  Otherwise the new effective date is stored and
     the district is synced: only items that are new or changed are written."""
-    run = DistrictRun(district_id, RunOptions(dry_run=True, effective_date=effective_date))
-    with run.guarded():
-        async with run.client() as client:
-            sis = await preflight(run, client)
-            source = extract(run)
-            evaluation = validate_and_plan(run, source, sis)
-        before = preview.current_reasons(run, source, sis)
-        summary = run.report(evaluation, None)
-        summary.backfill = preview.preview(district_id, run.district.effective_date, effective_date, before, evaluation).as_json()
-        run.finish(summary)
-    get_run_logger().info("%s", summary_line(summary.as_json()))
-    await acreate_markdown_artifact(
-        key=f"{artifact_key(district_id)}-backfill", markdown=preview.markdown(summary.backfill),
-        description=f"backfill preview for {district_id}: effective date {effective_date}",
-    )
-    if dry_run:
+    summary = await run_district(district_id, RunOptions(dry_run=True, effective_date=effective_date), PreviewSteps())
+    if dry_run or summary.status == "failed":
         return final_state(summary)
-    store_districts.update_district(run.engine, district_id, effective_date=effective_date)
+    engine = DistrictRun(district_id).engine
+    store_districts.update_district(engine, district_id, effective_date=effective_date)
     return await district_sync(district_id)

@@ -1,18 +1,50 @@
-"""One district's passback run: pre-flight -> extract -> validate -> plan -> load -> report."""
+"""One district's passback run: pre-flight -> extract -> validate -> plan -> load -> report.
+
+The order of the stages is ``passback.sync.sequence`` (written once, for every way a district
+runs); this flow only says how each stage runs here: as a Prefect task, with artifacts and a log
+line when the run is over.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 
-from passback.report.artifacts import state_message, summary_line
 from passback.naming import safe_key
+from passback.report.artifacts import state_message, summary_line
 from passback.sync.district import DistrictRun, RunOptions
 from passback.sync.report import DistrictSummary
+from passback.sync.sequence import Steps, run_district
 from tasks.extract import extract, preflight
 from tasks.load import load
 from tasks.report import publish, report
 from tasks.validate import validate_and_plan
+
+
+class FlowSteps(Steps):
+    """The stages as Prefect tasks (retries, timings and states in the UI)."""
+
+    async def preflight(self, run: DistrictRun, client: Any) -> Any:
+        return await preflight(run, client)
+
+    async def extract(self, run: DistrictRun) -> Any:
+        return extract(run)
+
+    async def evaluate(self, run: DistrictRun, source: Any, sis: Any) -> Any:
+        return validate_and_plan(run, source, sis)
+
+    async def load(self, run: DistrictRun, client: Any, evaluation: Any, sis: Any) -> Any:
+        return await load(run, client, evaluation, sis)
+
+    async def report(self, run: DistrictRun, evaluation: Any, result: Any) -> DistrictSummary:
+        return report(run, evaluation, result)
+
+    async def publish(self, run: DistrictRun | None, summary: DistrictSummary) -> None:
+        logger = get_run_logger()
+        (logger.error if summary.status == "failed" else logger.info)("%s", summary_line(summary.as_json()))
+        await publish(summary)
 
 
 def run_name() -> str:
@@ -34,37 +66,7 @@ async def district_sync(
     """Sync one district.  Ends Failed (with the summary as data) when the district failed."""
     options = RunOptions(dry_run=dry_run, retry_rejected=retry_rejected, max_writes=max_writes,
                          max_seconds=max_seconds, lock_wait_s=lock_wait_s)
-    try:
-        run = DistrictRun(district_id, options)
-    except Exception as exc:  # unknown district, unreadable configuration
-        summary = DistrictSummary(district=district_id, status="failed", error=str(exc))
-        await publish(summary)
-        return final_state(summary)
-    return final_state(await run_district(run))
-
-
-async def run_district(run: DistrictRun) -> DistrictSummary:
-    """The stages as tasks; a failure becomes a failed summary (never an exception)."""
-    logger = get_run_logger()
-    evaluation = None
-    try:
-        with run.guarded():
-            try:
-                async with run.client() as client:
-                    sis = await preflight(run, client)
-                    source = extract(run)
-                    evaluation = validate_and_plan(run, source, sis)
-                    result = None if run.options.dry_run else await load(run, client, evaluation, sis)
-                summary = await report(run, evaluation, result)
-                logger.info("%s", summary_line(summary.as_json()))
-                return summary
-            except Exception as exc:
-                summary = run.fail(exc, evaluation)
-    except Exception as exc:  # the lock was not acquired: nothing was written
-        summary = DistrictSummary(district=run.district_id, status="failed", error=str(exc))
-    logger.error("%s", summary_line(summary.as_json()))
-    await publish(summary)
-    return summary
+    return final_state(await run_district(district_id, options, FlowSteps()))
 
 
 def final_state(summary: DistrictSummary) -> State:
@@ -72,4 +74,3 @@ def final_state(summary: DistrictSummary) -> State:
     if summary.status == "failed":
         return Failed(message=state_message(data), data=data)
     return Completed(message=state_message(data), data=data)
-

@@ -1,4 +1,4 @@
-"""Report: the run summary, the validation report, the Prefect artifacts and the run history row."""
+"""Report: the run summary and validation report; the Prefect artifacts."""
 
 from __future__ import annotations
 
@@ -20,11 +20,9 @@ def artifact_key(district_id: str) -> str:
 
 
 @task(name="report", cache_policy=NONE)
-async def report(run: DistrictRun, evaluation: Evaluation, load: LoadResult | None) -> DistrictSummary:
-    summary = run.report(evaluation, load)
-    run.finish(summary)
-    await publish(summary)
-    return summary
+def report(run: DistrictRun, evaluation: Evaluation, load: LoadResult | None) -> DistrictSummary:
+    """The summary and this run's validation report (the run record is finished by the sequence)."""
+    return run.report(evaluation, load)
 
 
 async def publish(summary: DistrictSummary) -> None:

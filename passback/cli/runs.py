@@ -156,13 +156,8 @@ def explain(
     from passback.sync.explain import explain_assessment
 
     run = DistrictRun(district_id, RunOptions(dry_run=True, build_docs=False))
-
-    async def go() -> Any:
-        async with run.client() as client:
-            sis = await run.preflight(client)
-        return explain_assessment(run, run.extract(), sis, assessment_id)
-
-    ex = asyncio.run(go())
+    sis, source = asyncio.run(run.snapshot())
+    ex = explain_assessment(run, source, sis, assessment_id)
     if as_json:
         sys.stdout.write(json.dumps(ex.as_json(), default=str) + "\n")
         return

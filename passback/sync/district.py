@@ -19,7 +19,6 @@ import pandas as pd
 
 from passback.domain.codes import Kind
 from passback.domain.context import DistrictContext, grading_period_frame, local_now
-from passback.naming import safe_key
 from passback.oneroster.client import OneRosterClient
 from passback.settings import Settings, get_settings
 from passback.store import districts as store_districts
@@ -114,6 +113,12 @@ class DistrictRun:
         closed = frozenset(p.sourcedId for p in periods if is_closed_in_sis(p))
         return SisSnapshot(grading_periods=gp, categories=cats, active_categories=active, closed_periods=closed)
 
+    async def snapshot(self) -> tuple[SisSnapshot, Any]:
+        """The pre-flight reads and the source, without a lock or a run record (read-only commands)."""
+        async with self.client() as client:
+            sis = await self.preflight(client)
+        return sis, self.extract()
+
     def extract(self) -> Any:
         from passback.source.read import read_district
 
@@ -160,6 +165,14 @@ class DistrictRun:
             self.lock.check()  # the load stopped because the lock was taken over: the run fails, saying so
         loader.flush()
         return result
+
+    def backfill_preview(self, source: Any, sis: SisSnapshot, evaluation: Evaluation) -> dict[str, Any]:
+        """Which assessments change status under the previewed effective date, and the writes it causes."""
+        from passback.report import backfill as preview
+
+        before = preview.current_reasons(self, source, sis)
+        return preview.preview(self.district_id, self.district.effective_date, self.options.effective_date,
+                               before, evaluation).as_json()
 
     def report(self, evaluation: Evaluation, load: LoadResult | None) -> DistrictSummary:
         summary = self._summary(summarise(self.district_id, evaluation, load, dry_run=self.options.dry_run))
@@ -313,20 +326,7 @@ def is_active_district_category(category: Any) -> bool:
 
 
 async def sync_district(district_id: str, options: RunOptions | None = None, settings: Settings | None = None) -> DistrictSummary:
-    """The whole district run without Prefect (the CLI's --no-prefect path and benchmarks)."""
-    run = DistrictRun(district_id, options or RunOptions(), settings or get_settings())
-    evaluation: Evaluation | None = None
-    load: LoadResult | None = None
-    with run.guarded():
-        try:
-            async with run.client() as client:
-                sis = await run.preflight(client)
-                evaluation = run.evaluate(run.extract(), sis)
-                if not run.options.dry_run:
-                    load = await run.load(client, evaluation, sis)
-            summary = run.report(evaluation, load)
-            run.finish(summary)
-            return summary
-        except Exception as exc:
-            log.error("district %s failed: %s", district_id, exc)
-            return run.fail(exc, evaluation)
+    """The whole district run without Prefect (benchmarks, tests): the one sequence, stages called directly."""
+    from passback.sync.sequence import run_district
+
+    return await run_district(district_id, options, settings=settings or get_settings())

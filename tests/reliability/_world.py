@@ -35,6 +35,7 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 EXIT_BUSY = 3
+BUSY = "is being synced by another run"  # the lock holder's words (store.locks.DistrictBusy): nothing was written
 OK_STATUSES = ("200", "201")
 
 
@@ -365,7 +366,6 @@ def _install_ledger_kill(kill_at_tx: int | None, log_path: Path | None) -> None:
 
 
 def _main_sync(args: argparse.Namespace) -> int:
-    from passback.store.locks import DistrictBusy
     from passback.sync.district import sync_district  # noqa: F401 - imported before the barrier
 
     _install_ledger_kill(args.kill_in_ledger_tx, Path(args.ledger_log) if args.ledger_log else None)
@@ -374,10 +374,9 @@ def _main_sync(args: argparse.Namespace) -> int:
         while not Path(args.start_file).exists():
             time.sleep(0.01)
     started = time.time()
-    try:
-        summary = run_inprocess(args.district, dt.datetime.fromisoformat(args.utc_now), lock_wait_s=args.lock_wait)
-    except DistrictBusy as exc:
-        print(json.dumps({"district": args.district, "status": "busy", "error": str(exc), "started": started,
+    summary = run_inprocess(args.district, dt.datetime.fromisoformat(args.utc_now), lock_wait_s=args.lock_wait)
+    if summary.status == "failed" and summary.run_id is None and BUSY in (summary.error or ""):
+        print(json.dumps({"district": args.district, "status": "busy", "error": summary.error, "started": started,
                           "ended": time.time()}), flush=True)
         return EXIT_BUSY
     data = summary.as_json()

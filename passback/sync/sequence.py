@@ -1,0 +1,91 @@
+"""THE sequence of a district run, written once: every way of running a district goes through it.
+
+    lock + run record -> pre-flight (SIS reads) -> extract (Otus source) -> evaluate (derive, GX,
+    payloads, plan) -> load (writes, ledger acks; not on a dry run) -> report -> finish -> publish
+
+``Steps`` says HOW each stage runs; the sequence says in WHICH ORDER and what a failure becomes.
+The base class runs each stage as a plain call (the library, benchmarks, tests); the flows
+subclass it to run the stages as Prefect tasks and to publish artifacts — no flow writes the
+stages out again.  Whatever fails (the lock, the district's configuration, a stage) ends as ONE
+failed summary with the run record finished: a district run never raises.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from passback.sync.report import DistrictSummary
+
+if TYPE_CHECKING:  # pragma: no cover
+    from passback.oneroster.client import OneRosterClient
+    from passback.sync.district import DistrictRun, RunOptions, SisSnapshot
+    from passback.sync.evaluate import Evaluation
+    from passback.sync.load import LoadResult
+
+log = logging.getLogger("passback.sync")
+
+
+class Steps:
+    """How each stage runs.  Override a method to wrap its stage (a Prefect task, a timer, a pause)."""
+
+    async def preflight(self, run: DistrictRun, client: OneRosterClient) -> SisSnapshot:
+        return await run.preflight(client)
+
+    async def extract(self, run: DistrictRun) -> Any:
+        return run.extract()
+
+    async def evaluate(self, run: DistrictRun, source: Any, sis: SisSnapshot) -> Evaluation:
+        return run.evaluate(source, sis)
+
+    async def load(self, run: DistrictRun, client: OneRosterClient, evaluation: Evaluation,
+                   sis: SisSnapshot) -> LoadResult:
+        return await run.load(client, evaluation, sis)
+
+    async def report(self, run: DistrictRun, evaluation: Evaluation, load: LoadResult | None) -> DistrictSummary:
+        return run.report(evaluation, load)
+
+    async def publish(self, run: DistrictRun | None, summary: DistrictSummary) -> None:
+        """After the run record is finished (also for a failed run): artifacts, log lines."""
+        if summary.status == "failed":
+            log.error("district %s failed: %s", summary.district, summary.error)
+
+
+async def run_district(district_id: str, options: RunOptions | None = None, steps: Steps | None = None,
+                       **run_kw: Any) -> DistrictSummary:
+    """Build the district's run and execute it; an unknown or unreadable district is a failed summary."""
+    from passback.sync.district import DistrictRun, RunOptions
+
+    steps = steps or Steps()
+    try:
+        run = DistrictRun(district_id, options or RunOptions(), **run_kw)
+    except Exception as exc:  # noqa: BLE001 - unknown district, unreadable configuration: nothing was written
+        summary = DistrictSummary(district=district_id, status="failed", error=str(exc))
+        await steps.publish(None, summary)
+        return summary
+    return await execute(run, steps)
+
+
+async def execute(run: DistrictRun, steps: Steps | None = None) -> DistrictSummary:
+    """The stages of one district run, in order, under the district's lock."""
+    steps = steps or Steps()
+    evaluation: Evaluation | None = None
+    try:
+        with run.guarded():
+            try:
+                async with run.client() as client:
+                    sis = await steps.preflight(run, client)
+                    source = await steps.extract(run)
+                    evaluation = await steps.evaluate(run, source, sis)
+                    preview = run.backfill_preview(source, sis, evaluation) if run.kind == "backfill" else None
+                    del source  # the frames of the source are not needed by the load
+                    load = None if run.options.dry_run else await steps.load(run, client, evaluation, sis)
+                summary = await steps.report(run, evaluation, load)
+                summary.backfill = preview
+                run.finish(summary)
+            except Exception as exc:  # noqa: BLE001 - a stage failed: the run record says why
+                summary = run.fail(exc, evaluation)
+    except Exception as exc:  # noqa: BLE001 - the lock was not acquired (another run) or lost: nothing was written
+        summary = DistrictSummary(district=run.district_id, status="failed", error=str(exc))
+    await steps.publish(run, summary)
+    return summary
