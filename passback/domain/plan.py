@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
-from passback.domain.payloads import row_key
+from passback.domain.columns import arrow_text, labels, pair_keys
 
 KEY = ["assessment_id", "student_id"]
 LEDGER_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status"]
@@ -27,22 +28,45 @@ def empty_ledger() -> pd.DataFrame:
                          "payload_hash": pd.Series(dtype="int64"), "status": pd.Series(dtype="str")})
 
 
+ACTIONS = ("create", "update", "held", "unchanged")
+
+
+def ledger_positions(desired: pd.DataFrame, ledger: pd.DataFrame) -> np.ndarray:
+    """For each desired row, the position of the ledger row with the same natural key (-1: none).
+
+    Keys are compared as text (NA as ""), through integer codes: the ids are encoded once against
+    the desired side's distinct values (Arrow), and the pairs become one int64 each."""
+    pairs = []
+    for col in KEY:
+        mine = arrow_text(desired[col]).fill_null("")
+        distinct = pc.unique(mine)
+        pairs.append((pc.index_in(mine, value_set=distinct), pc.index_in(arrow_text(ledger[col]).fill_null(""), value_set=distinct),
+                      len(distinct)))
+    (d_a, l_a, _), (d_s, l_s, n_s) = pairs
+    known = pc.and_(pc.is_valid(l_a), pc.is_valid(l_s)).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(known)
+    as_int = lambda a: a.to_numpy(zero_copy_only=False)  # noqa: E731
+    ledger_keys = pair_keys(as_int(l_a.filter(known)), as_int(l_s.filter(known)), n_s)
+    first = ~pd.Series(ledger_keys).duplicated(keep="first").to_numpy()  # the ledger's key is unique; be safe
+    pos = pd.Index(ledger_keys[first]).get_indexer(pair_keys(as_int(d_a), as_int(d_s), n_s))
+    return np.where(pos >= 0, rows[first][np.clip(pos, 0, None)], -1)
+
+
 def diff(desired: pd.DataFrame, ledger: pd.DataFrame, *, retry_rejected: bool = False) -> pd.Series:
     """The action for each desired row (index aligned with ``desired``)."""
-    if ledger.empty:
+    if ledger.empty or desired.empty:
         return pd.Series("create", index=desired.index, dtype="str")
-    ledger_index = pd.Index(row_key(ledger, KEY))
-    pos = ledger_index.get_indexer(row_key(desired, KEY))
+    pos = ledger_positions(desired, ledger)
     known = pos >= 0
     safe = np.clip(pos, 0, None)
     same = known & (ledger["payload_hash"].to_numpy(dtype="int64")[safe] == desired["payload_hash"].to_numpy(dtype="int64"))
     rejected = known & (ledger["status"] == "rejected").fillna(False).to_numpy(dtype=bool)[safe]
     action = np.select(
         [~known, ~same, rejected & (not retry_rejected), rejected],
-        ["create", "update", "held", "update"],
-        default="unchanged",
+        [0, 1, 2, 1],
+        default=3,
     )
-    return pd.Series(action, index=desired.index, dtype="str")
+    return labels(action, ACTIONS, desired.index)
 
 
 @dataclass
@@ -81,6 +105,6 @@ def make_plan(
     li["action"] = diff(li, ledger_line_items, retry_rejected=retry_rejected)
     held = pd.Index(li.loc[li["action"] == "held", "assessment_id"])
     under_held = desired_results["assessment_id"].isin(held).to_numpy()
-    res = desired_results[~under_held].copy()
-    res["action"] = diff(res, ledger_results, retry_rejected=retry_rejected)
+    res = desired_results[~under_held] if under_held.any() else desired_results
+    res = res.assign(action=diff(res, ledger_results, retry_rejected=retry_rejected))
     return Plan(line_items=li, results=res, blocked_results=desired_results.index[under_held])

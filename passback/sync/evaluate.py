@@ -11,14 +11,17 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pandas as pd
+import pyarrow.compute as pc
 
 from passback.domain import derive, payloads
+from passback.domain.columns import arrow_text
 from passback.domain.codes import ASSESSMENT_REASONS, SCORE_REASONS
 from passback.domain.context import DistrictContext
 from passback.domain.plan import Plan, empty_ledger, make_plan
 from passback.quality import validate_frame
 
 STRUCTURAL_SCORE_REASONS = ("duplicate_row", "unknown_assessment")
+RESULT_SOURCE_COLUMNS = ("assessment_id", "student_id", "student_sis_id", "state", "points_earned", "updated_at")
 
 
 class SourceLike(Protocol):
@@ -58,7 +61,8 @@ def classify(source: SourceLike, context: DistrictContext) -> tuple[pd.DataFrame
     # unless the assessment merely has nothing to send yet: then the score's own reason explains why.
     firsts = assessments[~assessments["is_duplicate"]]
     blocking = firsts.loc[firsts["reason"].notna() & (firsts["reason"] != "nothing_to_send"), "id"]
-    blocked = scores["assessment_id"].isin(pd.Index(blocking)).to_numpy()
+    blocked = pc.is_in(arrow_text(scores["assessment_id"]), value_set=pc.drop_null(arrow_text(blocking)))
+    blocked = blocked.fill_null(False).to_numpy(zero_copy_only=False)
     reason = score_rules.reasons.copy()
     structural = reason.isin(STRUCTURAL_SCORE_REASONS).to_numpy()
     reason[blocked & ~structural] = "assessment_ineligible"
@@ -79,7 +83,9 @@ def evaluate(
     t1 = time.perf_counter()
     eligible = assessments[assessments["reason"].isna()]
     desired_li = payloads.line_items(eligible)
-    desired_res = payloads.results(scores[scores["reason"].isna()], desired_li)
+    passing = scores["reason"].isna().to_numpy()
+    desired_res = payloads.results(scores.loc[passing, list(RESULT_SOURCE_COLUMNS)], desired_li)
+    del passing
     t2 = time.perf_counter()
     plan = make_plan(
         desired_li, desired_res,
