@@ -18,21 +18,27 @@ import pyarrow.compute as pc
 TEXT = pa.large_string()  # the storage of pandas' "str" dtype
 
 
-def arrow_text(values: pd.Series | pd.Index | pa.Array | pa.ChunkedArray) -> pa.Array:
-    """The values as one Arrow large_string array (zero-copy for an Arrow-backed ``str`` column)."""
-    if isinstance(values, pa.ChunkedArray):
-        arr = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-    elif isinstance(values, pa.Array):
+def arrow_text(values: pd.Series | pd.Index | pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """The values as Arrow large_string (zero-copy for an Arrow-backed ``str`` column; chunks are kept)."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
         arr = values
     else:
         data = values.array if isinstance(values, pd.Series | pd.Index) else values
+        if isinstance(data.dtype, pd.CategoricalDtype):  # the distinct values once, then taken by code
+            cats = arrow_text(pd.Index(data.categories))
+            taken = one_array(cats).take(pa.array(data.codes, mask=data.codes < 0))
+            return taken
         if not (isinstance(data.dtype, pd.StringDtype) and data.dtype.storage == "pyarrow"):
             data = pd.array(np.asarray(data, dtype=object), dtype="str") if len(data) else pd.array([], dtype="str")
         arr = pa.chunked_array(data.__arrow_array__())
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr
     if arr.type != TEXT:
         arr = arr.cast(TEXT)
     return arr
+
+
+def one_array(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
 def text_series(arr: pa.Array | pa.ChunkedArray, index: pd.Index | None = None) -> pd.Series:
@@ -45,7 +51,7 @@ def text_series(arr: pa.Array | pa.ChunkedArray, index: pd.Index | None = None) 
 def positions(keys: pd.Series | pa.Array, table: pd.Series | pd.Index | pa.Array) -> np.ndarray:
     """For each key, the position of its first occurrence in ``table`` (-1 when absent); NA matches NA."""
     values = arrow_text(keys)
-    table_arr = arrow_text(table)
+    table_arr = one_array(arrow_text(table))
     if len(table_arr) == 0 or len(values) == 0:
         return np.full(len(values), -1, dtype=np.int64)
     found = pc.index_in(values, value_set=table_arr)  # the value set's first occurrence wins
@@ -75,16 +81,53 @@ def codes(values: pd.Series | pa.Array, *, na: str | None = None) -> tuple[np.nd
     arr = arrow_text(values)
     if na is not None:
         arr = arr.fill_null(na)
-    encoded = arr.dictionary_encode(null_encoding="encode")
-    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False), encoded.dictionary
+    distinct = one_array(pc.unique(arr))  # in order of first appearance, NA included
+    found = pc.index_in(arr, value_set=distinct)  # NA matches NA: every value is found
+    return found.to_numpy(zero_copy_only=False).astype(np.int64, copy=False), distinct
 
 
 def categorical_text(values: pd.Series | pa.Array, *, na: str = "") -> pd.Categorical:
     """The text as a pandas Categorical over its distinct values (NA -> ``na``): hashes like the text."""
+    if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
+        cat = values.array if isinstance(values, pd.Series) else values
+        if cat.isna().any():
+            cat = (cat if na in cat.categories else cat.add_categories([na])).fillna(na)
+        return cat
     codes_, dictionary = codes(values, na=na)
     return pd.Categorical.from_codes(codes_, categories=pd.Index(text_series(dictionary)))
+
+
+def categorical_take(values: pd.Series, pos: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+    """``values[pos]`` as a categorical Series over the distinct text of ``values`` (NA where ``pos``
+    is -1 or the value is NA): a code per row instead of a string per row."""
+    value_codes, distinct = codes(values)
+    keep = pc.is_valid(distinct).to_numpy(zero_copy_only=False)
+    remap = np.where(keep, np.cumsum(keep) - 1, -1)  # NA is no category
+    row_codes = np.where(pos >= 0, remap[value_codes][np.clip(pos, 0, None)] if len(value_codes) else -1, -1)
+    categories = pd.Index(text_series(distinct.filter(pa.array(keep))))
+    return pd.Series(pd.Categorical.from_codes(row_codes, categories=categories), index=index, copy=False)
+
+
+def categorical_labels(label_codes: np.ndarray, names: Sequence[str], index: pd.Index | None = None) -> pd.Series:
+    """``names[code]`` as a categorical Series (NA where the code is out of range)."""
+    label_codes = np.asarray(label_codes)
+    label_codes = np.where((label_codes < 0) | (label_codes >= len(names)), -1, label_codes)
+    return pd.Series(pd.Categorical.from_codes(label_codes, categories=pd.Index(list(names), dtype="str")), index=index,
+                     copy=False)
 
 
 def pair_keys(first: np.ndarray, second: np.ndarray, second_size: int) -> np.ndarray:
     """One int64 per (first, second) code pair (codes are >= 0)."""
     return first.astype(np.int64) * np.int64(second_size + 1) + second.astype(np.int64)
+
+
+def release_memory() -> None:
+    """Hand the memory of freed frames back to the system (glibc keeps freed heap pages, Arrow's pool
+    keeps freed blocks; after a stage that freed hundreds of MB both matter for the peak RSS)."""
+    pa.default_memory_pool().release_unused()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
-from passback.domain.columns import arrow_text, codes, pair_keys, positions, take_text
+from passback.domain.columns import arrow_text, categorical_take, codes, one_array, pair_keys, positions, take_text
 from passback.domain.context import DistrictContext
 
 ASSESSMENT_SOURCE_COLUMNS = [
@@ -149,7 +150,8 @@ def derive_scores(
     firsts = assessments[~assessments["is_duplicate"]]
     parent = positions(frame["assessment_id"], firsts["id"])
     frame["assessment_known"] = parent >= 0
-    student_sis = _lookup(frame["student_id"], sis_ids(users))
+    sis = sis_ids(users)  # a student's sis_id as a category: a code per score row, not a string
+    student_sis = categorical_take(pd.Series(sis.to_numpy(), dtype="str"), positions(frame["student_id"], sis.index), frame.index)
     frame["student_sis_id"] = student_sis
     frame["student_in_sis"] = student_sis.notna().to_numpy()
     due = firsts["due_date"].to_numpy(dtype="datetime64[ns]")
@@ -164,7 +166,7 @@ def derive_scores(
 
 def mark_sendable(assessments: pd.DataFrame, scores: pd.DataFrame, score_passes: pd.Series) -> None:
     """Set ``has_sendable_score``: at least one of the assessment's scores passes the score rules."""
-    passing = arrow_text(scores["assessment_id"]).filter(score_passes.to_numpy(dtype=bool))
-    passing_ids = pc.drop_null(pc.unique(passing))
+    passing = arrow_text(scores["assessment_id"]).filter(pa.array(score_passes.to_numpy(dtype=bool)))
+    passing_ids = pc.drop_null(one_array(pc.unique(passing)))
     found = pc.is_in(arrow_text(assessments["id"]), value_set=passing_ids)
     assessments["has_sendable_score"] = found.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)

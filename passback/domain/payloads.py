@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from passback.domain.columns import categorical_text, labels, positions, take_text
+from passback.domain.columns import categorical_labels, categorical_take, categorical_text, positions
 
 # Fixed namespace: changing it would change every sourcedId ever sent (never do that).
 NAMESPACE = uuid.UUID("5f1f3c8e-8a7e-4b7e-9d43-4e2f0a5b7c11")
@@ -65,7 +65,7 @@ def _day_text(series: pd.Series) -> pd.Series:
     """YYYY-MM-DD of each timestamp ("" for NaT), formatting each distinct day once (millions of rows, few days)."""
     day_codes, days = pd.factorize(series.dt.normalize())
     names = [*pd.DatetimeIndex(days).strftime("%Y-%m-%d"), ""]
-    return labels(np.where(day_codes < 0, len(names) - 1, day_codes), names, series.index)  # NaT picks the trailing ""
+    return categorical_labels(np.where(day_codes < 0, len(names) - 1, day_codes), names, series.index)  # NaT: ""
 
 
 def line_items(eligible: pd.DataFrame) -> pd.DataFrame:
@@ -101,12 +101,12 @@ def results(sendable: pd.DataFrame, line_item_frame: pd.DataFrame) -> pd.DataFra
         {
             "assessment_id": sendable["assessment_id"].astype("str"),
             "student_id": sendable["student_id"].astype("str"),
-            "student_sis_id": sendable["student_sis_id"].astype("str"),
+            "student_sis_id": sendable["student_sis_id"],  # categorical (derive_scores)
             "score": np.where(graded, sendable["points_earned"].to_numpy(dtype="float64"), 0.0),
-            "score_status": labels(np.zeros(len(index), dtype=np.int8), ["fully graded"], index),
-            "comment": labels(np.where(graded, 0, 1), ["", MISSING_COMMENT], index),
+            "score_status": categorical_labels(np.zeros(len(index), dtype=np.int8), ["fully graded"], index),
+            "comment": categorical_labels(np.where(graded, 0, 1), ["", MISSING_COMMENT], index),
             "score_date": _day_text(sendable["updated_at"]),
-            "grading_period_id": take_text(line_item_frame["grading_period_id"], parent, index),
+            "grading_period_id": categorical_take(line_item_frame["grading_period_id"], parent, index),
         },
         index=index,
     )

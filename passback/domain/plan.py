@@ -46,7 +46,7 @@ def ledger_positions(desired: pd.DataFrame, ledger: pd.DataFrame) -> np.ndarray:
     known = pc.and_(pc.is_valid(l_a), pc.is_valid(l_s)).to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(known)
     as_int = lambda a: a.to_numpy(zero_copy_only=False)  # noqa: E731
-    ledger_keys = pair_keys(as_int(l_a.filter(known)), as_int(l_s.filter(known)), n_s)
+    ledger_keys = pair_keys(as_int(l_a)[rows], as_int(l_s)[rows], n_s)
     first = ~pd.Series(ledger_keys).duplicated(keep="first").to_numpy()  # the ledger's key is unique; be safe
     pos = pd.Index(ledger_keys[first]).get_indexer(pair_keys(as_int(d_a), as_int(d_s), n_s))
     return np.where(pos >= 0, rows[first][np.clip(pos, 0, None)], -1)

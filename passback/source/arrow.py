@@ -46,22 +46,23 @@ def postgres_connection(sqlalchemy_url: Any) -> Any:
 
 def read_table(conn: Any, sql: str, params: tuple[Any, ...], columns: list[str], *, sqlite: bool) -> pd.DataFrame:
     """One query's rows as a contract frame; raises ``NotArrow`` (see the module doc)."""
+    pieces: dict[str, list[Any]] = {name: [] for name in columns}
     try:
         with conn.cursor() as cursor:
             if sqlite:
                 cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(SQLITE_BATCH_ROWS)})
             cursor.execute(sql, params)
-            table = cursor.fetch_arrow_table()
+            reader = cursor.fetch_record_batch()
+            if len(reader.schema) != len(columns):
+                raise NotArrow(f"expected {len(columns)} columns, got {len(reader.schema)}")
+            for batch in reader:  # one batch at a time: the raw rows never all sit in memory next to the frame
+                for i, name in enumerate(columns):
+                    pieces[name].append(convert(name, batch.column(i)))
+    except NotArrow:
+        raise
     except Exception as exc:  # noqa: BLE001 - undecodable text, a column the driver could not type, ...
         raise NotArrow(f"{type(exc).__name__}: {exc}") from exc
-    if table.num_columns != len(columns):
-        raise NotArrow(f"expected {len(columns)} columns, got {table.num_columns}")
-    out: dict[str, Any] = {}
-    for i, name in enumerate(columns):
-        column = table.column(i)
-        out[name] = convert(name, column.combine_chunks() if column.num_chunks != 1 else column.chunk(0))
-    del table
-    return rows.assemble(columns, {name: [value] for name, value in out.items()})
+    return rows.assemble(columns, pieces)
 
 
 def _all_null(arr: pa.Array) -> bool:
@@ -100,7 +101,12 @@ def convert(name: str, arr: pa.Array) -> Any:
         if pa.types.is_date(t):
             return rows.to_ns(arr.to_numpy(zero_copy_only=False).astype("datetime64[D]"))
         return rows.timestamps_of_text(_as_text(name, arr))
-    return _as_text(name, arr)
+    return _tight(_as_text(name, arr))
+
+
+def _tight(arr: pa.Array) -> pa.Array:
+    """A copy in buffers of its own size: the driver's batch buffers (grown by doubling) are let go."""
+    return pa.concat_arrays([arr.cast(pa.large_string()), pa.array([], pa.large_string())])
 
 
 def _as_text(name: str, arr: pa.Array) -> pa.Array:

@@ -39,6 +39,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from passback.domain.codes import SCORE_STATES
+from passback.domain.columns import release_memory
 from passback.source import arrow
 from passback.source.write import sqlite_path
 
@@ -330,14 +331,17 @@ def read_district(url_or_engine: str | Engine, district_id: str) -> SourceFrames
     else:
         path = sqlite_path(url_or_engine) if isinstance(url_or_engine, str) else None
     if path is not None:
-        return SourceFrames(**_read_sqlite(path, district_id))
-    if isinstance(url_or_engine, Engine):
-        return SourceFrames(**_read_sqlalchemy(url_or_engine, district_id))
-    engine = create_engine(url_or_engine)
-    try:
-        return SourceFrames(**_read_sqlalchemy(engine, district_id))
-    finally:
-        engine.dispose()
+        frames = _read_sqlite(path, district_id)
+    elif isinstance(url_or_engine, Engine):
+        frames = _read_sqlalchemy(url_or_engine, district_id)
+    else:
+        engine = create_engine(url_or_engine)
+        try:
+            frames = _read_sqlalchemy(engine, district_id)
+        finally:
+            engine.dispose()
+    release_memory()  # the drivers' buffers are freed: hand the pages back before the next stage
+    return SourceFrames(**frames)
 
 
 def group_size(url: str, district_id: str) -> int:

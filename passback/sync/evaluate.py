@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from passback.domain import derive, payloads
-from passback.domain.columns import arrow_text
+from passback.domain.columns import arrow_text, one_array, release_memory
 from passback.domain.codes import ASSESSMENT_REASONS, SCORE_REASONS
 from passback.domain.context import DistrictContext
 from passback.domain.plan import Plan, empty_ledger, make_plan
@@ -61,7 +61,7 @@ def classify(source: SourceLike, context: DistrictContext) -> tuple[pd.DataFrame
     # unless the assessment merely has nothing to send yet: then the score's own reason explains why.
     firsts = assessments[~assessments["is_duplicate"]]
     blocking = firsts.loc[firsts["reason"].notna() & (firsts["reason"] != "nothing_to_send"), "id"]
-    blocked = pc.is_in(arrow_text(scores["assessment_id"]), value_set=pc.drop_null(arrow_text(blocking)))
+    blocked = pc.is_in(arrow_text(scores["assessment_id"]), value_set=pc.drop_null(one_array(arrow_text(blocking))))
     blocked = blocked.fill_null(False).to_numpy(zero_copy_only=False)
     reason = score_rules.reasons.copy()
     structural = reason.isin(STRUCTURAL_SCORE_REASONS).to_numpy()
@@ -80,12 +80,14 @@ def evaluate(
 ) -> Evaluation:
     t0 = time.perf_counter()
     assessments, scores, results = classify(source, context)
+    release_memory()  # each stage hands back what it freed: the next one's peak starts lower
     t1 = time.perf_counter()
     eligible = assessments[assessments["reason"].isna()]
     desired_li = payloads.line_items(eligible)
     passing = scores["reason"].isna().to_numpy()
     desired_res = payloads.results(scores.loc[passing, list(RESULT_SOURCE_COLUMNS)], desired_li)
     del passing
+    release_memory()
     t2 = time.perf_counter()
     plan = make_plan(
         desired_li, desired_res,
@@ -94,6 +96,7 @@ def evaluate(
         retry_rejected=retry_rejected,
     )
     scores.loc[plan.blocked_results, "reason"] = "line_item_rejected"
+    release_memory()
     t3 = time.perf_counter()
     return Evaluation(
         assessments=assessments, scores=scores, plan=plan, validation_results=results,
