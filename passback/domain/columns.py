@@ -118,7 +118,10 @@ def categorical_labels(label_codes: np.ndarray, names: Sequence[str], index: pd.
 
 def pair_keys(first: np.ndarray, second: np.ndarray, second_size: int) -> np.ndarray:
     """One int64 per (first, second) code pair (codes are >= 0)."""
-    return first.astype(np.int64) * np.int64(second_size + 1) + second.astype(np.int64)
+    keys = first.astype(np.int64)  # in place from here: one array of millions, not three
+    keys *= np.int64(second_size + 1)
+    keys += second
+    return keys
 
 
 def release_memory() -> None:

@@ -54,7 +54,8 @@ def _hash_columns(frame: pd.DataFrame, columns: list[str], *, numbers: bool) -> 
             parts[col] = series.astype("float64").round(6).to_numpy()
         else:
             parts[col] = categorical_text(series, na="")
-    return pd.util.hash_pandas_object(pd.DataFrame(parts, index=pd.RangeIndex(len(frame))), index=False).to_numpy().view("int64")
+    table = pd.DataFrame(parts, index=pd.RangeIndex(len(frame)), copy=False)
+    return pd.util.hash_pandas_object(table, index=False).to_numpy().view("int64")
 
 
 def _iso_day(series: pd.Series) -> pd.Series:
@@ -109,6 +110,7 @@ def results(sendable: pd.DataFrame, line_item_frame: pd.DataFrame) -> pd.DataFra
             "grading_period_id": categorical_take(line_item_frame["grading_period_id"], parent, index),
         },
         index=index,
+        copy=False,  # the columns are new already (a dict of Series is copied by default)
     )
     out["payload_hash"] = canonical_hash(out, RESULT_HASHED)
     return out

@@ -1,12 +1,12 @@
 #!/usr/bin/env python
-"""Where plan-L's time and memory go, stage by stage: ``python bench/profile.py [--preset L] [--pyinstrument]``.
+"""Where plan-L's time and memory go, stage by stage: ``python bench/stages.py [--preset L] [--pyinstrument]``.
 
 Runs extract and evaluate (derive, GX, payloads, ledger read, diff) of a fully synced preset (the
 cached home of ``bench/run.py``) without a simulator: the SIS snapshot comes from the scenario
 file.  Prints, per stage, wall and CPU seconds, RSS at the end and the peak RSS during the stage
 (sampled every 5 ms by a thread).  ``--pyinstrument`` also writes a text profile of the whole run
 to ``bench/.cache/profile-<preset>.txt``; for memory by allocation site run it under memray:
-``python -m memray run -o /tmp/plan.bin bench/profile.py`` then ``python -m memray stats /tmp/plan.bin``.
+``python -m memray run -o /tmp/plan.bin bench/stages.py`` then ``python -m memray stats /tmp/plan.bin``.
 """
 
 from __future__ import annotations
@@ -59,6 +59,16 @@ def stage(name: str, sampler: Sampler, rows: list[tuple[Any, ...]]) -> Iterator[
     rows.append((name, time.perf_counter() - w0, time.process_time() - c0, rss_mb(), max(sampler.peak, rss_mb())))
 
 
+def snapshot_in_child(scenario: Path) -> Any:
+    """The snapshot built in a child process: parsing the scenario (60k users) must not count here."""
+    import pickle
+    import subprocess
+
+    code = f"import pickle, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import stages as p; " \
+           f"sys.stdout.buffer.write(pickle.dumps(p.snapshot_of(__import__('pathlib').Path({str(scenario)!r}))))"
+    return pickle.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True).stdout)
+
+
 def snapshot_of(scenario: Path) -> Any:
     from passback.domain.context import grading_period_frame
     from passback.scenario import Scenario
@@ -96,7 +106,7 @@ def main() -> None:
     base = rss_mb()
     with Sampler() as sampler:
         run = DistrictRun(seed.district_id, RunOptions(build_docs=False))
-        sis = snapshot_of(data / "scenario.json")
+        sis = snapshot_in_child(data / "scenario.json")
         with stage("extract", sampler, rows):
             source = run.extract()
         with stage("evaluate (ledger, validate, transform, diff)", sampler, rows):
