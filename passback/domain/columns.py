@@ -8,6 +8,7 @@ duplicated keys wins.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,6 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 TEXT = pa.large_string()  # the storage of pandas' "str" dtype
+
+if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+    # glibc's malloc hands large freed buffers straight back to the system (and malloc_trim the rest);
+    # mimalloc keeps them: L's peak RSS is ~110 MB lower with the system pool, CPU the same.
+    pa.set_memory_pool(pa.system_memory_pool())
 
 
 def arrow_text(values: pd.Series | pd.Index | pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:

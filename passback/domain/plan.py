@@ -11,7 +11,9 @@ Results whose lineItem is ``held`` are blocked (``line_item_rejected``) and not 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,56 +34,85 @@ def empty_ledger() -> pd.DataFrame:
 ACTIONS = ("create", "update", "held", "unchanged")
 
 
-def ledger_positions(desired: pd.DataFrame, ledger: pd.DataFrame) -> np.ndarray:
-    """For each desired row, the position of the ledger row with the same natural key (-1: none).
+LedgerBatches = Iterable[Mapping[str, Any]]  # column -> Arrow array or pandas Series (KEY, payload_hash, status)
 
-    Keys are compared as text (NA as ""), through integer codes: the ids are encoded once against
-    the desired side's distinct values (Arrow), and the pairs become one int64 each."""
-    pairs = []
-    for col in KEY:
-        mine, theirs = arrow_text(desired[col]), arrow_text(ledger[col])
-        mine = mine.fill_null("") if mine.null_count else mine  # (fill_null copies even without nulls)
-        theirs = theirs.fill_null("") if theirs.null_count else theirs
-        distinct = one_array(pc.unique(mine))
-        pairs.append((pc.index_in(mine, value_set=distinct), pc.index_in(theirs, value_set=distinct), len(distinct)))
-        del mine, theirs
-    (d_a, l_a, _), (d_s, l_s, n_s) = pairs
-    known = pc.and_(pc.is_valid(l_a), pc.is_valid(l_s)).to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero(known)
-    ledger_keys = pair_keys(_ints(l_a)[rows], _ints(l_s)[rows], n_s)
-    del l_a, l_s, known
-    # a sort and a binary search: no hash table of millions of keys (~130 MB for L's 3.7M)
-    order = np.argsort(ledger_keys, kind="stable")  # stable: of equal keys (never in a ledger) the first row wins
-    ledger_keys = ledger_keys[order]
-    rows = rows[order]
-    del order
-    desired_keys = pair_keys(_ints(d_a), _ints(d_s), n_s)
-    del d_a, d_s
-    at = np.searchsorted(ledger_keys, desired_keys, side="left")
-    np.minimum(at, len(ledger_keys) - 1, out=at) if len(ledger_keys) else None
-    found = ledger_keys[at] == desired_keys if len(ledger_keys) else np.zeros(len(desired_keys), dtype=bool)
-    return np.where(found, rows[at] if len(rows) else -1, -1)
+
+class _DesiredKeys:
+    """The desired rows' natural keys as sorted int64 codes: a ledger row (or a batch of them) finds
+    its desired row by binary search — no hash table of millions of keys, no ledger frame."""
+
+    def __init__(self, desired: pd.DataFrame) -> None:
+        codes, self.distinct = [], []
+        for col in KEY:
+            mine = arrow_text(desired[col])
+            mine = mine.fill_null("") if mine.null_count else mine  # keys compare as text, NA as ""
+            distinct = one_array(pc.unique(mine))
+            codes.append(_ints(pc.index_in(mine, value_set=distinct)))
+            self.distinct.append(distinct)
+            del mine
+        keys = pair_keys(codes[0], codes[1], len(self.distinct[1]))
+        del codes
+        self.order = np.argsort(keys, kind="stable")
+        self.keys = keys[self.order]
+
+    def find(self, batch: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows of the batch that are desired, the desired row of each)."""
+        found = []
+        for col, distinct in zip(KEY, self.distinct, strict=True):
+            theirs = arrow_text(batch[col])
+            theirs = theirs.fill_null("") if theirs.null_count else theirs
+            found.append(pc.index_in(theirs, value_set=distinct))
+        known = pc.and_(pc.is_valid(found[0]), pc.is_valid(found[1])).to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(known)
+        if not len(rows) or not len(self.keys):
+            return rows[:0], rows[:0]
+        keys = pair_keys(_ints(found[0])[rows], _ints(found[1])[rows], len(self.distinct[1]))
+        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        hit = self.keys[at] == keys  # both ids desired, the pair maybe not
+        return rows[hit], self.order[at[hit]]
 
 
 def _ints(codes: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return codes.to_numpy(zero_copy_only=False)
 
 
-def diff(desired: pd.DataFrame, ledger: pd.DataFrame, *, retry_rejected: bool = False) -> pd.Series:
-    """The action for each desired row (index aligned with ``desired``)."""
-    if ledger.empty or desired.empty:
+def _batches(ledger: pd.DataFrame | LedgerBatches) -> LedgerBatches:
+    return [ledger] if isinstance(ledger, pd.DataFrame) else ledger
+
+
+def diff(desired: pd.DataFrame, ledger: pd.DataFrame | LedgerBatches, *, retry_rejected: bool = False) -> pd.Series:
+    """The action for each desired row (index aligned with ``desired``).  ``ledger``: a frame, or
+    batches of ledger rows (streamed from the state DB: the ledger is never whole in memory)."""
+    if desired.empty or (isinstance(ledger, pd.DataFrame) and ledger.empty):
         return pd.Series("create", index=desired.index, dtype="str")
-    pos = ledger_positions(desired, ledger)
-    known = pos >= 0
-    safe = np.clip(pos, 0, None)
-    same = known & (ledger["payload_hash"].to_numpy(dtype="int64")[safe] == desired["payload_hash"].to_numpy(dtype="int64"))
-    rejected = known & (ledger["status"] == "rejected").fillna(False).to_numpy(dtype=bool)[safe]
-    action = np.select(
-        [~known, ~same, rejected & (not retry_rejected), rejected],
-        [0, 1, 2, 1],
-        default=3,
-    )
+    index = _DesiredKeys(desired)
+    n = len(desired)
+    known = np.zeros(n, dtype=bool)
+    ledger_hash = np.zeros(n, dtype=np.int64)
+    rejected = np.zeros(n, dtype=bool)
+    for batch in _batches(ledger):
+        rows, target = index.find(batch)
+        fresh = ~known[target]  # of two ledger rows with one key (never: it is the primary key) the first wins
+        rows, target = rows[fresh], target[fresh]
+        known[target] = True
+        ledger_hash[target] = _column(batch["payload_hash"]).astype(np.int64)[rows]
+        rejected[target] = _equals(batch["status"], "rejected")[rows]
+    same = known & (ledger_hash == desired["payload_hash"].to_numpy(dtype="int64"))
+    rejected &= known
+    action = np.select([~known, ~same, rejected & (not retry_rejected), rejected], [0, 1, 2, 1], default=3)
     return labels(action, ACTIONS, desired.index)
+
+
+def _equals(values: Any, text: str) -> np.ndarray:
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return pc.equal(values, text).fill_null(False).to_numpy(zero_copy_only=False)
+    return (values == text).fillna(False).to_numpy(dtype=bool)
+
+
+def _column(values: Any) -> np.ndarray:
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return values.to_numpy(zero_copy_only=False)
+    return values.to_numpy(dtype=object, na_value=None) if values.dtype == "str" else values.to_numpy()
 
 
 @dataclass
@@ -111,8 +142,8 @@ class Plan:
 def make_plan(
     desired_line_items: pd.DataFrame,
     desired_results: pd.DataFrame,
-    ledger_line_items: pd.DataFrame,
-    ledger_results: pd.DataFrame,
+    ledger_line_items: pd.DataFrame | LedgerBatches,
+    ledger_results: pd.DataFrame | LedgerBatches,
     *,
     retry_rejected: bool = False,
 ) -> Plan:

@@ -7,6 +7,7 @@ the GX suites (``reason``), or a planned action.  No I/O here except through the
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,7 +18,7 @@ from passback.domain import derive, payloads
 from passback.domain.columns import arrow_text, one_array, release_memory
 from passback.domain.codes import ASSESSMENT_REASONS, SCORE_REASONS
 from passback.domain.context import DistrictContext
-from passback.domain.plan import Plan, empty_ledger, make_plan
+from passback.domain.plan import LedgerBatches, Plan, empty_ledger, make_plan
 from passback.quality import validate_frame
 
 STRUCTURAL_SCORE_REASONS = ("duplicate_row", "unknown_assessment")
@@ -70,6 +71,9 @@ def classify(source: SourceLike, context: DistrictContext) -> tuple[pd.DataFrame
     return assessments, scores, [("assessments", assessment_rules.validation_result), ("scores", score_rules.validation_result)]
 
 
+LedgerReader = Callable[[], tuple[pd.DataFrame | LedgerBatches, pd.DataFrame | LedgerBatches]]
+
+
 def evaluate(
     source: SourceLike,
     context: DistrictContext,
@@ -77,7 +81,10 @@ def evaluate(
     ledger_line_items: pd.DataFrame | None = None,
     ledger_results: pd.DataFrame | None = None,
     retry_rejected: bool = False,
+    read_ledger: LedgerReader | None = None,
 ) -> Evaluation:
+    """``read_ledger`` (instead of the two ledger frames): called once the payloads are built, so
+    the ledger (millions of rows) is not in memory while the rows are classified (stage "ledger")."""
     t0 = time.perf_counter()
     assessments, scores, results = classify(source, context)
     release_memory()  # each stage hands back what it freed: the next one's peak starts lower
@@ -89,16 +96,22 @@ def evaluate(
     del passing
     release_memory()
     t2 = time.perf_counter()
+    if read_ledger is not None:
+        ledger_line_items, ledger_results = read_ledger()  # (results may stream while the plan is made)
+    t_ledger = time.perf_counter() - t2
     plan = make_plan(
         desired_li, desired_res,
         ledger_line_items if ledger_line_items is not None else empty_ledger(),
         ledger_results if ledger_results is not None else empty_ledger(),
         retry_rejected=retry_rejected,
     )
+    del desired_res, ledger_results
     scores.loc[plan.blocked_results, "reason"] = "line_item_rejected"
     release_memory()
     t3 = time.perf_counter()
+    seconds = {"validate": t1 - t0, "transform": t2 - t1, "diff": t3 - t2 - t_ledger}
+    if read_ledger is not None:
+        seconds["ledger"] = t_ledger
     return Evaluation(
-        assessments=assessments, scores=scores, plan=plan, validation_results=results,
-        stage_seconds={"validate": t1 - t0, "transform": t2 - t1, "diff": t3 - t2},
+        assessments=assessments, scores=scores, plan=plan, validation_results=results, stage_seconds=seconds,
     )
