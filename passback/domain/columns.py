@@ -130,6 +130,16 @@ def pair_keys(first: np.ndarray, second: np.ndarray, second_size: int) -> np.nda
     return keys
 
 
+def later_duplicates(keys: np.ndarray) -> np.ndarray:
+    """True for each key seen at an earlier position (``duplicated(keep="first")``), by a stable sort:
+    ~3x faster than a hash table for millions of int64 keys, and lighter."""
+    order = np.argsort(keys, kind="stable")
+    ranked = keys[order]
+    out = np.zeros(len(keys), dtype=bool)
+    out[order[1:][ranked[1:] == ranked[:-1]]] = True
+    return out
+
+
 def release_memory() -> None:
     """Hand the memory of freed frames back to the system (glibc keeps freed heap pages, Arrow's pool
     keeps freed blocks; after a stage that freed hundreds of MB both matter for the peak RSS)."""

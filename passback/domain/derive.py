@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from passback.domain.columns import arrow_text, categorical_take, codes, one_array, pair_keys, positions, take_text
+from passback.domain.columns import arrow_text, categorical_take, codes, later_duplicates, one_array, pair_keys, positions, take_text
 from passback.domain.context import DistrictContext
 
 ASSESSMENT_SOURCE_COLUMNS = [
@@ -145,7 +145,7 @@ def derive_scores(
     frame = normalise_scores(raw)
     a_codes, _ = codes(frame["assessment_id"])  # NA is a value of its own: NA == NA, as duplicated() has it
     s_codes, s_values = codes(frame["student_id"])
-    frame["is_duplicate"] = pd.Series(pair_keys(a_codes, s_codes, len(s_values))).duplicated(keep="first").to_numpy()
+    frame["is_duplicate"] = later_duplicates(pair_keys(a_codes, s_codes, len(s_values)))
     del a_codes, s_codes
     firsts = assessments[~assessments["is_duplicate"]]
     parent = positions(frame["assessment_id"], firsts["id"])

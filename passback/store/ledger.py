@@ -24,6 +24,7 @@ KEY = ["district_id", "kind", "assessment_id", "student_id"]
 DEFAULT_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status"]
 ALL_COLUMNS = [c.name for c in TABLE.columns]
 ARROW_BATCH_ROWS = 65_536  # SQLite's ADBC driver infers a column's type from its first batch
+STREAM_BATCH_ROWS = 524_288  # ledger_batches: few batches (each one re-hashes the ids it is matched against)
 log = logging.getLogger("passback.store")
 
 
@@ -65,7 +66,7 @@ def ledger_batches(engine: Engine, district_id: str, kind: str, *, columns: list
     try:
         with conn.cursor() as cursor:
             if engine.url.get_backend_name() == "sqlite":
-                cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(ARROW_BATCH_ROWS)})
+                cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(STREAM_BATCH_ROWS)})
             cursor.execute(query, (district_id, kind))
             for batch in cursor.fetch_record_batch():
                 if batch.num_rows:
