@@ -14,6 +14,7 @@ raises ``NotArrow`` and the caller reads that table row by row instead:
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +26,7 @@ import pyarrow.compute as pc
 
 from passback.source import read as rows
 
+log = logging.getLogger("passback.source")
 SQLITE_BATCH_ROWS = 65_536  # the SQLite driver infers each column's type from its first batch
 
 
@@ -42,6 +44,26 @@ def postgres_connection(sqlalchemy_url: Any) -> Any:
     import adbc_driver_postgresql.dbapi as adbc
 
     return adbc.connect(sqlalchemy_url.set(drivername="postgresql").render_as_string(hide_password=False))
+
+
+def read_tables(connect: Any, district_id: str, *, sqlite: bool) -> dict[str, pd.DataFrame]:
+    """The district's tables this path reads exactly; the others are left out (read them row by row)."""
+    try:
+        conn = connect()
+    except Exception as exc:  # noqa: BLE001 - no ADBC driver or it cannot connect: the row path reads everything
+        log.debug("source: no Arrow driver (%s: %s); reading rows", type(exc).__name__, exc)
+        return {}
+    frames = {}
+    try:
+        for name, sql in rows.queries(cast_text=sqlite, coded=False).items():
+            try:
+                frames[name] = read_table(conn, sql.replace(":d", "?" if sqlite else "$1"), (district_id,),
+                                          rows.COLUMNS[name], sqlite=sqlite)
+            except NotArrow as exc:
+                log.debug("source: %s read row by row (%s)", name, exc)
+    finally:
+        conn.close()
+    return frames
 
 
 def read_table(conn: Any, sql: str, params: tuple[Any, ...], columns: list[str], *, sqlite: bool) -> pd.DataFrame:

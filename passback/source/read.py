@@ -22,7 +22,6 @@ SQLAlchemy with the same per-chunk conversion.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -64,7 +63,6 @@ TRUE_TEXT = ("1", "1.0", "true", "t", "yes", "y")
 FALSE_TEXT = ("0", "0.0", "false", "f", "no", "n")
 NS_MIN, NS_MAX = np.datetime64("1678-01-01", "us"), np.datetime64("2261-12-31", "us")
 CHUNK_ROWS = 200_000
-log = logging.getLogger("passback.source")
 
 
 @dataclass
@@ -277,7 +275,7 @@ def _read_sqlite(path: str, district_id: str) -> dict[str, pd.DataFrame]:
     if not Path(path).exists():
         raise FileNotFoundError(f"the Otus source database {path} does not exist; create it with `passback seed` "
                                 "or set PASSBACK_SOURCE_URL")
-    frames = _read_arrow(lambda: arrow.sqlite_connection(path), district_id, sqlite=True)
+    frames = arrow.read_tables(lambda: arrow.sqlite_connection(path), district_id, sqlite=True)
     rest = [name for name in COLUMNS if name not in frames]
     if rest:
         conn = sqlite3.connect(f"file:{quote(Path(path).as_posix())}?mode=ro", uri=True)
@@ -289,29 +287,9 @@ def _read_sqlite(path: str, district_id: str) -> dict[str, pd.DataFrame]:
     return {name: frames[name] for name in COLUMNS}
 
 
-def _read_arrow(connect: Any, district_id: str, *, sqlite: bool) -> dict[str, pd.DataFrame]:
-    """The tables the ADBC path reads exactly (``passback.source.arrow``); the others are left out."""
-    try:
-        conn = connect()
-    except Exception as exc:  # noqa: BLE001 - no ADBC driver or it cannot connect: the row path reads everything
-        log.debug("source: no Arrow driver (%s: %s); reading rows", type(exc).__name__, exc)
-        return {}
-    frames = {}
-    try:
-        for name, sql in queries(cast_text=sqlite, coded=False).items():
-            try:
-                frames[name] = arrow.read_table(conn, sql.replace(":d", "?" if sqlite else "$1"), (district_id,),
-                                                COLUMNS[name], sqlite=sqlite)
-            except arrow.NotArrow as exc:
-                log.debug("source: %s read row by row (%s)", name, exc)
-    finally:
-        conn.close()
-    return frames
-
-
 def _read_sqlalchemy(engine: Engine, district_id: str) -> dict[str, pd.DataFrame]:
     sqlite = engine.dialect.name == "sqlite"
-    frames = {} if sqlite else _read_arrow(lambda: arrow.postgres_connection(engine.url), district_id, sqlite=False) \
+    frames = {} if sqlite else arrow.read_tables(lambda: arrow.postgres_connection(engine.url), district_id, sqlite=False) \
         if engine.dialect.name == "postgresql" else {}
     with engine.connect() as conn:
         if sqlite:  # an in-memory SQLite engine: decode like the file path does, but always tolerantly
