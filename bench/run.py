@@ -327,6 +327,7 @@ def plan_l_pg() -> dict[str, Any]:
 
 def noop_l() -> dict[str, Any]:
     data, seeds = synced_l("noop-L")
+    import great_expectations  # noqa: F401 - once per worker process, not per district (as plan-L and districts)
     with simulator(data / "scenario.json") as sim:
         register(seeds, sim.url)
         asyncio.run(warm_prefect())
