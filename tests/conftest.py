@@ -38,7 +38,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture(params=STATE_BACKENDS)
 def state_url(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The state DB URL on each backend, emptied and set as PASSBACK_STATE_URL."""
-    from passback.store.testing import drop_everything
+    from tests.statedb import drop_everything
     from passback.store.db import make_engine
 
     url = f"sqlite:///{home / 'state.db'}" if request.param == "sqlite" else str(PG_URL)

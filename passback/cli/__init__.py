@@ -51,7 +51,7 @@ def _prefect_defaults() -> None:
     # would repeat it five times (the Prefect UI and API keep every log line).
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "passback")  # library logs reach the Prefect UI
-    # ...from inside a flow run; outside one (`--no-prefect`, doctor) there is no run to attach them
+    # ...from inside a flow run; outside one (`sync --dry-run`, doctor) there is no run to attach them
     # to, and Prefect would print a UserWarning for each logger instead of just not sending them.
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 

@@ -20,11 +20,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
+from passback.domain.plan import LEDGER_COLUMNS as DEFAULT_COLUMNS  # what the diff needs
 from passback.store.models import LedgerEntry, utcnow
 
 TABLE = LedgerEntry.__table__
 KEY = ["district_id", "kind", "assessment_id", "student_id"]
-DEFAULT_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status"]
 ALL_COLUMNS = [c.name for c in TABLE.columns]
 STREAM_BATCH_ROWS = 524_288  # ledger_batches: few batches (each one re-hashes the ids it is matched against)
 log = logging.getLogger("passback.store")

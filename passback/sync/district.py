@@ -36,7 +36,6 @@ log = logging.getLogger("passback.sync")
 
 TOP_HELD = 5  # held-back assessments per reason in the summary (Prefect artifact)
 PREFLIGHT_BUDGET_S = 120.0  # the pre-flight reads (grading periods, categories) end within this, whatever the SIS does
-LEDGER_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status"]
 
 
 @dataclass
@@ -140,9 +139,9 @@ class DistrictRun:
         line_items: list[pd.DataFrame] = []
 
         def read_ledger() -> tuple[pd.DataFrame, pd.DataFrame]:  # read late: not in memory during classification
-            line_items.append(store_ledger.read_ledger(self.engine, self.district_id, Kind.line_item, columns=LEDGER_COLUMNS))
+            line_items.append(store_ledger.read_ledger(self.engine, self.district_id, Kind.line_item))
             # the results' ledger streams (batches of Arrow rows): it is never whole in memory
-            return line_items[0], store_ledger.ledger_batches(self.engine, self.district_id, Kind.result, columns=LEDGER_COLUMNS)
+            return line_items[0], store_ledger.ledger_batches(self.engine, self.district_id, Kind.result)
 
         evaluation = evaluate(source, self.context(sis), read_ledger=read_ledger, retry_rejected=self.options.retry_rejected)
         ledger_li = line_items[0]

@@ -6,7 +6,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
 
 from passback.domain.codes import Kind
 from passback.sync.evaluate import Evaluation
@@ -112,8 +111,3 @@ def summarise(district: str, evaluation: Evaluation, load: LoadResult | None, *,
     summary.stage_seconds = dict(evaluation.stage_seconds)
     return summary
 
-
-def reasons_frame(evaluation: Evaluation) -> pd.DataFrame:
-    a = evaluation.assessments["reason"].value_counts().rename_axis("reason").reset_index(name="assessments")
-    s = evaluation.scores["reason"].value_counts().rename_axis("reason").reset_index(name="scores")
-    return a.merge(s, on="reason", how="outer").fillna(0)

@@ -28,7 +28,7 @@ from sqlalchemy import MetaData, select
 from passback.store.db import forget_engines, make_engine
 from passback.store.migrate import current, upgrade
 from passback.store.models import SQLModel
-from passback.store.testing import drop_everything
+from tests.statedb import drop_everything
 from tests.reliability import _world as W
 
 BATCH = 50
