@@ -52,6 +52,7 @@ class RunOptions:
     transport: httpx.AsyncBaseTransport | None = None  # tests: in-process simulator
     on_progress: Callable[[int, int], None] | None = None
     preflight_budget_s: float = PREFLIGHT_BUDGET_S
+    flow_run_id: str | None = None  # the Prefect flow run running this district (kept in the run record)
 
 
 @dataclass
@@ -87,7 +88,7 @@ class DistrictRun:
             self.lock = lock
             store_runs.abandon_running(self.engine, self.district_id)
             self.started = time.perf_counter()
-            self.run_id = store_runs.start_run(self.engine, self.district_id, self.kind)
+            self.run_id = store_runs.start_run(self.engine, self.district_id, self.kind, self.options.flow_run_id)
             yield self
 
     @property
@@ -141,9 +142,15 @@ class DistrictRun:
         ledger_li = store_ledger.read_ledger(self.engine, self.district_id, Kind.line_item, columns=LEDGER_COLUMNS)
         ledger_res = store_ledger.read_ledger(self.engine, self.district_id, Kind.result, columns=LEDGER_COLUMNS)
         read_s = time.perf_counter() - t0
-        evaluation = evaluate(source, self.context(sis), ledger_line_items=ledger_li, ledger_results=ledger_res,
+        context = self.context(sis)
+        evaluation = evaluate(source, context, ledger_line_items=ledger_li, ledger_results=ledger_res,
                               retry_rejected=self.options.retry_rejected)
         evaluation.stage_seconds["ledger"] = read_s
+        if self.district.deletion_policy == "propagate":
+            from passback.sync.deletes import planned_deletes
+
+            evaluation.plan.deletes = planned_deletes(self.engine, self.district_id, evaluation.assessments,
+                                                      context.closed_periods)
         evaluation.acked_line_items = pd.Index(ledger_li.loc[ledger_li["status"] == "acked", "assessment_id"])
         return evaluation
 
@@ -250,10 +257,14 @@ class _WhileLocked:
     def __init__(self, client: OneRosterClient, lock: Lock) -> None:
         self._client, self._lock = client, lock
 
+    def _stop(self, should_stop: Callable[[], bool] | None) -> Callable[[], bool]:
+        return lambda: self._lock.lost.is_set() or (should_stop is not None and should_stop())
+
     def put_many(self, kind: Any, items: Any, *, should_stop: Callable[[], bool] | None = None) -> Any:
-        def stop() -> bool:
-            return self._lock.lost.is_set() or (should_stop is not None and should_stop())
-        return self._client.put_many(kind, items, should_stop=stop)
+        return self._client.put_many(kind, items, should_stop=self._stop(should_stop))
+
+    def delete_many(self, kind: Any, sourced_ids: Any, *, should_stop: Callable[[], bool] | None = None) -> Any:
+        return self._client.delete_many(kind, sourced_ids, should_stop=self._stop(should_stop))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
