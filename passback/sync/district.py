@@ -28,6 +28,7 @@ from passback.store.db import get_engine
 from passback.store.locks import Lock, district_lock
 from passback.store.secrets import decrypt_secret
 from passback.store.urls import plain_http_host, url_problem
+from passback.sync import progress
 from passback.sync.evaluate import Evaluation, evaluate
 from passback.sync.load import LoadLimits, Loader, LoadResult
 from passback.sync.report import DistrictSummary, summarise
@@ -165,7 +166,7 @@ class DistrictRun:
         )
         writer: Any = client if self.lock is None else _WhileLocked(client, self.lock)
         self.loader = loader = Loader(writer, d.id, _LedgerSink(self), run_id=self.run_id or "", limits=limits,
-                                      on_progress=self.options.on_progress)
+                                      on_progress=progress.writes_callback(d.id, self.options.on_progress))
         newest_first = sis.grading_periods.sort_values("start_date", ascending=False)["sourced_id"].tolist()
         result = await loader.load(evaluation.plan, evaluation.acked_line_items, newest_first)
         if self.lock is not None:
