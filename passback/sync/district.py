@@ -139,14 +139,16 @@ class DistrictRun:
         )
 
     def evaluate(self, source: Any, sis: SisSnapshot) -> Evaluation:
-        t0 = time.perf_counter()
-        ledger_li = store_ledger.read_ledger(self.engine, self.district_id, Kind.line_item, columns=LEDGER_COLUMNS)
-        ledger_res = store_ledger.read_ledger(self.engine, self.district_id, Kind.result, columns=LEDGER_COLUMNS)
-        read_s = time.perf_counter() - t0
+        line_items: list[pd.DataFrame] = []
+
+        def read_ledger() -> tuple[pd.DataFrame, pd.DataFrame]:  # read late: not in memory during classification
+            line_items.append(store_ledger.read_ledger(self.engine, self.district_id, Kind.line_item, columns=LEDGER_COLUMNS))
+            # the results' ledger streams (batches of Arrow rows): it is never whole in memory
+            return line_items[0], store_ledger.ledger_batches(self.engine, self.district_id, Kind.result, columns=LEDGER_COLUMNS)
+
         context = self.context(sis)
-        evaluation = evaluate(source, context, ledger_line_items=ledger_li, ledger_results=ledger_res,
-                              retry_rejected=self.options.retry_rejected)
-        evaluation.stage_seconds["ledger"] = read_s
+        evaluation = evaluate(source, context, read_ledger=read_ledger, retry_rejected=self.options.retry_rejected)
+        ledger_li = line_items[0]
         if self.district.deletion_policy == "propagate":
             from passback.sync.deletes import planned_deletes
 
