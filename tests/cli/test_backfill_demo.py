@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import os
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -134,3 +135,36 @@ def test_the_demo_can_be_explored_after_it_exits(home: Path, cli_process: Any, p
     finally:
         sim.terminate()
         sim.wait(timeout=30)
+
+
+def test_kill_9_of_the_demo_takes_its_simulator_with_it(home: Path, prefect_home: Path) -> None:
+    from tests.reliability.test_ephemeral import alive, children
+
+    port = free_port()
+    env = {**os.environ, "PASSBACK_HOME": str(home), "PREFECT_HOME": str(prefect_home)}
+    env.pop("PREFECT_API_URL", None)
+    demo = subprocess.Popen([sys.executable, "-m", "passback", "demo", "--port", str(port)], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    family: list[int] = []
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", 180, lambda: demo.poll() is None)  # the demo's simulator serves
+        family = children(demo.pid)
+        os.kill(demo.pid, signal.SIGKILL)
+        demo.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(alive(p) for p in family):
+            time.sleep(0.1)
+        assert [p for p in family if alive(p)] == []
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/admin/health", timeout=1)
+            answered = True
+        except httpx.HTTPError:
+            answered = False
+        assert not answered  # nothing serves the demo's port any more
+    finally:  # whatever happened, nothing this test started runs on
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        for pid in family:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
