@@ -243,12 +243,10 @@ def explain(
     console.print(table)
 
 
-def flow_run_link(flow_run_id: str | None) -> str:
-    """The flow run in the Prefect UI (PREFECT_UI_URL), else its id."""
-    if not flow_run_id:
-        return "—"
+def flow_run_link(flow_run_id: str) -> str | None:
+    """The flow run's page in the Prefect UI (None when PREFECT_UI_URL is not set)."""
     ui = os.environ.get("PREFECT_UI_URL", "").rstrip("/")
-    return f"{ui}/runs/flow-run/{flow_run_id}" if ui else flow_run_id
+    return f"{ui}/runs/flow-run/{flow_run_id}" if ui else None
 
 
 def history(
@@ -262,16 +260,18 @@ def history(
     eng = engine()
     ids = [get_district(eng, district_id).id] if district_id else [d.id for d in list_districts(eng)]
     table = Table("district", "run", "kind", "started", "finished", "status", "writes", "Prefect flow run")
-    table.columns[-1].overflow = "fold"  # an id or a UI link: whole, never cut
-    errors: list[tuple[str, str, str]] = []
+    table.columns[-1].no_wrap = True  # a whole id (36 characters), never cut
+    notes: list[str] = []  # below the table, one per run: the UI link and the whole error, never cut
     for d in ids:
         for r in recent_runs(eng, d, limit):
             counts = json.loads(r.counts) if isinstance(r.counts, str) else (r.counts or {})
             table.add_row(safe(d), r.id[:8], r.kind, str(r.started_at)[:19], str(r.finished_at or "")[:19], r.status,
-                          str(counts.get("writes", "")), safe(flow_run_link(r.flow_run_id)))
+                          str(counts.get("writes", "")), safe(r.flow_run_id or "—"))
+            link = flow_run_link(r.flow_run_id) if r.flow_run_id else None
+            if link:
+                notes.append(f"{safe(d)} run {r.id[:8]} in the Prefect UI: {safe(link)}")
             if r.error:
-                errors.append((d, r.id[:8], r.error))
+                notes.append(f"[red]✘[/red] {safe(d)} run {r.id[:8]}: {safe(r.error)}")
     console.print(table)
-    for d, run, error in errors:  # whole, wrapped to the terminal
-        console.print(f"[red]✘[/red] {safe(d)} run {run}: {safe(error)}", highlight=False)
-
+    for note in notes:  # wrapped to the terminal between words; a link is one word, kept whole
+        console.print(note, highlight=False)

@@ -89,7 +89,7 @@ def test_demo_runs_twice_and_the_second_run_writes_nothing(home: Path, cli_proce
     second = cli_process("demo", "--port", str(port))
     assert second.code == 0, second.err
     assert "reusing it" in second.out and "no changes since the last sync — nothing written" in second.out
-    assert "again" not in second.out  # no "rerun to see a run that writes nothing" after one that wrote nothing
+    assert "Run `passback demo` again" not in second.out  # no "rerun to see a run that writes nothing" after one that wrote nothing
     two = summary_rows(second.out)
     for kind in ("lineItems", "results"):
         assert two[kind]["created"] == two[kind]["updated"] == 0
