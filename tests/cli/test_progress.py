@@ -4,8 +4,10 @@ planned; the CLI draws them on a terminal only (nothing when piped or with --jso
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from passback.cli.progress import TerminalProgress, shown
@@ -86,3 +88,21 @@ def test_nothing_is_shown_when_not_a_terminal() -> None:
     with shown(False, console=terminal) as display:  # --json
         progress.stage("d1", "load")
     assert display is None and terminal.file.getvalue() == ""
+
+
+def test_prefects_usage_notice_never_interrupts_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect._internal.analytics.enabled import is_telemetry_enabled
+
+    from passback.cli import _prefect_defaults
+
+    monkeypatch.delenv("DO_NOT_TRACK", raising=False)
+    for ci in ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "JENKINS_URL", "TF_BUILD", "CIRCLECI", "TRAVIS"):
+        monkeypatch.delenv(ci, raising=False)  # Prefect is silent on CI anyway: this is the terminal's case
+    assert is_telemetry_enabled()  # what a person's terminal gets from Prefect alone: the notice, then events
+    before = dict(os.environ)
+    try:
+        _prefect_defaults()  # what `passback` sets before it imports Prefect
+        assert not is_telemetry_enabled()
+    finally:  # the other defaults it sets stay out of the tests that follow
+        os.environ.clear()
+        os.environ.update(before)
