@@ -96,7 +96,8 @@ def run_demo(*, fresh: bool, port: int, serve: bool = False) -> None:
     from passback.cli.ephemeral import die_with_parent
     from passback.cli.runs import print_summary, run_nightly
     from passback.simulator.server import SimulatorProcess
-    from passback.source.generate import generate, write_world
+    from passback.source.generate import generate
+    from passback.source.write import write_world
 
     settings = get_settings()
     home = settings.home
