@@ -28,7 +28,9 @@ async def unreachable(district: Any, *, connect_s: float = CONNECT_S,
     """None when the district's SIS answers (or its URLs are invalid: the run says so itself), else
     the ``SisUnreachable`` sentence naming the host and what to check."""
     allow_http = bool(getattr(district, "allow_http", False))
-    urls = list(dict.fromkeys(u for u in (district.base_url, district.token_url) if not url_problem(u, allow_http=allow_http)))
+    urls = list(dict.fromkeys((district.base_url, district.token_url)))
+    if any(url_problem(u, allow_http=allow_http) for u in urls):
+        return None  # the run's own URL check names the problem (a connect would hide it)
     timeout = httpx.Timeout(connect_s * 2, connect=connect_s)
     async with httpx.AsyncClient(verify=district.verify_tls, timeout=timeout, transport=transport,
                                  follow_redirects=False) as http:
