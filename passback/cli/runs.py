@@ -259,13 +259,15 @@ def history(
 
     eng = engine()
     ids = [get_district(eng, district_id).id] if district_id else [d.id for d in list_districts(eng)]
-    table = Table("district", "run", "kind", "started", "finished", "status", "writes", "Prefect flow run")
-    table.columns[-1].no_wrap = True  # a whole id (36 characters), never cut
+    table = Table("district", "run", "kind", "started", "took", "status", "writes", "Prefect flow run")
+    for column in (table.columns[0], table.columns[-1]):
+        column.no_wrap = True  # whole ids (a UUID is 36 characters), never cut: 155 columns at most
     notes: list[str] = []  # below the table, one per run: the UI link and the whole error, never cut
     for d in ids:
         for r in recent_runs(eng, d, limit):
             counts = json.loads(r.counts) if isinstance(r.counts, str) else (r.counts or {})
-            table.add_row(safe(d), r.id[:8], r.kind, str(r.started_at)[:19], str(r.finished_at or "")[:19], r.status,
+            took = duration((r.finished_at - r.started_at).total_seconds()) if r.finished_at and r.started_at else ""
+            table.add_row(safe(d), r.id[:8], r.kind, str(r.started_at)[:19], took, r.status,
                           str(counts.get("writes", "")), safe(r.flow_run_id or "—"))
             link = flow_run_link(r.flow_run_id) if r.flow_run_id else None
             if link:
