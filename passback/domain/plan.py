@@ -7,12 +7,15 @@ Actions per desired row:
 - ``held``      rejected before with the same payload: not retried until it changes or a
                 retry-rejected run asks (reported as ``rejected``)
 Results whose lineItem is ``held`` are blocked (``line_item_rejected``) and not planned.
+
+Deletes (only under a district's ``propagate`` deletion policy): the results, then the lineItem, of
+each assessment deleted in Otus whose lineItem the SIS acknowledged (``plan_deletes``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +27,7 @@ from passback.domain.columns import arrow_text, labels, one_array, pair_keys
 
 KEY = ["assessment_id", "student_id"]
 LEDGER_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status"]
+DELETE_COLUMNS = ["kind", "assessment_id", "student_id", "sourced_id", "grading_period_id"]
 
 
 def empty_ledger() -> pd.DataFrame:
@@ -117,11 +121,32 @@ def _column(values: Any) -> np.ndarray:
     return values.to_numpy(dtype=object, na_value=None) if values.dtype == "str" else values.to_numpy()
 
 
+def empty_deletes() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="str") for c in DELETE_COLUMNS})
+
+
+def plan_deletes(deleted_assessments: pd.Index, ledger: pd.DataFrame) -> pd.DataFrame:
+    """What to DELETE in the SIS for assessments deleted in Otus: of each one whose lineItem the SIS
+    acknowledged, its acknowledged results first, then the lineItem (``DELETE_COLUMNS``; results
+    before lineItems).  ``ledger``: the district's ledger rows of those assessments (``kind``,
+    ``assessment_id``, ``student_id``, ``sourced_id``, ``status``, ``grading_period_id``)."""
+    if ledger.empty or deleted_assessments.empty:
+        return empty_deletes()
+    acked = ledger[(ledger["status"] == "acked") & ledger["assessment_id"].isin(deleted_assessments)]
+    parents = pd.Index(acked.loc[acked["kind"] == "lineItem", "assessment_id"])
+    rows = acked[acked["assessment_id"].isin(parents)].copy()
+    rows["_order"] = (rows["kind"] == "lineItem").astype("int8")  # results first
+    rows = rows.sort_values(["_order", "assessment_id", "student_id"], kind="stable")
+    out = rows[DELETE_COLUMNS].reset_index(drop=True)
+    return out.astype({c: "str" for c in DELETE_COLUMNS if c != "grading_period_id"})
+
+
 @dataclass
 class Plan:
     line_items: pd.DataFrame  # desired lineItems + "action"
     results: pd.DataFrame     # desired results + "action" (results under a held lineItem removed)
     blocked_results: pd.Series  # index of score rows blocked by a held lineItem (line_item_rejected)
+    deletes: pd.DataFrame = field(default_factory=empty_deletes)  # propagate policy: DELETE_COLUMNS, results first
 
     def writes(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame[frame["action"].isin(["create", "update"])]

@@ -199,6 +199,18 @@ class OneRosterClient:
 
         return run_writes(put, items, workers=self.concurrency, district_id=self.district_id, should_stop=should_stop)
 
+    def delete_many(self, kind: WriteKind, sourced_ids: Iterable[str], *,
+                    should_stop: Callable[[], bool] | None = None) -> AsyncIterator[WriteOutcome]:
+        """DELETE every sourcedId through the same workers, pacing and bounds as ``put_many`` (a 404 is
+        an acknowledgement: the SIS no longer holds it); outcomes in completion order."""
+        collection, _ = _KINDS[kind]
+
+        async def delete(sourced_id: str, _: dict[str, Any]) -> WriteOutcome:
+            return await self.write("DELETE", collection, sourced_id, None)
+
+        return run_writes(delete, ((sid, {}) for sid in sourced_ids), workers=self.concurrency,
+                          district_id=self.district_id, should_stop=should_stop)
+
     async def read_back(self, kind: WriteKind, sourced_id: str, payload: dict[str, Any]) -> list[str]:
         """GET the item just written and compare it with ``payload``: one line per difference
         (empty: the SIS holds what was written)."""

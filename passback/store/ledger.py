@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import delete, select, text
+from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -156,10 +156,13 @@ def _insert(engine: Engine) -> Any:
 
 
 def record_acks(engine: Engine, district_id: str, entries: list[dict[str, Any]] | pd.DataFrame, run_id: str | None) -> int:
-    """Upsert SIS acknowledgements (and rejections) in ONE transaction."""
+    """Upsert SIS acknowledgements (and rejections) in ONE transaction.  An entry whose ``action``
+    is ``"delete"`` is a DELETE the SIS acknowledged: its row leaves the ledger (same transaction)."""
     rows = entries.to_dict("records") if isinstance(entries, pd.DataFrame) else list(entries)
     if not rows:
         return 0
+    deletes = [r for r in rows if r.get("action") == "delete"]
+    rows = [r for r in rows if r.get("action") != "delete"]
     now = utcnow()
     values = [{
         "district_id": district_id, "kind": r["kind"], "assessment_id": str(r["assessment_id"]),
@@ -174,9 +177,30 @@ def record_acks(engine: Engine, district_id: str, entries: list[dict[str, Any]] 
         set_={c: stmt.excluded[c] for c in ("sourced_id", "payload_hash", "status", "http_status", "sis_code",
                                            "sis_message", "grading_period_id", "run_id", "updated_at")},
     )
+    gone = [{"d": district_id, "k": r["kind"], "a": str(r["assessment_id"]), "s": str(r.get("student_id") or "")}
+            for r in deletes]
     with engine.begin() as conn:
-        conn.execute(stmt, values)
-    return len(values)
+        if values:
+            conn.execute(stmt, values)
+        if gone:
+            conn.execute(delete(TABLE).where(TABLE.c.district_id == bindparam("d"), TABLE.c.kind == bindparam("k"),
+                                             TABLE.c.assessment_id == bindparam("a"),
+                                             TABLE.c.student_id == bindparam("s")), gone)
+    return len(values) + len(gone)
+
+
+def ledger_of_assessments(engine: Engine, district_id: str, assessment_ids: list[str]) -> pd.DataFrame:
+    """Every ledger row (both kinds) of the given assessments: ``kind``, ``assessment_id``,
+    ``student_id``, ``sourced_id``, ``status``, ``grading_period_id`` (a few assessments, not the whole ledger)."""
+    cols = [TABLE.c.kind, TABLE.c.assessment_id, TABLE.c.student_id, TABLE.c.sourced_id, TABLE.c.status,
+            TABLE.c.grading_period_id]
+    rows: list[Any] = []
+    with engine.connect() as conn:
+        for start in range(0, len(assessment_ids), 500):
+            chunk = [str(a) for a in assessment_ids[start:start + 500]]
+            stmt = select(*cols).where(TABLE.c.district_id == district_id, TABLE.c.assessment_id.in_(chunk))
+            rows.extend(tuple(r) for r in conn.execute(stmt))
+    return pd.DataFrame.from_records(rows, columns=[c.name for c in cols])
 
 
 def ledger_counts(engine: Engine, district_id: str) -> dict[str, dict[str, int]]:

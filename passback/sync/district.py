@@ -28,6 +28,7 @@ from passback.store.db import get_engine
 from passback.store.locks import Lock, district_lock
 from passback.store.secrets import decrypt_secret
 from passback.store.urls import plain_http_host, url_problem
+from passback.sync import progress
 from passback.sync.evaluate import Evaluation, evaluate
 from passback.sync.load import LoadLimits, Loader, LoadResult
 from passback.sync.report import DistrictSummary, summarise
@@ -51,6 +52,7 @@ class RunOptions:
     transport: httpx.AsyncBaseTransport | None = None  # tests: in-process simulator
     on_progress: Callable[[int, int], None] | None = None
     preflight_budget_s: float = PREFLIGHT_BUDGET_S
+    flow_run_id: str | None = None  # the Prefect flow run running this district (kept in the run record)
 
 
 @dataclass
@@ -86,7 +88,7 @@ class DistrictRun:
             self.lock = lock
             store_runs.abandon_running(self.engine, self.district_id)
             self.started = time.perf_counter()
-            self.run_id = store_runs.start_run(self.engine, self.district_id, self.kind)
+            self.run_id = store_runs.start_run(self.engine, self.district_id, self.kind, self.options.flow_run_id)
             yield self
 
     @property
@@ -143,8 +145,14 @@ class DistrictRun:
             # the results' ledger streams (batches of Arrow rows): it is never whole in memory
             return line_items[0], store_ledger.ledger_batches(self.engine, self.district_id, Kind.result)
 
-        evaluation = evaluate(source, self.context(sis), read_ledger=read_ledger, retry_rejected=self.options.retry_rejected)
+        context = self.context(sis)
+        evaluation = evaluate(source, context, read_ledger=read_ledger, retry_rejected=self.options.retry_rejected)
         ledger_li = line_items[0]
+        if self.district.deletion_policy == "propagate":
+            from passback.sync.deletes import planned_deletes
+
+            evaluation.plan.deletes = planned_deletes(self.engine, self.district_id, evaluation.assessments,
+                                                      context.closed_periods)
         evaluation.acked_line_items = pd.Index(ledger_li.loc[ledger_li["status"] == "acked", "assessment_id"])
         return evaluation
 
@@ -159,7 +167,7 @@ class DistrictRun:
         )
         writer: Any = client if self.lock is None else _WhileLocked(client, self.lock)
         self.loader = loader = Loader(writer, d.id, _LedgerSink(self), run_id=self.run_id or "", limits=limits,
-                                      on_progress=self.options.on_progress)
+                                      on_progress=progress.writes_callback(d.id, self.options.on_progress))
         newest_first = sis.grading_periods.sort_values("start_date", ascending=False)["sourced_id"].tolist()
         result = await loader.load(evaluation.plan, evaluation.acked_line_items, newest_first)
         if self.lock is not None:
@@ -251,10 +259,14 @@ class _WhileLocked:
     def __init__(self, client: OneRosterClient, lock: Lock) -> None:
         self._client, self._lock = client, lock
 
+    def _stop(self, should_stop: Callable[[], bool] | None) -> Callable[[], bool]:
+        return lambda: self._lock.lost.is_set() or (should_stop is not None and should_stop())
+
     def put_many(self, kind: Any, items: Any, *, should_stop: Callable[[], bool] | None = None) -> Any:
-        def stop() -> bool:
-            return self._lock.lost.is_set() or (should_stop is not None and should_stop())
-        return self._client.put_many(kind, items, should_stop=stop)
+        return self._client.put_many(kind, items, should_stop=self._stop(should_stop))
+
+    def delete_many(self, kind: Any, sourced_ids: Any, *, should_stop: Callable[[], bool] | None = None) -> Any:
+        return self._client.delete_many(kind, sourced_ids, should_stop=self._stop(should_stop))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)

@@ -10,6 +10,11 @@ before anything else of that kind is sent or recorded; then a random sample (``r
 about 1 in 1,000) is read back before its ledger batch is recorded.  A SIS that does not hold what
 it acknowledged stops the district (``ReadBackMismatch``) and the unrecorded batch stays
 unrecorded: the next run re-sends it.
+
+Deletes (a district's ``propagate`` deletion policy; ``Plan.deletes``) go last, through the same
+workers, pacing and bounds as the PUTs: an assessment's results, then its lineItem (not when one of
+its results could not be deleted).  Each acknowledged DELETE reaches the sink as an entry whose
+``action`` is ``"delete"``: the ledger forgets that row, so a rerun sends nothing more.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ import pandas as pd
 from passback.domain.codes import Kind
 from passback.domain.payloads import line_item_payload, result_payload
 from passback.domain.plan import Plan
-from passback.sync.verdicts import Probation, SystemicRejection, is_closed_period_rejection, systemic_cause
+from passback.sync.deletes import UNSENT, Deleter
+from passback.sync.verdicts import Probation, SystemicRejection, is_closed_period_rejection, rejection_text, systemic_cause
 
 log = logging.getLogger("passback.load")
 
@@ -38,6 +44,7 @@ class ReadBackMismatch(RuntimeError):
 
 class WriteClient(Protocol):
     def put_many(self, kind: str, items: Iterable[tuple[str, dict[str, Any]]], *, should_stop: Callable[[], bool] | None = None) -> AsyncIterator[Any]: ...
+    def delete_many(self, kind: str, sourced_ids: Iterable[str], *, should_stop: Callable[[], bool] | None = None) -> AsyncIterator[Any]: ...
     async def read_back(self, kind: str, sourced_id: str, payload: dict[str, Any]) -> list[str]: ...
 
 
@@ -71,6 +78,10 @@ class LoadResult:
     # answered "created" (1) or "updated" (0): 9 bytes a write, for the report's per-row outcomes
     written: dict[str, array] = field(default_factory=lambda: {Kind.line_item: array("q"), Kind.result: array("q")})
     written_created: dict[str, array] = field(default_factory=lambda: {Kind.line_item: array("b"), Kind.result: array("b")})
+    # deletes (propagate policy): per kind, counts by outcome (deleted, rejected, failed, closed, pending),
+    # and one row per planned delete that did not go through, or went through (kind, ids, outcome, message)
+    deleted: dict[str, Counter[str]] = field(default_factory=lambda: {Kind.line_item: Counter(), Kind.result: Counter()})
+    deletions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def writes_per_s(self) -> float:
@@ -91,6 +102,8 @@ class Loader:
                            Kind.result: Probation(self.limits.systemic_threshold)}
         self._verified: set[str] = set()  # kinds whose first acknowledged write was read back
         self._sample = random.Random(self.limits.readback_seed)
+        self._total = 0
+        self._last_tick = 0.0
 
     async def load(self, plan: Plan, acked_line_items: pd.Index, period_order: list[str]) -> LoadResult:
         """Write the plan's creates and updates.  ``acked_line_items``: assessment ids whose lineItem
@@ -98,11 +111,13 @@ class Loader:
         started = time.monotonic()
         li = plan.line_item_writes
         res = plan.result_writes
-        total = len(li) + len(res)
+        deletes = plan.deletes
+        self._total = len(li) + len(res) + len(deletes)
         rank = {gp: i for i, gp in enumerate(period_order)}
         periods = sorted(set(li["grading_period_id"]) | set(res["grading_period_id"]), key=lambda gp: rank.get(gp, len(rank)))
         acked = set(acked_line_items)
         try:
+            self._tick(force=True)
             for gp in periods:
                 for kind, frame in ((Kind.line_item, li), (Kind.result, res)):
                     rows = frame[frame["grading_period_id"] == gp]
@@ -112,13 +127,24 @@ class Loader:
                         self._note(kind, rows[~ok_parent], "blocked", "its lineItem was not accepted by the SIS")
                         rows = rows[ok_parent]
                     done = await self._load_rows(kind, rows, gp, acked)
+                    self._tick(force=True)
                     if not done:
+                        Deleter(self).note(deletes, "pending", UNSENT)
                         return self.result
-                    if self.on_progress:
-                        self.on_progress(self.result.writes, total)
+            await Deleter(self).run(deletes)
+            self._tick(force=True)
         finally:
             self.result.seconds = time.monotonic() - started
         return self.result
+
+    def _tick(self, *, force: bool = False) -> None:
+        """Report writes done / planned to ``on_progress`` (at most ~4 times a second)."""
+        if self.on_progress is None:
+            return
+        now = time.monotonic()
+        if force or now - self._last_tick >= 0.25:
+            self._last_tick = now
+            self.on_progress(self.result.writes, self._total)
 
     def _note(self, kind: str, rows: pd.DataFrame, outcome: str, message: str) -> None:
         if rows.empty:
@@ -217,7 +243,7 @@ class Loader:
                 if outcome.ok and (kind not in self._verified or self._sampled()):
                     await self._read_back(kind, outcome.sourced_id, body)  # before it (or anything after) is recorded
                 self.result.writes += 1
-                message = _rejection_text(outcome)
+                message = rejection_text(outcome)
                 entry = {
                     "kind": kind, "assessment_id": row.assessment_id, "student_id": row.student_id,
                     "sourced_id": outcome.sourced_id, "payload_hash": int(row.payload_hash),
@@ -251,6 +277,7 @@ class Loader:
                 if len(entries) >= self.limits.batch_size:
                     self.sink.record(entries)
                     entries = []
+                self._tick()
         except ReadBackMismatch:
             entries = []  # the SIS does not hold what it acknowledges: record nothing more
             raise
@@ -283,12 +310,3 @@ class Loader:
             if probation.pending:
                 self.sink.record(probation.pending)
                 probation.pending = []
-
-
-def _rejection_text(outcome: Any) -> str:
-    rejection = getattr(outcome, "rejection", None)
-    if outcome.ok or rejection is None:
-        return ""
-    description = getattr(rejection, "description", None) or ""
-    code = getattr(rejection, "code_minor", None) or ""
-    return description or code or f"HTTP {outcome.http_status}"

@@ -43,6 +43,10 @@ class DistrictSummary:
     reasons_by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
     top_held: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # per reason, no student data
     backfill: dict[str, Any] | None = None  # the backfill preview (passback.report.backfill)
+    # deletion policy "propagate": DELETEs per kind by outcome (a dry run counts what it would delete
+    # as "deleted"), and one row per planned delete (kind, assessment_id, student_id, outcome, message)
+    deletes: dict[str, dict[str, int]] = field(default_factory=lambda: {"line_items": {}, "results": {}})
+    deletions: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +60,7 @@ class DistrictSummary:
             "kind": self.kind, "detail": self.detail, "report_page": self.report_page,
             "run_seconds": round(self.run_seconds, 3), "reasons_by_kind": self.reasons_by_kind,
             "top_held": self.top_held, "backfill": self.backfill, "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "deletes": {k: dict(v) for k, v in self.deletes.items()}, "deletions": self.deletions[:MAX_DETAILS],
         }
 
 
@@ -102,6 +107,7 @@ def summarise(district: str, evaluation: Evaluation, load: LoadResult | None, *,
         if summary.backlog:
             summary.status = "partial"
             summary.eta_seconds = summary.backlog / load.writes_per_s if load.writes_per_s else None
+    _deletes(summary, plan.deletes, load, dry_run=dry_run)
     held = plan.line_items[plan.line_items["action"] == "held"]
     summary.rejected.extend({"kind": "lineItem", "assessment_id": a, "student_id": "", "outcome": "rejected",
                              "message": "rejected before with the same payload (not retried; use --retry-rejected)"}
@@ -110,4 +116,24 @@ def summarise(district: str, evaluation: Evaluation, load: LoadResult | None, *,
     summary.reasons_by_kind = {kind: {k: int(v) for k, v in c.items() if v} for kind, c in by_kind.items()}
     summary.stage_seconds = dict(evaluation.stage_seconds)
     return summary
+
+
+def _deletes(summary: DistrictSummary, planned: pd.DataFrame, load: LoadResult | None, *, dry_run: bool) -> None:
+    """The deletes of a district that propagates deletions: what was (or would be) deleted, and what waits."""
+    keys = {Kind.line_item: "line_items", Kind.result: "results"}
+    if dry_run or load is None:
+        for kind, key in keys.items():
+            n = int((planned["kind"] == kind).sum())
+            summary.deletes[key] = {"deleted": n} if n else {}
+        summary.deletions = [{"kind": r.kind, "assessment_id": r.assessment_id, "student_id": r.student_id,
+                              "outcome": "planned", "message": ""} for r in planned.head(MAX_DETAILS).itertuples()]
+        return
+    for kind, key in keys.items():
+        summary.deletes[key] = {k: int(v) for k, v in load.deleted[kind].items() if v}
+    summary.deletions = list(load.deletions)
+    waiting = sum(c.get("pending", 0) + c.get("failed", 0) for c in summary.deletes.values())
+    if waiting:
+        summary.backlog += waiting
+        if summary.status == "completed":
+            summary.status = "partial"
 
