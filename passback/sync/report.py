@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 
 from passback.domain.codes import Kind
 from passback.sync.evaluate import Evaluation
