@@ -12,6 +12,7 @@ Scenarios (see the README's benchmark table for the figures they must reach):
   ratelimit         a 40 writes/s token bucket answering 429 + Retry-After
   prefect-overhead  a typical night of preset M through the flow vs the library alone
   districts         20 small districts at 30 ms latency: nightly flow bounded-concurrent vs one by one
+  audit-size        the audit trail's bytes per write on SQLite and PostgreSQL (bench/audit_bench.py)
   all               the quick ones: load, ratelimit, amplification, prefect-overhead, districts
 
 Generated data, synced ledgers and simulator databases are cached under ``bench/.cache`` (keyed by
@@ -542,7 +543,13 @@ def districts() -> dict[str, Any]:
             "writes": writes, "districts": len(seeds), "max_concurrency": concurrency["concurrent"]}
 
 
-SCENARIOS = {"plan-L": plan_l, "plan-L-pg": plan_l_pg, "noop-L": noop_l, "amplification": amplification, "load": load, "ratelimit": ratelimit,
+def audit_size() -> dict[str, Any]:
+    from bench.audit_bench import audit_size as measure
+
+    return measure()
+
+
+SCENARIOS = {"audit-size": audit_size, "plan-L": plan_l, "plan-L-pg": plan_l_pg, "noop-L": noop_l, "amplification": amplification, "load": load, "ratelimit": ratelimit,
              "prefect-overhead": prefect_overhead, "districts": districts}
 
 

@@ -13,7 +13,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from passback.cli import districts, doctor, report, runs, sim
+from passback.cli import audit, districts, doctor, report, runs, sim
 from passback.cli.common import console_err, friendly_error, neutral
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -41,6 +41,7 @@ app.command("explain")(runs.explain)
 app.command("demo")(runs.demo)
 app.command("seed")(sim.seed)
 app.command("runs")(runs.history)
+app.command("history")(audit.history)
 
 
 def _prefect_defaults() -> None:

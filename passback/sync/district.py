@@ -36,7 +36,7 @@ log = logging.getLogger("passback.sync")
 
 TOP_HELD = 5  # held-back assessments per reason in the summary (Prefect artifact)
 PREFLIGHT_BUDGET_S = 120.0  # the pre-flight reads (grading periods, categories) end within this, whatever the SIS does
-LEDGER_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status"]
+LEDGER_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status", "retry_at"]
 
 
 @dataclass
@@ -97,6 +97,14 @@ class DistrictRun:
             return "backfill"
         return "dry_run" if self.options.dry_run else "sync"
 
+    @property
+    def now(self) -> dt.datetime:
+        """The run's clock (naive UTC): ``RunOptions.utc_now`` (simulated nights) or the wall clock."""
+        given = self.options.utc_now
+        if given is None:
+            return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        return given.astimezone(dt.UTC).replace(tzinfo=None) if given.tzinfo is not None else given
+
     def client(self) -> OneRosterClient:
         return client_for(self.district, self.options.transport)
 
@@ -144,7 +152,8 @@ class DistrictRun:
             # the results' ledger streams (batches of Arrow rows): it is never whole in memory
             return line_items[0], store_ledger.ledger_batches(self.engine, self.district_id, Kind.result, columns=LEDGER_COLUMNS)
 
-        evaluation = evaluate(source, self.context(sis), read_ledger=read_ledger, retry_rejected=self.options.retry_rejected)
+        evaluation = evaluate(source, self.context(sis), read_ledger=read_ledger, retry_rejected=self.options.retry_rejected,
+                              now=store_ledger.epoch_seconds(self.now))
         ledger_li = line_items[0]
         evaluation.acked_line_items = pd.Index(ledger_li.loc[ledger_li["status"] == "acked", "assessment_id"])
         return evaluation
@@ -222,6 +231,8 @@ class DistrictRun:
     def finish(self, summary: DistrictSummary) -> None:
         if self.run_id:
             store_runs.finish_run(self.engine, self.run_id, summary.status, summary.as_json(), summary.error, summary.report_page)
+        if not self.options.dry_run:
+            self.prune_audit()
         if self.options.build_docs:
             from passback.report.index import publish_index
 
@@ -229,6 +240,16 @@ class DistrictRun:
                 publish_index(self.site, self.engine, self.district_id)
             except Exception as exc:  # noqa: BLE001 - the report must not fail the run
                 log.warning("district %s: the report index was not rebuilt: %s", self.district_id, exc)
+
+    def prune_audit(self) -> int:
+        """Audit rows older than the district's retention go (never fails the run)."""
+        from passback.store.audit import prune
+
+        try:
+            return prune(self.engine, self.district_id, older_than_days=self.district.audit_retention_days, now=self.now)
+        except Exception as exc:  # noqa: BLE001 - housekeeping must not fail the run
+            log.warning("district %s: old audit rows were not pruned: %s", self.district_id, exc)
+            return 0
 
     def fail(self, error: BaseException, evaluation: Evaluation | None) -> DistrictSummary:
         load = self.loader.result if self.loader is not None else None
@@ -267,7 +288,8 @@ class _LedgerSink:
 
     def record(self, entries: list[dict[str, Any]]) -> None:
         if entries:  # what the SIS acknowledged is recorded, even after a takeover: it is the truth
-            store_ledger.record_acks(self.run.engine, self.run.district_id, entries, self.run.run_id)
+            store_ledger.record_acks(self.run.engine, self.run.district_id, entries, self.run.run_id, now=self.run.now,
+                                     retry_max_days=self.run.district.refusal_retry_max_days)
 
     def mark_period_closed(self, grading_period_id: str, message: str) -> None:
         store_districts.mark_period_closed(self.run.engine, self.run.district_id, grading_period_id, "sis", message)

@@ -28,6 +28,7 @@ import pandas as pd
 from passback.domain.codes import Kind
 from passback.domain.payloads import line_item_payload, result_payload
 from passback.domain.plan import Plan
+from passback.store.audit import values_of
 from passback.sync.verdicts import Probation, SystemicRejection, is_closed_period_rejection, systemic_cause
 
 log = logging.getLogger("passback.load")
@@ -224,6 +225,9 @@ class Loader:
                     "status": "acked" if outcome.ok else "rejected", "http_status": outcome.http_status,
                     "sis_code": None if outcome.ok else getattr(outcome.rejection, "code_minor", None),
                     "sis_message": message or None, "grading_period_id": row.grading_period_id, "run_id": self.run_id,
+                    # the audit trail's: what was written (its values, the plan's action) and the SIS's request id
+                    "action": getattr(row, "action", None), "sent": values_of(kind, row),
+                    "request_id": getattr(outcome, "request_id", None),
                 }
                 if outcome.ok:
                     counts["created" if outcome.created else "updated"] += 1
