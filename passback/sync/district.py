@@ -294,6 +294,9 @@ class _LedgerSink:
     def mark_period_closed(self, grading_period_id: str, message: str) -> None:
         store_districts.mark_period_closed(self.run.engine, self.run.district_id, grading_period_id, "sis", message)
 
+    def last_sent(self, kind: str, assessment_ids: list[str]) -> dict[str, list[Any] | None]:
+        return store_ledger.last_sent(self.run.engine, self.run.district_id, kind, assessment_ids)
+
 
 def client_for(district: Any, transport: httpx.AsyncBaseTransport | None = None) -> OneRosterClient:
     """The district's own client: its base URL, its token URL, its credentials — no one else's.
