@@ -61,3 +61,27 @@ def teacher_put(sis: Sis, collection: str, sourced_id: str, envelope: str, chang
 def teacher_delete(sis: Sis, collection: str, sourced_id: str, tenant: str = "d1") -> None:
     api, headers = _other_client(sis, tenant)
     httpx.delete(f"{api}/{collection}/{sourced_id}", headers=headers).raise_for_status()
+
+
+def sync_on(n: int, district_id: str = "d1", **options: Any) -> Any:
+    """One sync of district ``district_id`` on the n-th simulated night."""
+    import asyncio
+
+    from passback.sync.district import RunOptions, sync_district
+
+    return asyncio.run(sync_district(district_id, RunOptions(utc_now=night(n), build_docs=False, **options)))
+
+
+@pytest.fixture
+def late_enrolment(state_url: str, factory_world: World) -> Iterator[tuple[Sis, Any]]:
+    """The world with student sky-s2 enrolled in Otus's class but not (yet) in the SIS's: (sis, the
+    enrollment to add later)."""
+    from passback.simulator.server import SimulatorThread
+
+    write_source(factory_world, get_settings().source_db_url)
+    district = scenario_for(factory_world)
+    missing = [e for e in district.enrollments if e.userSourcedId == "sky-s2"]
+    district.enrollments = [e for e in district.enrollments if e.userSourcedId != "sky-s2"]
+    with SimulatorThread(Scenario(districts=[district])) as server:
+        register("d1", server.url)
+        yield Sis(server.url), missing
