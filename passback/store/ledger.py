@@ -215,7 +215,7 @@ def _ledger_values(district_id: str, r: dict[str, Any], run_id: str | None, at: 
         "sent": after if ok else (prev["sent"] if prev is not None else None),
         "refusals": refusals,
         "refused_since": None if ok else ((prev["refused_since"] if refused_before else None) or at),
-        "retry_at": 0 if ok else next_try_epoch(at, refusals, retry_max_days),
+        "retry_at": 0 if ok or r.get("period_closed") else next_try_epoch(at, refusals, retry_max_days),
     }
 
 

@@ -132,6 +132,7 @@ class ClosedGradingPeriod(SQLModel, table=True):
     message: str | None = Field(default=None, sa_column=Column(Text))
     noted_at: NaiveDatetime = Field(default_factory=utcnow)
     probed_at: NaiveDatetime | None = None  # the last probe write into it (learned closed: re-checked weekly)
+    sis_modified: str | None = None  # the SIS period record's dateLastModified when the closure was learned
 
 
 class DistrictLock(SQLModel, table=True):

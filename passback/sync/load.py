@@ -48,6 +48,7 @@ class AckSink(Protocol):
     def record(self, entries: list[dict[str, Any]]) -> None: ...
     def mark_period_closed(self, grading_period_id: str, message: str) -> None: ...
     def last_sent(self, kind: str, assessment_ids: list[str]) -> dict[str, list[Any] | None]: ...
+    def mark_period_open(self, grading_period_id: str) -> None: ...
 
 
 @dataclass
@@ -83,7 +84,8 @@ class LoadResult:
 
 class Loader:
     def __init__(self, client: WriteClient, district_id: str, sink: AckSink, *, run_id: str,
-                 limits: LoadLimits | None = None, on_progress: Callable[[int, int], None] | None = None) -> None:
+                 limits: LoadLimits | None = None, on_progress: Callable[[int, int], None] | None = None,
+                 probe_periods: set[str] | None = None) -> None:
         self.client = client
         self.district_id = district_id
         self.sink = sink
@@ -95,6 +97,7 @@ class Loader:
                            Kind.result: Probation(self.limits.systemic_threshold)}
         self._verified: set[str] = set()  # kinds whose first acknowledged write was read back
         self._sample = random.Random(self.limits.readback_seed)
+        self.probe_periods = set(probe_periods or ())  # learned closed, re-checked by one write first (sync.heal)
         self._kept: dict[str, dict[str, Any]] = {}  # lineItem sourcedId -> fields kept as the SIS has them
 
     async def load(self, plan: Plan, acked_line_items: pd.Index, period_order: list[str]) -> LoadResult:
@@ -162,6 +165,11 @@ class Loader:
         if kind == Kind.line_item:
             rows = await self._merge(rows)
         taken, in_flight, stop_reason = 0, {}, None
+        if gp in self.probe_periods and len(rows):  # one probe write: is the period open again?
+            taken, in_flight, stop_reason, answered = await self._stream(kind, rows.iloc[:1], gp, acked)
+            if answered and taken and gp not in self.result.closed_periods:
+                self.probe_periods.discard(gp)
+                self.sink.mark_period_open(gp)
         alone = min(len(rows), self.limits.systemic_threshold + 1)
         while kind not in self._verified and taken < alone and stop_reason is None and not self._halted(gp):
             n, in_flight, stop_reason, answered = await self._stream(kind, rows.iloc[taken:taken + 1], gp, acked)
@@ -247,7 +255,7 @@ class Loader:
                 elif is_closed_period_rejection(message):
                     counts["closed"] += 1
                     self._detail(kind, row, "closed", message)
-                    entries.append(entry)
+                    entries.append({**entry, "period_closed": True})  # it waits for its period, not its schedule
                     if gp not in self.result.closed_periods:
                         self.result.closed_periods.add(gp)
                         self.sink.mark_period_closed(gp, message)

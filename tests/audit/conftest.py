@@ -85,3 +85,9 @@ def late_enrolment(state_url: str, factory_world: World) -> Iterator[tuple[Sis, 
     with SimulatorThread(Scenario(districts=[district])) as server:
         register("d1", server.url)
         yield Sis(server.url), missing
+
+
+def sis_period(sis: Sis, period_id: str, tenant: str = "d1") -> dict[str, Any]:
+    """The SIS's grading period record, as any client reads it."""
+    api, headers = _other_client(sis, tenant)
+    return httpx.get(f"{api}/academicSessions/{period_id}", headers=headers).raise_for_status().json()["academicSession"]

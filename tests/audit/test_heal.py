@@ -9,7 +9,9 @@ from passback.domain.plan import refusal_wait_days
 from passback.settings import get_settings
 from passback.store import ledger
 from passback.store.db import get_engine
-from tests.audit.conftest import sync_on
+from sqlalchemy import text
+
+from tests.audit.conftest import night, sis_period, sync_on
 from tests.e2e.conftest import Sis
 
 
@@ -49,3 +51,53 @@ def test_a_changed_payload_of_a_refused_item_is_sent_at_once(late_enrolment: tup
     rewrite_source(w)
     changed = sync_on(0)  # the same night: only the changed one goes
     assert changed.writes == 1 and changed.results["rejected"] == 2
+
+
+def _learned_closed(sis: Sis, period_id: str, n: int) -> None:
+    """As if a write into the period had been refused "closed" on night n (the SIS's record as it is now)."""
+    from passback.sync.heal import note_closed
+
+    record = sis_period(sis, period_id)
+    note_closed(get_engine(get_settings().state_db_url), "d1", period_id, "grading period closed", night(n),
+                record.get("dateLastModified"))
+
+
+def _in_sis(sis: Sis) -> int:
+    state = sis.state()
+    return state["counts"]["lineItems"] + state["counts"]["results"]
+
+
+def test_a_period_learned_closed_resumes_when_the_sis_says_it_reopened(sis: Sis) -> None:
+    _learned_closed(sis, "gp-q2", 0)
+    held = sync_on(0)
+    assert held.status == "completed" and held.writes == 0 and _in_sis(sis) == 0
+    assert held.reasons.get("grading_period_closed", 0) > 0, held.reasons
+    assert sync_on(1).writes == 0  # still closed: the SIS said nothing new, no probe before a week
+    sis.admin("POST", "tenants/d1/grading-periods/gp-q2/close")  # the SIS closes and reopens it: its record changes
+    sis.admin("POST", "tenants/d1/grading-periods/gp-q2/open")
+    resumed = sync_on(2)
+    assert resumed.writes == 6 and _in_sis(sis) == 6, resumed.error
+    with get_engine(get_settings().state_db_url).connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM closed_grading_period WHERE grading_period_id = 'gp-q2'")).scalar_one() == 0
+    assert sync_on(3).writes == 0
+
+
+def test_a_period_learned_closed_is_probed_weekly_by_one_write_and_resumes(sis: Sis) -> None:
+    _learned_closed(sis, "gp-q2", 0)
+    assert [sync_on(n).writes for n in range(0, 7)] == [0] * 7  # the SIS's record is unchanged: wait for the probe
+    probed = sync_on(7)  # a week later: one probe write, acknowledged -> the period is open, the rest follows
+    assert probed.writes == 6 and _in_sis(sis) == 6, probed.error
+    assert sync_on(8).writes == 0
+
+
+def test_a_refused_probe_keeps_the_period_closed_until_the_next_probe(state_url: str) -> None:
+    from passback.sync.heal import check, note_closed
+
+    engine = get_engine(state_url)
+    note_closed(engine, "d1", "gp-x", "closed", night(0), "2026-11-01T00:00:00.000Z")
+    assert check(engine, "d1", {"gp-x": "2026-11-01T00:00:00.000Z"}, night(6)).closed == {"gp-x"}
+    assert check(engine, "d1", {}, night(7)).probe == {"gp-x"}
+    note_closed(engine, "d1", "gp-x", "closed", night(7), "2026-11-01T00:00:00.000Z")  # the probe was refused
+    assert check(engine, "d1", {"gp-x": "2026-11-01T00:00:00.000Z"}, night(13)).closed == {"gp-x"}
+    assert check(engine, "d1", {}, night(14)).probe == {"gp-x"}
+    assert check(engine, "d1", {"gp-x": "2026-11-20T08:00:00.000Z"}, night(8)).reopened == {"gp-x"}

@@ -7,7 +7,8 @@
 * ``ledger_entry.sent``: the audited field values passback last had acknowledged (JSON list), the
   "before" of the next write and the base of the three-way merge; ``refusals``, ``refused_since``
   and ``retry_at`` (epoch seconds; 0 = not waiting): the per-item retry schedule of a refusal.
-* ``closed_grading_period.probed_at``: the last probe write into a period learned closed.
+* ``closed_grading_period.probed_at``: the last probe write into a period learned closed, and
+  ``sis_modified``: the SIS period record's ``dateLastModified`` then (``sync.heal``).
 * ``district.audit_retention_days`` (400) and ``district.refusal_retry_max_days`` (7).
 
 Revision ID: 0006_audit
@@ -54,6 +55,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("retry_at", sa.BigInteger(), nullable=False, server_default="0"))
     with op.batch_alter_table("closed_grading_period") as batch:
         batch.add_column(sa.Column("probed_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("sis_modified", sa.String(), nullable=True))
     with op.batch_alter_table("district") as batch:
         batch.add_column(sa.Column("audit_retention_days", sa.Integer(), nullable=False, server_default="400"))
         batch.add_column(sa.Column("refusal_retry_max_days", sa.Integer(), nullable=False, server_default="7"))
@@ -64,6 +66,7 @@ def downgrade() -> None:
         batch.drop_column("refusal_retry_max_days")
         batch.drop_column("audit_retention_days")
     with op.batch_alter_table("closed_grading_period") as batch:
+        batch.drop_column("sis_modified")
         batch.drop_column("probed_at")
     with op.batch_alter_table("ledger_entry") as batch:
         for column in ("retry_at", "refused_since", "refusals", "sent"):
