@@ -28,7 +28,7 @@ from passback.store.db import get_engine
 from passback.store.locks import Lock, district_lock
 from passback.store.secrets import decrypt_secret
 from passback.store.urls import plain_http_host, url_problem
-from passback.sync import heal
+from passback.sync import heal, refusals
 from passback.sync.evaluate import Evaluation, evaluate
 from passback.sync.load import LoadLimits, Loader, LoadResult
 from passback.sync.report import DistrictSummary, summarise
@@ -211,6 +211,7 @@ class DistrictRun:
         summary.kind = self.kind
         summary.detail = str(self.options.effective_date) if self.options.effective_date else None
         summary.run_seconds = time.perf_counter() - getattr(self, "started", time.perf_counter())
+        refusals.annotate(self.engine, self.district_id, summary.rejected)  # "refused N times since ..., next try ..."
         return summary
 
     @property

@@ -12,6 +12,7 @@ from passback.store.db import get_engine
 from sqlalchemy import text
 
 from tests.audit.conftest import night, sis_period, sync_on
+from tests.cli.conftest import cli
 from tests.e2e.conftest import Sis
 
 
@@ -29,8 +30,14 @@ def test_a_score_refused_for_a_missing_enrollment_is_sent_once_the_sis_enrols_th
     assert again.writes == 2 and again.results["rejected"] == 2
     for e in missing:  # the SIS enrols the student the day after
         sis.admin("POST", "tenants/d1/enrollments", json={"class_id": e.classSourcedId, "user_id": e.userSourcedId})
+    assert {r["message"].split(": ")[0] for r in again.rejected} == {"refused 2 times since 2026-11-18, next try 2026-11-21"}
+    assert all("enrolled" in r["message"] for r in again.rejected)  # with the SIS's own words
     waiting = sync_on(2)
     assert waiting.writes == 0 and waiting.results["rejected"] == 2  # held until its next try
+    assert [r["message"].split(": ")[0] for r in waiting.rejected] == ["refused 2 times since 2026-11-18, next try 2026-11-21"] * 2
+    explained = cli("explain", "d1", "a-1")
+    assert explained.code == 0, explained.err
+    assert "refused 2 times since 2026-11-18, next try 2026-11-21" in " ".join(explained.out.split())
     healed = sync_on(3)
     assert healed.writes == 2 and healed.results.get("rejected", 0) == 0, healed.rejected
     assert ledger.ledger_counts(get_engine(get_settings().state_db_url), "d1")["result"] == {"acked": 4}
