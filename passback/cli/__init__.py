@@ -42,6 +42,7 @@ app.command("demo")(runs.demo)
 app.command("seed")(sim.seed)
 app.command("runs")(runs.history)
 app.command("history")(audit.history)
+app.command("reconcile")(audit.reconcile)
 
 
 def _prefect_defaults() -> None:

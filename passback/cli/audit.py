@@ -78,3 +78,41 @@ def history(
         table.add_row(str(r["time"])[:19], (r["run_id"] or "")[:8], r["kind"], r["student_id"] or "—",
                       r["action"].replace("_", " "), describe(r), answer.strip())
     console.print(table)
+
+
+def reconcile(
+    district_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    restore: Annotated[bool, typer.Option("--restore", help="re-send what was deleted in the SIS (a normal sync, "
+                                                             "guards included); teacher edits are never overwritten")] = False,
+) -> None:
+    """Read back what passback owns in the SIS (open grading periods) and report what a teacher or
+    another tool changed or deleted there.  Changes nothing unless --restore."""
+    import asyncio
+
+    from passback.store.districts import get_district
+    from passback.sync.reconcile import reconcile as run_reconcile
+
+    district = get_district(engine(), district_id)
+    drift = asyncio.run(run_reconcile(district.id, restore=restore))
+    if as_json:
+        sys.stdout.write(json.dumps(drift.as_json(), default=str) + "\n")
+        return
+    console.print(f"district {safe(district.id)}: {drift.checked:,} objects passback owns compared with the SIS; "
+                  f"{len(drift.edited_in_sis):,} field(s) edited in the SIS, {len(drift.deleted_in_sis):,} object(s) "
+                  "deleted in the SIS", highlight=False)
+    if drift.edited_in_sis:
+        table = Table("kind", "assessment", "student", "field", "passback sent", "the SIS holds", "sourcedId",
+                      title="edited in the SIS (kept: reconcile never overwrites a teacher's edit)", title_justify="left")
+        for f in drift.edited_in_sis:
+            table.add_row(f["kind"], f["assessment_id"], f["student_id"] or "—", f["field"], _value(f["sent"]),
+                          _value(f["sis"]), f["sourced_id"])
+        console.print(table)
+    if drift.deleted_in_sis:
+        table = Table("kind", "assessment", "student", "sourcedId", title="deleted in the SIS" + (
+            "" if restore else " (`passback reconcile ID --restore` re-sends them)"), title_justify="left")
+        for f in drift.deleted_in_sis:
+            table.add_row(f["kind"], f["assessment_id"], f["student_id"] or "—", f["sourced_id"])
+        console.print(table)
+    if drift.restored is not None:
+        console.print(f"restored: {drift.restored:,} object(s) re-sent", highlight=False)

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 
-from passback.store.models import AuditBatch, AuditEntry
+from passback.store.models import AuditBatch, AuditEntry, utcnow  # noqa: F401 - utcnow: reconcile stamps its batch
 
 BATCH_SHIFT = 20  # entries per batch < 2**20 (a ledger batch holds at most 10,000)
 FIELDS: dict[str, tuple[str, ...]] = {
