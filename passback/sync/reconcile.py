@@ -83,7 +83,7 @@ def owned(engine: Any, district_id: str, kind: str, closed_periods: set[str] | f
 
 
 def _finding(kind: str, sid: str, row: Any) -> dict[str, Any]:
-    return {"kind": kind, "sourced_id": sid, "assessment_id": row.assessment_id,
+    return {"kind": str(kind), "sourced_id": sid, "assessment_id": row.assessment_id,
             "student_id": (row.student_id or None) if kind == Kind.result else None}
 
 
