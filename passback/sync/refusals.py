@@ -1,4 +1,4 @@
-"""How a refused item heals, in words: "refused N times since DATE, next try DATE: the SIS's message".
+"""How a refused item heals, in words: "the SIS's message (refused N times since DATE, next try DATE)".
 
 The schedule itself lives with the ledger (``store.ledger.record_acks``: ``refusals``,
 ``refused_since``, ``retry_at``) and the plan (``domain.plan.diff``: a refused row whose next try
@@ -37,7 +37,8 @@ def refusal_text(entry: dict[str, Any]) -> str:
     head = f"refused {n} time{'s' if n != 1 else ''}" + (f" since {str(since)[:10]}" if since else "") if n else "refused"
     retry = entry.get("retry_at")
     message = entry.get("sis_message") or ""
-    return f"{head}, {next_try(None if retry is None else int(retry))}" + (f": {message}" if message else "")
+    schedule = f"{head}, {next_try(None if retry is None else int(retry))}"
+    return f"{message} ({schedule})" if message else schedule
 
 
 def annotate(engine: Engine, district_id: str, details: list[dict[str, Any]]) -> None:

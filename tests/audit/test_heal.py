@@ -30,11 +30,11 @@ def test_a_score_refused_for_a_missing_enrollment_is_sent_once_the_sis_enrols_th
     assert again.writes == 2 and again.results["rejected"] == 2
     for e in missing:  # the SIS enrols the student the day after
         sis.admin("POST", "tenants/d1/enrollments", json={"class_id": e.classSourcedId, "user_id": e.userSourcedId})
-    assert {r["message"].split(": ")[0] for r in again.rejected} == {"refused 2 times since 2026-11-18, next try 2026-11-21"}
+    assert {r["message"].rsplit(" (", 1)[1] for r in again.rejected} == {"refused 2 times since 2026-11-18, next try 2026-11-21)"}
     assert all("enrolled" in r["message"] for r in again.rejected)  # with the SIS's own words
     waiting = sync_on(2)
     assert waiting.writes == 0 and waiting.results["rejected"] == 2  # held until its next try
-    assert [r["message"].split(": ")[0] for r in waiting.rejected] == ["refused 2 times since 2026-11-18, next try 2026-11-21"] * 2
+    assert [r["message"].rsplit(" (", 1)[1] for r in waiting.rejected] == ["refused 2 times since 2026-11-18, next try 2026-11-21)"] * 2
     explained = cli("explain", "d1", "a-1")
     assert explained.code == 0, explained.err
     assert "refused 2 times since 2026-11-18, next try 2026-11-21" in " ".join(explained.out.split())
