@@ -3,6 +3,7 @@ most weekly) and at once when its payload changes; a grading period learned clos
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from passback.domain.plan import refusal_wait_days
@@ -35,9 +36,11 @@ def test_a_score_refused_for_a_missing_enrollment_is_sent_once_the_sis_enrols_th
     waiting = sync_on(2)
     assert waiting.writes == 0 and waiting.results["rejected"] == 2  # held until its next try
     assert [r["message"].rsplit(" (", 1)[1] for r in waiting.rejected] == ["refused 2 times since 2026-11-18, next try 2026-11-21)"] * 2
-    explained = cli("explain", "d1", "a-1")
+    explained = cli("explain", "d1", "a-1", "--json")
     assert explained.code == 0, explained.err
-    assert "refused 2 times since 2026-11-18, next try 2026-11-21" in " ".join(explained.out.split())
+    s2 = next(s for s in json.loads(explained.out)["scores"] if s["student_id"] == "u-s2")
+    assert s2["status"] == "rejected" and "enrolled" in s2["message"]
+    assert s2["message"].endswith("(refused 2 times since 2026-11-18, next try 2026-11-21)")
     healed = sync_on(3)
     assert healed.writes == 2 and healed.results.get("rejected", 0) == 0, healed.rejected
     assert ledger.ledger_counts(get_engine(get_settings().state_db_url), "d1")["result"] == {"acked": 4}
