@@ -109,6 +109,8 @@ def set_(
     verify_tls: Annotated[bool | None, typer.Option("--verify-tls/--no-verify-tls", help="--no-verify-tls: test hosts only")] = None,
     allow_http: Annotated[bool | None, typer.Option("--allow-http/--no-allow-http", help="test hosts only: plain http to a host that is not loopback")] = None,
     closed_periods: Annotated[str | None, typer.Option("--closed-grading-periods", help="comma-separated sourcedIds closed by configuration")] = None,
+    audit_days: Annotated[int | None, typer.Option("--audit-retention-days", help="keep audit rows this many days (default 400)")] = None,
+    retry_days: Annotated[int | None, typer.Option("--refusal-retry-max-days", help="retry a refused item after 1, 2, 4 ... nights, at most this many (default 7; 0: only when it changes)")] = None,
 ) -> None:
     """Change a district's settings (only the options given)."""
     from passback.store.districts import set_closed_periods_config, update_district
@@ -118,6 +120,7 @@ def set_(
         "timezone": timezone, "enabled": enabled, "concurrency": concurrency, "rate_limit_per_s": rate_limit,
         "grace_hours": grace_hours, "deletion_policy": deletion_policy, "max_writes_per_run": max_writes,
         "request_timeout_s": timeout, "batch_size": batch_size, "verify_tls": verify_tls, "allow_http": allow_http,
+        "audit_retention_days": audit_days, "refusal_retry_max_days": retry_days,
     }.items() if v is not None}
     if effective_date is not None:
         changes["effective_date"] = parse_date(effective_date)

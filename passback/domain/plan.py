@@ -4,8 +4,9 @@ Actions per desired row:
 - ``create``    never acknowledged by the SIS
 - ``update``    acknowledged (or rejected) with a different payload hash
 - ``unchanged`` acknowledged with the same hash (SIS-side edits stand)
-- ``held``      rejected before with the same payload: not retried until it changes or a
-                retry-rejected run asks (reported as ``rejected``)
+- ``held``      refused before with the same payload and its next try is not due yet (held
+                until its next try, ``refusal_wait_days``; a changed payload or a retry-rejected
+                run sends it at once; reported as ``rejected``)
 Results whose lineItem is ``held`` are blocked (``line_item_rejected``) and not planned.
 
 Deletes (only under a district's ``propagate`` deletion policy): the results, then the lineItem, of
@@ -26,8 +27,18 @@ import pyarrow.compute as pc
 from passback.domain.columns import arrow_text, labels, one_array, pair_keys
 
 KEY = ["assessment_id", "student_id"]
-LEDGER_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status"]
+LEDGER_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status", "retry_at"]
 DELETE_COLUMNS = ["kind", "assessment_id", "student_id", "sourced_id", "grading_period_id"]
+NEVER = 2**62                # retry_at of a refusal that waits for its payload to change
+RETRY_SLACK_S = 6 * 3600     # a next try falls due a few hours before the same time of its night
+
+
+def refusal_wait_days(refusals: int, max_days: int) -> int | None:
+    """Nights between the ``refusals``-th refusal of an item in a row and its next try: 1, 2, 4, 8 ...
+    at most ``max_days`` (None: ``max_days`` 0, tried again only when its payload changes)."""
+    if max_days <= 0:
+        return None
+    return int(min(2 ** min(max(refusals, 1) - 1, 30), max_days))
 
 
 def empty_ledger() -> pd.DataFrame:
@@ -86,9 +97,12 @@ def _batches(ledger: pd.DataFrame | LedgerBatches) -> LedgerBatches:
     return [ledger] if isinstance(ledger, pd.DataFrame) else ledger
 
 
-def diff(desired: pd.DataFrame, ledger: pd.DataFrame | LedgerBatches, *, retry_rejected: bool = False) -> pd.Series:
+def diff(desired: pd.DataFrame, ledger: pd.DataFrame | LedgerBatches, *, retry_rejected: bool = False,
+         now: int | None = None) -> pd.Series:
     """The action for each desired row (index aligned with ``desired``).  ``ledger``: a frame, or
-    batches of ledger rows (streamed from the state DB: the ledger is never whole in memory)."""
+    batches of ledger rows (streamed from the state DB: the ledger is never whole in memory).
+    ``now`` (epoch seconds): a refused row whose ``retry_at`` is past is tried again (``update``);
+    without it (or without the column) a refused row with an unchanged payload is ``held``."""
     if desired.empty or (isinstance(ledger, pd.DataFrame) and ledger.empty):
         return pd.Series("create", index=desired.index, dtype="str")
     index = _DesiredKeys(desired)
@@ -96,6 +110,7 @@ def diff(desired: pd.DataFrame, ledger: pd.DataFrame | LedgerBatches, *, retry_r
     known = np.zeros(n, dtype=bool)
     ledger_hash = np.zeros(n, dtype=np.int64)
     rejected = np.zeros(n, dtype=bool)
+    due = np.zeros(n, dtype=bool)
     for batch in _batches(ledger):
         rows, target = index.find(batch)
         fresh = ~known[target]  # of two ledger rows with one key (never: it is the primary key) the first wins
@@ -103,9 +118,12 @@ def diff(desired: pd.DataFrame, ledger: pd.DataFrame | LedgerBatches, *, retry_r
         known[target] = True
         ledger_hash[target] = _column(batch["payload_hash"]).astype(np.int64)[rows]
         rejected[target] = _equals(batch["status"], "rejected")[rows]
+        if now is not None and "retry_at" in batch:
+            due[target] = _column(batch["retry_at"]).astype(np.int64)[rows] <= now
     same = known & (ledger_hash == desired["payload_hash"].to_numpy(dtype="int64"))
     rejected &= known
-    action = np.select([~known, ~same, rejected & (not retry_rejected), rejected], [0, 1, 2, 1], default=3)
+    waiting = rejected & ~due
+    action = np.select([~known, ~same, waiting & (not retry_rejected), rejected], [0, 1, 2, 1], default=3)
     return labels(action, ACTIONS, desired.index)
 
 
@@ -173,11 +191,13 @@ def make_plan(
     ledger_results: pd.DataFrame | LedgerBatches,
     *,
     retry_rejected: bool = False,
+    now: int | None = None,
 ) -> Plan:
+    """``now``: the run's clock in epoch seconds (refused items whose next try is due are retried)."""
     li = desired_line_items.copy()
-    li["action"] = diff(li, ledger_line_items, retry_rejected=retry_rejected)
+    li["action"] = diff(li, ledger_line_items, retry_rejected=retry_rejected, now=now)
     held = pd.Index(li.loc[li["action"] == "held", "assessment_id"])
     under_held = desired_results["assessment_id"].isin(held).to_numpy()
     res = desired_results[~under_held] if under_held.any() else desired_results
-    res = res.assign(action=diff(res, ledger_results, retry_rejected=retry_rejected))
+    res = res.assign(action=diff(res, ledger_results, retry_rejected=retry_rejected, now=now))
     return Plan(line_items=li, results=res, blocked_results=desired_results.index[under_held])

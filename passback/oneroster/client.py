@@ -35,6 +35,7 @@ from passback.oneroster.errors import (
     UnexpectedAnswer,
     instead_of_oneroster,
     redact,
+    request_id,
 )
 from passback.oneroster.loop import MAX_RESPONSE_BYTES, Bounds, Reply, RequestLoop, time_budget
 from passback.oneroster.models import (
@@ -156,10 +157,11 @@ class OneRosterClient:
         status = response.status_code
         if kind == "foreign":
             return self._unexpected_write(reply, sourced_id, f"{method} {collection}/{sourced_id}", envelope)
+        rid = request_id(response.headers)
         if kind == "ok" or (method == "DELETE" and status == 404):
-            return WriteOutcome(sourced_id, True, status, status == 201, None, attempts)
+            return WriteOutcome(sourced_id, True, status, status == 201, None, attempts, request_id=rid)
         self._stats.rejections += 1
-        return WriteOutcome(sourced_id, False, status, False, self._rejection(response), attempts)
+        return WriteOutcome(sourced_id, False, status, False, self._rejection(response), attempts, request_id=rid)
 
     def _unexpected_write(self, reply: Reply, sourced_id: str, what: str, envelope: str) -> WriteOutcome:
         message = self._not_oneroster(reply, what, envelope)

@@ -56,6 +56,8 @@ class DistrictSpec(BaseModel):
     batch_size: int = Field(default=500, ge=1, le=10_000)
     max_writes_per_run: int | None = Field(default=None, ge=1)
     request_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    audit_retention_days: int = Field(default=400, ge=1, le=36_500)
+    refusal_retry_max_days: int = Field(default=7, ge=0, le=365)
 
     @field_validator("id")
     @classmethod

@@ -28,7 +28,7 @@ from passback.store.db import get_engine
 from passback.store.locks import Lock, district_lock
 from passback.store.secrets import decrypt_secret
 from passback.store.urls import plain_http_host, url_problem
-from passback.sync import progress
+from passback.sync import heal, progress, refusals
 from passback.sync.evaluate import Evaluation, evaluate
 from passback.sync.load import LoadLimits, Loader, LoadResult
 from passback.sync.report import DistrictSummary, summarise
@@ -63,6 +63,7 @@ class SisSnapshot:
     categories: list[dict[str, Any]]
     active_categories: frozenset[str]
     closed_periods: frozenset[str] = frozenset()  # flagged closed by the SIS itself (metadata)
+    open_periods: dict[str, str | None] = field(default_factory=dict)  # flagged open by the SIS -> its dateLastModified
 
 
 @dataclass
@@ -77,6 +78,8 @@ class DistrictRun:
     def __post_init__(self) -> None:
         self.engine = get_engine(self.settings.state_db_url)
         self.district = store_districts.get_district(self.engine, self.district_id)
+        self._periods: heal.PeriodCheck | None = None
+        self._sis_open: dict[str, str | None] = {}
 
     # -- set-up -----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -98,6 +101,14 @@ class DistrictRun:
             return "backfill"
         return "dry_run" if self.options.dry_run else "sync"
 
+    @property
+    def now(self) -> dt.datetime:
+        """The run's clock (naive UTC): ``RunOptions.utc_now`` (simulated nights) or the wall clock."""
+        given = self.options.utc_now
+        if given is None:
+            return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        return given.astimezone(dt.UTC).replace(tzinfo=None) if given.tzinfo is not None else given
+
     def client(self) -> OneRosterClient:
         return client_for(self.district, self.options.transport)
 
@@ -112,7 +123,8 @@ class DistrictRun:
         cats = [c.model_dump(mode="json") for c in categories]
         active = frozenset(c.sourcedId for c in categories if is_active_district_category(c))
         closed = frozenset(p.sourcedId for p in periods if is_closed_in_sis(p))
-        return SisSnapshot(grading_periods=gp, categories=cats, active_categories=active, closed_periods=closed)
+        return SisSnapshot(grading_periods=gp, categories=cats, active_categories=active, closed_periods=closed,
+                           open_periods=heal.open_in_sis(periods))
 
     async def snapshot(self) -> tuple[SisSnapshot, Any]:
         """The pre-flight reads and the source, without a lock or a run record (read-only commands)."""
@@ -133,9 +145,16 @@ class DistrictRun:
             now_local=local_now(d.timezone, self.options.utc_now),
             mapping=store_districts.get_mapping(self.engine, d.id),
             grading_periods=sis.grading_periods, active_categories=sis.active_categories,
-            closed_periods=frozenset(store_districts.closed_periods(self.engine, d.id)) | sis.closed_periods,
+            closed_periods=self.period_check(sis).closed | sis.closed_periods,
             grace_hours=d.grace_hours or 0.0,
         )
+
+    def period_check(self, sis: SisSnapshot) -> heal.PeriodCheck:
+        """The closed grading periods, those learned closed re-checked (``sync.heal``)."""
+        if self._periods is None:
+            self._sis_open = sis.open_periods
+            self._periods = heal.check(self.engine, self.district_id, sis.open_periods, self.now)
+        return self._periods
 
     def evaluate(self, source: Any, sis: SisSnapshot) -> Evaluation:
         line_items: list[pd.DataFrame] = []
@@ -146,7 +165,8 @@ class DistrictRun:
             return line_items[0], store_ledger.ledger_batches(self.engine, self.district_id, Kind.result)
 
         context = self.context(sis)
-        evaluation = evaluate(source, context, read_ledger=read_ledger, retry_rejected=self.options.retry_rejected)
+        evaluation = evaluate(source, context, read_ledger=read_ledger, retry_rejected=self.options.retry_rejected,
+                              now=store_ledger.epoch_seconds(self.now))
         ledger_li = line_items[0]
         if self.district.deletion_policy == "propagate":
             from passback.sync.deletes import planned_deletes
@@ -166,8 +186,11 @@ class DistrictRun:
             deadline=time.monotonic() + self.options.max_seconds if self.options.max_seconds else None,
         )
         writer: Any = client if self.lock is None else _WhileLocked(client, self.lock)
+        periods = self.period_check(sis)
+        heal.forget(self.engine, d.id, periods.reopened)  # the SIS says they are open again: their items resume
         self.loader = loader = Loader(writer, d.id, _LedgerSink(self), run_id=self.run_id or "", limits=limits,
-                                      on_progress=progress.writes_callback(d.id, self.options.on_progress))
+                                      on_progress=progress.writes_callback(d.id, self.options.on_progress),
+                                      probe_periods=set(periods.probe))
         newest_first = sis.grading_periods.sort_values("start_date", ascending=False)["sourced_id"].tolist()
         result = await loader.load(evaluation.plan, evaluation.acked_line_items, newest_first)
         if self.lock is not None:
@@ -195,6 +218,7 @@ class DistrictRun:
         summary.kind = self.kind
         summary.detail = str(self.options.effective_date) if self.options.effective_date else None
         summary.run_seconds = time.perf_counter() - getattr(self, "started", time.perf_counter())
+        refusals.annotate(self.engine, self.district_id, summary.rejected)  # "refused N times since ..., next try ..."
         return summary
 
     @property
@@ -229,6 +253,8 @@ class DistrictRun:
     def finish(self, summary: DistrictSummary) -> None:
         if self.run_id:
             store_runs.finish_run(self.engine, self.run_id, summary.status, summary.as_json(), summary.error, summary.report_page)
+        if not self.options.dry_run:
+            self.prune_audit()
         if self.options.build_docs:
             from passback.report.index import publish_index
 
@@ -236,6 +262,16 @@ class DistrictRun:
                 publish_index(self.site, self.engine, self.district_id)
             except Exception as exc:  # noqa: BLE001 - the report must not fail the run
                 log.warning("district %s: the report index was not rebuilt: %s", self.district_id, exc)
+
+    def prune_audit(self) -> int:
+        """Audit rows older than the district's retention go (never fails the run)."""
+        from passback.store.audit import prune
+
+        try:
+            return prune(self.engine, self.district_id, older_than_days=self.district.audit_retention_days, now=self.now)
+        except Exception as exc:  # noqa: BLE001 - housekeeping must not fail the run
+            log.warning("district %s: old audit rows were not pruned: %s", self.district_id, exc)
+            return 0
 
     def fail(self, error: BaseException, evaluation: Evaluation | None) -> DistrictSummary:
         load = self.loader.result if self.loader is not None else None
@@ -278,10 +314,18 @@ class _LedgerSink:
 
     def record(self, entries: list[dict[str, Any]]) -> None:
         if entries:  # what the SIS acknowledged is recorded, even after a takeover: it is the truth
-            store_ledger.record_acks(self.run.engine, self.run.district_id, entries, self.run.run_id)
+            store_ledger.record_acks(self.run.engine, self.run.district_id, entries, self.run.run_id, now=self.run.now,
+                                     retry_max_days=self.run.district.refusal_retry_max_days)
 
     def mark_period_closed(self, grading_period_id: str, message: str) -> None:
-        store_districts.mark_period_closed(self.run.engine, self.run.district_id, grading_period_id, "sis", message)
+        heal.note_closed(self.run.engine, self.run.district_id, grading_period_id, message, self.run.now,
+                         self.run._sis_open.get(grading_period_id))
+
+    def mark_period_open(self, grading_period_id: str) -> None:
+        heal.forget(self.run.engine, self.run.district_id, {grading_period_id})
+
+    def last_sent(self, kind: str, assessment_ids: list[str]) -> dict[str, list[Any] | None]:
+        return store_ledger.last_sent(self.run.engine, self.run.district_id, kind, assessment_ids)
 
 
 def client_for(district: Any, transport: httpx.AsyncBaseTransport | None = None) -> OneRosterClient:

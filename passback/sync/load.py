@@ -33,7 +33,9 @@ import pandas as pd
 from passback.domain.codes import Kind
 from passback.domain.payloads import line_item_payload, result_payload
 from passback.domain.plan import Plan
+from passback.store.audit import values_of
 from passback.sync.deletes import UNSENT, Deleter
+from passback.sync.merge import apply_kept, read_and_merge
 from passback.sync.verdicts import Probation, SystemicRejection, is_closed_period_rejection, rejection_text, systemic_cause
 
 log = logging.getLogger("passback.load")
@@ -46,11 +48,14 @@ class WriteClient(Protocol):
     def put_many(self, kind: str, items: Iterable[tuple[str, dict[str, Any]]], *, should_stop: Callable[[], bool] | None = None) -> AsyncIterator[Any]: ...
     def delete_many(self, kind: str, sourced_ids: Iterable[str], *, should_stop: Callable[[], bool] | None = None) -> AsyncIterator[Any]: ...
     async def read_back(self, kind: str, sourced_id: str, payload: dict[str, Any]) -> list[str]: ...
+    async def get_line_item(self, sourced_id: str) -> Any: ...
 
 
 class AckSink(Protocol):
     def record(self, entries: list[dict[str, Any]]) -> None: ...
     def mark_period_closed(self, grading_period_id: str, message: str) -> None: ...
+    def last_sent(self, kind: str, assessment_ids: list[str]) -> dict[str, list[Any] | None]: ...
+    def mark_period_open(self, grading_period_id: str) -> None: ...
 
 
 @dataclass
@@ -90,7 +95,8 @@ class LoadResult:
 
 class Loader:
     def __init__(self, client: WriteClient, district_id: str, sink: AckSink, *, run_id: str,
-                 limits: LoadLimits | None = None, on_progress: Callable[[int, int], None] | None = None) -> None:
+                 limits: LoadLimits | None = None, on_progress: Callable[[int, int], None] | None = None,
+                 probe_periods: set[str] | None = None) -> None:
         self.client = client
         self.district_id = district_id
         self.sink = sink
@@ -104,6 +110,8 @@ class Loader:
         self._sample = random.Random(self.limits.readback_seed)
         self._total = 0
         self._last_tick = 0.0
+        self.probe_periods = set(probe_periods or ())  # learned closed, re-checked by one write first (sync.heal)
+        self._kept: dict[str, dict[str, Any]] = {}  # lineItem sourcedId -> fields kept as the SIS has them
 
     async def load(self, plan: Plan, acked_line_items: pd.Index, period_order: list[str]) -> LoadResult:
         """Write the plan's creates and updates.  ``acked_line_items``: assessment ids whose lineItem
@@ -180,7 +188,14 @@ class Loader:
         planned = rows
         if self.limits.max_writes is not None:
             rows = rows.iloc[: max(self.limits.max_writes - self.result.writes, 0)]
+        if kind == Kind.line_item:
+            rows = await self._merge(rows)
         taken, in_flight, stop_reason = 0, {}, None
+        if gp in self.probe_periods and len(rows):  # one probe write: is the period open again?
+            taken, in_flight, stop_reason, answered = await self._stream(kind, rows.iloc[:1], gp, acked)
+            if answered and taken and gp not in self.result.closed_periods:
+                self.probe_periods.discard(gp)
+                self.sink.mark_period_open(gp)
         alone = min(len(rows), self.limits.systemic_threshold + 1)
         while kind not in self._verified and taken < alone and stop_reason is None and not self._halted(gp):
             n, in_flight, stop_reason, answered = await self._stream(kind, rows.iloc[taken:taken + 1], gp, acked)
@@ -218,6 +233,8 @@ class Loader:
             nonlocal taken
             for row in rows.itertuples(index=True):
                 sid, body = build(self.district_id, row)
+                if sid in self._kept:
+                    body = apply_kept(body, self._kept[sid])
                 in_flight[sid] = (row, body)
                 taken += 1
                 yield sid, body
@@ -250,6 +267,9 @@ class Loader:
                     "status": "acked" if outcome.ok else "rejected", "http_status": outcome.http_status,
                     "sis_code": None if outcome.ok else getattr(outcome.rejection, "code_minor", None),
                     "sis_message": message or None, "grading_period_id": row.grading_period_id, "run_id": self.run_id,
+                    # the audit trail's: what was written (its values, the plan's action) and the SIS's request id
+                    "action": getattr(row, "action", None), "sent": values_of(kind, row),
+                    "request_id": getattr(outcome, "request_id", None), "kept": self._kept.get(outcome.sourced_id),
                 }
                 if outcome.ok:
                     counts["created" if outcome.created else "updated"] += 1
@@ -261,7 +281,7 @@ class Loader:
                 elif is_closed_period_rejection(message):
                     counts["closed"] += 1
                     self._detail(kind, row, "closed", message)
-                    entries.append(entry)
+                    entries.append({**entry, "period_closed": True})  # it waits for its period, not its schedule
                     if gp not in self.result.closed_periods:
                         self.result.closed_periods.add(gp)
                         self.sink.mark_period_closed(gp, message)
@@ -284,6 +304,17 @@ class Loader:
         finally:
             self.sink.record(entries)
         return taken, in_flight, stop_reason, answered
+
+    async def _merge(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Keep the fields a teacher changed in the SIS on each lineItem update (``sync.merge``); a
+        lineItem whose SIS copy cannot be read is not sent this run (the next run retries it)."""
+        kept, unread = await read_and_merge(self.client, self.sink, self.district_id, rows)
+        self._kept.update(kept)
+        for row, error in unread:
+            self.result.counts[Kind.line_item]["failed"] += 1
+            self._detail(Kind.line_item, row, "failed", f"its SIS copy could not be read before the update "
+                         f"(held for the next run so a teacher's edit is not overwritten): {error}")
+        return rows.drop(index=[row.Index for row, _ in unread]) if unread else rows
 
     def _sampled(self) -> bool:
         rate = self.limits.readback_rate

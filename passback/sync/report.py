@@ -14,6 +14,7 @@ from passback.sync.load import LoadResult
 
 OUTCOME_KEYS = ("created", "updated", "unchanged", "ineligible", "rejected", "failed")
 MAX_DETAILS = 200
+HELD_MESSAGE = "refused before with the same payload: held until its next try"
 
 
 def _zero() -> dict[str, int]:
@@ -109,10 +110,10 @@ def summarise(district: str, evaluation: Evaluation, load: LoadResult | None, *,
             summary.status = "partial"
             summary.eta_seconds = summary.backlog / load.writes_per_s if load.writes_per_s else None
     _deletes(summary, plan.deletes, load, dry_run=dry_run)
-    held = plan.line_items[plan.line_items["action"] == "held"]
-    summary.rejected.extend({"kind": "lineItem", "assessment_id": a, "student_id": "", "outcome": "rejected",
-                             "message": "rejected before with the same payload (not retried; use --retry-rejected)"}
-                            for a in held["assessment_id"].head(MAX_DETAILS))
+    for kind, frame in ((Kind.line_item, plan.line_items), (Kind.result, plan.results)):  # held until their next try
+        held = frame.loc[frame["action"] == "held", ["assessment_id", "student_id"]].head(MAX_DETAILS)
+        summary.rejected.extend({"kind": kind, "assessment_id": a, "student_id": s, "outcome": "rejected",
+                                 "message": HELD_MESSAGE} for a, s in zip(held["assessment_id"], held["student_id"], strict=True))
     summary.reasons = {k: int(v) for k, v in reasons.items()}
     summary.reasons_by_kind = {kind: {k: int(v) for k, v in c.items() if v} for kind, c in by_kind.items()}
     summary.stage_seconds = dict(evaluation.stage_seconds)
