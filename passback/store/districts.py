@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from sqlalchemy.engine import Engine
-from sqlmodel import delete, select
+from sqlmodel import col, delete, select
 
 from passback.domain.codes import OTUS_TYPES, DeletionPolicy
 from passback.naming import district_id_problem
@@ -166,8 +166,8 @@ def set_closed_periods_config(engine: Engine, district_id: str, period_ids: list
     """Replace the grading periods closed by configuration (those learned from the SIS stay)."""
     get_district(engine, district_id)
     with session(engine) as s:
-        s.exec(delete(ClosedGradingPeriod).where(ClosedGradingPeriod.district_id == district_id,
-                                                 ClosedGradingPeriod.source == "config"))
+        s.exec(delete(ClosedGradingPeriod).where(col(ClosedGradingPeriod.district_id) == district_id,
+                                                 col(ClosedGradingPeriod.source) == "config"))
         for gp in period_ids:
             if s.get(ClosedGradingPeriod, (district_id, gp)) is None:
                 s.add(ClosedGradingPeriod(district_id=district_id, grading_period_id=gp, source="config"))

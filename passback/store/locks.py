@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import delete, update
+from sqlmodel import col, delete, update
 
 from passback.store.db import session
 from passback.store.models import DistrictLock, utcnow
@@ -67,8 +67,8 @@ class Lock:
         if self.lost.is_set():
             raise self._taken_over()
         with session(self.engine) as s:
-            done = s.exec(update(DistrictLock).where(DistrictLock.district_id == self.district_id,
-                                                     DistrictLock.owner == self.owner).values(heartbeat_at=utcnow()))
+            done = s.exec(update(DistrictLock).where(col(DistrictLock.district_id) == self.district_id,
+                                                     col(DistrictLock.owner) == self.owner).values(heartbeat_at=utcnow()))
         if done.rowcount != 1:
             self.lost.set()
             raise self._taken_over()
@@ -117,7 +117,7 @@ def _try_acquire(engine: Engine, district_id: str, owner: str, stale_after_s: fl
             utcnow() - holder.heartbeat_at > dt.timedelta(seconds=stale_after_s))
         if not stale:
             return holder
-        taken = s.exec(update(DistrictLock).where(DistrictLock.district_id == district_id, DistrictLock.owner == holder.owner)
+        taken = s.exec(update(DistrictLock).where(col(DistrictLock.district_id) == district_id, col(DistrictLock.owner) == holder.owner)
                        .values(owner=owner, pid=os.getpid(), host=host, acquired_at=utcnow(), heartbeat_at=utcnow()))
         return None if taken.rowcount == 1 else holder
 
@@ -146,4 +146,4 @@ def district_lock(engine: Engine, district_id: str, *, wait_s: float = 0.0, poll
     finally:
         lock.stop()
         with session(engine) as s:
-            s.exec(delete(DistrictLock).where(DistrictLock.district_id == district_id, DistrictLock.owner == owner))
+            s.exec(delete(DistrictLock).where(col(DistrictLock.district_id) == district_id, col(DistrictLock.owner) == owner))

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from passback.redaction import scrub, secret_forms
 from passback.store.db import session
@@ -63,14 +63,14 @@ def _district_secrets(s: Any, district_id: str) -> list[str]:
 
 def recent_runs(engine: Engine, district_id: str, n: int = 10) -> list[Run]:
     with session(engine) as s:
-        stmt = select(Run).where(Run.district_id == district_id).order_by(Run.started_at.desc()).limit(n)
+        stmt = select(Run).where(col(Run.district_id) == district_id).order_by(col(Run.started_at).desc()).limit(n)
         return list(s.exec(stmt).all())
 
 
 def last_successful_run(engine: Engine, district_id: str) -> Run | None:
     with session(engine) as s:
-        stmt = (select(Run).where(Run.district_id == district_id, Run.status.in_(["completed", "partial"]))
-                .order_by(Run.started_at.desc()).limit(1))
+        stmt = (select(Run).where(Run.district_id == district_id, col(Run.status).in_(["completed", "partial"]))
+                .order_by(col(Run.started_at).desc()).limit(1))
         return s.exec(stmt).first()
 
 
@@ -78,7 +78,7 @@ def run_of_flow_run(engine: Engine, district_id: str, flow_run_id: str) -> Run |
     """The district's run recorded by one Prefect flow run (None when that flow run recorded none)."""
     with session(engine) as s:
         stmt = (select(Run).where(Run.district_id == district_id, Run.flow_run_id == flow_run_id)
-                .order_by(Run.started_at.desc()).limit(1))
+                .order_by(col(Run.started_at).desc()).limit(1))
         return s.exec(stmt).first()
 
 
@@ -94,8 +94,8 @@ def find_run(engine: Engine, district_id: str, run_id: str | None) -> Run | None
         if run_id:
             stmt = stmt.where(Run.id.startswith(run_id))
         else:
-            stmt = stmt.where(Run.data_docs.is_not(None))
-        found = list(s.exec(stmt.order_by(Run.started_at.desc()).limit(2)).all())
+            stmt = stmt.where(col(Run.data_docs).is_not(None))
+        found = list(s.exec(stmt.order_by(col(Run.started_at).desc()).limit(2)).all())
     if run_id and len(found) > 1:
         raise ValueError(f"run id {run_id!r} of district {district_id} is ambiguous: give more characters (see `passback runs {district_id}`)")
     return found[0] if found else None

@@ -22,7 +22,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import delete, select
+from sqlmodel import col, delete, select
 
 from passback.store.db import session
 from passback.store.models import ClosedGradingPeriod
@@ -92,6 +92,6 @@ def forget(engine: Any, district_id: str, grading_period_ids: set[str] | frozens
     if not grading_period_ids:
         return
     with session(engine) as s:
-        s.exec(delete(ClosedGradingPeriod).where(ClosedGradingPeriod.district_id == district_id,
-                                                 ClosedGradingPeriod.source == "sis",
-                                                 ClosedGradingPeriod.grading_period_id.in_(list(grading_period_ids))))
+        s.exec(delete(ClosedGradingPeriod).where(col(ClosedGradingPeriod.district_id) == district_id,
+                                                 col(ClosedGradingPeriod.source) == "sis",
+                                                 col(ClosedGradingPeriod.grading_period_id).in_(list(grading_period_ids))))
