@@ -8,12 +8,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from passback.settings import reset_settings
 from passback.store.db import forget_engines
-
 
 
 def _per_worker() -> None:
@@ -66,8 +66,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture(params=STATE_BACKENDS)
 def state_url(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The state DB URL on each backend, emptied and set as PASSBACK_STATE_URL."""
-    from tests.statedb import drop_everything
     from passback.store.db import make_engine
+    from tests.statedb import drop_everything
 
     url = f"sqlite:///{home / 'state.db'}" if request.param == "sqlite" else str(PG_URL)
     if request.param == "postgresql":
@@ -79,3 +79,20 @@ def state_url(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.Mo
     forget_engines()
     yield url
     forget_engines()
+
+
+@pytest.fixture
+def factory_world() -> Any:
+    """The small factory world (``tests.toolkit.small_world``): a-1, a-2 by u-t1 (in the group), a-3 by u-t2."""
+    from tests.toolkit import small_world
+
+    return small_world()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect API for the session's flow tests (PITFALLS: ~11 s to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

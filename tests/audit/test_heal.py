@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlalchemy import text
+
 from passback.domain.plan import refusal_wait_days
 from passback.settings import get_settings
 from passback.store import ledger
 from passback.store.db import get_engine
-from sqlalchemy import text
-
-from tests.audit.conftest import night, sis_period, sync_on
-from tests.cli.conftest import cli
-from tests.e2e.conftest import Sis
+from tests.audit.helpers import night, sis_period, sync_on
+from tests.toolkit import Sis, cli
 
 
 def test_the_schedule_doubles_up_to_its_cap() -> None:
@@ -53,7 +52,7 @@ def test_a_permanently_refused_item_is_tried_on_the_schedule_only(late_enrolment
 
 
 def test_a_changed_payload_of_a_refused_item_is_sent_at_once(late_enrolment: tuple[Sis, Any], factory_world: Any) -> None:
-    from tests.e2e.conftest import rewrite_source
+    from tests.toolkit import rewrite_source
 
     w = factory_world
     assert sync_on(0).results["rejected"] == 2

@@ -11,9 +11,8 @@ from sqlalchemy import text
 from passback.settings import get_settings
 from passback.store import audit, ledger
 from passback.store.db import get_engine
-from tests.cli.conftest import cli
-from tests.e2e.conftest import Sis, rewrite_source, run_sync
 from tests.factory import World
+from tests.toolkit import Sis, cli, rewrite_source, run_sync
 
 
 def _engine():  # noqa: ANN202

@@ -6,10 +6,10 @@ import json
 
 from passback.domain.payloads import line_item_id
 from passback.sync.merge import apply_kept, merge
-from tests.audit.conftest import teacher_put
-from tests.cli.conftest import cli
-from tests.e2e.conftest import Sis, rewrite_source, run_sync
+from tests.audit.helpers import teacher_put
 from tests.factory import World
+from tests.toolkit import Sis, cli, rewrite_source, run_sync
+
 
 def line_item(sis: Sis, sourced_id: str) -> dict:
     return next(li for li in sis.state()["lineItems"] if li["sourcedId"] == sourced_id)

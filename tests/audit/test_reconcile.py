@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 
 from passback.domain.payloads import line_item_id, result_id
-from tests.audit.conftest import teacher_delete, teacher_put
-from tests.cli.conftest import cli
-from tests.e2e.conftest import Sis, run_sync
+from tests.audit.helpers import teacher_delete, teacher_put
+from tests.toolkit import Sis, cli, run_sync
 
 
 def test_reconcile_reports_a_teacher_edit_and_a_deletion_exactly_and_restore_recreates_only_the_deleted(sis: Sis) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from passback.domain.payloads import result_id
-from tests.audit.conftest import teacher_put
-from tests.e2e.conftest import Sis, run_sync
-from tests.flows.conftest import prefect_harness  # noqa: F401 - the session's Prefect API
+from tests.audit.helpers import teacher_put
+from tests.toolkit import Sis, run_sync
 
 
-def test_the_reconcile_flow_reports_drift_as_an_artifact(prefect_harness, sis: Sis) -> None:  # noqa: F811
+def test_the_reconcile_flow_reports_drift_as_an_artifact(prefect_harness, sis: Sis) -> None:
     from prefect.client.orchestration import get_client
 
     from flows.reconcile import reconcile_all

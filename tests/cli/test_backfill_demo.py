@@ -23,8 +23,7 @@ from passback.settings import get_settings
 from passback.simulator.server import SimulatorThread, wait_healthy
 from passback.store import districts as store
 from passback.store.db import get_engine
-from tests.cli.conftest import REPO, running_sis, small_world
-from tests.e2e.conftest import register
+from tests.toolkit import REPO, register, running_sis, small_world
 
 
 def effective_date() -> dt.date:

@@ -14,16 +14,15 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from passback.domain.codes import Kind
 from passback.naming import safe_key
 from passback.scenario import Scenario
 from passback.settings import get_settings
 from passback.simulator.server import SimulatorThread, tenant_urls
 from passback.store import ledger
 from passback.store.db import get_engine
-from passback.domain.codes import Kind
-from tests.cli.conftest import cli, small_world
-from tests.e2e.conftest import Sis
 from tests.factory import MAPPING, as_district, merge, scenario_for, write_source
+from tests.toolkit import Sis, cli, small_world
 
 IDS = ("HD1", "0f8e4c1a-7B2D-4c3e-9a1b-2c3d4e5f6a7b", "hd1")
 

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from passback.simulator.server import tenant_urls
-from tests.cli.conftest import cli, state_dump
-from tests.e2e.conftest import Sis, register
 from tests.factory import CLIENT_ID, CLIENT_SECRET
+from tests.toolkit import Sis, cli, register, state_dump
 
 
 def add(url: str = "https://sis.example.org", district: str = "d2", **overrides: str) -> list[str]:

@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.cli.conftest import cli, running_sis, s2_not_enrolled, small_world
-from tests.e2e.conftest import register, rewrite_source, run_sync
+from tests.toolkit import cli, register, rewrite_source, run_sync, running_sis, s2_not_enrolled, small_world
 
 
 def explain(assessment_id: str) -> dict[str, Any]:

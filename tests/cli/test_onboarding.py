@@ -14,9 +14,8 @@ from passback.simulator.server import tenant_urls
 from passback.store import districts as store
 from passback.store.db import get_engine
 from passback.store.secrets import decrypt_secret
-from tests.cli.conftest import cli, running_sis, small_world, unlicensed
-from tests.e2e.conftest import Sis, register
 from tests.factory import CLIENT_ID, CLIENT_SECRET
+from tests.toolkit import Sis, cli, register, running_sis, small_world, unlicensed
 
 DOCTOR_CHECKS = ("credentials", "read scopes", "licence and write scope", "mapping complete",
                  "categories district-level and active", "grading periods", "effective date", "teacher group")

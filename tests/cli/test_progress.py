@@ -13,8 +13,7 @@ from rich.console import Console
 from passback.cli.progress import TerminalProgress, shown
 from passback.sync import progress
 from passback.sync.progress import STAGES
-from tests.cli.conftest import running_sis, small_world
-from tests.e2e.conftest import register, run_sync
+from tests.toolkit import register, run_sync, running_sis, small_world
 
 
 class Heard:

@@ -9,9 +9,8 @@ from pathlib import Path
 from passback.settings import get_settings
 from passback.store import runs as store_runs
 from passback.store.db import get_engine
-from tests.cli.conftest import cli, running_sis
-from tests.e2e.conftest import register, run_sync
 from tests.factory import assessment, score, world
+from tests.toolkit import cli, register, run_sync, running_sis
 
 LONG_ERROR = ("cannot reach the SIS at sis.example.org for district d1 (connect: refused) — " + "check the URLs " * 12
               + "[red]THE END")

@@ -25,9 +25,8 @@ from passback.scenario import SisCategory
 from passback.settings import get_settings
 from passback.store import districts as store
 from passback.store.db import get_engine
-from tests.cli.conftest import cli, running_sis, small_world, state_dump
 from tests.cli.test_errors import add
-from tests.e2e.conftest import Sis, register
+from tests.toolkit import Sis, cli, register, running_sis, small_world, state_dump
 
 HOSTILE = "\x1b[2J\x07[bold]Evil\x9b31m\u202e"  # clear screen, bell, markup, a C1 CSI, a bidi override
 SHOWN = "\\x1b[2J\\x07[bold]Evil\\x9b31m\\u202e"  # what a terminal must show instead

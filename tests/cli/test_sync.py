@@ -8,8 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from tests.cli.conftest import Ran, cli, running_sis, s2_not_enrolled, small_world
-from tests.e2e.conftest import Sis, register
+from tests.toolkit import Ran, Sis, cli, register, running_sis, s2_not_enrolled, small_world
 
 OUTCOMES = {"created", "updated", "unchanged", "ineligible", "rejected", "failed"}
 

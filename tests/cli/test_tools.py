@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 
 from passback.scenario import Scenario
-from tests.cli.conftest import REPO, cli, small_world
 from tests.factory import scenario_for
+from tests.toolkit import REPO, cli, small_world
 
 
 def test_seed_writes_the_otus_source_and_the_matching_sis_scenario(home: Path) -> None:

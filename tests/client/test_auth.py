@@ -13,8 +13,7 @@ import httpx
 import pytest
 
 from passback.oneroster import AccessForbidden, CredentialsRejected, OneRosterClient, OneRosterError
-
-from .conftest import SECRET, FakeClock, StrictSIS, status_body
+from tests.client.helpers import SECRET, FakeClock, StrictSIS, status_body
 
 Make = Callable[..., OneRosterClient]
 OK_LIST = httpx.Response(200, json={"categories": []})

@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from passback.oneroster import CredentialsRejected, OneRosterClient, TransientExhausted
-
-from .conftest import API, StrictSIS, status_body
+from tests.client.helpers import API, StrictSIS, status_body
 
 Make = Callable[..., OneRosterClient]
 

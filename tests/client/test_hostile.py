@@ -29,10 +29,8 @@ from passback.oneroster import (
     UnexpectedAnswer,
 )
 from passback.oneroster.policy import Expect, classify
-
+from tests.client.helpers import BASE, SECRET, FakeClock, StrictSIS, status_body
 from tests.leaks import everything_shown, exception_chain
-
-from .conftest import BASE, SECRET, FakeClock, StrictSIS, status_body
 
 Make = Callable[..., OneRosterClient]
 LI = {"lineItem": {"sourcedId": "li-1", "title": "Quiz"}}

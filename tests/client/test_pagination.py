@@ -10,8 +10,7 @@ import pytest
 
 from passback.oneroster import OneRosterClient, PaginationError
 from passback.oneroster.models import AcademicSession, Class
-
-from .conftest import BASE, StrictSIS
+from tests.client.helpers import BASE, StrictSIS
 
 Make = Callable[..., OneRosterClient]
 

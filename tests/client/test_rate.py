@@ -10,8 +10,7 @@ import pytest
 
 from passback.oneroster import AdaptiveRate, OneRosterClient
 from passback.oneroster.rate import RateGate
-
-from .conftest import FakeClock, StrictSIS
+from tests.client.helpers import FakeClock, StrictSIS
 
 D = AdaptiveRate().decrease
 

@@ -16,8 +16,7 @@ from passback.oneroster import (
     SisUnreachable,
     TransientExhausted,
 )
-
-from .conftest import FakeClock, StrictSIS, status_body
+from tests.client.helpers import FakeClock, StrictSIS, status_body
 
 LI = {"lineItem": {"sourcedId": "li-1", "title": "Quiz 1"}}
 Make = Callable[..., OneRosterClient]

@@ -1,13 +1,10 @@
 """The client against the simulator running as a real server on loopback (uvicorn in a thread).
 
-A small hand-built scenario: district d1 (and d2, for isolation) with Q1 closed, Q2 and Q3 open;
-classes c1 (s1, s2) and c2 (s3); s4 in no class; categories quiz/test (active, district level),
-old (inactive) and school (school level).
+The scenario (districts d1 and d2) and the request bodies are in ``helpers.py``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -15,129 +12,19 @@ import httpx
 import pytest
 
 from passback.oneroster import OneRosterClient, RetryPolicy
-from passback.scenario import (
-    Scenario,
-    SisAcademicSession,
-    SisCategory,
-    SisClass,
-    SisClient,
-    SisDistrict,
-    SisEnrollment,
-    SisOrg,
-    SisUser,
-)
-
-from passback.simulator import server as simulator_server
-SimulatorThread = simulator_server.SimulatorThread
-tenant_urls = simulator_server.tenant_urls
-
-SECRETS = {"d1": "d1-contract-secret-42", "d2": "d2-contract-secret-43"}
-
-
-def district(tenant: str) -> SisDistrict:
-    d = dt.date
-    periods = [("gp-q1", "Q1", d(2026, 8, 17), d(2026, 10, 16), True),
-               ("gp-q2", "Q2", d(2026, 10, 19), d(2026, 12, 18), False),
-               ("gp-q3", "Q3", d(2027, 1, 4), d(2027, 3, 12), False)]
-    sessions = [SisAcademicSession(sourcedId="sy-2027", title="2026-2027", type="schoolYear", startDate=d(2026, 8, 17),
-                                   endDate=d(2027, 6, 4), schoolYear="2027"),
-                SisAcademicSession(sourcedId="term-1", title="Year", type="term", startDate=d(2026, 8, 17),
-                                   endDate=d(2027, 6, 4), parent="sy-2027", schoolYear="2027")]
-    sessions += [SisAcademicSession(sourcedId=sid, title=title, type="gradingPeriod", startDate=start, endDate=end,
-                                    parent="term-1", schoolYear="2027", closed=closed)
-                 for sid, title, start, end, closed in periods]
-    users = [SisUser(sourcedId="t1", givenName="Ada", familyName="Teach", role="teacher", orgs=["sch-1"])]
-    users += [SisUser(sourcedId=f"s{i}", givenName=f"Student{i}", familyName="Pupil", role="student", orgs=["sch-1"])
-              for i in range(1, 5)]
-    enrollments = [SisEnrollment(sourcedId=f"e-{c}-{u}", classSourcedId=c, userSourcedId=u,
-                                 role="teacher" if u.startswith("t") else "student", primary=u == "t1")
-                   for c, u in (("c1", "t1"), ("c1", "s1"), ("c1", "s2"), ("c2", "t1"), ("c2", "s3"))]
-    return SisDistrict(
-        tenant=tenant, org=SisOrg(sourcedId="org-1", name=f"District {tenant}"),
-        schools=[SisOrg(sourcedId="sch-1", name="Middle School", type="school", parent="org-1")],
-        academicSessions=sessions,
-        classes=[SisClass(sourcedId="c1", title="Math 6", school="sch-1", terms=["term-1"], classCode="M6"),
-                 SisClass(sourcedId="c2", title="Science 6", school="sch-1", terms=["term-1"])],
-        users=users, enrollments=enrollments,
-        categories=[SisCategory(sourcedId="cat-quiz", title="Quiz"), SisCategory(sourcedId="cat-test", title="Test"),
-                    SisCategory(sourcedId="cat-old", title="Old", status="tobedeleted"),
-                    SisCategory(sourcedId="cat-school", title="School only", districtLevel=False)],
-        clients=[SisClient(client_id=f"otus-{tenant}", client_secret=SECRETS[tenant])],
-    )
-
-
-def scenario() -> Scenario:
-    return Scenario(districts=[district("d1"), district("d2")])
-
-
-def line_item(sid: str = "li-1", **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "sourcedId": sid, "status": "active", "title": "Fractions quiz", "description": "",
-        "assignDate": "2026-11-02T00:00:00Z", "dueDate": "2026-11-09T00:00:00Z",
-        "class": {"href": "/classes/c1", "sourcedId": "c1", "type": "class"},
-        "category": {"href": "/categories/cat-quiz", "sourcedId": "cat-quiz", "type": "category"},
-        "gradingPeriod": {"href": "/academicSessions/gp-q2", "sourcedId": "gp-q2", "type": "academicSession"},
-        "resultValueMin": 0.0, "resultValueMax": 10.0,
-    }
-    body.update(overrides)
-    return {"lineItem": {k: v for k, v in body.items() if v is not ...}}
-
-
-def result(sid: str = "r-1", line_item_id: str = "li-1", student: str = "s1", **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "sourcedId": sid, "status": "active",
-        "lineItem": {"href": f"/lineItems/{line_item_id}", "sourcedId": line_item_id, "type": "lineItem"},
-        "student": {"href": f"/users/{student}", "sourcedId": student, "type": "user"},
-        "scoreStatus": "fully graded", "score": 8.5, "scoreDate": "2026-11-10", "comment": "",
-    }
-    body.update(overrides)
-    return {"result": body}
-
-
-class Sim:
-    """The running simulator and its control plane."""
-
-    def __init__(self, thread: Any) -> None:
-        self.thread = thread
-        self.url: str = thread.url
-        self.admin = httpx.Client(base_url=self.url, timeout=10)
-
-    def faults(self, **knobs: Any) -> None:
-        r = self.admin.post("/admin/faults", json=knobs)
-        assert r.status_code == 200, r.text
-
-    def settings(self, tenant: str = "d1", **values: bool) -> None:
-        r = self.admin.post(f"/admin/tenants/{tenant}/settings", json=values)
-        assert r.status_code == 200, r.text
-
-    def revoke(self, tenant: str = "d1") -> None:
-        r = self.admin.post(f"/admin/tenants/{tenant}/clients/otus-{tenant}/revoke")
-        assert r.status_code == 200, r.text
-
-    def state(self, tenant: str = "d1") -> dict[str, Any]:
-        r = self.admin.get("/admin/state", params={"tenant": tenant})
-        assert r.status_code == 200, r.text
-        return dict(r.json())
-
-    def stats(self) -> dict[str, Any]:
-        return dict(self.admin.get("/admin/stats").json())
-
-    def requests(self, tenant: str = "d1") -> list[dict[str, Any]]:
-        return list(self.admin.get("/admin/requests", params={"tenant": tenant, "limit": 100000}).json()["requests"])
+from passback.simulator.server import SimulatorThread, tenant_urls
+from tests.contract.helpers import SECRETS, scenario
+from tests.toolkit import Sis
 
 
 @pytest.fixture
-def sim() -> Iterator[Sim]:
+def sim() -> Iterator[Sis]:
     with SimulatorThread(scenario()) as thread:
-        s = Sim(thread)
-        try:
-            yield s
-        finally:
-            s.admin.close()
+        yield Sis(thread.url, thread.app)
 
 
 @pytest.fixture
-def make_client(sim: Sim) -> Callable[..., OneRosterClient]:
+def make_client(sim: Sis) -> Callable[..., OneRosterClient]:
     def make(tenant: str = "d1", **kw: Any) -> OneRosterClient:
         base, token = tenant_urls(sim.url, tenant)
         kw.setdefault("retry", RetryPolicy(base_delay=0.01, max_delay=0.2))

@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from passback.oneroster import OneRosterClient, RetryPolicy, SisUnreachable, TransientExhausted
-from tests.contract.conftest import SECRETS, Sim, line_item, tenant_urls
+from tests.contract.helpers import SECRETS, line_item, tenant_urls
+from tests.toolkit import Sis
 
 
 class RecordingSleep:
@@ -24,12 +25,12 @@ class RecordingSleep:
         await asyncio.sleep(seconds)
 
 
-def puts(sim: Sim) -> list[int | None]:
-    return [r["status"] for r in sim.requests() if r["method"] == "PUT"]
+def puts(sim: Sis) -> list[int | None]:
+    return [r["status"] for r in sim.requests("d1") if r["method"] == "PUT"]
 
 
 async def test_a_429_is_waited_out_for_retry_after_then_resent(make_client: Callable[..., OneRosterClient],
-                                                               sim: Sim) -> None:
+                                                               sim: Sis) -> None:
     sleep = RecordingSleep()
     sim.faults(rate_limit_per_s=1, rate_burst=1)  # one write now, the next in a second
     async with make_client(retry=RetryPolicy(base_delay=0.01, max_delay=0.2, sleep=sleep)) as client:
@@ -45,7 +46,7 @@ async def test_a_429_is_waited_out_for_retry_after_then_resent(make_client: Call
 
 
 async def test_5xx_answers_are_retried_and_the_writes_land(make_client: Callable[..., OneRosterClient],
-                                                          sim: Sim) -> None:
+                                                          sim: Sis) -> None:
     async with make_client(concurrency=1) as client:
         await client.categories()  # token first
         sim.faults(error_rate=0.3, seed=11)
@@ -59,7 +60,7 @@ async def test_5xx_answers_are_retried_and_the_writes_land(make_client: Callable
 
 
 async def test_a_failure_after_the_write_landed_is_resent_without_a_duplicate(
-        make_client: Callable[..., OneRosterClient], sim: Sim) -> None:
+        make_client: Callable[..., OneRosterClient], sim: Sis) -> None:
     async with make_client(concurrency=1) as client:
         await client.categories()
         sim.faults(error_rate=0.4, fault_phase="after", seed=1)
@@ -73,7 +74,7 @@ async def test_a_failure_after_the_write_landed_is_resent_without_a_duplicate(
 
 
 async def test_5xx_beyond_the_attempt_budget_raises_transient_exhausted(
-        make_client: Callable[..., OneRosterClient], sim: Sim) -> None:
+        make_client: Callable[..., OneRosterClient], sim: Sis) -> None:
     async with make_client(retry=RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)) as client:
         await client.categories()
         sim.faults(error_rate=1.0)
@@ -91,7 +92,7 @@ def closed_port() -> int:
 
 
 @pytest.mark.parametrize("token_reachable", [False, True], ids=["nothing-answers", "api-base-unreachable"])
-async def test_an_unreachable_sis_raises_sis_unreachable_saying_what_to_check(sim: Sim, token_reachable: bool) -> None:
+async def test_an_unreachable_sis_raises_sis_unreachable_saying_what_to_check(sim: Sis, token_reachable: bool) -> None:
     dead = f"http://127.0.0.1:{closed_port()}"
     api, _ = tenant_urls(dead, "d1")
     _, token_url = tenant_urls(sim.url if token_reachable else dead, "d1")

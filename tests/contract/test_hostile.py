@@ -21,8 +21,9 @@ from passback.oneroster import (
 )
 from passback.redaction import secret_forms
 from passback.simulator.hostile import LOGIN_HOST
-from tests.contract.conftest import SECRETS, Sim, line_item
+from tests.contract.helpers import SECRETS, line_item
 from tests.leaks import everything_shown, exception_chain
+from tests.toolkit import Sis
 
 Make = Callable[..., OneRosterClient]
 
@@ -35,7 +36,7 @@ def items(n: int) -> list[tuple[str, dict[str, Any]]]:
     ("html_write_rate", "an HTML page: a login page or a proxy"),
     ("foreign_json_rate", "JSON that is not a OneRoster lineItem"),
 ])
-async def test_writes_answered_with_something_else_are_never_acknowledged(make_client: Make, sim: Sim, knob: str,
+async def test_writes_answered_with_something_else_are_never_acknowledged(make_client: Make, sim: Sis, knob: str,
                                                                         said: str) -> None:
     sim.faults(**{knob: 1.0})
     async with make_client(concurrency=2) as client:
@@ -47,10 +48,10 @@ async def test_writes_answered_with_something_else_are_never_acknowledged(make_c
     assert "district d1 stopped" in text and said in text and "passback district show d1" in text
     assert not caught.value.retriable
     assert sim.state()["lineItems"] == []
-    assert len([r for r in sim.requests() if r["method"] == "PUT"]) <= 3 + 2  # a few, then stopped (+ in flight)
+    assert len([r for r in sim.requests("d1") if r["method"] == "PUT"]) <= 3 + 2  # a few, then stopped (+ in flight)
 
 
-async def test_a_redirect_on_a_write_names_the_other_host_and_stops(make_client: Make, sim: Sim) -> None:
+async def test_a_redirect_on_a_write_names_the_other_host_and_stops(make_client: Make, sim: Sis) -> None:
     sim.faults(redirect_rate=1.0)
     async with make_client() as client:
         with pytest.raises(SisRedirected) as caught:
@@ -58,10 +59,10 @@ async def test_a_redirect_on_a_write_names_the_other_host_and_stops(make_client:
     text = str(caught.value)
     assert LOGIN_HOST in text and "HTTP 307" in text and "district d1" in text and "--base-url" in text
     assert caught.value.status == 307 and not caught.value.retriable
-    assert [r["status"] for r in sim.requests() if r["method"] == "PUT"] == [307]  # not retried, not a rejection
+    assert [r["status"] for r in sim.requests("d1") if r["method"] == "PUT"] == [307]  # not retried, not a rejection
 
 
-async def test_a_phantom_write_is_caught_by_the_read_back(make_client: Make, sim: Sim) -> None:
+async def test_a_phantom_write_is_caught_by_the_read_back(make_client: Make, sim: Sis) -> None:
     async with make_client() as client:
         assert (await client.put_line_item("li-1", line_item("li-1", title="Kept title"))).ok
         assert await client.read_back("lineItem", "li-1", line_item("li-1", title="Kept title")) == []
@@ -73,7 +74,7 @@ async def test_a_phantom_write_is_caught_by_the_read_back(make_client: Make, sim
         assert await client.read_back("lineItem", "li-2", new) == ["the SIS has no lineItem li-2 (GET answered 404)"]
 
 
-async def test_an_html_token_endpoint_names_the_district_and_the_next_step(make_client: Make, sim: Sim) -> None:
+async def test_an_html_token_endpoint_names_the_district_and_the_next_step(make_client: Make, sim: Sis) -> None:
     sim.faults(html_token=True)
     async with make_client() as client:
         with pytest.raises(UnexpectedAnswer) as caught:
@@ -83,10 +84,10 @@ async def test_an_html_token_endpoint_names_the_district_and_the_next_step(make_
     text = str(caught.value)
     assert "token endpoint" in text and "district d1" in text and "HTML page" in text
     assert "passback district show d1" in text and "--token-url" in text
-    assert [r["status"] for r in sim.requests() if r["path"].endswith("/oauth/token")] == [200]
+    assert [r["status"] for r in sim.requests("d1") if r["path"].endswith("/oauth/token")] == [200]
 
 
-async def test_echoed_credentials_never_reach_an_error(make_client: Make, sim: Sim) -> None:
+async def test_echoed_credentials_never_reach_an_error(make_client: Make, sim: Sis) -> None:
     sim.faults(echo_credentials=True)
     async with make_client() as client:
         with pytest.raises(CredentialsRejected) as caught:
@@ -98,7 +99,7 @@ async def test_echoed_credentials_never_reach_an_error(make_client: Make, sim: S
     assert exception_chain(caught.value) == [caught.value]  # no exception chain at all
 
 
-async def test_a_dripping_answer_ends_at_the_request_deadline(make_client: Make, sim: Sim) -> None:
+async def test_a_dripping_answer_ends_at_the_request_deadline(make_client: Make, sim: Sis) -> None:
     async with make_client(deadline_s=1.0) as client:
         await client.categories()  # the token first: the token endpoint never drips
         sim.faults(drip_rate=1.0, drip_interval_s=0.3)
@@ -112,7 +113,7 @@ async def test_a_dripping_answer_ends_at_the_request_deadline(make_client: Make,
     assert not caught.value.retriable
 
 
-async def test_an_oversized_answer_stops_at_the_size_limit(make_client: Make, sim: Sim) -> None:
+async def test_an_oversized_answer_stops_at_the_size_limit(make_client: Make, sim: Sis) -> None:
     async with make_client(max_response_bytes=2**20) as client:
         await client.categories()
         sim.faults(oversize_rate=1.0, oversize_mb=16)
@@ -123,17 +124,17 @@ async def test_an_oversized_answer_stops_at_the_size_limit(make_client: Make, si
 
 @pytest.mark.parametrize(("knob", "said"), [("endless_next_links", "100 pages"),
                                             ("lying_total_count", "lying X-Total-Count")])
-async def test_paging_that_never_ends_stops_with_a_clear_error(make_client: Make, sim: Sim, knob: str,
+async def test_paging_that_never_ends_stops_with_a_clear_error(make_client: Make, sim: Sis, knob: str,
                                                                said: str) -> None:
     sim.faults(**{knob: True})
     async with make_client() as client:
         with pytest.raises(PaginationError) as caught:
             await client.grading_periods()
     assert said in str(caught.value) and "district d1" in str(caught.value)
-    assert len([r for r in sim.requests() if r["method"] == "GET"]) <= 100
+    assert len([r for r in sim.requests("d1") if r["method"] == "GET"]) <= 100
 
 
-async def test_a_time_budget_bounds_a_group_of_reads(make_client: Make, sim: Sim) -> None:
+async def test_a_time_budget_bounds_a_group_of_reads(make_client: Make, sim: Sis) -> None:
     async with make_client() as client:
         await client.categories()
         sim.faults(latency_ms=300)
@@ -146,7 +147,7 @@ async def test_a_time_budget_bounds_a_group_of_reads(make_client: Make, sim: Sim
     assert "the pre-flight reads for district d1" in str(caught.value) and "0.5 s" in str(caught.value)
 
 
-async def test_control_characters_in_a_refusal_are_neutralised(make_client: Make, sim: Sim) -> None:
+async def test_control_characters_in_a_refusal_are_neutralised(make_client: Make, sim: Sis) -> None:
     sim.faults(control_chars=True)
     async with make_client() as client:
         refused = await client.put_line_item("li-1", line_item("li-1", title="x" * 60))
@@ -156,12 +157,12 @@ async def test_control_characters_in_a_refusal_are_neutralised(make_client: Make
     assert "\x1b" not in description and "\x07" not in description and "\\x1b[2J" in description
 
 
-async def test_the_token_and_the_api_share_one_loop(make_client: Make, sim: Sim) -> None:
+async def test_the_token_and_the_api_share_one_loop(make_client: Make, sim: Sis) -> None:
     """A 503 from the token endpoint is retried by the same loop, within the same budget."""
     sim.faults(error_rate=1.0)
     async with make_client() as client:
         with pytest.raises(TransientExhausted) as caught:
             await client.categories()
-    token_calls = [r for r in sim.requests() if r["path"].endswith("/oauth/token")]
+    token_calls = [r for r in sim.requests("d1") if r["path"].endswith("/oauth/token")]
     assert len(token_calls) == client.retry.max_attempts and caught.value.retriable
     assert "the token request to 127.0.0.1" in str(caught.value) and "district d1" in str(caught.value)

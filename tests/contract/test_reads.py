@@ -6,21 +6,21 @@ import pytest
 
 from passback.oneroster import OneRosterClient, PaginationError
 from passback.oneroster.models import User
-from tests.contract.conftest import Sim
+from tests.toolkit import Sis
 
 
-def gets(sim: Sim, suffix: str) -> int:
-    return sum(1 for r in sim.requests() if r["method"] == "GET" and r["path"].endswith(suffix))
+def gets(sim: Sis, suffix: str) -> int:
+    return sum(1 for r in sim.requests("d1") if r["method"] == "GET" and r["path"].endswith(suffix))
 
 
-async def test_a_collection_is_read_page_by_page_until_the_end(client: OneRosterClient, sim: Sim) -> None:
+async def test_a_collection_is_read_page_by_page_until_the_end(client: OneRosterClient, sim: Sis) -> None:
     users = await client.get_collection("users", model=User, page_size=2)
     assert [u.sourcedId for u in users] == ["s1", "s2", "s3", "s4", "t1"]  # 5 users, default order sourcedId
     assert gets(sim, "/users") == 3  # 2 + 2 + 1
 
 
 async def test_an_exact_multiple_of_the_page_size_stops_without_an_extra_page(client: OneRosterClient,
-                                                                              sim: Sim) -> None:
+                                                                              sim: Sis) -> None:
     categories = await client.get_collection("categories", page_size=2)
     assert len(categories) == 4
     assert gets(sim, "/categories") == 2  # no Link rel="next" after the second page

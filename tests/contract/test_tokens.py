@@ -8,14 +8,15 @@ from collections.abc import Callable
 import pytest
 
 from passback.oneroster import CredentialsRejected, OneRosterClient
-from tests.contract.conftest import SECRETS, Sim, tenant_urls
+from tests.contract.helpers import SECRETS, tenant_urls
+from tests.toolkit import Sis
 
 
-def token_calls(sim: Sim, tenant: str = "d1") -> list[int | None]:
+def token_calls(sim: Sis, tenant: str = "d1") -> list[int | None]:
     return [r["status"] for r in sim.requests(tenant) if r["path"].endswith("/oauth/token")]
 
 
-def api_statuses(sim: Sim, tenant: str = "d1") -> list[int | None]:
+def api_statuses(sim: Sis, tenant: str = "d1") -> list[int | None]:
     return [r["status"] for r in sim.requests(tenant) if "/ims/oneroster/" in r["path"]]
 
 
@@ -26,7 +27,7 @@ def assert_rotation_advice(exc: CredentialsRejected, district: str = "d1") -> No
     assert all(secret not in text and secret not in repr(exc) for secret in SECRETS.values())
 
 
-async def test_one_token_serves_many_requests(client: OneRosterClient, sim: Sim) -> None:
+async def test_one_token_serves_many_requests(client: OneRosterClient, sim: Sis) -> None:
     await client.categories()
     await client.grading_periods()
     await client.classes()
@@ -36,7 +37,7 @@ async def test_one_token_serves_many_requests(client: OneRosterClient, sim: Sim)
 
 
 async def test_a_token_about_to_expire_is_fetched_again_before_use(make_client: Callable[..., OneRosterClient],
-                                                                   sim: Sim) -> None:
+                                                                   sim: Sis) -> None:
     sim.faults(token_lifetime_s=1)
     async with make_client() as client:
         await client.categories()
@@ -47,7 +48,7 @@ async def test_a_token_about_to_expire_is_fetched_again_before_use(make_client: 
     assert api_statuses(sim) == [200, 200]  # never sent an expired token
 
 
-async def test_a_token_expired_early_by_the_sis_is_refreshed_once_on_401(client: OneRosterClient, sim: Sim) -> None:
+async def test_a_token_expired_early_by_the_sis_is_refreshed_once_on_401(client: OneRosterClient, sim: Sis) -> None:
     await client.categories()  # cached for an hour as far as the client knows
     sim.faults(token_lifetime_s=1)  # the SIS now considers it expired
     await asyncio.sleep(1.1)
@@ -58,7 +59,7 @@ async def test_a_token_expired_early_by_the_sis_is_refreshed_once_on_401(client:
     assert token_calls(sim) == [200, 200]
 
 
-async def test_a_second_401_raises_credentials_rejected_with_how_to_rotate(sim: Sim) -> None:
+async def test_a_second_401_raises_credentials_rejected_with_how_to_rotate(sim: Sis) -> None:
     """A d1 token is never valid on d2's API: the refresh does not help, the second 401 stops the district."""
     d2_api, _ = tenant_urls(sim.url, "d2")
     _, d1_token = tenant_urls(sim.url, "d1")
@@ -71,7 +72,7 @@ async def test_a_second_401_raises_credentials_rejected_with_how_to_rotate(sim: 
     assert token_calls(sim, "d1") == [200, 200]
 
 
-async def test_a_revoked_client_is_told_to_rotate(client: OneRosterClient, sim: Sim) -> None:
+async def test_a_revoked_client_is_told_to_rotate(client: OneRosterClient, sim: Sis) -> None:
     await client.categories()
     sim.revoke("d1")
     with pytest.raises(CredentialsRejected) as caught:
@@ -81,7 +82,7 @@ async def test_a_revoked_client_is_told_to_rotate(client: OneRosterClient, sim: 
 
 
 async def test_a_wrong_secret_is_rejected_at_the_token_endpoint(make_client: Callable[..., OneRosterClient],
-                                                                 sim: Sim) -> None:
+                                                                 sim: Sis) -> None:
     async with make_client(secret="not-the-secret-at-all") as client:
         with pytest.raises(CredentialsRejected) as caught:
             await client.categories()

@@ -7,15 +7,16 @@ from typing import Any
 import pytest
 
 from passback.oneroster import AccessForbidden, OneRosterClient
-from tests.contract.conftest import Sim, line_item, result
+from tests.contract.helpers import line_item, result
+from tests.toolkit import Sis
 
 
-def stored(sim: Sim, kind: str) -> dict[str, dict[str, Any]]:
+def stored(sim: Sis, kind: str) -> dict[str, dict[str, Any]]:
     return {o["sourcedId"]: o for o in sim.state()[kind]}
 
 
 async def test_put_line_item_creates_then_replaces_and_an_identical_resend_changes_nothing(
-        client: OneRosterClient, sim: Sim) -> None:
+        client: OneRosterClient, sim: Sis) -> None:
     created = await client.put_line_item("li-1", line_item())
     assert (created.ok, created.http_status, created.created) == (True, 201, True)
     renamed = await client.put_line_item("li-1", line_item(title="Fractions quiz (retake)"))
@@ -31,7 +32,7 @@ async def test_put_line_item_creates_then_replaces_and_an_identical_resend_chang
         {k: v for k, v in before.items() if k != "dateLastModified"}
 
 
-async def test_put_result_creates_then_replaces(client: OneRosterClient, sim: Sim) -> None:
+async def test_put_result_creates_then_replaces(client: OneRosterClient, sim: Sis) -> None:
     assert (await client.put_line_item("li-1", line_item())).ok
     first = await client.put_result("r-1", result(score=8.5))
     assert (first.ok, first.http_status, first.created) == (True, 201, True)
@@ -43,7 +44,7 @@ async def test_put_result_creates_then_replaces(client: OneRosterClient, sim: Si
     assert list(results) == ["r-1"] and float(results["r-1"]["score"]) == 9.0
 
 
-async def test_an_envelope_less_payload_is_wrapped(client: OneRosterClient, sim: Sim) -> None:
+async def test_an_envelope_less_payload_is_wrapped(client: OneRosterClient, sim: Sis) -> None:
     outcome = await client.put_line_item("li-2", line_item("li-2")["lineItem"])
     assert outcome.ok and outcome.created
     assert "li-2" in stored(sim, "lineItems")
@@ -61,7 +62,7 @@ async def test_an_envelope_less_payload_is_wrapped(client: OneRosterClient, sim:
     ("result", result("r-bad", line_item_id="li-unknown"), "skyward.unknown_line_item"),
 ])
 async def test_a_refused_write_surfaces_the_sis_status_and_stores_nothing(
-        client: OneRosterClient, sim: Sim, kind: str, payload: dict[str, Any], token: str) -> None:
+        client: OneRosterClient, sim: Sis, kind: str, payload: dict[str, Any], token: str) -> None:
     if kind == "result":
         assert (await client.put_line_item("li-1", line_item())).ok
         outcome = await client.put_result("r-bad", payload)
@@ -76,7 +77,7 @@ async def test_a_refused_write_surfaces_the_sis_status_and_stores_nothing(
 
 
 async def test_without_the_licence_a_write_raises_access_forbidden_and_reads_still_work(
-        client: OneRosterClient, sim: Sim) -> None:
+        client: OneRosterClient, sim: Sis) -> None:
     sim.settings(licensed=False)
     with pytest.raises(AccessForbidden) as caught:
         await client.put_line_item("li-1", line_item())

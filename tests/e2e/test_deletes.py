@@ -9,8 +9,8 @@ from passback.settings import get_settings
 from passback.store import districts as store
 from passback.store import ledger
 from passback.store.db import get_engine
-from tests.e2e.conftest import Sis, rewrite_source, run_sync
 from tests.factory import World
+from tests.toolkit import Sis, rewrite_source, run_sync
 
 
 def delete_in_otus(w: World, assessment_id: str) -> None:

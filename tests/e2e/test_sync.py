@@ -7,11 +7,10 @@ import threading
 import pytest
 
 from passback.settings import get_settings
-from passback.store import districts as store
 from passback.store import ledger
 from passback.store.db import get_engine
-from tests.e2e.conftest import Sis, rewrite_source, run_sync
-from tests.factory import World, assessment, score, with_students
+from tests.factory import World, with_students
+from tests.toolkit import Sis, rewrite_source, run_sync
 
 
 def test_first_sync_writes_everything_and_the_rerun_writes_nothing(sis: Sis) -> None:
@@ -63,8 +62,8 @@ def test_teacher_added_then_removed_then_re_added(sis: Sis, factory_world: World
 def test_sis_rejection_is_recorded_and_not_retried_until_asked(home, factory_world: World) -> None:
     from passback.scenario import Scenario
     from passback.simulator.server import SimulatorThread
-    from tests.e2e.conftest import register
     from tests.factory import scenario_for, write_source
+    from tests.toolkit import register
 
     write_source(factory_world, get_settings().source_db_url)
     district = scenario_for(factory_world)
@@ -86,8 +85,8 @@ def test_sis_rejection_is_recorded_and_not_retried_until_asked(home, factory_wor
 def test_use_grade_setting_stops_the_district_after_a_few_writes(home, factory_world: World) -> None:
     from passback.scenario import Scenario
     from passback.simulator.server import SimulatorThread
-    from tests.e2e.conftest import register
     from tests.factory import scenario_for, write_source
+    from tests.toolkit import register
 
     w = with_students(factory_world, 60)
     write_source(w, get_settings().source_db_url)

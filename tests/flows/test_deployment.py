@@ -16,8 +16,8 @@ import pytest
 
 from passback.scenario import Scenario
 from passback.settings import get_settings
-from tests.e2e.conftest import Sis, register
 from tests.factory import as_district, merge, scenario_for, world, write_source
+from tests.toolkit import Sis, register
 
 ROOT = Path(__file__).resolve().parents[2]
 

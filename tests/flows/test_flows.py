@@ -9,8 +9,8 @@ import pytest
 
 from passback.scenario import Scenario
 from passback.settings import get_settings
-from tests.e2e.conftest import Sis, register
 from tests.factory import as_district, merge, scenario_for, world, write_source
+from tests.toolkit import Sis, register
 
 
 @pytest.fixture
@@ -54,8 +54,8 @@ def test_nightly_runs_every_district_and_one_failure_does_not_stop_the_others(pr
 
 def test_backfill_previews_then_applies(prefect_harness, three_districts: Sis) -> None:
     from flows.backfill import backfill
-    from passback.store.districts import get_district
     from passback.store.db import get_engine
+    from passback.store.districts import get_district
 
     engine = get_engine(get_settings().state_db_url)
     from passback.store.districts import update_district

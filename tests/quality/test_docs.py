@@ -9,7 +9,7 @@ import pytest
 
 from passback.domain.codes import ASSESSMENT_REASONS, SCORE_REASONS
 from passback.quality import EXPECTATIONS_DIR, build_data_docs, validate_frame
-from tests.quality.conftest import PASSING_ASSESSMENT, PASSING_SCORE, derived_frame
+from tests.quality.helpers import PASSING_ASSESSMENT, PASSING_SCORE, derived_frame
 
 CASES = {
     "assessments": (PASSING_ASSESSMENT, {"title_length": 50}),

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from passback.domain.codes import ASSESSMENT_REASONS, SCORE_REASONS
 from passback.quality import validate_frame
-from tests.quality.conftest import PASSING_ASSESSMENT, PASSING_SCORE
+from tests.quality.helpers import PASSING_ASSESSMENT, PASSING_SCORE
 
 NA_VALUES = st.sampled_from([None, np.nan, pd.NA])
 ODD_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6) | st.sampled_from(

@@ -12,7 +12,7 @@ import pytest
 from passback.domain.codes import ASSESSMENT_REASONS, PENDING_REASONS, SCORE_REASONS
 from passback.quality import EXPECTATIONS_DIR, FrameContractError, RuleExecutionError, validate_frame
 from passback.quality.validate import _raised_exception
-from tests.quality.conftest import PASSING_ASSESSMENT, PASSING_SCORE, derived_frame
+from tests.quality.helpers import PASSING_ASSESSMENT, PASSING_SCORE, derived_frame
 
 D = pd.Timestamp
 ASSESSMENT_CASES = [

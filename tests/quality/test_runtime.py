@@ -10,7 +10,7 @@ import pandas as pd
 
 from passback.domain.codes import SCORE_REASONS
 from passback.quality import validate_frame
-from tests.quality.conftest import PASSING_SCORE, derived_frame
+from tests.quality.helpers import PASSING_SCORE, derived_frame
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,7 +50,7 @@ def test_memoized_configurations_give_the_same_validation_results(monkeypatch):
 
     from passback.domain.codes import ASSESSMENT_REASONS
     from passback.quality import _gx
-    from tests.quality.conftest import PASSING_ASSESSMENT
+    from tests.quality.helpers import PASSING_ASSESSMENT
 
     failing = [{**PASSING_ASSESSMENT, "title_length": 300}, {**PASSING_ASSESSMENT, "status": None},  # 3 reasons
                {**PASSING_ASSESSMENT, "category_active": False}]

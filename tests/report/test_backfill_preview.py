@@ -11,9 +11,8 @@ import pandas as pd
 
 from passback.report.backfill import current_reasons, markdown, preview
 from passback.sync.district import DistrictRun, RunOptions
-from tests.cli.conftest import running_sis
-from tests.e2e.conftest import UTC_NOW, register
 from tests.factory import assessment, score, world
+from tests.toolkit import UTC_NOW, register, running_sis
 
 
 def two_assessments():

@@ -17,10 +17,9 @@ from passback.domain.codes import ASSESSMENT_REASONS
 from passback.report.artifacts import summary_markdown
 from passback.settings import get_settings, reset_settings
 from passback.store.db import get_engine
-from tests.cli.conftest import cli, running_sis
 from passback.sync.district import RunOptions, sync_district
-from tests.e2e.conftest import UTC_NOW, register, rewrite_source
 from tests.factory import assessment, score, world
+from tests.toolkit import UTC_NOW, cli, register, rewrite_source, running_sis
 
 LONG = "An assessment title of exactly fifty-seven characters ok!"
 

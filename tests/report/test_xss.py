@@ -13,9 +13,8 @@ import pandas as pd
 
 from passback.settings import get_settings
 from passback.sync.district import RunOptions, sync_district
-from tests.cli.conftest import running_sis
-from tests.e2e.conftest import UTC_NOW, register
 from tests.factory import assessment, score, world
+from tests.toolkit import UTC_NOW, register, running_sis
 
 SCRIPT = "<script>xss()</script>"
 IMG = "<img src=x onerror=xss()>"

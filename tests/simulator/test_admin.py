@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 
 from passback.scenario import Scenario
-from tests.simulator.conftest import Api, district, get_token, line_item, result
+from tests.simulator.helpers import Api, district, get_token, line_item, result
 
 
 async def test_health_lists_tenants(http: httpx.AsyncClient) -> None:

@@ -8,7 +8,7 @@ import base64
 import httpx
 
 from passback.simulator.auth import scope_url
-from tests.simulator.conftest import API, SECRETS, Api, get_token, status_of
+from tests.simulator.helpers import API, SECRETS, Api, get_token, status_of
 
 
 async def test_token_by_basic_auth(http: httpx.AsyncClient) -> None:

@@ -10,11 +10,20 @@ import time
 import httpx
 from fastapi import FastAPI
 
-from passback.scenario import Scenario, SisAcademicSession, SisCategory, SisClass, SisDistrict, SisEnrollment, SisOrg, SisUser
+from passback.scenario import (
+    Scenario,
+    SisAcademicSession,
+    SisCategory,
+    SisClass,
+    SisDistrict,
+    SisEnrollment,
+    SisOrg,
+    SisUser,
+)
 from passback.simulator.seed import seed_scenario
 from passback.simulator.server import SimulatorThread, tenant_urls
 from passback.simulator.store import Store
-from tests.simulator.conftest import SECRETS, district, line_item, result
+from tests.simulator.helpers import SECRETS, district, line_item, result
 
 
 async def test_the_passback_client_reads_and_writes(app: FastAPI) -> None:

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from passback.simulator.app import create_app
 from passback.simulator.faults import FaultConfig, TokenBucket, retry_after_header
-from tests.simulator.conftest import API, SECRETS, Api, get_token, line_item, status_of
+from tests.simulator.helpers import API, SECRETS, Api, get_token, line_item, status_of
 
 
 async def timed(coro: object) -> float:

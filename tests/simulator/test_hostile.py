@@ -14,7 +14,7 @@ import pytest
 from passback.scenario import Scenario
 from passback.simulator.hostile import LOGIN_HOST
 from passback.simulator.server import SimulatorThread
-from tests.simulator.conftest import API, SECRETS, Api, district, get_token, line_item, status_of
+from tests.simulator.helpers import API, SECRETS, Api, district, get_token, line_item, status_of
 
 TOKEN_FORM = {"grant_type": "client_credentials"}
 

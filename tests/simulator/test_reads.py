@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.simulator.conftest import Api, line_item, result, status_of
+from tests.simulator.helpers import Api, line_item, result, status_of
 
 
 async def ids(api: Api, path: str, **params: str) -> list[str]:
@@ -188,7 +188,7 @@ async def test_gradebook_reads_and_class_sub_collections(api: Api) -> None:
 
 
 async def test_tenants_see_only_their_own_data(http: httpx.AsyncClient, api: Api) -> None:
-    from tests.simulator.conftest import get_token
+    from tests.simulator.helpers import get_token
 
     await api.put("/lineItems/li-1", line_item())
     d2 = Api(http, "d2", await get_token(http, "d2"))

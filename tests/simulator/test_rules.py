@@ -10,8 +10,7 @@ import httpx
 import pytest
 
 import passback.simulator
-
-from tests.simulator.conftest import Api, line_item, result, status_of, token_of
+from tests.simulator.helpers import Api, line_item, result, status_of, token_of
 
 LINE_ITEM_RULES: list[tuple[str, dict[str, Any], str]] = [
     ("unknown class", {"class": {"sourcedId": "c-none"}}, "skyward.unknown_class"),

@@ -13,7 +13,7 @@ import pytest
 from passback.scenario import Scenario
 from passback.simulator.faults import FaultConfig
 from passback.simulator.server import SimulatorProcess, SimulatorThread, serve, tenant_urls
-from tests.simulator.conftest import SECRETS, line_item
+from tests.simulator.helpers import SECRETS, line_item
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.simulator.conftest import Api, line_item, result, status_of, token_of
+from tests.simulator.helpers import Api, line_item, result, status_of, token_of
 
 
 async def test_put_creates_201_then_replaces_200_and_get_returns_the_stored_object(api: Api) -> None:
