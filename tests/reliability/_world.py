@@ -1,7 +1,7 @@
 """Shared machinery of the reliability tests and of ``bench/reliability.py``.
 
 * worlds: a generated Otus world written to the source DB, its SIS side to a scenario file;
-* ``Sis``: the simulator's admin plane (state, stats, request log, faults, gradebook reset);
+* ``Sis``: the simulator's admin plane (``tests.toolkit.Sis``: state, stats, request log, faults, gradebook reset);
 * gradebook and ledger checks (``gradebook``, ``diff_gradebooks``, ``ledger_problems``);
 * the sync subprocess that the tests SIGKILL: ``python -m tests.reliability._world sync ...``
   runs ``passback.sync.district.sync_district`` (the library path, no Prefect) and prints one
@@ -31,12 +31,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
+from tests.toolkit import Sis
 
 REPO = Path(__file__).resolve().parents[2]
 EXIT_BUSY = 3
 BUSY = "is being synced by another run"  # the lock holder's words (store.locks.DistrictBusy): nothing was written
-OK_STATUSES = ("200", "201")
 
 
 # -- worlds -----------------------------------------------------------------------------------
@@ -73,19 +72,13 @@ def state_engine() -> Any:
 
 def register(world: Any, urls: str | dict[str, str], **overrides: Any) -> None:
     """Register every district of the world (at one simulator URL, or one URL per district id)."""
-    from passback.simulator.server import tenant_urls
-    from passback.store import districts as store
+    from tests.toolkit import register as register_one
 
-    engine = state_engine()
     for seed in world.seeds:
         url = urls if isinstance(urls, str) else urls[seed.district_id]
-        api, token = tenant_urls(url, seed.district_id)
-        store.add_district(engine, store.DistrictSpec(
-            id=seed.district_id, name=seed.name, base_url=api, token_url=token, client_id=seed.client_id,
-            client_secret=seed.client_secret, timezone=seed.timezone, effective_date=seed.effective_date,
-            **overrides))
-        store.set_mapping(engine, seed.district_id, dict(seed.mapping))
-        store.set_closed_periods_config(engine, seed.district_id, list(seed.closed_grading_period_ids))
+        register_one(seed.district_id, url, name=seed.name, client_id=seed.client_id,
+                     client_secret=seed.client_secret, timezone=seed.timezone, effective_date=seed.effective_date,
+                     mapping=seed.mapping, closed_periods=list(seed.closed_grading_period_ids), **overrides)
 
 
 def reset_state(district_id: str, engine: Any | None = None) -> None:
@@ -105,54 +98,6 @@ def run_inprocess(district_id: str, utc_now: dt.datetime, **options: Any) -> Any
     from passback.sync.district import RunOptions, sync_district
 
     return asyncio.run(sync_district(district_id, RunOptions(utc_now=utc_now, build_docs=False, **options)))
-
-
-# -- the simulator's admin plane --------------------------------------------------------------
-@dataclass
-class Sis:
-    url: str
-
-    def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        response = httpx.request(method, f"{self.url}/admin/{path.lstrip('/')}", timeout=300, **kwargs)
-        response.raise_for_status()
-        return response
-
-    def state(self, tenant: str, *, objects: bool = True) -> dict[str, Any]:
-        return self.admin("GET", "state", params={"tenant": tenant, "objects": str(objects).lower()}).json()
-
-    def stats(self) -> dict[str, Any]:
-        return self.admin("GET", "stats").json()
-
-    def tenant_stats(self, tenant: str) -> dict[str, Any]:
-        return self.stats()["tenants"].get(tenant) or {"puts": {}, "writes": 0, "requests": 0, "token_requests": {}}
-
-    def stored_writes(self, tenant: str) -> int:
-        """PUTs the simulator answered 200/201 (a write that was stored)."""
-        puts = self.tenant_stats(tenant)["puts"]
-        return sum(n for counts in puts.values() for status, n in counts.items() if status in OK_STATUSES)
-
-    def puts_by_status(self, tenant: str) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for counts in self.tenant_stats(tenant)["puts"].values():
-            for status, n in counts.items():
-                out[status] = out.get(status, 0) + n
-        return out
-
-    def requests(self, tenant: str | None = None) -> list[dict[str, Any]]:
-        params = {"tenant": tenant} if tenant else {}
-        return self.admin("GET", "requests", params=params).json()["requests"]
-
-    def faults(self, **patch: Any) -> dict[str, Any]:
-        return self.admin("POST", "faults", json=patch).json()
-
-    def reset_stats(self) -> None:
-        self.admin("POST", "reset-stats")
-
-    def reset_gradebook(self, scenario_path: Path) -> None:
-        """Empty the scenario's tenants' gradebooks (rostering reseeded) and clear the counters."""
-        self.admin("POST", "load-scenario", params={"reset_gradebook": "true"}, content=scenario_path.read_bytes(),
-                   headers={"Content-Type": "application/json"})
-        self.reset_stats()
 
 
 # -- gradebook and ledger checks --------------------------------------------------------------

@@ -18,10 +18,9 @@ from passback.scenario import Scenario
 from passback.settings import get_settings
 from passback.store import districts as store
 from tests.factory import merge, write_source
-from tests.reliability._helpers2 import (
+from tests.reliability._districts import (
     Q2,
     TENANTS,
-    Sim,
     Watcher,
     big_world,
     client_id_of,
@@ -30,12 +29,12 @@ from tests.reliability._helpers2 import (
     ledger_frame,
     normalised_gradebook,
     ok_count,
-    prefect_api,  # noqa: F401 - fixture
     register_district,
     secret_of,
     state_engine,
     tenant_scenario,
 )
+from tests.toolkit import Sis
 
 STUDENTS = 150
 ASSESSMENTS = 3
@@ -66,11 +65,11 @@ def three(home, state_url):
     with SimulatorThread(scenario, faults=FaultConfig(latency_ms=3)) as server:
         for t in TENANTS:
             register_district(t, server.url, concurrency=CONCURRENCY)
-        yield Sim(server.url, server.app), worlds
+        yield Sis(server.url, server.app), worlds
 
 
 @pytest.mark.slow
-def test_revoked_credentials_fail_their_districts_then_rotation_completes_them(prefect_api, three) -> None:  # noqa: F811
+def test_revoked_credentials_fail_their_districts_then_rotation_completes_them(prefect_api, three) -> None:
     sim, worlds = three
     total = {t: len(worlds[t].assessments) + len(worlds[t].scores) for t in TENANTS}
 

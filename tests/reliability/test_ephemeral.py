@@ -13,8 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.cli.conftest import REPO, WIDE, running_sis, small_world
-from tests.e2e.conftest import register
+from tests.toolkit import REPO, WIDE, register, running_sis, small_world
 
 
 def children(pid: int) -> list[int]:

@@ -42,10 +42,9 @@ from passback.settings import get_settings, reset_settings
 from passback.simulator.hostile import LOGIN_HOST
 from passback.store import districts as store
 from passback.store.db import forget_engines
-from tests.e2e.conftest import UTC_NOW, run_sync
 from tests.factory import write_source
 from tests.reliability import _world as W
-from tests.reliability._helpers2 import (
+from tests.reliability._districts import (
     Q2,
     Q3,
     big_world,
@@ -55,6 +54,7 @@ from tests.reliability._helpers2 import (
     state_engine,
     tenant_scenario,
 )
+from tests.toolkit import UTC_NOW, run_sync
 
 D = "d1"
 STUDENTS = 30

@@ -21,8 +21,7 @@ from passback.settings import get_settings, reset_settings
 from passback.store.db import get_engine
 from passback.store.locks import DistrictBusy, district_lock
 from passback.sync.report import DistrictSummary
-from tests.cli.conftest import running_sis, small_world
-from tests.e2e.conftest import Sis, register, run_sync
+from tests.toolkit import Sis, register, run_sync, running_sis, small_world
 
 TAKEOVER_S = 1.0
 WRITES = 6  # the factory world: 2 lineItems and 4 results

@@ -27,9 +27,9 @@ import pytest
 from passback.scenario import Scenario
 from passback.settings import get_settings
 from passback.store import districts as store
-from tests.e2e.conftest import UTC_NOW
 from tests.factory import as_district, merge, scenario_for, with_students, world, write_source
-from tests.reliability._helpers2 import Sim, prefect_api, state_engine, tls_server  # noqa: F401
+from tests.reliability._districts import state_engine, tls_server
+from tests.toolkit import UTC_NOW, Sis
 
 TENANTS = ("d1", "d2")
 
@@ -45,7 +45,7 @@ def leaky_world(home) -> Iterator[dict[str, Any]]:
     """d1 (healthy, 25 students) and d2 (its client revoked: a credentials failure) on one simulator
     whose every issued token is recorded.  Secrets are unique to this test."""
     from passback.simulator.server import SimulatorThread
-    from tests.e2e.conftest import register
+    from tests.toolkit import register
 
     secrets = {t: f"S3cr3t-{t}-{uuid.uuid4().hex}" for t in TENANTS}
     base = with_students(world(), 25)
@@ -66,7 +66,7 @@ def leaky_world(home) -> Iterator[dict[str, Any]]:
         auth.issue = recording_issue
         for t in TENANTS:
             register(t, server.url, client_id=f"otus-{t}", client_secret=secrets[t])
-        sim = Sim(server.url, server.app)
+        sim = Sis(server.url, server.app)
         sim.revoke("d2", "otus-d2")
         yield {"sim": sim, "secrets": secrets, "tokens": tokens}
 
@@ -109,7 +109,7 @@ async def prefect_records() -> tuple[list[Any], list[Any]]:
 
 
 @pytest.mark.slow
-def test_a_debug_run_leaks_no_secret_and_no_token_anywhere(prefect_api, leaky_world, home, tmp_path) -> None:  # noqa: F811
+def test_a_debug_run_leaks_no_secret_and_no_token_anywhere(prefect_api, leaky_world, home, tmp_path) -> None:
     prefect_home = tmp_path / "prefect-home"
     from prefect.settings import PREFECT_API_URL
 

@@ -28,8 +28,8 @@ from sqlalchemy import MetaData, select
 from passback.store.db import forget_engines, make_engine
 from passback.store.migrate import current, upgrade
 from passback.store.models import SQLModel
-from tests.statedb import drop_everything
 from tests.reliability import _world as W
+from tests.statedb import drop_everything
 
 BATCH = 50
 KILL_AT_TX = 6

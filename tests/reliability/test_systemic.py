@@ -13,12 +13,10 @@ from passback.domain.payloads import line_item_id, result_id
 from passback.scenario import Scenario
 from passback.settings import get_settings
 from passback.store import districts as store
-from tests.e2e.conftest import run_sync
 from tests.factory import World, write_source
-from tests.reliability._helpers2 import (
+from tests.reliability._districts import (
     Q2,
     Q3,
-    Sim,
     Watcher,
     big_world,
     expected_ids,
@@ -29,13 +27,14 @@ from tests.reliability._helpers2 import (
     state_engine,
     tenant_scenario,
 )
+from tests.toolkit import Sis, run_sync
 
 SETTING = "Use Grade When Posting Secondary Gradebook Assignment Scores"
 STUDENTS = 200
 CONCURRENCY = 4
 
 
-def simulator(w: World, *, use_grade: bool = False, latency_ms: int = 0) -> Iterator[Sim]:
+def simulator(w: World, *, use_grade: bool = False, latency_ms: int = 0) -> Iterator[Sis]:
     from passback.simulator.faults import FaultConfig
     from passback.simulator.server import SimulatorThread
 
@@ -44,12 +43,12 @@ def simulator(w: World, *, use_grade: bool = False, latency_ms: int = 0) -> Iter
     district.settings.use_grade_when_posting = use_grade
     with SimulatorThread(Scenario(districts=[district]), faults=FaultConfig(latency_ms=latency_ms)) as server:
         register_district("d1", server.url, concurrency=CONCURRENCY)
-        yield Sim(server.url, server.app)
+        yield Sis(server.url, server.app)
 
 
 # -- 4. systemic rejection -------------------------------------------------------------------------
 @pytest.fixture
-def use_grade_world(home) -> Iterator[tuple[Sim, World]]:
+def use_grade_world(home) -> Iterator[tuple[Sis, World]]:
     """2 assessments in Q3 (written first: newest period first) and 2 in Q2, 200 students: 804 results."""
     w = big_world(Q3("n", 2) + Q2("o", 2), STUDENTS)
     for sim in simulator(w, use_grade=True):
@@ -104,7 +103,7 @@ def test_use_grade_setting_stops_the_district_within_25_score_writes(use_grade_w
 
 # -- 5. a grading period closed while the load runs ------------------------------------------------
 @pytest.fixture
-def two_quarters(home) -> Iterator[tuple[Sim, World]]:
+def two_quarters(home) -> Iterator[tuple[Sis, World]]:
     """3 assessments in Q3 (written first) and 2 in Q2, 200 students each; 2 ms of SIS latency."""
     w = big_world(Q3("n", 3) + Q2("o", 2), STUDENTS)
     for sim in simulator(w, latency_ms=2):

@@ -1,7 +1,7 @@
-"""Helpers of the reliability tests, part 2 (credentials, systemic rejection, bad input, secrets).
+"""Several districts on one simulator: the reliability tests of credentials, systemic rejection, bad input, secrets.
 
 Worlds of several districts on one simulator (a real uvicorn server on loopback, in this process),
-each district with its own OAuth client; the simulator's admin plane (stats, request log, state);
+each district with its own OAuth client; the simulator's admin plane is ``tests.toolkit.Sis``;
 a background watcher that acts once when the simulator has seen enough writes; a dump of the
 state DB; the gradebook of a tenant normalised so two districts' gradebooks can be compared.
 """
@@ -13,13 +13,10 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
-import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from passback.domain.payloads import line_item_id, result_id
@@ -71,7 +68,7 @@ def tenant_scenario(w: World, tenant: str, **kw: Any) -> Any:
 
 def register_district(district_id: str, sis_url: str, **overrides: Any) -> None:
     """Register a district against the simulator with its own client id and secret, and map all 12 types."""
-    from tests.e2e.conftest import register
+    from tests.toolkit import register
 
     overrides.setdefault("client_id", client_id_of(district_id))
     overrides.setdefault("client_secret", secret_of(district_id))
@@ -80,46 +77,6 @@ def register_district(district_id: str, sis_url: str, **overrides: Any) -> None:
 
 def state_engine() -> Any:
     return get_engine(get_settings().state_db_url)
-
-
-# -- the simulator's admin plane -------------------------------------------------------------
-@dataclass
-class Sim:
-    url: str
-    app: Any = None
-
-    def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        response = httpx.request(method, f"{self.url}/admin/{path.lstrip('/')}", timeout=30, **kwargs)
-        response.raise_for_status()
-        return response
-
-    def state(self, tenant: str, objects: bool = True) -> dict[str, Any]:
-        return self.admin("GET", "state", params={"tenant": tenant, "objects": str(objects).lower()}).json()
-
-    def stats(self) -> dict[str, Any]:
-        return self.admin("GET", "stats").json()
-
-    def tenant_stats(self, tenant: str) -> dict[str, Any]:
-        return self.stats()["tenants"].get(tenant, {})
-
-    def puts(self, tenant: str, kind: str) -> dict[str, int]:
-        """PUT answers of one kind (lineItem | result) by status, e.g. {"201": 40, "422": 3}."""
-        return dict(self.tenant_stats(tenant).get("puts", {}).get(kind, {}))
-
-    def requests(self, tenant: str | None = None, since: int = 0) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"since": since}
-        if tenant:
-            params["tenant"] = tenant
-        return self.admin("GET", "requests", params=params).json()["requests"]
-
-    def revoke(self, tenant: str, client_id: str) -> None:
-        self.admin("POST", f"tenants/{tenant}/clients/{client_id}/revoke")
-
-    def rotate(self, tenant: str, client_id: str, secret: str) -> None:
-        self.admin("POST", f"tenants/{tenant}/clients", json={"client_id": client_id, "client_secret": secret})
-
-    def faults(self, **patch: Any) -> dict[str, Any]:
-        return self.admin("POST", "faults", json=patch).json()
 
 
 def ok_count(counts: dict[str, int]) -> int:
@@ -208,32 +165,6 @@ def expected_ids(district_id: str, w: World) -> dict[str, set[str]]:
 
 def item_id_of_path(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
-
-
-# -- Prefect -----------------------------------------------------------------------------------
-_harness: dict[str, Any] = {"users": 0, "stack": None}
-
-
-@pytest.fixture(scope="session")
-def prefect_api() -> Iterator[None]:
-    """A temporary Prefect API (its own SQLite DB), started once per process however many test
-    modules import this fixture (each import is its own session fixture; they share one harness)."""
-    from contextlib import ExitStack
-
-    from prefect.testing.utilities import prefect_test_harness
-
-    if _harness["users"] == 0:
-        stack = ExitStack()
-        stack.enter_context(prefect_test_harness(server_startup_timeout=120))
-        _harness["stack"] = stack
-    _harness["users"] += 1
-    try:
-        yield
-    finally:
-        _harness["users"] -= 1
-        if _harness["users"] == 0:
-            _harness["stack"].close()
-            _harness["stack"] = None
 
 
 # -- TLS ---------------------------------------------------------------------------------------
