@@ -180,7 +180,7 @@ def record_acks(engine: Engine, district_id: str, entries: list[dict[str, Any]] 
         for r in rows:
             key = (r["kind"], str(r["assessment_id"]), str(r.get("student_id") or ""))
             prev = previous.get(key)
-            ok = r["status"] == "acked"
+            ok = r["status"] in ("acked", "deleted")  # "deleted": an acknowledged DELETE (sync.deletes)
             after = audit.encode(r["sent"]) if r.get("sent") is not None else None
             before = prev["sent"] if prev is not None else None
             message = (r.get("sis_message") or None) and str(r["sis_message"])[:1000]
