@@ -40,7 +40,7 @@ def read_ledger(engine: Engine, district_id: str, kind: str, *, columns: list[st
     for col in cols:
         if col == "payload_hash":
             frame[col] = frame[col].astype("int64")
-        elif col in ("http_status",):
+        elif col in ("http_status", "sent_score"):
             frame[col] = pd.to_numeric(frame[col], errors="coerce")
         elif col != "updated_at":
             frame[col] = frame[col].astype("str")
@@ -63,16 +63,26 @@ def record_acks(engine: Engine, district_id: str, entries: list[dict[str, Any]] 
         "payload_hash": int(r["payload_hash"]), "status": r["status"], "http_status": r.get("http_status"),
         "sis_code": r.get("sis_code"), "sis_message": (r.get("sis_message") or None) and str(r["sis_message"])[:1000],
         "grading_period_id": r.get("grading_period_id"), "run_id": run_id or r.get("run_id"), "updated_at": now,
+        "sent_score": _score(r.get("sent_score")),
     } for r in rows]
     stmt = _insert(engine)
     stmt = stmt.on_conflict_do_update(
         index_elements=KEY,
         set_={c: stmt.excluded[c] for c in ("sourced_id", "payload_hash", "status", "http_status", "sis_code",
-                                           "sis_message", "grading_period_id", "run_id", "updated_at")},
+                                           "sis_message", "grading_period_id", "run_id", "updated_at", "sent_score")},
     )
     with engine.begin() as conn:
         conn.execute(stmt, values)
     return len(values)
+
+
+def _score(value: Any) -> float | None:
+    """The score an acknowledged result holds (None for lineItems, rejections and unknown values)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number else None  # NaN -> None
 
 
 def ledger_counts(engine: Engine, district_id: str) -> dict[str, dict[str, int]]:

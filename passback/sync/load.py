@@ -224,6 +224,7 @@ class Loader:
                     "status": "acked" if outcome.ok else "rejected", "http_status": outcome.http_status,
                     "sis_code": None if outcome.ok else getattr(outcome.rejection, "code_minor", None),
                     "sis_message": message or None, "grading_period_id": row.grading_period_id, "run_id": self.run_id,
+                    "sent_score": getattr(row, "score", None) if outcome.ok else None,  # guards: scores that go down
                 }
                 if outcome.ok:
                     counts["created" if outcome.created else "updated"] += 1

@@ -34,7 +34,7 @@ from tests.reliability import _world as W
 BATCH = 50
 KILL_AT_TX = 6
 CONCURRENCY = 4  # the district's client concurrency (the default)
-HEAD = "0004_district_safety"
+HEAD = "0005_guards"
 TABLES = ["district", "category_mapping", "closed_grading_period", "run", "ledger_entry"]
 
 

@@ -36,7 +36,7 @@ def dump(engine) -> str:
         return repr([conn.execute(text(f'SELECT * FROM "{t}"')).fetchall() for t in tables])
 
 
-HEAD = "0004_district_safety"
+HEAD = "0005_guards"
 
 
 def test_migrations_create_the_schema_from_empty(state_url: str) -> None:
