@@ -26,9 +26,21 @@ class PreviewSteps(FlowSteps):
         get_run_logger().info("%s", summary_line(summary.as_json()))
         if summary.backfill:
             await acreate_markdown_artifact(
-                key=f"{artifact_key(summary.district)}-backfill", markdown=preview.markdown(summary.backfill),
+                key=f"{artifact_key(summary.district)}-backfill",
+                markdown=preview.markdown(summary.backfill) + guard_note(summary),
                 description=f"backfill preview for {summary.district}: effective date {summary.detail}",
             )
+
+
+def guard_note(summary: DistrictSummary) -> str:
+    """The preview says when applying it would be held for approval (the guards of every sync apply)."""
+    if not summary.guards:
+        return "\n\nApplying it stays within the district's guards."
+    rows = "\n".join(f"| {g['name']} | {g['value']:,} | {g['limit']:,} | {'—' if g['usual'] is None else g['usual']} |"
+                     for g in summary.guards)
+    return ("\n\n## Applying it will be held for approval\n\nThe sync that applies it trips these guards: it pauses "
+            "for a person's approval before its first write (or ends held; then `passback approve`).\n\n"
+            "| guard | would be | limit | usual |\n|---|---|---|---|\n" + rows)
 
 
 def run_name() -> str:
@@ -45,7 +57,8 @@ async def backfill(district_id: str, effective_date: dt.date, dry_run: bool = Tr
     each assessment whose status changes (old and new reason) and the writes applying it would cause.
 
     ``dry_run`` (the default) changes nothing.  Otherwise the new effective date is stored and
-    the district is synced: only items that are new or changed are written."""
+    the district is synced: only items that are new or changed are written — through the guards
+    of every sync, so a large backfill pauses for approval (its size and what drives it shown)."""
     summary = await run_district(district_id, RunOptions(dry_run=True, effective_date=effective_date), PreviewSteps())
     if dry_run or summary.status == "failed":
         return final_state(summary)

@@ -13,12 +13,12 @@ import sys
 import typer
 from rich.markup import escape
 
-from passback.cli import districts, doctor, report, runs, sim
+from passback.cli import alerts, approve, districts, doctor, report, runs, sim
 from passback.cli.common import console_err, friendly_error, neutral
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Otus -> Skyward grade passback (OneRoster 1.1), orchestrated by Prefect.")
-FLOW_COMMANDS = {"sync", "backfill", "demo"}  # they may start a temporary Prefect API
+FLOW_COMMANDS = {"sync", "backfill", "demo", "approve"}  # they may start a temporary Prefect API
 
 
 @app.callback()
@@ -41,6 +41,9 @@ app.command("explain")(runs.explain)
 app.command("demo")(runs.demo)
 app.command("seed")(sim.seed)
 app.command("runs")(runs.history)
+app.command("approve")(approve.approve)
+app.command("reject")(approve.reject)
+app.add_typer(alerts.alerts_app, name="alerts")
 
 
 def _prefect_defaults() -> None:

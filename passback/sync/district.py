@@ -19,6 +19,7 @@ import pandas as pd
 
 from passback.domain.codes import Kind
 from passback.domain.context import DistrictContext, grading_period_frame, local_now
+from passback.guards import GuardDecision, writes_of
 from passback.oneroster.client import OneRosterClient
 from passback.settings import Settings, get_settings
 from passback.store import districts as store_districts
@@ -72,6 +73,7 @@ class DistrictRun:
     run_id: str | None = None
     loader: Loader | None = None
     lock: Lock | None = None
+    decision: GuardDecision | None = None  # the guard stage's answer (passback.guards)
 
     def __post_init__(self) -> None:
         self.engine = get_engine(self.settings.state_db_url)
@@ -139,12 +141,13 @@ class DistrictRun:
     def evaluate(self, source: Any, sis: SisSnapshot) -> Evaluation:
         t0 = time.perf_counter()
         ledger_li = store_ledger.read_ledger(self.engine, self.district_id, Kind.line_item, columns=LEDGER_COLUMNS)
-        ledger_res = store_ledger.read_ledger(self.engine, self.district_id, Kind.result, columns=LEDGER_COLUMNS)
+        ledger_res = store_ledger.read_ledger(self.engine, self.district_id, Kind.result, columns=[*LEDGER_COLUMNS, "sent_score"])
         read_s = time.perf_counter() - t0
         evaluation = evaluate(source, self.context(sis), ledger_line_items=ledger_li, ledger_results=ledger_res,
                               retry_rejected=self.options.retry_rejected)
         evaluation.stage_seconds["ledger"] = read_s
         evaluation.acked_line_items = pd.Index(ledger_li.loc[ledger_li["status"] == "acked", "assessment_id"])
+        evaluation.guard_writes = writes_of(evaluation.plan, ledger_li, ledger_res)  # what the SIS held, for the guards
         return evaluation
 
     async def load(self, client: OneRosterClient, evaluation: Evaluation, sis: SisSnapshot) -> LoadResult:
@@ -186,6 +189,8 @@ class DistrictRun:
         summary.kind = self.kind
         summary.detail = str(self.options.effective_date) if self.options.effective_date else None
         summary.run_seconds = time.perf_counter() - getattr(self, "started", time.perf_counter())
+        if self.decision is not None:
+            self.decision.settle(summary)  # held: the status and counts the report shows
         return summary
 
     @property
