@@ -4,6 +4,8 @@
 Scenarios (see the README's benchmark table for the figures they must reach):
 
   plan-L            extract -> validate (GX) -> payloads -> diff against a full ledger, preset L
+  plan-L-pg         the same with the Otus source on PostgreSQL (PASSBACK_BENCH_PG_SOURCE_URL, default the
+                    database passback_scale_src on 127.0.0.1:5432; the L source is loaded into it once)
   noop-L            a whole district run (the Prefect flow) with nothing changed, preset L
   amplification     preset M fully synced, then a typical night: writes / changed items
   load              50 ms latency, server concurrency cap 4 (ideal 80 writes/s)
@@ -215,31 +217,128 @@ def synced_l(name: str) -> tuple[Path, list[Any]]:
     return data, seeds_of(data)
 
 
-def plan_l() -> dict[str, Any]:
-    data, seeds = synced_l("plan-L")
+def plan_l(data: Path | None = None, seeds: list[Any] | None = None) -> dict[str, Any]:
+    if data is None or seeds is None:
+        data, seeds = synced_l("plan-L")
     import great_expectations  # noqa: F401 - a one-off ~5 s import per process, not a per-district cost
     with simulator(data / "scenario.json") as sim:
         register(seeds, sim.url)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         evaluation, stages = asyncio.run(evaluate_district(seeds[0].district_id))
         preflight_and_all = time.perf_counter() - t0
+        cpu_s = time.process_time() - cpu0
     plan = evaluation.plan
     return {"scores": len(evaluation.scores), "line_items": len(plan.line_items), "seconds": round(sum(stages.values()), 2),
             "stage_seconds": stages, "peak_rss_mb": peak_rss_mb(), "planned_writes": len(plan.line_item_writes) + len(plan.result_writes),
-            "wall_seconds_with_preflight": round(preflight_and_all, 2)}
+            "wall_seconds_with_preflight": round(preflight_and_all, 2), "cpu_seconds": round(cpu_s, 2)}
+
+
+PG_SOURCE_URL = os.environ.get("PASSBACK_BENCH_PG_SOURCE_URL",
+                               "postgresql+psycopg://passback:passback@127.0.0.1:5432/passback_scale_src")
+
+
+def pg_source(preset: str) -> str:
+    """The preset's Otus source loaded into PostgreSQL once (cached: a marker table names the world)."""
+    from sqlalchemy import create_engine, text
+
+    data = world_dir(preset)
+    engine = create_engine(PG_SOURCE_URL)
+    try:
+        with engine.connect() as conn:
+            loaded = conn.execute(text("SELECT to_regclass('bench_loaded') IS NOT NULL")).scalar_one() and \
+                conn.execute(text("SELECT world FROM bench_loaded")).scalar_one_or_none()
+    except Exception as exc:
+        raise SystemExit(f"plan-L-pg needs the PostgreSQL database of {PG_SOURCE_URL.split('@')[-1]}: {exc}\n"
+                         "create it (e.g. su postgres -c 'createdb -O passback passback_scale_src') "
+                         "or set PASSBACK_BENCH_PG_SOURCE_URL") from exc
+    finally:
+        engine.dispose()
+    if loaded != data.name:
+        subprocess.run([sys.executable, __file__, "--prepare-pg", preset], check=True)
+    return PG_SOURCE_URL
+
+
+def prepare_pg(preset: str) -> None:
+    """Copy the preset's SQLite source into PostgreSQL through Arrow (ADBC ingest = binary COPY)."""
+    import adbc_driver_postgresql.dbapi as pg_adbc
+    import adbc_driver_sqlite.dbapi as sqlite_adbc
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from passback.source.models import SOURCE_TABLES, create_source_schema
+
+    data = world_dir(preset)
+    t0 = time.perf_counter()
+    engine = create_engine(PG_SOURCE_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS bench_loaded"))
+        for table in reversed(SOURCE_TABLES):
+            conn.execute(text(f"DROP TABLE IF EXISTS {table.name} CASCADE"))
+    create_source_schema(engine)
+    src = sqlite_adbc.connect(str(data / "otus.db"))
+    dst = pg_adbc.connect(make_url(PG_SOURCE_URL).set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        for table in SOURCE_TABLES:
+            with src.cursor() as cur:
+                cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
+                cur.execute(f"SELECT {', '.join(c.name for c in table.columns)} FROM {table.name}")
+                arrow = cur.fetch_arrow_table()
+            columns = []
+            for col in table.columns:
+                values = arrow.column(col.name)
+                kind = col.type.python_type
+                if kind is bool:
+                    values = pc.not_equal(values.cast(pa.int64()), 0)
+                elif kind is float:
+                    values = values.cast(pa.float64())
+                elif kind is dt.date:
+                    values = values.cast(pa.string()).cast(pa.date32())
+                elif kind is dt.datetime:
+                    values = values.cast(pa.string()).cast(pa.timestamp("us"))
+                else:
+                    values = values.cast(pa.string())
+                columns.append(values)
+            with dst.cursor() as cur:
+                cur.adbc_ingest(table.name, pa.table(columns, names=[c.name for c in table.columns]), mode="append")
+            dst.commit()
+    finally:
+        src.close()
+        dst.close()
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+        conn.execute(text("CREATE TABLE bench_loaded (world text)"))
+        conn.execute(text("INSERT INTO bench_loaded VALUES (:w)"), {"w": data.name})
+    engine.dispose()
+    print(f"{preset} source loaded into PostgreSQL in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+
+def plan_l_pg() -> dict[str, Any]:
+    url = pg_source("L")
+    data, seeds = synced_l("plan-L-pg")
+    os.environ["PASSBACK_SOURCE_URL"] = url
+    from passback.settings import reset_settings
+
+    reset_settings()
+    out = plan_l(data, seeds)
+    return {**out, "source": "postgresql"}
 
 
 def noop_l() -> dict[str, Any]:
     data, seeds = synced_l("noop-L")
+    import great_expectations  # noqa: F401 - once per worker process, not per district (as plan-L and districts)
     with simulator(data / "scenario.json") as sim:
         register(seeds, sim.url)
         asyncio.run(warm_prefect())
         reset_stats(sim.url)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         summary = asyncio.run(run_flow(seeds[0].district_id))
         seconds = time.perf_counter() - t0
+        cpu_s = time.process_time() - cpu0
         writes = sim_stats(sim.url)["total_writes"]
-    return {"writes": writes, "seconds": round(seconds, 2), "peak_rss_mb": peak_rss_mb(), "status": summary["status"],
+    return {"writes": writes, "seconds": round(seconds, 2), "cpu_seconds": round(cpu_s, 2), "peak_rss_mb": peak_rss_mb(),
+            "status": summary["status"],
             "unchanged": {"line_items": summary["line_items"]["unchanged"], "results": summary["results"]["unchanged"]},
             "stage_seconds": summary.get("stage_seconds")}
 
@@ -443,7 +542,7 @@ def districts() -> dict[str, Any]:
             "writes": writes, "districts": len(seeds), "max_concurrency": concurrency["concurrent"]}
 
 
-SCENARIOS = {"plan-L": plan_l, "noop-L": noop_l, "amplification": amplification, "load": load, "ratelimit": ratelimit,
+SCENARIOS = {"plan-L": plan_l, "plan-L-pg": plan_l_pg, "noop-L": noop_l, "amplification": amplification, "load": load, "ratelimit": ratelimit,
              "prefect-overhead": prefect_overhead, "districts": districts}
 
 
@@ -464,6 +563,7 @@ def main() -> None:
     parser.add_argument("--prepare", nargs=2, metavar=("PRESET", "DISTRICTS"), help=argparse.SUPPRESS)
     parser.add_argument("--prepare-ledger", metavar="PRESET", help=argparse.SUPPRESS)
     parser.add_argument("--prepare-synced-m", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--prepare-pg", metavar="PRESET", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -473,6 +573,8 @@ def main() -> None:
         return prepare_ledger(args.prepare_ledger)
     if args.prepare_synced_m:
         return prepare_synced_m()
+    if args.prepare_pg:
+        return prepare_pg(args.prepare_pg)
     if args.scenario is None:
         parser.error("a SCENARIO is required")
     if args.scenario == "all":

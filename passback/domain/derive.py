@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from passback.domain.columns import arrow_text, categorical_take, codes, later_duplicates, one_array, pair_keys, positions, take_text
 from passback.domain.context import DistrictContext
 
 ASSESSMENT_SOURCE_COLUMNS = [
@@ -47,12 +50,8 @@ def _flags(series: pd.Series) -> pd.Series:
 
 
 def _lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
-    """keys.map(table) for unique-indexed ``table``, vectorised through an indexer."""
-    table = table[~table.index.duplicated(keep="first")]
-    pos = table.index.get_indexer(keys)
-    values = table.to_numpy(dtype=object, na_value=None)
-    out = np.where(pos >= 0, values[np.clip(pos, 0, None)] if len(values) else None, None)
-    return pd.Series(out, index=keys.index, dtype="str")
+    """keys.map(table) (the first of duplicated table keys wins; NA matches NA), through Arrow."""
+    return take_text(table.astype("str"), positions(keys, table.index), keys.index)
 
 
 def sis_ids(frame: pd.DataFrame) -> pd.Series:
@@ -144,11 +143,15 @@ def derive_scores(
     ``assessments`` is the derived assessment frame (for due dates and existence).
     """
     frame = normalise_scores(raw)
-    frame["is_duplicate"] = frame.duplicated(["assessment_id", "student_id"], keep="first").to_numpy()
+    a_codes, _ = codes(frame["assessment_id"])  # NA is a value of its own: NA == NA, as duplicated() has it
+    s_codes, s_values = codes(frame["student_id"])
+    frame["is_duplicate"] = later_duplicates(pair_keys(a_codes, s_codes, len(s_values)))
+    del a_codes, s_codes
     firsts = assessments[~assessments["is_duplicate"]]
-    parent = pd.Index(firsts["id"]).get_indexer(frame["assessment_id"])
+    parent = positions(frame["assessment_id"], firsts["id"])
     frame["assessment_known"] = parent >= 0
-    student_sis = _lookup(frame["student_id"], sis_ids(users))
+    sis = sis_ids(users)  # a student's sis_id as a category: a code per score row, not a string
+    student_sis = categorical_take(pd.Series(sis.to_numpy(), dtype="str"), positions(frame["student_id"], sis.index), frame.index)
     frame["student_sis_id"] = student_sis
     frame["student_in_sis"] = student_sis.notna().to_numpy()
     due = firsts["due_date"].to_numpy(dtype="datetime64[ns]")
@@ -163,5 +166,7 @@ def derive_scores(
 
 def mark_sendable(assessments: pd.DataFrame, scores: pd.DataFrame, score_passes: pd.Series) -> None:
     """Set ``has_sendable_score``: at least one of the assessment's scores passes the score rules."""
-    passing_ids = pd.Index(scores.loc[score_passes.to_numpy(), "assessment_id"].dropna().unique())
-    assessments["has_sendable_score"] = assessments["id"].isin(passing_ids).fillna(False).astype(bool).to_numpy()
+    passing = arrow_text(scores["assessment_id"]).filter(pa.array(score_passes.to_numpy(dtype=bool)))
+    passing_ids = pc.drop_null(one_array(pc.unique(passing)))
+    found = pc.is_in(arrow_text(assessments["id"]), value_set=passing_ids)
+    assessments["has_sendable_score"] = found.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from passback.domain.columns import categorical_labels, categorical_take, categorical_text, positions
+
 # Fixed namespace: changing it would change every sourcedId ever sent (never do that).
 NAMESPACE = uuid.UUID("5f1f3c8e-8a7e-4b7e-9d43-4e2f0a5b7c11")
 
@@ -31,31 +33,40 @@ def result_id(district_id: str, assessment_id: str, student_id: str) -> str:
 
 def row_key(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """A stable int64 key of the natural-key columns (same values -> same key, in every process)."""
-    parts = frame[columns].astype("str").fillna("")
-    return pd.util.hash_pandas_object(parts, index=False).to_numpy().view("int64")
+    return _hash_columns(frame, columns, numbers=False)
 
 
 def canonical_hash(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """int64 hash of the canonical payload columns (dtype-normalised so it is stable across runs)."""
-    parts = pd.DataFrame(index=frame.index)
+    """int64 hash of the canonical payload columns (dtype-normalised so it is stable across runs).
+
+    Values are those of pandas' ``hash_pandas_object`` over the text of each column (NA as "") and
+    numbers rounded to 6 places: the ledger holds these hashes, they must never change.  Text is
+    hashed as a Categorical of its distinct values, which pandas hashes value by value exactly like
+    the text itself (tests/domain/test_plan.py checks it) without a Python string per row."""
+    return _hash_columns(frame, columns, numbers=True)
+
+
+def _hash_columns(frame: pd.DataFrame, columns: list[str], *, numbers: bool) -> np.ndarray:
+    parts = {}
     for col in columns:
         series = frame[col]
-        if pd.api.types.is_float_dtype(series) or pd.api.types.is_integer_dtype(series):
-            parts[col] = series.astype("float64").round(6)
+        if numbers and (pd.api.types.is_float_dtype(series) or pd.api.types.is_integer_dtype(series)):
+            parts[col] = series.astype("float64").round(6).to_numpy()
         else:
-            parts[col] = series.astype("str").fillna("")
-    return pd.util.hash_pandas_object(parts, index=False).to_numpy().view("int64")
+            parts[col] = categorical_text(series, na="")
+    table = pd.DataFrame(parts, index=pd.RangeIndex(len(frame)), copy=False)
+    return pd.util.hash_pandas_object(table, index=False).to_numpy().view("int64")
 
 
 def _iso_day(series: pd.Series) -> pd.Series:
     return series.dt.strftime("%Y-%m-%d").astype("str")
 
 
-def _day_text(series: pd.Series) -> np.ndarray:
+def _day_text(series: pd.Series) -> pd.Series:
     """YYYY-MM-DD of each timestamp ("" for NaT), formatting each distinct day once (millions of rows, few days)."""
-    codes, days = pd.factorize(series.dt.normalize())
-    labels = np.append(np.asarray(pd.DatetimeIndex(days).strftime("%Y-%m-%d"), dtype=object), "")
-    return labels[codes]  # code -1 (NaT) picks the trailing ""
+    day_codes, days = pd.factorize(series.dt.normalize())
+    names = [*pd.DatetimeIndex(days).strftime("%Y-%m-%d"), ""]
+    return categorical_labels(np.where(day_codes < 0, len(names) - 1, day_codes), names, series.index)  # NaT: ""
 
 
 def line_items(eligible: pd.DataFrame) -> pd.DataFrame:
@@ -84,21 +95,22 @@ def results(sendable: pd.DataFrame, line_item_frame: pd.DataFrame) -> pd.DataFra
     A graded score sends its points (fractions and extra credit unchanged); a score not
     submitted after the due date sends 0 with a comment saying it was missing.
     """
-    graded = (sendable["state"] == "graded").fillna(False).to_numpy()
-    parent = pd.Index(line_item_frame["assessment_id"]).get_indexer(sendable["assessment_id"])
-    gp = line_item_frame["grading_period_id"].to_numpy(dtype=object)
+    graded = (sendable["state"] == "graded").fillna(False).to_numpy(dtype=bool)
+    parent = positions(sendable["assessment_id"], line_item_frame["assessment_id"])
+    index = sendable.index
     out = pd.DataFrame(
         {
             "assessment_id": sendable["assessment_id"].astype("str"),
             "student_id": sendable["student_id"].astype("str"),
-            "student_sis_id": sendable["student_sis_id"].astype("str"),
+            "student_sis_id": sendable["student_sis_id"],  # categorical (derive_scores)
             "score": np.where(graded, sendable["points_earned"].to_numpy(dtype="float64"), 0.0),
-            "score_status": "fully graded",
-            "comment": np.where(graded, "", MISSING_COMMENT),
+            "score_status": categorical_labels(np.zeros(len(index), dtype=np.int8), ["fully graded"], index),
+            "comment": categorical_labels(np.where(graded, 0, 1), ["", MISSING_COMMENT], index),
             "score_date": _day_text(sendable["updated_at"]),
-            "grading_period_id": pd.Series(np.where(parent >= 0, gp[np.clip(parent, 0, None)] if len(gp) else None, None), dtype="str").to_numpy(),
+            "grading_period_id": categorical_take(line_item_frame["grading_period_id"], parent, index),
         },
-        index=sendable.index,
+        index=index,
+        copy=False,  # the columns are new already (a dict of Series is copied by default)
     )
     out["payload_hash"] = canonical_hash(out, RESULT_HASHED)
     return out

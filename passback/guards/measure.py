@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from passback.domain.payloads import row_key
+from passback.domain.plan import LedgerBatches
+from passback.domain.plan import _column as ledger_column
+from passback.domain.plan import _DesiredKeys as DesiredKeys
+from passback.domain.plan import _equals as ledger_equals
 from passback.guards.limits import COUNT_GUARDS, MIN_STUDENTS, ZERO_SHARE
 
 KEY = ["assessment_id", "student_id"]
@@ -66,35 +70,60 @@ def digest(keys: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(keys, dtype="uint64").tobytes()).hexdigest()
 
 
-def writes_of(plan: Any, ledger_line_items: pd.DataFrame, ledger_results: pd.DataFrame) -> Writes:
+SENT_COLUMNS = ["assessment_id", "student_id", "status", "sent_score"]
+
+
+def writes_of(plan: Any, ledger_line_items: pd.DataFrame,
+              ledger_results: pd.DataFrame | Callable[[], LedgerBatches], results_acked: int | None = None) -> Writes:
     """The plan's creates and updates, each marked with whether the SIS held the item (acknowledged)
-    and, for results, the score it held (NaN when unknown: written before scores were kept)."""
+    and, for results, the score it held (NaN when unknown: written before scores were kept).
+
+    ``ledger_results``: the results' ledger (a frame with ``SENT_COLUMNS``), or a function that
+    streams it in batches — called only when the plan updates results (a create was never sent), and
+    then only the updated rows are kept; ``results_acked``: how many results the SIS holds (counted
+    from the frame when not given)."""
     li = plan.line_item_writes
     res = plan.result_writes
     acked_li = ledger_line_items.loc[ledger_line_items["status"] == "acked", "assessment_id"] if len(ledger_line_items) else pd.Series([], dtype="str")
     li_out = pd.DataFrame({"assessment_id": li["assessment_id"].astype("str"), "student_id": "",
                            "payload_hash": li["payload_hash"].astype("int64"),
                            "was_acked": li["assessment_id"].isin(pd.Index(acked_li)).to_numpy(dtype=bool)}, index=li.index)
-    was_acked = np.zeros(len(res), dtype=bool)
-    prev = np.full(len(res), np.nan)
-    results_acked = 0
-    if len(ledger_results):
-        acked = (ledger_results["status"] == "acked").to_numpy(dtype=bool)
-        results_acked = int(acked.sum())
-        if len(res):
-            pos = pd.Index(row_key(ledger_results, KEY)).get_indexer(row_key(res, KEY))
-            known = pos >= 0
-            safe = np.clip(pos, 0, None)
-            was_acked = known & acked[safe]
-            if "sent_score" in ledger_results:
-                sent = pd.to_numeric(ledger_results["sent_score"], errors="coerce").to_numpy(dtype="float64")
-                prev = np.where(was_acked, sent[safe], np.nan)
+    if isinstance(ledger_results, pd.DataFrame):
+        if results_acked is None:
+            results_acked = int((ledger_results["status"] == "acked").sum()) if len(ledger_results) else 0
+        frame = ledger_results
+        ledger_results = lambda: [frame]  # noqa: E731
+    was_acked, prev = sent_before(res, ledger_results)
     res_out = pd.DataFrame({"assessment_id": res["assessment_id"].astype("str"), "student_id": res["student_id"].astype("str"),
                             "payload_hash": res["payload_hash"].astype("int64"),
                             "score": res["score"].astype("float64"), "was_acked": was_acked, "prev_score": prev}, index=res.index)
     n_acked_li = int(len(acked_li))
+    results_acked = int(results_acked or 0)
     return Writes(li_out, res_out, results_total=len(plan.results), results_acked=results_acked,
                   line_items_acked=n_acked_li, first_night=(n_acked_li == 0 and results_acked == 0))
+
+
+def sent_before(res: pd.DataFrame, batches: Callable[[], LedgerBatches]) -> tuple[np.ndarray, np.ndarray]:
+    """Per result write: acknowledged before, and the score the SIS held (NaN: unknown).  Only the
+    updates are looked up, by the plan's binary-search key index, one ledger batch at a time."""
+    was_acked = np.zeros(len(res), dtype=bool)
+    prev = np.full(len(res), np.nan)
+    updates = np.flatnonzero((res["action"] == "update").to_numpy(dtype=bool)) if "action" in res else np.arange(len(res))
+    if not len(updates):
+        return was_acked, prev
+    index = DesiredKeys(res.iloc[updates][KEY])
+    for batch in batches():
+        rows, target = index.find(batch)
+        if not len(rows):
+            continue
+        acked = ledger_equals(batch["status"], "acked")[rows]
+        score = batch["sent_score"] if "sent_score" in batch else None
+        sent = (pd.to_numeric(pd.Series(ledger_column(score)[rows]), errors="coerce").to_numpy(dtype="float64")
+                if score is not None else np.full(len(rows), np.nan))
+        at = updates[target]
+        was_acked[at] = acked
+        prev[at] = np.where(acked, sent, np.nan)
+    return was_acked, prev
 
 
 @dataclass

@@ -13,9 +13,11 @@ Column dtypes (the contract ``passback.domain`` consumes):
 - ``assign_date``, ``due_date``: datetime64[ns] at midnight (the first ten characters as YYYY-MM-DD);
 - ``updated_at``: datetime64[ns] (ISO 8601; NaT when unparseable or out of range).
 
-SQLite is read with the stdlib driver in chunks (a fast path decodes text as strict UTF-8; a table
-that holds invalid bytes is re-read with a replacing decoder).  Other databases go through SQLAlchemy
-with the same per-chunk conversion.
+SQLite files and PostgreSQL are read as Arrow through ADBC drivers (``passback.source.arrow``); a
+table that path cannot convert exactly (bytes that are not UTF-8, mixed storage classes, unknown
+types) is read row by row instead: SQLite with the stdlib driver in chunks (strict UTF-8 first; a
+table that holds invalid bytes is re-read with a replacing decoder), other databases through
+SQLAlchemy with the same per-chunk conversion.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from passback.domain.codes import SCORE_STATES
+from passback.domain.columns import release_memory
+from passback.source import arrow
 from passback.source.write import sqlite_path
 
 STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype
@@ -74,15 +78,15 @@ class SourceFrames:
         return {name: len(getattr(self, name)) for name in COLUMNS}
 
 
-def queries(*, cast_text: bool) -> dict[str, str]:
+def queries(*, cast_text: bool, coded: bool = True) -> dict[str, str]:
     """One SELECT per frame; ``:d`` is the district id.  Scores and enrollments join their parents.
 
     ``cast_text`` (SQLite): text columns are CAST so a BLOB or a number arrives as text, and
-    ``CODED`` columns come as integer codes."""
+    (``coded``) ``CODED`` columns come as integer codes."""
     def cols(names: list[str], prefix: str = "") -> str:
         if not cast_text:
             return ", ".join(f"{prefix}{c}" for c in names)
-        return ", ".join(_select(c, prefix) for c in names)
+        return ", ".join(_select(c, prefix, coded) for c in names)
 
     c = COLUMNS
     return {
@@ -97,11 +101,11 @@ def queries(*, cast_text: bool) -> dict[str, str]:
     }
 
 
-def _select(column: str, prefix: str) -> str:
+def _select(column: str, prefix: str, coded: bool = True) -> str:
     if column in RAW:
         return f"{prefix}{column}"
     as_text = f"CAST({prefix}{column} AS TEXT)"
-    if column in CODED:
+    if coded and column in CODED:
         cases = " ".join(f"WHEN '{v}' THEN {i}" for i, v in enumerate(CODED[column]))
         return f"CASE {as_text} {cases} ELSE {as_text} END"
     return as_text
@@ -147,7 +151,7 @@ def _flags(values: Sequence[Any]) -> pd.arrays.BooleanArray:
         return pd.arrays.BooleanArray(truthy, ~(truthy | falsy))
 
 
-def _to_ns(values: np.ndarray) -> np.ndarray:
+def to_ns(values: np.ndarray) -> np.ndarray:
     """datetime64 of any unit -> datetime64[ns], NaT where out of the ns range."""
     values = values.astype("datetime64[us]")
     return np.where((values >= NS_MIN) & (values <= NS_MAX), values, np.datetime64("NaT")).astype("datetime64[ns]")
@@ -162,20 +166,27 @@ def _iso(values: Sequence[Any]) -> Sequence[Any]:
 
 
 def _dates(values: Sequence[Any]) -> np.ndarray:
+    return dates_of_text(_text(_iso(values)))
+
+
+def dates_of_text(strings: pa.Array) -> np.ndarray:
     """The first ten characters as YYYY-MM-DD, at midnight."""
-    head = pc.utf8_slice_codeunits(_text(_iso(values)), 0, 10)
+    head = pc.utf8_slice_codeunits(strings, 0, 10)
     try:
         days = pc.cast(head, pa.date32()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         days = pd.to_datetime(pd.Series(head, dtype=STR), format="%Y-%m-%d", errors="coerce").to_numpy()
-    return _to_ns(days.astype("datetime64[D]"))
+    return to_ns(days.astype("datetime64[D]"))
 
 
 def _timestamps(values: Sequence[Any]) -> np.ndarray:
-    """ISO 8601 text (or datetime objects) -> naive datetime64[ns]; offsets are converted to UTC."""
-    strings = _text(_iso(values))
+    return timestamps_of_text(_text(_iso(values)))
+
+
+def timestamps_of_text(strings: pa.Array) -> np.ndarray:
+    """ISO 8601 text -> naive datetime64[ns]; offsets are converted to UTC."""
     try:
-        return _to_ns(pc.cast(strings, pa.timestamp("us")).to_numpy(zero_copy_only=False))
+        return to_ns(pc.cast(strings, pa.timestamp("us")).to_numpy(zero_copy_only=False))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         series = pd.Series(strings, dtype=STR)
         try:
@@ -184,7 +195,7 @@ def _timestamps(values: Sequence[Any]) -> np.ndarray:
             parsed = pd.to_datetime(series, format="ISO8601", errors="coerce", utc=True)
         if getattr(parsed.dt, "tz", None) is not None:
             parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-        return _to_ns(parsed.to_numpy(dtype="datetime64[us]"))
+        return to_ns(parsed.to_numpy(dtype="datetime64[us]"))
 
 
 def _coded(name: str, values: Sequence[Any]) -> pa.Array:
@@ -210,7 +221,7 @@ def _convert(name: str, values: Sequence[Any], coded: bool) -> Any:
     return _text(values)
 
 
-def _assemble(columns: list[str], pieces: dict[str, list[Any]]) -> pd.DataFrame:
+def assemble(columns: list[str], pieces: dict[str, list[Any]]) -> pd.DataFrame:
     out: dict[str, Any] = {}
     for name in columns:
         parts = pieces[name]
@@ -222,7 +233,8 @@ def _assemble(columns: list[str], pieces: dict[str, list[Any]]) -> pd.DataFrame:
         elif name in DATES | TIMESTAMPS:
             out[name] = np.concatenate(parts) if parts else np.array([], dtype="datetime64[ns]")
         else:
-            out[name] = pd.Series(pa.chunked_array(parts, type=pa.string()), dtype=STR)
+            out[name] = pd.Series(pa.chunked_array([p.cast(pa.large_string()) for p in parts], type=pa.large_string()),
+                                  dtype=STR)
     return pd.DataFrame(out, columns=columns, copy=False)
 
 
@@ -234,7 +246,7 @@ def _frame(rows_in_chunks: Iterable[Sequence[Sequence[Any]]], columns: list[str]
             continue
         for i, name in enumerate(columns):  # one column at a time: cheaper than zip(*rows)
             pieces[name].append(_convert(name, list(map(itemgetter(i), rows)), coded))
-    return _assemble(columns, pieces)
+    return assemble(columns, pieces)
 
 
 # -- drivers -----------------------------------------------------------------------------------------
@@ -263,24 +275,31 @@ def _read_sqlite(path: str, district_id: str) -> dict[str, pd.DataFrame]:
     if not Path(path).exists():
         raise FileNotFoundError(f"the Otus source database {path} does not exist; create it with `passback seed` "
                                 "or set PASSBACK_SOURCE_URL")
-    conn = sqlite3.connect(f"file:{quote(Path(path).as_posix())}?mode=ro", uri=True)
-    try:
-        return {name: _read_sqlite_table(conn, sql, district_id, COLUMNS[name])
-                for name, sql in queries(cast_text=True).items()}
-    finally:
-        conn.close()
+    frames = arrow.read_tables(lambda: arrow.sqlite_connection(path), district_id, sqlite=True)
+    rest = [name for name in COLUMNS if name not in frames]
+    if rest:
+        conn = sqlite3.connect(f"file:{quote(Path(path).as_posix())}?mode=ro", uri=True)
+        try:
+            sql = queries(cast_text=True)
+            frames.update({name: _read_sqlite_table(conn, sql[name], district_id, COLUMNS[name]) for name in rest})
+        finally:
+            conn.close()
+    return {name: frames[name] for name in COLUMNS}
 
 
 def _read_sqlalchemy(engine: Engine, district_id: str) -> dict[str, pd.DataFrame]:
-    frames = {}
+    sqlite = engine.dialect.name == "sqlite"
+    frames = {} if sqlite else arrow.read_tables(lambda: arrow.postgres_connection(engine.url), district_id, sqlite=False) \
+        if engine.dialect.name == "postgresql" else {}
     with engine.connect() as conn:
-        sqlite = engine.dialect.name == "sqlite"
         if sqlite:  # an in-memory SQLite engine: decode like the file path does, but always tolerantly
             conn.connection.driver_connection.text_factory = _replacing
         for name, sql in queries(cast_text=sqlite).items():
+            if name in frames:
+                continue
             result = conn.execution_options(stream_results=True).execute(text(sql), {"d": district_id})
             frames[name] = _frame(_chunks(result, CHUNK_ROWS), COLUMNS[name], coded=sqlite)
-    return frames
+    return {name: frames[name] for name in COLUMNS}
 
 
 def read_district(url_or_engine: str | Engine, district_id: str) -> SourceFrames:
@@ -290,14 +309,17 @@ def read_district(url_or_engine: str | Engine, district_id: str) -> SourceFrames
     else:
         path = sqlite_path(url_or_engine) if isinstance(url_or_engine, str) else None
     if path is not None:
-        return SourceFrames(**_read_sqlite(path, district_id))
-    if isinstance(url_or_engine, Engine):
-        return SourceFrames(**_read_sqlalchemy(url_or_engine, district_id))
-    engine = create_engine(url_or_engine)
-    try:
-        return SourceFrames(**_read_sqlalchemy(engine, district_id))
-    finally:
-        engine.dispose()
+        frames = _read_sqlite(path, district_id)
+    elif isinstance(url_or_engine, Engine):
+        frames = _read_sqlalchemy(url_or_engine, district_id)
+    else:
+        engine = create_engine(url_or_engine)
+        try:
+            frames = _read_sqlalchemy(engine, district_id)
+        finally:
+            engine.dispose()
+    release_memory()  # the drivers' buffers are freed: hand the pages back before the next stage
+    return SourceFrames(**frames)
 
 
 def group_size(url: str, district_id: str) -> int:

@@ -20,6 +20,7 @@ import pandas as pd
 from passback.domain.codes import Kind
 from passback.domain.context import DistrictContext, grading_period_frame, local_now
 from passback.guards import GuardDecision, writes_of
+from passback.guards.measure import SENT_COLUMNS
 from passback.oneroster.client import OneRosterClient
 from passback.settings import Settings, get_settings
 from passback.store import districts as store_districts
@@ -139,16 +140,23 @@ class DistrictRun:
         )
 
     def evaluate(self, source: Any, sis: SisSnapshot) -> Evaluation:
-        t0 = time.perf_counter()
-        ledger_li = store_ledger.read_ledger(self.engine, self.district_id, Kind.line_item, columns=LEDGER_COLUMNS)
-        ledger_res = store_ledger.read_ledger(self.engine, self.district_id, Kind.result, columns=[*LEDGER_COLUMNS, "sent_score"])
-        read_s = time.perf_counter() - t0
-        evaluation = evaluate(source, self.context(sis), ledger_line_items=ledger_li, ledger_results=ledger_res,
-                              retry_rejected=self.options.retry_rejected)
-        evaluation.stage_seconds["ledger"] = read_s
+        line_items: list[pd.DataFrame] = []
+
+        def read_ledger() -> tuple[pd.DataFrame, pd.DataFrame]:  # read late: not in memory during classification
+            line_items.append(store_ledger.read_ledger(self.engine, self.district_id, Kind.line_item, columns=LEDGER_COLUMNS))
+            # the results' ledger streams (batches of Arrow rows): it is never whole in memory
+            return line_items[0], store_ledger.ledger_batches(self.engine, self.district_id, Kind.result, columns=LEDGER_COLUMNS)
+
+        evaluation = evaluate(source, self.context(sis), read_ledger=read_ledger, retry_rejected=self.options.retry_rejected)
+        ledger_li = line_items[0]
         evaluation.acked_line_items = pd.Index(ledger_li.loc[ledger_li["status"] == "acked", "assessment_id"])
-        evaluation.guard_writes = writes_of(evaluation.plan, ledger_li, ledger_res)  # what the SIS held, for the guards
+        # what the SIS held before, for the guards (the results' ledger is read again only for updates)
+        acked = store_ledger.ledger_counts(self.engine, self.district_id).get(Kind.result, {}).get("acked", 0)
+        evaluation.guard_writes = writes_of(evaluation.plan, ledger_li, self.sent_results, results_acked=acked)
         return evaluation
+
+    def sent_results(self) -> Any:
+        return store_ledger.ledger_batches(self.engine, self.district_id, Kind.result, columns=SENT_COLUMNS)
 
     async def load(self, client: OneRosterClient, evaluation: Evaluation, sis: SisSnapshot) -> LoadResult:
         d = self.district
