@@ -242,6 +242,7 @@ class DistrictRun:
                 log.warning("district %s: the report index was not rebuilt: %s", self.district_id, exc)
 
     def fail(self, error: BaseException, evaluation: Evaluation | None) -> DistrictSummary:
+        log.debug("district %s failed", self.district_id, exc_info=error)
         load = self.loader.result if self.loader is not None else None
         if evaluation is not None:
             summary = summarise(self.district_id, evaluation, load, dry_run=self.options.dry_run)
