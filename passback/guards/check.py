@@ -15,8 +15,15 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from passback.guards.limits import (COUNT_GUARDS, HISTORY_RUNS, NAMES, ZERO_SHARE, ZERO_SHARE_WHAT, DistrictLimits,
-                                    count_limit)
+from passback.guards.limits import (
+    COUNT_GUARDS,
+    HISTORY_RUNS,
+    NAMES,
+    ZERO_SHARE,
+    ZERO_SHARE_WHAT,
+    DistrictLimits,
+    count_limit,
+)
 from passback.guards.measure import Measures, Writes, digest, measure
 
 HISTORY_SCAN = 50  # recent runs read to find the last HISTORY_RUNS ordinary ones

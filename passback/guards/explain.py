@@ -7,6 +7,7 @@ for markdown tables (``passback.report.artifacts.cell``).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -64,7 +65,7 @@ def drivers(check: GuardCheck, info: pd.DataFrame | None) -> dict[str, dict[str,
         rows = driving_rows(check, result)
         ids = rows["assessment_id"].astype("str")
         per = ids.value_counts()
-        entry: dict[str, Any] = {"rows": int(len(rows)), "assessments": [], "classes": [], "teachers": [], "samples": []}
+        entry: dict[str, Any] = {"rows": len(rows), "assessments": [], "classes": [], "teachers": [], "samples": []}
         for aid, n in per.head(TOP).items():
             entry["assessments"].append({"assessment_id": aid, "title": _field(info, aid, "title"), "rows": int(n)})
         if info is not None and len(per):
@@ -98,7 +99,7 @@ def _num(value: Any) -> str:
         number = float(value)
     except (TypeError, ValueError):
         return ""
-    return "" if number != number else f"{number:g}"
+    return "" if math.isnan(number) else f"{number:g}"
 
 
 def markdown(check: GuardCheck, found: dict[str, dict[str, Any]], *, command: str, digest: str) -> str:
@@ -133,7 +134,7 @@ def markdown(check: GuardCheck, found: dict[str, dict[str, Any]], *, command: st
                       "|---|---|---|---|---|---|"]
             lines += [f"| {s['kind']} | {cell(s['assessment_id'])} | {cell(s['title'])} | {cell(s['class'])} | "
                       f"{cell(s['before']) or '—'} | {cell(s['after']) or '—'} |" for s in entry["samples"]]
-    lines += ["", "**Approve** to write exactly this plan (if the Otus data changed meanwhile, the plan is made again "
-              "and the guards check it first). **Reject** to write nothing tonight: the district ends `held`.",
+    lines += ["", ("**Approve** to write exactly this plan (if the Otus data changed meanwhile, the plan is made again "
+                   "and the guards check it first). **Reject** to write nothing tonight: the district ends `held`."),
               f"From a shell: `{command}`."]
     return "\n".join(lines)

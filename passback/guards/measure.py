@@ -8,8 +8,8 @@ turns that into one value per guard and, per guard, which writes make it (for th
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -92,12 +92,12 @@ def writes_of(plan: Any, ledger_line_items: pd.DataFrame,
         if results_acked is None:
             results_acked = int((ledger_results["status"] == "acked").sum()) if len(ledger_results) else 0
         frame = ledger_results
-        ledger_results = lambda: [frame]  # noqa: E731
+        ledger_results = lambda: [frame]
     was_acked, prev = sent_before(res, ledger_results)
     res_out = pd.DataFrame({"assessment_id": res["assessment_id"].astype("str"), "student_id": res["student_id"].astype("str"),
                             "payload_hash": res["payload_hash"].astype("int64"),
                             "score": res["score"].astype("float64"), "was_acked": was_acked, "prev_score": prev}, index=res.index)
-    n_acked_li = int(len(acked_li))
+    n_acked_li = len(acked_li)
     results_acked = int(results_acked or 0)
     return Writes(li_out, res_out, results_total=len(plan.results), results_acked=results_acked,
                   line_items_acked=n_acked_li, first_night=(n_acked_li == 0 and results_acked == 0))
@@ -117,7 +117,7 @@ def sent_before(res: pd.DataFrame, batches: Callable[[], LedgerBatches]) -> tupl
         if not len(rows):
             continue
         acked = ledger_equals(batch["status"], "acked")[rows]
-        score = batch["sent_score"] if "sent_score" in batch else None
+        score = batch.get("sent_score")
         sent = (pd.to_numeric(pd.Series(ledger_column(score)[rows]), errors="coerce").to_numpy(dtype="float64")
                 if score is not None else np.full(len(rows), np.nan))
         at = updates[target]

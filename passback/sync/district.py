@@ -31,7 +31,7 @@ from passback.store.locks import Lock, district_lock
 from passback.store.secrets import decrypt_secret
 from passback.store.urls import plain_http_host, url_problem
 from passback.sync.evaluate import Evaluation, evaluate
-from passback.sync.load import LoadLimits, Loader, LoadResult
+from passback.sync.load import Loader, LoadLimits, LoadResult
 from passback.sync.report import DistrictSummary, summarise
 
 log = logging.getLogger("passback.sync")

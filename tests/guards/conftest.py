@@ -15,6 +15,7 @@ import pytest
 
 from passback.settings import get_settings
 from passback.store.db import get_engine
+from tests.cli.conftest import cli_process, prefect_home  # noqa: F401 - fixtures of test_cli_sync (a child `passback`)
 from tests.e2e.conftest import Sis, register, run_sync
 from tests.factory import World, assessment, score, world, write_source
 

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,31 @@ import httpx
 from tests.flows.test_deployment import ROOT, free_port, prefect
 
 FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+
+
+@contextmanager
+def passback_home(home: Path, **env: str) -> Iterator[None]:
+    """This process uses ``home`` (SQLite state and source DBs) and ``env`` for a test module; the
+    variables, settings and engines are as before afterwards."""
+    from passback.settings import reset_settings
+    from passback.store.db import forget_engines
+
+    names = ("PASSBACK_HOME", "PASSBACK_STATE_URL", *env)
+    saved = {k: os.environ.get(k) for k in names}
+    os.environ.update(PASSBACK_HOME=str(home), **env)
+    os.environ.pop("PASSBACK_STATE_URL", None)
+    reset_settings()
+    forget_engines()
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        forget_engines()
+        reset_settings()
 
 
 class PrefectStack:

@@ -6,25 +6,22 @@ names the district and the cause (and links the flow run)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from passback.scenario import Scenario
-from passback.settings import get_settings, reset_settings
-from passback.store.db import forget_engines
+from passback.settings import get_settings
 from tests.e2e.conftest import register
 from tests.factory import as_district, merge, scenario_for, world, write_source
 from tests.flows.test_deployment import ROOT
-from tests.guards.stack import PrefectStack
+from tests.guards.stack import PrefectStack, passback_home
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +36,7 @@ class Receiver:
         received = self.messages
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 received.append(json.loads(body or b"{}") | {"path": self.path})
                 self.send_response(200)
@@ -68,32 +65,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrefectSta
     base = tmp_path_factory.mktemp("alerts")
     home = base / "home"
     home.mkdir()
-    saved = {k: os.environ.get(k) for k in ("PASSBACK_HOME", "PASSBACK_STATE_URL")}
-    os.environ["PASSBACK_HOME"] = str(home)
-    os.environ.pop("PASSBACK_STATE_URL", None)
-    reset_settings()
-    forget_engines()
-    worlds = {d: as_district(world(), d) for d in ("dRevoked", "dHeld")}
-    write_source(merge(*worlds.values()), get_settings().source_db_url)
     receiver = Receiver()
     prefect = None
-    try:
-        with SimulatorThread(Scenario(districts=[scenario_for(w, tenant=d) for d, w in worlds.items()])) as sim:
-            register("dRevoked", sim.url, client_secret="revoked-by-the-district")  # the SIS refuses it
-            register("dHeld", sim.url, guard_writes=1)  # the factory world writes two items: held
-            prefect = PrefectStack(home, base / "prefect")
-            yield prefect, receiver
-    finally:
-        if prefect is not None:
-            prefect.close()
-        receiver.close()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        forget_engines()
-        reset_settings()
+    with passback_home(home):
+        worlds = {d: as_district(world(), d) for d in ("dRevoked", "dHeld")}
+        write_source(merge(*worlds.values()), get_settings().source_db_url)
+        try:
+            with SimulatorThread(Scenario(districts=[scenario_for(w, tenant=d) for d, w in worlds.items()])) as sim:
+                register("dRevoked", sim.url, client_secret="revoked-by-the-district")  # the SIS refuses it
+                register("dHeld", sim.url, guard_writes=1)  # the factory world writes two items: held
+                prefect = PrefectStack(home, base / "prefect")
+                yield prefect, receiver
+        finally:
+            if prefect is not None:
+                prefect.close()
+            receiver.close()
 
 
 def wait_for(receiver: Receiver, district: str, timeout: float = 180) -> list[dict[str, Any]]:
@@ -107,11 +93,11 @@ def wait_for(receiver: Receiver, district: str, timeout: float = 180) -> list[di
 def test_install_then_a_revoked_district_and_a_held_one_each_send_one_message(stack: tuple[PrefectStack, Receiver]) -> None:
     prefect, receiver = stack
     done = subprocess.run([sys.executable, "-m", "passback", "alerts", "install", "--webhook", receiver.url],
-                          capture_output=True, text=True, env=prefect.env, cwd=ROOT, timeout=300)
+                          capture_output=True, text=True, env=prefect.env, cwd=ROOT, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert "installed 2 alert automations" in done.stdout and WEBHOOK_SECRET not in done.stdout + done.stderr
     again = subprocess.run([sys.executable, "-m", "passback", "alerts", "install", "--webhook", receiver.url],
-                           capture_output=True, text=True, env=prefect.env, cwd=ROOT, timeout=300)
+                           capture_output=True, text=True, env=prefect.env, cwd=ROOT, timeout=300, check=False)
     assert again.returncode == 0, again.stderr  # replaces them: still one message per event below
     automations = prefect.post("/automations/filter", {}).json()
     assert sorted(a["name"] for a in automations) == ["passback: district held for approval",

@@ -12,7 +12,14 @@ from passback.store import runs as store_runs
 from tests.cli.conftest import cli
 from tests.e2e.conftest import Sis
 from tests.factory import World
-from tests.guards.conftest import STUDENTS, add_assessment, engine, night, ordinary_history, stored
+from tests.guards.conftest import (
+    STUDENTS,
+    add_assessment,
+    engine,
+    night,
+    ordinary_history,
+    stored,
+)
 
 
 def typo_night(w: World, sis: Sis, aid: str = "typo") -> dict:

@@ -13,7 +13,7 @@ import pytest
 
 from passback.scenario import Scenario
 from passback.settings import get_settings
-from tests.cli.conftest import cli, cli_process, prefect_home, small_world  # noqa: F401 - fixtures
+from tests.cli.conftest import cli, small_world
 from tests.e2e.conftest import Sis, register
 from tests.factory import as_district, merge, scenario_for, write_source
 

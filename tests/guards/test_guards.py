@@ -13,7 +13,16 @@ from passback.store import holds as store_holds
 from passback.store import ledger
 from tests.e2e.conftest import Sis
 from tests.factory import World
-from tests.guards.conftest import OWN, STUDENTS, add_assessment, engine, night, ordinary_history, set_scores, stored
+from tests.guards.conftest import (
+    OWN,
+    STUDENTS,
+    add_assessment,
+    engine,
+    night,
+    ordinary_history,
+    set_scores,
+    stored,
+)
 
 
 def held_by(w: World, sis: Sis) -> set[str]:

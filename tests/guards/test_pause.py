@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from passback.scenario import Scenario
-from passback.settings import get_settings, reset_settings
+from passback.settings import get_settings
 from passback.store import holds as store_holds
 from passback.store import runs as store_runs
-from passback.store.db import forget_engines, get_engine
+from passback.store.db import get_engine
 from passback.store.models import DistrictLock, utcnow
 from tests.e2e.conftest import Sis, register, run_sync
 from tests.factory import as_district, merge, scenario_for, world, write_source
-from tests.guards.stack import PrefectStack
+from tests.guards.stack import PrefectStack, passback_home
 
 pytestmark = pytest.mark.slow
 
@@ -43,30 +41,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrefectSta
     base = tmp_path_factory.mktemp("pause")
     home = base / "home"
     home.mkdir()
-    saved = {k: os.environ.get(k) for k in ("PASSBACK_HOME", "PASSBACK_LOCK_TAKEOVER_S", "PASSBACK_STATE_URL")}
-    os.environ.update(PASSBACK_HOME=str(home), PASSBACK_LOCK_TAKEOVER_S=str(TAKEOVER_S))
-    os.environ.pop("PASSBACK_STATE_URL", None)
-    reset_settings()
-    forget_engines()
-    worlds = {d: as_district(world(), d) for d in DISTRICTS}
-    write_source(merge(*worlds.values()), get_settings().source_db_url)
     stack = None
-    try:
-        with SimulatorThread(Scenario(districts=[scenario_for(w, tenant=d) for d, w in worlds.items()])) as sim:
-            for d in DISTRICTS:  # any night writing more than one item is held (the factory world writes two)
-                register(d, sim.url, guard_writes=1, guard_timeout_h=(16 / 3600 if d == "dT" else 1.0))
-            stack = PrefectStack(home, base / "prefect", PASSBACK_LOCK_TAKEOVER_S=str(TAKEOVER_S))
-            yield stack, Sis(sim.url)
-    finally:
-        if stack is not None:
-            stack.close()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        forget_engines()
-        reset_settings()
+    with passback_home(home, PASSBACK_LOCK_TAKEOVER_S=str(TAKEOVER_S)):
+        worlds = {d: as_district(world(), d) for d in DISTRICTS}
+        write_source(merge(*worlds.values()), get_settings().source_db_url)
+        try:
+            with SimulatorThread(Scenario(districts=[scenario_for(w, tenant=d) for d, w in worlds.items()])) as sim:
+                for d in DISTRICTS:  # any night writing more than one item is held (the factory world writes two)
+                    register(d, sim.url, guard_writes=1, guard_timeout_h=(16 / 3600 if d == "dT" else 1.0))
+                stack = PrefectStack(home, base / "prefect", PASSBACK_LOCK_TAKEOVER_S=str(TAKEOVER_S))
+                yield stack, Sis(sim.url)
+        finally:
+            if stack is not None:
+                stack.close()
 
 
 def engine() -> Any:
