@@ -67,3 +67,26 @@ def test_a_failed_district_wins_exit_status_1(two: Sis, cli_process: Any) -> Non
     assert ran.code == 1, ran.err
     by_id = districts(ran.out)
     assert (by_id["dOk"]["status"], by_id["dHeld"]["status"]) == ("failed", "held")
+
+
+def test_a_backfill_shows_its_size_and_waits_for_approval(home: Path, cli_process: Any) -> None:
+    import datetime as dt
+
+    from tests.cli.conftest import running_sis
+
+    with running_sis(small_world()) as sis:
+        register("d1", sis.url, effective_date=dt.date(2026, 11, 5), guard_writes=1)  # a-1, a-2 are before it
+        preview = cli_process("backfill", "d1", "--effective-date", "2026-08-17")
+        assert preview.code == 0, preview.err
+        assert "would write 2 new lineItems" in preview.out and "would be held for approval" in preview.out
+        assert "writes 6 > 1" in preview.out
+
+        applied = cli_process("backfill", "d1", "--effective-date", "2026-08-17", "--apply")
+        assert applied.code == 3, applied.err
+        assert "d1 held" in applied.out and "6 writes planned" in applied.out and "passback approve d1" in applied.out
+        assert sis.state()["counts"] == {"lineItems": 0, "results": 0}
+
+        approved = cli_process("approve", "d1", "--note", "the new date is right", "--by", "Dana", "--sync")
+        assert approved.code == 0, approved.err
+        assert "approved the held plan of d1 (6 writes" in approved.out
+        assert sis.state()["counts"] == {"lineItems": 2, "results": 4}
