@@ -91,12 +91,23 @@ class PrefectStack:
 
     # -- the REST API ---------------------------------------------------------------------
     def get(self, path: str) -> Any:
-        response = httpx.get(f"{self.api}{path}", timeout=30)
+        response = self._retry(lambda: httpx.get(f"{self.api}{path}", timeout=30))
         response.raise_for_status()
         return response.json()
 
     def post(self, path: str, body: Any) -> httpx.Response:
-        return httpx.post(f"{self.api}{path}", json=body, timeout=30)
+        return self._retry(lambda: httpx.post(f"{self.api}{path}", json=body, timeout=30))
+
+    @staticmethod
+    def _retry(call: Any, patience: float = 60) -> httpx.Response:
+        """The server's SQLite answers 503 ("database is locked") while the machine is busy: the
+        request changed nothing; it is sent again, for ``patience`` seconds at most."""
+        deadline = time.monotonic() + patience
+        response = call()
+        while response.status_code == 503 and time.monotonic() < deadline:
+            time.sleep(1)
+            response = call()
+        return response
 
     def run_deployment(self, name: str, **parameters: Any) -> str:
         deployment = self.get(f"/deployments/name/{name}")
