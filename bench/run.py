@@ -60,7 +60,8 @@ def world_dir(preset: str, districts: int = 1) -> Path:
 
 
 def prepare(preset: str, districts: int) -> None:
-    from passback.source.generate import generate, write_world
+    from passback.source.generate import generate
+    from passback.source.write import write_world
 
     path = CACHE / f"{preset}-x{districts}-{TODAY.isoformat()}"
     shutil.rmtree(path, ignore_errors=True)

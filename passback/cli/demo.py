@@ -33,7 +33,8 @@ def register_world(world: Any, sim_url: str, *, verify_tls: bool = True) -> None
 def run_demo(*, fresh: bool, port: int) -> None:
     from passback.cli.runs import print_summary, run_nightly
     from passback.simulator.server import SimulatorProcess
-    from passback.source.generate import generate, write_world
+    from passback.source.generate import generate
+    from passback.source.write import write_world
 
     settings = get_settings()
     home = settings.home

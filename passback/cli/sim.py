@@ -51,7 +51,8 @@ def seed(
     register: Annotated[str | None, typer.Option("--register", help="simulator URL: also register the districts against it")] = None,
 ) -> None:
     """Generate synthetic Otus data (PASSBACK_SOURCE_URL) and the matching SIS scenario (<home>/scenario.json)."""
-    from passback.source.generate import generate, write_world
+    from passback.source.generate import generate
+    from passback.source.write import write_world
 
     settings = get_settings()
     world = generate(preset, seed=seed_, violation_rate=violation_rate, districts=districts)

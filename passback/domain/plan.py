@@ -73,6 +73,8 @@ class _DesiredKeys:
 
 
 def _ints(codes: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Codes as integers (an id the other side does not know is null there: -1, never a float NaN)."""
+    codes = codes.fill_null(-1) if codes.null_count else codes
     return codes.to_numpy(zero_copy_only=False)
 
 

@@ -29,7 +29,6 @@ from passback.source.presets import (EDGE_TITLE, POINTS, POINTS_WEIGHTS, RETIRED
 from passback.source.sis import build_sis_district, category_mapping, session_ids
 from passback.source.violations import (EXCLUDED_SHARE, INVALID_SHARE, ASSESSMENT_KINDS, kind_counts,
                                         plant_assessments)
-from passback.source.write import write_world  # noqa: F401  (re-exported: the CLI imports it from here)
 
 STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype
 ASSESSMENT_COLUMNS = ["id", "district_id", "class_id", "assigned_by", "title", "assessment_type", "scoring",

@@ -38,7 +38,8 @@ def time_read(url: str, district_id: str) -> dict[str, float | int]:
 
 
 def time_preset(preset: str, folder: Path, *, seed: int = 7) -> dict[str, float | int | str]:
-    from passback.source.generate import generate, write_world
+    from passback.source.generate import generate
+    from passback.source.write import write_world
 
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / f"otus-{preset}.db"

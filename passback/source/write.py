@@ -12,7 +12,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -21,8 +21,16 @@ from sqlalchemy import create_engine, text
 
 from passback.source.models import create_source_schema
 
-if TYPE_CHECKING:
-    from passback.source.generate import GeneratedWorld
+
+
+class World(Protocol):
+    """What is written (``passback.source.generate.GeneratedWorld`` is one): no import back to it."""
+
+    seeds: list[Any]
+    scenario: Any
+
+    def frames(self) -> dict[str, pd.DataFrame]: ...
+
 
 TABLE_NAMES = {"users": "otus_users", "classes": "otus_classes", "enrollments": "otus_enrollments",
                "assessments": "otus_assessments", "scores": "otus_scores", "group_members": "otus_group_members"}
@@ -57,7 +65,7 @@ def _batches(table: pa.Table) -> Iterator[list[list[Any]]]:
         yield [col.to_pylist() for col in batch.columns]
 
 
-def _write_sqlite(world: GeneratedWorld, path: Path) -> None:
+def _write_sqlite(world: World, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".building")
     tmp.unlink(missing_ok=True)
@@ -83,7 +91,7 @@ def _write_sqlite(world: GeneratedWorld, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _write_sqlalchemy(world: GeneratedWorld, url: str) -> None:
+def _write_sqlalchemy(world: World, url: str) -> None:
     from passback.source.models import SOURCE_TABLES
 
     engine = create_engine(url)
@@ -111,7 +119,7 @@ def _in(name: str) -> Any:
     return bindparam(name, expanding=True)
 
 
-def write_world(world: GeneratedWorld, source_url: str, scenario_path: Path | str) -> None:
+def write_world(world: World, source_url: str, scenario_path: Path | str) -> None:
     """Write the world's source tables to ``source_url`` and its SIS side to ``scenario_path``.
 
     Idempotent: a SQLite source is recreated; other databases have the world's districts replaced.

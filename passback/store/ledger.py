@@ -1,14 +1,17 @@
 """The ledger: what the SIS acknowledged, per lineItem and result.  The hot path: read whole for a
-district (millions of rows, as Arrow through ADBC on SQLite files and PostgreSQL) and upserted one
-batch per transaction."""
+district (millions of rows: as Arrow through ADBC on PostgreSQL, in large cursor batches on SQLite)
+and upserted one batch per transaction.
+
+Never ADBC on a SQLite state DB: its driver carries its own copy of the SQLite library, and two
+copies in one process break SQLite's POSIX locks (closing the driver's handle drops the locks of
+Python's ``sqlite3`` connections to the same file; sqlite.org/howtocorrupt.html 2.2.1).  Measured:
+a sync that read the ledger through ADBC let another process's committed DELETE vanish from the WAL."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pandas as pd
 import pyarrow as pa
@@ -23,7 +26,6 @@ TABLE = LedgerEntry.__table__
 KEY = ["district_id", "kind", "assessment_id", "student_id"]
 DEFAULT_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status"]
 ALL_COLUMNS = [c.name for c in TABLE.columns]
-ARROW_BATCH_ROWS = 65_536  # SQLite's ADBC driver infers a column's type from its first batch
 STREAM_BATCH_ROWS = 524_288  # ledger_batches: few batches (each one re-hashes the ids it is matched against)
 log = logging.getLogger("passback.store")
 
@@ -60,13 +62,11 @@ def ledger_batches(engine: Engine, district_id: str, kind: str, *, columns: list
     sql = f"SELECT {', '.join(cols)} FROM ledger_entry WHERE district_id = :d AND kind = :k"  # noqa: S608 - names checked above
     conn, query = _arrow_connection(engine, sql)
     if conn is None:
-        yield read_ledger(engine, district_id, kind, columns=cols)
+        yield from _row_batches(engine, sql, (district_id, kind), cols)
         return
     started = False
     try:
         with conn.cursor() as cursor:
-            if engine.url.get_backend_name() == "sqlite":
-                cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(STREAM_BATCH_ROWS)})
             cursor.execute(query, (district_id, kind))
             for batch in cursor.fetch_record_batch():
                 if batch.num_rows:
@@ -80,17 +80,31 @@ def ledger_batches(engine: Engine, district_id: str, kind: str, *, columns: list
         return
     finally:
         conn.close()
-    yield read_ledger(engine, district_id, kind, columns=cols)
+    yield from _row_batches(engine, sql, (district_id, kind), cols)
+
+
+def _row_batches(engine: Engine, sql: str, params: tuple[str, str], cols: list[str]) -> Iterator[dict[str, Any]]:
+    """The rows in batches of ``STREAM_BATCH_ROWS`` through the DBAPI cursor, each column an Arrow array."""
+    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(sql.replace(":d", mark).replace(":k", mark), params)
+        while rows := cursor.fetchmany(STREAM_BATCH_ROWS):
+            columns = list(zip(*rows, strict=True))
+            del rows
+            yield {col: pa.array(values, type=pa.int64() if col == "payload_hash" else None)
+                   for col, values in zip(cols, columns, strict=True)}
+        cursor.close()
+    finally:
+        raw.close()
 
 
 def _arrow_connection(engine: Engine, sql: str) -> tuple[Any, str]:
-    """An ADBC connection to the state DB and the query in its parameter style (None when no driver fits)."""
+    """An ADBC connection to a PostgreSQL state DB and the query in its parameter style (None otherwise:
+    SQLite is read through Python's own ``sqlite3``, see the module doc)."""
     url = engine.url
     try:
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            import adbc_driver_sqlite.dbapi as adbc
-
-            return adbc.connect(f"file:{quote(Path(url.database).as_posix())}?mode=ro"), sql.replace(":d", "?").replace(":k", "?")
         if url.get_backend_name() == "postgresql":
             import adbc_driver_postgresql.dbapi as adbc
 
@@ -106,16 +120,14 @@ def _text_as_str(arrow_type: pa.DataType) -> Any:
 
 
 def _read_arrow(engine: Engine, sql: str, params: tuple[str, str]) -> pa.Table | None:
-    """The rows as one Arrow table through an ADBC driver (SQLite file, PostgreSQL): millions of rows
+    """The rows as one Arrow table through the PostgreSQL ADBC driver: millions of rows
     without a Python object per value.  None when no driver fits or the driver cannot type a column
-    (e.g. NULLs first then text in SQLite): the caller reads through the DBAPI cursor instead."""
+    (SQLite: see the module doc): the caller reads through the DBAPI cursor instead."""
     conn, query = _arrow_connection(engine, sql)
     if conn is None:
         return None
     try:
         with conn.cursor() as cursor:
-            if engine.url.get_backend_name() == "sqlite":
-                cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(ARROW_BATCH_ROWS)})
             cursor.execute(query, params)
             return cursor.fetch_arrow_table()
     except Exception as exc:  # noqa: BLE001 - e.g. a column the driver could not type: read it the other way

@@ -54,6 +54,14 @@ def test_changed_payload_plans_one_update() -> None:
     assert diff(after, ledger_of(before)).tolist() == ["unchanged", "update"]
 
 
+def test_ledger_rows_for_ids_no_longer_desired_are_ignored() -> None:
+    """A ledger naming a student (or an assessment) the source no longer has: its codes are null on the
+    desired side, and the rows that do match still find their own (this crashed `explain` once)."""
+    before = desired([("a", "s1", 1.0), ("a", "gone", 2.0), ("old", "s1", 3.0)])
+    now = desired([("a", "s1", 1.0), ("b", "s1", 4.0)])
+    assert diff(now, ledger_of(before)).tolist() == ["unchanged", "create"]
+
+
 def test_rejected_items_are_held_until_changed_or_retry_requested() -> None:
     frame = desired([("a", "s1", 1.0)])
     rejected = ledger_of(frame, "rejected")

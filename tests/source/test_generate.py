@@ -12,7 +12,8 @@ import pytest
 
 from passback.domain.codes import ASSESSMENT_REASONS, OTUS_TYPES, SCORE_REASONS
 from passback.scenario import Scenario
-from passback.source.generate import GeneratedWorld, generate, write_world
+from passback.source.generate import GeneratedWorld, generate
+from passback.source.write import write_world
 from passback.source.presets import Calendar
 from passback.source.read import read_district
 from passback.source.violations import ASSESSMENT_KINDS

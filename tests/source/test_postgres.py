@@ -14,7 +14,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
 
-from passback.source.generate import generate, write_world
+from passback.source.generate import generate
+
+from passback.source.write import write_world
 from passback.source.read import COLUMNS, read_district
 
 PG_URL = os.environ.get("PASSBACK_TEST_PG_URL")

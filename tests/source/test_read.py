@@ -156,7 +156,8 @@ def test_flag_spellings() -> None:
 
 
 def test_an_engine_and_a_url_read_the_same(tmp_path: Path) -> None:
-    from passback.source.generate import generate, write_world
+    from passback.source.generate import generate
+    from passback.source.write import write_world
 
     world = generate("demo", seed=3, today=dt.date(2026, 11, 18))
     url = f"sqlite:///{tmp_path / 'otus.db'}"
@@ -171,7 +172,8 @@ def test_an_engine_and_a_url_read_the_same(tmp_path: Path) -> None:
 
 
 def test_small_chunks_assemble_the_same_frame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from passback.source.generate import generate, write_world
+    from passback.source.generate import generate
+    from passback.source.write import write_world
 
     world = generate("demo", seed=5, today=dt.date(2026, 11, 18))
     url = f"sqlite:///{tmp_path / 'otus.db'}"
