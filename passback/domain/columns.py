@@ -126,7 +126,7 @@ def pair_keys(first: np.ndarray, second: np.ndarray, second_size: int) -> np.nda
     """One int64 per (first, second) code pair (codes are >= 0)."""
     keys = first.astype(np.int64)  # in place from here: one array of millions, not three
     keys *= np.int64(second_size + 1)
-    keys += second.astype(np.int64, copy=False)  # (codes taken from an array with nulls arrive as float)
+    keys += second
     return keys
 
 
