@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.pop(var, None)
     if args.state_url:
         from passback.store.db import make_engine
-        from passback.store.testing import drop_everything
+        from tests.statedb import drop_everything
 
         engine = make_engine(args.state_url)
         drop_everything(engine)

@@ -12,6 +12,8 @@ Scenarios (see the README's benchmark table for the figures they must reach):
   ratelimit         a 40 writes/s token bucket answering 429 + Retry-After
   prefect-overhead  a typical night of preset M through the flow vs the library alone
   districts         20 small districts at 30 ms latency: nightly flow bounded-concurrent vs one by one
+  audit-size        the audit trail's bytes per write on SQLite and PostgreSQL (bench/audit_bench.py)
+  reconcile-M       `passback reconcile` of preset M fully synced, against its simulator; extrapolated to L
   all               the quick ones: load, ratelimit, amplification, prefect-overhead, districts
 
 Generated data, synced ledgers and simulator databases are cached under ``bench/.cache`` (keyed by
@@ -543,7 +545,40 @@ def districts() -> dict[str, Any]:
             "writes": writes, "districts": len(seeds), "max_concurrency": concurrency["concurrent"]}
 
 
-SCENARIOS = {"plan-L": plan_l, "plan-L-pg": plan_l_pg, "noop-L": noop_l, "amplification": amplification, "load": load, "ratelimit": ratelimit,
+def reconcile_m() -> dict[str, Any]:
+    """Preset M fully synced, then ``passback reconcile`` against its simulator (pages of 1000, the
+    district's rate gate): seconds, requests, objects compared; extrapolated to L."""
+    from passback.sync.reconcile import reconcile
+
+    base = synced_m()
+    run = copy_home(base, CACHE / "runs" / "reconcile-M")
+    data = world_dir("M")
+    use_home(run / "home", data / "otus.db", fresh=False)
+    seeds = seeds_of(data)
+    with simulator(data / "scenario.json", db=run / "sim.db") as sim:
+        register(seeds, sim.url)
+        reset_stats(sim.url)
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        drift = asyncio.run(reconcile(seeds[0].district_id))
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        requests = sim_stats(sim.url).get("total_requests")
+    per_object = seconds / max(drift.checked, 1)
+    l_objects = 163_639 + 3_700_000
+    return {"checked": drift.checked, "edited": len(drift.edited_in_sis), "deleted": len(drift.deleted_in_sis),
+            "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "requests": requests, "peak_rss_mb": peak_rss_mb(),
+            "objects_per_s": round(drift.checked / seconds, 1),
+            "l_estimate_s_at_this_speed": round(per_object * l_objects, 0),
+            "l_requests_at_page_1000": -(-163_639 // 1000) + -(-3_700_000 // 1000),
+            "l_floor_s_at_40_per_s": round((-(-163_639 // 1000) + -(-3_700_000 // 1000)) / 40, 1)}
+
+
+def audit_size() -> dict[str, Any]:
+    from bench.audit_bench import audit_size as measure
+
+    return measure()
+
+
+SCENARIOS = {"audit-size": audit_size, "reconcile-M": reconcile_m, "plan-L": plan_l, "plan-L-pg": plan_l_pg, "noop-L": noop_l, "amplification": amplification, "load": load, "ratelimit": ratelimit,
              "prefect-overhead": prefect_overhead, "districts": districts}
 
 

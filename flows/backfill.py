@@ -8,7 +8,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.states import State
 
-from flows.district_sync import FlowSteps, district_sync, final_state
+from flows.district_sync import FlowSteps, current_flow_run_id, district_sync, final_state
 from passback.naming import safe_key
 from passback.report import backfill as preview
 from passback.report.artifacts import summary_line
@@ -53,13 +53,24 @@ def run_name() -> str:
 
 @flow(name="backfill", flow_run_name=run_name)
 async def backfill(district_id: str, effective_date: dt.date, dry_run: bool = True) -> State:
-    """Evaluate the district with the new effective date and publish the preview as an artifact:
-    each assessment whose status changes (old and new reason) and the writes applying it would cause.
+    """Preview (the default) or apply a new effective date for one district.
 
-    ``dry_run`` (the default) changes nothing.  Otherwise the new effective date is stored and
-    the district is synced: only items that are new or changed are written — through the guards
-    of every sync, so a large backfill pauses for approval (its size and what drives it shown)."""
-    summary = await run_district(district_id, RunOptions(dry_run=True, effective_date=effective_date), PreviewSteps())
+    The preview evaluates the district with the new effective date and publishes it as an artifact:
+    each assessment whose status changes (old and new reason) and the writes applying it would cause.
+    Applying stores the new date and syncs the district: only items that are new or changed are
+    written — through the guards of every sync, so a large backfill pauses for approval (its size
+    and what drives it shown).
+
+    Args:
+        district_id: The district: its Otus district id exactly as the source tables spell it
+            (otus_*.district_id, e.g. HD1 or a UUID; case-sensitive). `passback district list` lists
+            the registered districts.
+        effective_date: The new effective date (YYYY-MM-DD): assessments assigned on or after it pass
+            back.
+        dry_run: Preview only, changing nothing (the default). Off: store the date and sync.
+    """
+    summary = await run_district(district_id, RunOptions(dry_run=True, effective_date=effective_date,
+                                                         flow_run_id=current_flow_run_id()), PreviewSteps())
     if dry_run or summary.status == "failed":
         return final_state(summary)
     engine = DistrictRun(district_id).engine

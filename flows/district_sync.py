@@ -68,14 +68,39 @@ async def district_sync(
     district_id: str,
     dry_run: bool = False,
     retry_rejected: bool = False,
-    max_writes: int | None = None,
-    max_seconds: float | None = None,
+    max_writes: int = 0,
+    max_seconds: float = 0.0,
     lock_wait_s: float = 0.0,
 ) -> State:
-    """Sync one district.  Ends Failed (with the summary as data) when the district failed."""
-    options = RunOptions(dry_run=dry_run, retry_rejected=retry_rejected, max_writes=max_writes,
-                         max_seconds=max_seconds, lock_wait_s=lock_wait_s)
+    """Sync one district: pre-flight, extract, validate, plan, guards, load, report.
+
+    Ends Failed (with the summary as data) when the district failed; pauses for approval when a
+    guard trips (Completed named "Held" when rejected or unanswered: nothing written).
+
+    Args:
+        district_id: The district to sync: its Otus district id exactly as the source tables spell it
+            (otus_*.district_id, e.g. HD1 or a UUID; case-sensitive). `passback district list` lists
+            the registered districts.
+        dry_run: Plan only: evaluate every row and report what would be written, but write nothing to
+            the SIS.
+        retry_rejected: Resend the items the SIS rejected before with the same payload (otherwise they
+            wait until they change in Otus).
+        max_writes: Stop after this many writes; the next run resumes. 0: the district's own limit
+            (`passback district set ID --max-writes-per-run N`), none if it has none.
+        max_seconds: Start no new write after this many seconds; the next run resumes. 0: no time limit.
+        lock_wait_s: Seconds to wait for another run of the same district to end. 0: end at once,
+            naming the district, when another run holds it.
+    """
+    options = RunOptions(dry_run=dry_run, retry_rejected=retry_rejected, max_writes=max_writes or None,
+                         max_seconds=max_seconds or None, lock_wait_s=lock_wait_s, flow_run_id=current_flow_run_id())
     return final_state(await run_district(district_id, options, FlowSteps()))
+
+
+def current_flow_run_id() -> str | None:
+    """The id of the flow run this code runs in (kept in the district's run record)."""
+    from prefect.runtime import flow_run
+
+    return str(flow_run.id) if flow_run.id else None
 
 
 def final_state(summary: DistrictSummary) -> State:

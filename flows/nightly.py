@@ -28,17 +28,34 @@ DISTRICT_DEPLOYMENT = "district-sync/district-sync"
 
 @flow(name="nightly-passback", log_prints=False)
 async def nightly(
-    districts: list[str] | None = None,
+    districts: tuple[str, ...] = (),
     dry_run: bool = False,
     retry_rejected: bool = False,
     max_concurrency: int = 4,
     dispatch: Literal["subflow", "deployment"] = "subflow",
-    max_seconds: float | None = None,
+    max_seconds: float = 0.0,
 ) -> State:
-    """Run each district as a subflow (or as a run of the per-district deployment, so that
-    districts spread over several workers), at most ``max_concurrency`` at once."""
+    """Sync every enabled district (or the given ones), several at once.
+
+    Each district runs as a subflow, or as a run of the district-sync deployment so that districts
+    spread over the work pool's workers. One district's failure never stops the others; the run
+    ends Failed when any district failed, saying which and why.
+
+    Args:
+        districts: The districts to sync, by their Otus district ids exactly as the source tables spell
+            them (e.g. HD1 or a UUID; `passback district list` lists them). Empty: every enabled
+            district.
+        dry_run: Plan only: evaluate and report what would be written, but write nothing to the SIS.
+        retry_rejected: Resend the items the SIS rejected before with the same payload (otherwise they
+            wait until they change in Otus).
+        max_concurrency: Districts synced at the same time (each keeps up to 8 requests in flight).
+        dispatch: subflow runs every district in this flow run's process; deployment runs each as a
+            run of the district-sync deployment, on any worker of the pool.
+        max_seconds: Per district, start no new write after this many seconds; the next run resumes.
+            0: no time limit.
+    """
     logger = get_run_logger()
-    ids = districts or enabled_districts()
+    ids = list(districts) or enabled_districts()
     gate = asyncio.Semaphore(max(1, max_concurrency))
 
     async def one(district_id: str) -> dict[str, Any]:
@@ -46,7 +63,7 @@ async def nightly(
             params = {"district_id": district_id, "dry_run": dry_run, "retry_rejected": retry_rejected, "max_seconds": max_seconds}
             if dispatch == "deployment":
                 flow_run = await run_deployment(DISTRICT_DEPLOYMENT, parameters=params, timeout=None, as_subflow=True)
-                return last_summary(district_id, flow_run.state)
+                return await child_summary(district_id, flow_run)
             state = await district_sync(**params, return_state=True)
             data = await state.result(raise_on_failure=False)
             if isinstance(data, dict):
@@ -91,11 +108,24 @@ def enabled_districts() -> list[str]:
     return [d.id for d in store_districts.list_districts(engine) if d.enabled]
 
 
-def last_summary(district_id: str, state: Any) -> dict[str, Any]:
-    """A deployment run happened in another process: read its summary from the run history."""
+async def child_summary(district_id: str, flow_run: Any) -> dict[str, Any]:
+    """The summary of THAT dispatched child run (never the district's latest run: when a child ends
+    before it records a run, the latest one is an earlier night's).  Its own result when this process
+    can read it (persisted in shared result storage); else the run record that child wrote, found by
+    its flow run id; else its state (crashed, cancelled, failed before recording a run) says why."""
+    state = flow_run.state
+    try:
+        data = await state.result(raise_on_failure=False) if state is not None else None
+    except Exception:  # noqa: BLE001 - not persisted, or stored where this worker cannot read it
+        data = None
+    if isinstance(data, dict) and data.get("district") == district_id:
+        return data
     engine = get_engine(get_settings().state_db_url)
-    runs = store_runs.recent_runs(engine, district_id, 1)
-    if runs and runs[0].counts:
-        counts = runs[0].counts
+    run = store_runs.run_of_flow_run(engine, district_id, str(flow_run.id))
+    if run is not None and run.status != "running" and run.counts:
+        counts = run.counts
         return counts if isinstance(counts, dict) else json.loads(counts)
-    return {"district": district_id, "status": "failed", "error": getattr(state, "message", None) or "no summary recorded"}
+    what = f"{state.name}: {state.message}" if state is not None and state.message else getattr(state, "name", "no state")
+    recorded = (f"; its run {run.id} was left {run.status}" if run is not None else "; it recorded no run")
+    return {"district": district_id, "status": "failed",
+            "error": f"the district-sync run {flow_run.name} ({flow_run.id}) ended {what}{recorded}"}

@@ -14,6 +14,34 @@ import pytest
 from passback.settings import reset_settings
 from passback.store.db import forget_engines
 
+
+
+def _per_worker() -> None:
+    """Under pytest-xdist each worker gets its own PostgreSQL database (``state_url`` drops schemas)
+    and its own PREFECT_HOME (one Prefect database per process): set before anything reads them."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    home = os.environ.get("PREFECT_HOME")
+    if home:
+        os.environ["PREFECT_HOME"] = str(Path(home) / worker)
+        Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    base = os.environ.get("PASSBACK_TEST_PG_URL")
+    if base:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        url = make_url(base)
+        mine = url.set(database=f"{url.database}_{worker}")
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": mine.database}).first():
+                conn.execute(text(f'CREATE DATABASE "{mine.database}"'))
+        admin.dispose()
+        os.environ["PASSBACK_TEST_PG_URL"] = mine.render_as_string(hide_password=False)
+
+
+_per_worker()
 PG_URL = os.environ.get("PASSBACK_TEST_PG_URL")
 STATE_BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
@@ -38,7 +66,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture(params=STATE_BACKENDS)
 def state_url(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The state DB URL on each backend, emptied and set as PASSBACK_STATE_URL."""
-    from passback.store.testing import drop_everything
+    from tests.statedb import drop_everything
     from passback.store.db import make_engine
 
     url = f"sqlite:///{home / 'state.db'}" if request.param == "sqlite" else str(PG_URL)

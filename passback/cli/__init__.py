@@ -13,21 +13,11 @@ import sys
 import typer
 from rich.markup import escape
 
-from passback.cli import alerts, approve, districts, doctor, report, runs, sim
+from passback.cli import alerts, approve, audit, demo, districts, doctor, report, runs, sim
 from passback.cli.common import console_err, friendly_error, neutral
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Otus -> Skyward grade passback (OneRoster 1.1), orchestrated by Prefect.")
-FLOW_COMMANDS = {"sync", "backfill", "demo", "approve"}  # they may start a temporary Prefect API
-
-
-@app.callback()
-def _before_command(ctx: typer.Context) -> None:
-    if ctx.invoked_subcommand in FLOW_COMMANDS and "--help" not in sys.argv:
-        from passback.cli.ephemeral import install
-
-        install()  # the temporary Prefect API dies with this process, even on kill -9
-
 
 app.add_typer(districts.district_app, name="district")
 app.add_typer(districts.mapping_app, name="mapping")
@@ -38,23 +28,29 @@ app.command("doctor")(doctor.doctor)
 app.command("sync")(runs.sync)
 app.command("backfill")(runs.backfill)
 app.command("explain")(runs.explain)
-app.command("demo")(runs.demo)
+app.command("demo")(demo.demo)
 app.command("seed")(sim.seed)
 app.command("runs")(runs.history)
 app.command("approve")(approve.approve)
 app.command("reject")(approve.reject)
 app.add_typer(alerts.alerts_app, name="alerts")
+app.command("history")(audit.history)
+app.command("reconcile")(audit.reconcile)
 
 
 def _prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's SDK telemetry prints an "anonymous usage" notice into a terminal on its first import
+    # (in the middle of the CLI's output) and then sends usage events; passback opts out of both, as
+    # it does of the server's analytics.  Set DO_NOT_TRACK=0 to let Prefect decide.
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     # The CLI prints each district's outcome once; Prefect's console copies of the same errors
     # would repeat it five times (the Prefect UI and API keep every log line).
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "passback")  # library logs reach the Prefect UI
-    # ...from inside a flow run; outside one (`--no-prefect`, doctor) there is no run to attach them
+    # ...from inside a flow run; outside one (`sync --dry-run`, doctor) there is no run to attach them
     # to, and Prefect would print a UserWarning for each logger instead of just not sending them.
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 

@@ -118,6 +118,8 @@ def set_(
     guard_zero_share: Annotated[str | None, typer.Option("--guard-zero-share", metavar="P", help="... turning more than this share (0-1) of one assessment's students to 0 (default 0.8)")] = None,
     guard_factor: Annotated[str | None, typer.Option("--guard-factor", metavar="F", help="history-based limits: F x the district's usual night (default 5)")] = None,
     guard_timeout: Annotated[float | None, typer.Option("--guard-timeout-hours", min=0.001, max=168, help="a paused run waits this long for approval (default 12)")] = None,
+    audit_days: Annotated[int | None, typer.Option("--audit-retention-days", help="keep audit rows this many days (default 400)")] = None,
+    retry_days: Annotated[int | None, typer.Option("--refusal-retry-max-days", help="retry a refused item after 1, 2, 4 ... nights, at most this many (default 7; 0: only when it changes)")] = None,
 ) -> None:
     """Change a district's settings (only the options given).  Guard limits: see README "Guards"."""
     from passback.store.districts import set_closed_periods_config, update_district
@@ -127,6 +129,7 @@ def set_(
         "timezone": timezone, "enabled": enabled, "concurrency": concurrency, "rate_limit_per_s": rate_limit,
         "grace_hours": grace_hours, "deletion_policy": deletion_policy, "max_writes_per_run": max_writes,
         "request_timeout_s": timeout, "batch_size": batch_size, "verify_tls": verify_tls, "allow_http": allow_http,
+        "audit_retention_days": audit_days, "refusal_retry_max_days": retry_days,
     }.items() if v is not None}
     changes |= guard_changes(guards=guards, guard_timeout_h=guard_timeout, guard_new_zeros=guard_new_zeros,
                              guard_changed_scores=guard_changed_scores, guard_lowered_scores=guard_lowered_scores,

@@ -18,6 +18,7 @@ def doctor(district_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     from passback.source.read import group_size
     from passback.sync.district import DistrictRun, RunOptions
     from passback.sync.doctor import Check, run_checks
+    from passback.sync.reach import unreachable
 
     run = DistrictRun(district_id, RunOptions(dry_run=True))
     source_url = run.settings.source_db_url
@@ -26,10 +27,12 @@ def doctor(district_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     except Exception as exc:  # noqa: BLE001 - reported as a failed check, the others still run
         shown = make_url(source_url).render_as_string(hide_password=True)
         members, source_error = 0, f"cannot read the Otus source DB {shown}: {str(exc).splitlines()[0]}"
+    fix = f"check the URLs with `passback district show {district_id}`"
+    down = asyncio.run(unreachable(run.district))  # one quick connect first: no SIS, no retries to wait for
     try:
-        checks = asyncio.run(run_checks(run, members))
+        checks = [Check("SIS reachable", False, down, fix)] if down else asyncio.run(run_checks(run, members))
     except OneRosterError as exc:  # the SIS never answered (DNS, TLS, firewall, wrong URL) or kept failing
-        checks = [Check("SIS reachable", False, str(exc), f"check the URLs with `passback district show {district_id}`")]
+        checks = [Check("SIS reachable", False, str(exc), fix)]
     # Every text below may come from the SIS, Otus or a user: shown safe (no control characters,
     # no markup, no URL password) and on one line per check.
     for c in checks:

@@ -26,7 +26,7 @@ from typing import Any
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent_pid: int) -> Callable[[], None]:
+def die_with_parent(parent_pid: int) -> Callable[[], None]:
     """A ``preexec_fn`` (runs in the child between fork and exec): SIGTERM when the parent dies."""
     prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl  # resolved before fork
 
@@ -82,7 +82,7 @@ def install() -> None:
 
     class OwnedServer(prefect_server.SubprocessASGIServer):
         def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
-            return forker.run(lambda: _with_preexec(super(OwnedServer, self)._run_uvicorn_command, _die_with_parent(parent)))
+            return forker.run(lambda: _with_preexec(super(OwnedServer, self)._run_uvicorn_command, die_with_parent(parent)))
 
     OwnedServer()  # registers itself in the slot Prefect looks in (``SubprocessASGIServer()``, port None)
     assert isinstance(prefect_server.SubprocessASGIServer(), OwnedServer)

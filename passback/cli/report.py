@@ -37,7 +37,7 @@ def export(
 
 @report_app.command("serve")
 def serve(
-    port: Annotated[int, typer.Option("--port", help="port on 127.0.0.1 (0 = any free port)")] = 8765,
+    port: Annotated[int, typer.Option("--port", help="port on 127.0.0.1 (0 = any free port); 8765 is the simulator's")] = 8766,
 ) -> None:
     """Serve the reports folder on http://127.0.0.1:PORT for a local look (Ctrl-C stops it)."""
     root = get_settings().docs_dir

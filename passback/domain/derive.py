@@ -22,7 +22,7 @@ SCORE_SOURCE_COLUMNS = ["assessment_id", "student_id", "state", "points_earned",
 
 
 def _text(series: pd.Series) -> pd.Series:
-    return series.astype("str") if len(series) else series.astype("str")
+    return series.astype("str")
 
 
 def _dates(series: pd.Series) -> pd.Series:

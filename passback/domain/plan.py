@@ -4,15 +4,19 @@ Actions per desired row:
 - ``create``    never acknowledged by the SIS
 - ``update``    acknowledged (or rejected) with a different payload hash
 - ``unchanged`` acknowledged with the same hash (SIS-side edits stand)
-- ``held``      rejected before with the same payload: not retried until it changes or a
-                retry-rejected run asks (reported as ``rejected``)
+- ``held``      refused before with the same payload and its next try is not due yet (held
+                until its next try, ``refusal_wait_days``; a changed payload or a retry-rejected
+                run sends it at once; reported as ``rejected``)
 Results whose lineItem is ``held`` are blocked (``line_item_rejected``) and not planned.
+
+Deletes (only under a district's ``propagate`` deletion policy): the results, then the lineItem, of
+each assessment deleted in Otus whose lineItem the SIS acknowledged (``plan_deletes``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,7 +27,18 @@ import pyarrow.compute as pc
 from passback.domain.columns import arrow_text, labels, one_array, pair_keys
 
 KEY = ["assessment_id", "student_id"]
-LEDGER_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status"]
+LEDGER_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status", "retry_at"]
+DELETE_COLUMNS = ["kind", "assessment_id", "student_id", "sourced_id", "grading_period_id"]
+NEVER = 2**62                # retry_at of a refusal that waits for its payload to change
+RETRY_SLACK_S = 6 * 3600     # a next try falls due a few hours before the same time of its night
+
+
+def refusal_wait_days(refusals: int, max_days: int) -> int | None:
+    """Nights between the ``refusals``-th refusal of an item in a row and its next try: 1, 2, 4, 8 ...
+    at most ``max_days`` (None: ``max_days`` 0, tried again only when its payload changes)."""
+    if max_days <= 0:
+        return None
+    return int(min(2 ** min(max(refusals, 1) - 1, 30), max_days))
 
 
 def empty_ledger() -> pd.DataFrame:
@@ -82,9 +97,12 @@ def _batches(ledger: pd.DataFrame | LedgerBatches) -> LedgerBatches:
     return [ledger] if isinstance(ledger, pd.DataFrame) else ledger
 
 
-def diff(desired: pd.DataFrame, ledger: pd.DataFrame | LedgerBatches, *, retry_rejected: bool = False) -> pd.Series:
+def diff(desired: pd.DataFrame, ledger: pd.DataFrame | LedgerBatches, *, retry_rejected: bool = False,
+         now: int | None = None) -> pd.Series:
     """The action for each desired row (index aligned with ``desired``).  ``ledger``: a frame, or
-    batches of ledger rows (streamed from the state DB: the ledger is never whole in memory)."""
+    batches of ledger rows (streamed from the state DB: the ledger is never whole in memory).
+    ``now`` (epoch seconds): a refused row whose ``retry_at`` is past is tried again (``update``);
+    without it (or without the column) a refused row with an unchanged payload is ``held``."""
     if desired.empty or (isinstance(ledger, pd.DataFrame) and ledger.empty):
         return pd.Series("create", index=desired.index, dtype="str")
     index = _DesiredKeys(desired)
@@ -92,6 +110,7 @@ def diff(desired: pd.DataFrame, ledger: pd.DataFrame | LedgerBatches, *, retry_r
     known = np.zeros(n, dtype=bool)
     ledger_hash = np.zeros(n, dtype=np.int64)
     rejected = np.zeros(n, dtype=bool)
+    due = np.zeros(n, dtype=bool)
     for batch in _batches(ledger):
         rows, target = index.find(batch)
         fresh = ~known[target]  # of two ledger rows with one key (never: it is the primary key) the first wins
@@ -99,9 +118,12 @@ def diff(desired: pd.DataFrame, ledger: pd.DataFrame | LedgerBatches, *, retry_r
         known[target] = True
         ledger_hash[target] = _column(batch["payload_hash"]).astype(np.int64)[rows]
         rejected[target] = _equals(batch["status"], "rejected")[rows]
+        if now is not None and "retry_at" in batch:
+            due[target] = _column(batch["retry_at"]).astype(np.int64)[rows] <= now
     same = known & (ledger_hash == desired["payload_hash"].to_numpy(dtype="int64"))
     rejected &= known
-    action = np.select([~known, ~same, rejected & (not retry_rejected), rejected], [0, 1, 2, 1], default=3)
+    waiting = rejected & ~due
+    action = np.select([~known, ~same, waiting & (not retry_rejected), rejected], [0, 1, 2, 1], default=3)
     return labels(action, ACTIONS, desired.index)
 
 
@@ -117,11 +139,32 @@ def _column(values: Any) -> np.ndarray:
     return values.to_numpy(dtype=object, na_value=None) if values.dtype == "str" else values.to_numpy()
 
 
+def empty_deletes() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="str") for c in DELETE_COLUMNS})
+
+
+def plan_deletes(deleted_assessments: pd.Index, ledger: pd.DataFrame) -> pd.DataFrame:
+    """What to DELETE in the SIS for assessments deleted in Otus: of each one whose lineItem the SIS
+    acknowledged, its acknowledged results first, then the lineItem (``DELETE_COLUMNS``; results
+    before lineItems).  ``ledger``: the district's ledger rows of those assessments (``kind``,
+    ``assessment_id``, ``student_id``, ``sourced_id``, ``status``, ``grading_period_id``)."""
+    if ledger.empty or deleted_assessments.empty:
+        return empty_deletes()
+    acked = ledger[(ledger["status"] == "acked") & ledger["assessment_id"].isin(deleted_assessments)]
+    parents = pd.Index(acked.loc[acked["kind"] == "lineItem", "assessment_id"])
+    rows = acked[acked["assessment_id"].isin(parents)].copy()
+    rows["_order"] = (rows["kind"] == "lineItem").astype("int8")  # results first
+    rows = rows.sort_values(["_order", "assessment_id", "student_id"], kind="stable")
+    out = rows[DELETE_COLUMNS].reset_index(drop=True)
+    return out.astype({c: "str" for c in DELETE_COLUMNS if c != "grading_period_id"})
+
+
 @dataclass
 class Plan:
     line_items: pd.DataFrame  # desired lineItems + "action"
     results: pd.DataFrame     # desired results + "action" (results under a held lineItem removed)
     blocked_results: pd.Series  # index of score rows blocked by a held lineItem (line_item_rejected)
+    deletes: pd.DataFrame = field(default_factory=empty_deletes)  # propagate policy: DELETE_COLUMNS, results first
 
     def writes(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame[frame["action"].isin(["create", "update"])]
@@ -148,11 +191,13 @@ def make_plan(
     ledger_results: pd.DataFrame | LedgerBatches,
     *,
     retry_rejected: bool = False,
+    now: int | None = None,
 ) -> Plan:
+    """``now``: the run's clock in epoch seconds (refused items whose next try is due are retried)."""
     li = desired_line_items.copy()
-    li["action"] = diff(li, ledger_line_items, retry_rejected=retry_rejected)
+    li["action"] = diff(li, ledger_line_items, retry_rejected=retry_rejected, now=now)
     held = pd.Index(li.loc[li["action"] == "held", "assessment_id"])
     under_held = desired_results["assessment_id"].isin(held).to_numpy()
     res = desired_results[~under_held] if under_held.any() else desired_results
-    res = res.assign(action=diff(res, ledger_results, retry_rejected=retry_rejected))
+    res = res.assign(action=diff(res, ledger_results, retry_rejected=retry_rejected, now=now))
     return Plan(line_items=li, results=res, blocked_results=desired_results.index[under_held])

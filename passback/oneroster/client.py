@@ -35,6 +35,7 @@ from passback.oneroster.errors import (
     UnexpectedAnswer,
     instead_of_oneroster,
     redact,
+    request_id,
 )
 from passback.oneroster.loop import MAX_RESPONSE_BYTES, Bounds, Reply, RequestLoop, time_budget
 from passback.oneroster.models import (
@@ -156,10 +157,11 @@ class OneRosterClient:
         status = response.status_code
         if kind == "foreign":
             return self._unexpected_write(reply, sourced_id, f"{method} {collection}/{sourced_id}", envelope)
+        rid = request_id(response.headers)
         if kind == "ok" or (method == "DELETE" and status == 404):
-            return WriteOutcome(sourced_id, True, status, status == 201, None, attempts)
+            return WriteOutcome(sourced_id, True, status, status == 201, None, attempts, request_id=rid)
         self._stats.rejections += 1
-        return WriteOutcome(sourced_id, False, status, False, self._rejection(response), attempts)
+        return WriteOutcome(sourced_id, False, status, False, self._rejection(response), attempts, request_id=rid)
 
     def _unexpected_write(self, reply: Reply, sourced_id: str, what: str, envelope: str) -> WriteOutcome:
         message = self._not_oneroster(reply, what, envelope)
@@ -198,6 +200,18 @@ class OneRosterClient:
             return await self.write("PUT", collection, sourced_id, encode(envelope, payload))
 
         return run_writes(put, items, workers=self.concurrency, district_id=self.district_id, should_stop=should_stop)
+
+    def delete_many(self, kind: WriteKind, sourced_ids: Iterable[str], *,
+                    should_stop: Callable[[], bool] | None = None) -> AsyncIterator[WriteOutcome]:
+        """DELETE every sourcedId through the same workers, pacing and bounds as ``put_many`` (a 404 is
+        an acknowledgement: the SIS no longer holds it); outcomes in completion order."""
+        collection, _ = _KINDS[kind]
+
+        async def delete(sourced_id: str, _: dict[str, Any]) -> WriteOutcome:
+            return await self.write("DELETE", collection, sourced_id, None)
+
+        return run_writes(delete, ((sid, {}) for sid in sourced_ids), workers=self.concurrency,
+                          district_id=self.district_id, should_stop=should_stop)
 
     async def read_back(self, kind: WriteKind, sourced_id: str, payload: dict[str, Any]) -> list[str]:
         """GET the item just written and compare it with ``payload``: one line per difference

@@ -126,6 +126,15 @@ class SisUnreachable(OneRosterError):
 
     @classmethod
     def for_district(cls, district_id: str, host: str, reason: str, detail: str) -> SisUnreachable:
+        from urllib.parse import urlsplit
+
+        from passback.store.urls import is_loopback
+
+        if reason in ("connect", "timeout") and is_loopback(urlsplit(f"//{host}").hostname):
+            return cls(f"cannot reach the SIS at {host} for district {district_id} ({reason}: {detail}) — the "
+                       f"simulator is not running? `passback sim serve` serves the demo's world (in another terminal, "
+                       f"or `passback demo --serve`); otherwise check the URLs with `passback district show "
+                       f"{district_id}`", district_id=district_id)
         check = {
             "dns": "the host name in the district's base/token URL (DNS does not resolve it)",
             "tls": "the SIS's TLS certificate (expired, self-signed or wrong host name) and this host's CA bundle",

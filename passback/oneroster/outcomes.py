@@ -28,6 +28,7 @@ class WriteOutcome:
     attempts: int = 1
     error: str | None = None
     exhausted: bool = False
+    request_id: str | None = None  # the SIS's request id, when it sent one (kept in the audit trail)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from passback.report.values import assessment_values, score_values
 OUTCOMES: tuple[str, ...] = ("created", "updated", "unchanged", "ineligible", "rejected", "failed", "pending")
 _O = {name: i for i, name in enumerate(OUTCOMES)}
 _R = {code: i for i, code in enumerate(ALL_REASONS)}
-HELD_MESSAGE = "rejected before with the same payload (not retried; use --retry-rejected)"
+HELD_MESSAGE = "refused before with the same payload: held until its next try (`passback explain` says when)"
 LOAD_REASON = {"closed": "grading_period_closed", "blocked": "line_item_rejected"}
 
 

@@ -100,6 +100,11 @@ RUN = """{% extends "base.html" %}{% from "counts.html" import counts_table %}
 <table><thead><tr><th>kind</th><th>assessment</th><th>student</th><th>outcome</th><th>the SIS said</th></tr></thead><tbody>
 {% for d in r.summary.rejected %}<tr><td>{{ d.kind }}</td><td>{{ d.assessment_id }}</td><td>{{ d.student_id }}</td><td>{{ d.outcome }}</td><td>{{ d.message }}</td></tr>{% endfor %}
 </tbody></table>{% endif %}
+{% if r.summary.get("deletions") %}<h2 id="deleted">Deleted in the SIS (deletion policy: propagate)</h2>
+<p>Assessments deleted in Otus whose lineItem the SIS held: their results, then the lineItem{% if r.status == "planned" %} — a dry run: what a sync would delete{% endif %}.</p>
+<table><thead><tr><th>kind</th><th>assessment</th><th>student</th><th>outcome</th><th>note</th></tr></thead><tbody>
+{% for d in r.summary.deletions %}<tr class="deletion"><td>{{ d.kind }}</td><td>{{ d.assessment_id }}</td><td>{{ d.student_id }}</td><td>{{ d.outcome }}</td><td>{{ d.message }}</td></tr>{% endfor %}
+</tbody></table>{% endif %}
 {% endblock %}
 """
 

@@ -13,7 +13,9 @@ from fastapi import APIRouter, Body, FastAPI, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from passback.scenario import Scenario
+from passback.simulator.schema import ref
 from passback.simulator.seed import seed_scenario
+from passback.simulator.store import dumps, now_iso
 from passback.simulator.state import SimState
 
 
@@ -21,6 +23,13 @@ class SettingsPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     licensed: bool | None = None
     use_grade_when_posting: bool | None = None
+
+
+class EnrollmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    class_id: str
+    user_id: str
+    role: str = "student"
 
 
 class ClientIn(BaseModel):
@@ -145,6 +154,18 @@ async def put_client(request: Request, tenant: str, client: ClientIn) -> dict[st
     sim.auth.put_client(tenant, client.client_id, client.client_secret, client.scopes)
     record = sim.store.client(tenant, client.client_id)
     return {"tenant": tenant, "client_id": client.client_id, "scopes": list(record.scopes) if record else []}
+
+
+@router.post("/tenants/{tenant}/enrollments")
+async def enrol(request: Request, tenant: str, enrollment: EnrollmentIn) -> dict[str, Any]:
+    """Enrol a user in a class (the SIS's own roster change: a student Skyward enrols late)."""
+    sim = _sim(request)
+    _tenant(sim, tenant)
+    sid = f"enr-{enrollment.class_id}-{enrollment.user_id}-{enrollment.role}"
+    obj = {"sourcedId": sid, "status": "active", "dateLastModified": now_iso(), "role": enrollment.role, "primary": False,
+           "user": ref(tenant, "user", enrollment.user_id), "class": ref(tenant, "class", enrollment.class_id)}
+    sim.store.add_enrollment(tenant, sid, enrollment.class_id, enrollment.user_id, enrollment.role, dumps(obj))
+    return {"tenant": tenant, "sourcedId": sid}
 
 
 @router.post("/load-scenario")

@@ -3,7 +3,7 @@
 * ``run_server(...)`` blocks (the ``passback sim serve`` command);
 * ``SimulatorThread`` / ``serve(...)``: uvicorn in a background thread, for tests;
 * ``SimulatorProcess``: uvicorn in a child process, for load benchmarks (the client must not
-  share the server's CPU-bound event loop).
+  share the server's CPU-bound event loop) and the demo (dying with the CLI that started it).
 
 All wait until ``GET /admin/health`` answers.  The h11 protocol is subclassed so the ``drop``
 fault can close the client's connection without an HTTP answer.
@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -167,14 +168,17 @@ def serve(scenario: ScenarioSource = None, host: str = "127.0.0.1", port: int = 
 
 
 class SimulatorProcess:
-    """The simulator in a child process (load benchmarks): ``with SimulatorProcess(path, faults=...) as sim:``."""
+    """The simulator in a child process (load benchmarks, the demo): ``with SimulatorProcess(path, faults=...) as sim:``.
+
+    ``preexec_fn`` runs in the child before it starts (the CLI passes ``ephemeral.die_with_parent``:
+    the simulator then ends with the CLI, even on ``kill -9``)."""
 
     def __init__(self, scenario: ScenarioSource = None, *, host: str = "127.0.0.1", port: int = 0,
                  db_path: str = ":memory:", faults: FaultConfig | None = None, token_lifetime_s: float = 3600,
-                 startup_timeout_s: float = 180, quiet: bool = True) -> None:
+                 startup_timeout_s: float = 180, quiet: bool = True, preexec_fn: Callable[[], None] | None = None) -> None:
         self.scenario, self.host, self.port = scenario, host, port
         self.db_path, self.faults, self.token_lifetime_s = db_path, faults or FaultConfig(), token_lifetime_s
-        self.startup_timeout_s, self.quiet = startup_timeout_s, quiet
+        self.startup_timeout_s, self.quiet, self.preexec_fn = startup_timeout_s, quiet, preexec_fn
         self._proc: subprocess.Popen[bytes] | None = None
         self._tmp: Path | None = None
 
@@ -202,7 +206,7 @@ class SimulatorProcess:
         if scenario is not None:
             cmd += ["--scenario", str(scenario)]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL if self.quiet else None,
-                                      stderr=subprocess.DEVNULL if self.quiet else None)
+                                      stderr=subprocess.DEVNULL if self.quiet else None, preexec_fn=self.preexec_fn)
         deadline = time.monotonic() + self.startup_timeout_s
         while not port_file.exists():
             if self._proc.poll() is not None:

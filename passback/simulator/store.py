@@ -185,6 +185,10 @@ class Store:
         return self._one("SELECT 1 FROM enrollment WHERE tenant=? AND class_id=? AND role=? AND user_id=? LIMIT 1",
                          (tenant, class_id, role, user_id)) is not None
 
+    def add_enrollment(self, tenant: str, sid: str, class_id: str, user_id: str, role: str, data: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO enrollment (tenant, sid, class_id, user_id, role, data) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", (tenant, sid, class_id, user_id, role, data))
+
     def periods(self, tenant: str) -> list[Period]:
         cached = self._periods.get(tenant)
         if cached is None:

@@ -66,6 +66,8 @@ class DistrictSpec(BaseModel):
     guard_zero_share: float | None = Field(default=None, gt=0, le=1)
     guard_factor: float | None = Field(default=None, ge=1)
     guard_timeout_h: float = Field(default=12.0, gt=0, le=168)
+    audit_retention_days: int = Field(default=400, ge=1, le=36_500)
+    refusal_retry_max_days: int = Field(default=7, ge=0, le=365)
 
     @field_validator("id")
     @classmethod

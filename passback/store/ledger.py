@@ -9,23 +9,28 @@ a sync that read the ledger through ADBC let another process's committed DELETE 
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
+from passback.domain.plan import LEDGER_COLUMNS as DEFAULT_COLUMNS  # what the diff needs
+from passback.domain.plan import NEVER, RETRY_SLACK_S, refusal_wait_days
+from passback.store import audit
 from passback.store.models import LedgerEntry, utcnow
 
 TABLE = LedgerEntry.__table__
 KEY = ["district_id", "kind", "assessment_id", "student_id"]
-DEFAULT_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status"]
 ALL_COLUMNS = [c.name for c in TABLE.columns]
+DEFAULT_RETRY_MAX_DAYS = 7
 STREAM_BATCH_ROWS = 524_288  # ledger_batches: few batches (each one re-hashes the ids it is matched against)
 log = logging.getLogger("passback.store")
 
@@ -43,11 +48,11 @@ def read_ledger(engine: Engine, district_id: str, kind: str, *, columns: list[st
     else:
         frame = pd.DataFrame.from_records(_read_rows(engine, sql, (district_id, kind)), columns=cols)
     for col in cols:
-        if col == "payload_hash":
+        if col in ("payload_hash", "retry_at", "refusals"):
             frame[col] = frame[col].astype("int64")
         elif col in ("http_status", "sent_score"):
             frame[col] = pd.to_numeric(frame[col], errors="coerce")
-        elif col != "updated_at" and frame[col].dtype != "str":
+        elif col not in ("updated_at", "refused_since") and frame[col].dtype != "str":
             frame[col] = frame[col].astype("str")
     return frame
 
@@ -155,29 +160,137 @@ def _insert(engine: Engine) -> Any:
     return pg_insert(TABLE) if engine.dialect.name == "postgresql" else sqlite_insert(TABLE)
 
 
-def record_acks(engine: Engine, district_id: str, entries: list[dict[str, Any]] | pd.DataFrame, run_id: str | None) -> int:
-    """Upsert SIS acknowledgements (and rejections) in ONE transaction."""
+def record_acks(engine: Engine, district_id: str, entries: list[dict[str, Any]] | pd.DataFrame, run_id: str | None,
+                *, now: dt.datetime | None = None, retry_max_days: int = DEFAULT_RETRY_MAX_DAYS) -> int:
+    """Upsert SIS acknowledgements (and rejections) and their audit rows in ONE transaction.
+
+    An entry: kind, assessment_id, student_id, sourced_id, payload_hash, status (acked|rejected),
+    http_status, sis_code, sis_message, grading_period_id; optionally ``action`` (create|update|
+    delete), ``sent`` (the audited values written, ``audit.values_of``), ``kept`` ({field: the SIS's
+    value kept by a merged update}) and ``request_id``.  An acknowledged delete removes the ledger
+    row.  A refusal schedules the item's next try (``plan.refusal_wait_days``); ``now`` is the run's
+    clock (simulated nights in tests)."""
     rows = entries.to_dict("records") if isinstance(entries, pd.DataFrame) else list(entries)
     if not rows:
         return 0
-    now = utcnow()
-    values = [{
+    at = now or utcnow()
+    with engine.begin() as conn:
+        previous = _previous(conn, district_id, [r for r in rows if r.get("action") != "create"])
+        upserts, deleted, audit_rows = [], [], []
+        for r in rows:
+            key = (r["kind"], str(r["assessment_id"]), str(r.get("student_id") or ""))
+            prev = previous.get(key)
+            ok = r["status"] == "acked"
+            after = audit.encode(r["sent"]) if r.get("sent") is not None else None
+            before = prev["sent"] if prev is not None else None
+            message = (r.get("sis_message") or None) and str(r["sis_message"])[:1000]
+            if r.get("action") == "delete":
+                action = "delete"
+                if ok:
+                    deleted.append(key)
+            else:
+                action = ("create" if r.get("http_status") == 201 else "update") if ok else ("update" if before else "create")
+                upserts.append(_ledger_values(district_id, r, run_id, at, prev, after, message, retry_max_days))
+            audit_rows.append(audit.AuditRow(
+                kind=key[0], assessment_id=key[1], student_id=key[2], action=action, sis_status=r.get("http_status"),
+                before=before, after=after if action != "delete" else None,
+                kept=json.dumps(r["kept"], separators=(",", ":")) if r.get("kept") else None,
+                message=None if ok else message, request_id=r.get("request_id")))
+        if upserts:
+            stmt = _insert(engine)
+            stmt = stmt.on_conflict_do_update(index_elements=KEY, set_={c: stmt.excluded[c] for c in UPSERTED})
+            conn.execute(stmt, upserts)
+        for kind, assessment_id, student_id in deleted:
+            conn.execute(delete(TABLE).where(TABLE.c.district_id == district_id, TABLE.c.kind == kind,
+                                             TABLE.c.assessment_id == assessment_id, TABLE.c.student_id == student_id))
+        audit.write_batch(conn, district_id, run_id or rows[0].get("run_id"), at, audit_rows)
+    return len(rows)
+
+
+UPSERTED = ("sourced_id", "payload_hash", "status", "http_status", "sis_code", "sis_message", "grading_period_id",
+            "run_id", "updated_at", "sent", "refusals", "refused_since", "retry_at", "sent_score")
+PREVIOUS_CHUNK = 2_000
+
+
+def _ledger_values(district_id: str, r: dict[str, Any], run_id: str | None, at: dt.datetime, prev: dict[str, Any] | None,
+                   after: str | None, message: str | None, retry_max_days: int) -> dict[str, Any]:
+    ok = r["status"] == "acked"
+    refused_before = int(prev["refusals"] or 0) if prev is not None and prev["status"] == "rejected" else 0
+    refusals = 0 if ok else refused_before + 1
+    return {
         "district_id": district_id, "kind": r["kind"], "assessment_id": str(r["assessment_id"]),
         "student_id": str(r.get("student_id") or ""), "sourced_id": r["sourced_id"],
         "payload_hash": int(r["payload_hash"]), "status": r["status"], "http_status": r.get("http_status"),
-        "sis_code": r.get("sis_code"), "sis_message": (r.get("sis_message") or None) and str(r["sis_message"])[:1000],
-        "grading_period_id": r.get("grading_period_id"), "run_id": run_id or r.get("run_id"), "updated_at": now,
-        "sent_score": _score(r.get("sent_score")),
-    } for r in rows]
-    stmt = _insert(engine)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=KEY,
-        set_={c: stmt.excluded[c] for c in ("sourced_id", "payload_hash", "status", "http_status", "sis_code",
-                                           "sis_message", "grading_period_id", "run_id", "updated_at", "sent_score")},
-    )
-    with engine.begin() as conn:
-        conn.execute(stmt, values)
-    return len(values)
+        "sis_code": r.get("sis_code"), "sis_message": message, "grading_period_id": r.get("grading_period_id"),
+        "run_id": run_id or r.get("run_id"), "updated_at": at,
+        # what the SIS holds from passback: a refusal leaves the last acknowledged values
+        "sent": after if ok else (prev["sent"] if prev is not None else None),
+        "refusals": refusals,
+        "refused_since": None if ok else ((prev["refused_since"] if refused_before else None) or at),
+        "retry_at": 0 if ok or r.get("period_closed") else next_try_epoch(at, refusals, retry_max_days),
+        "sent_score": _score(r.get("sent_score")) if ok else None,  # results: guards' "scores that go down"
+    }
+
+
+def _previous(conn: Any, district_id: str, rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The ledger rows of these entries as they are before this batch (for "before" values and refusal counts)."""
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    by_kind: dict[str, list[tuple[str, str]]] = {}
+    for r in rows:
+        by_kind.setdefault(r["kind"], []).append((str(r["assessment_id"]), str(r.get("student_id") or "")))
+    cols = [TABLE.c.kind, TABLE.c.assessment_id, TABLE.c.student_id, TABLE.c.sent, TABLE.c.status, TABLE.c.refusals,
+            TABLE.c.refused_since]
+    for kind, keys in by_kind.items():
+        for start in range(0, len(keys), PREVIOUS_CHUNK):
+            chunk = keys[start:start + PREVIOUS_CHUNK]
+            stmt = select(*cols).where(TABLE.c.district_id == district_id, TABLE.c.kind == kind,
+                                       tuple_(TABLE.c.assessment_id, TABLE.c.student_id).in_(chunk))
+            for row in conn.execute(stmt).mappings():
+                out[(row["kind"], row["assessment_id"], row["student_id"])] = dict(row)
+    return out
+
+
+def next_try_epoch(at: dt.datetime, refusals: int, max_days: int) -> int:
+    """When a refused item is tried again: ``plan.refusal_wait_days`` nights after ``at`` (a few
+    hours early, so the same time of a later night is past it)."""
+    days = refusal_wait_days(refusals, max_days)
+    if days is None:
+        return NEVER
+    return epoch_seconds(at) + days * 86_400 - RETRY_SLACK_S
+
+
+def epoch_seconds(at: dt.datetime) -> int:
+    """Seconds since 1970 of a naive UTC time (the state DB's times) or an aware one."""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+    return int(aware.timestamp())
+
+
+def last_sent(engine: Engine, district_id: str, kind: str, assessment_ids: list[str]) -> dict[str, list[Any] | None]:
+    """The audited values the SIS last acknowledged, per assessment id (lineItems: the merge's base)."""
+    out: dict[str, list[Any] | None] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(assessment_ids), PREVIOUS_CHUNK):
+            chunk = assessment_ids[start:start + PREVIOUS_CHUNK]
+            stmt = select(TABLE.c.assessment_id, TABLE.c.sent).where(
+                TABLE.c.district_id == district_id, TABLE.c.kind == kind, TABLE.c.assessment_id.in_(chunk),
+                TABLE.c.student_id == "")
+            for aid, sent in conn.execute(stmt):
+                out[aid] = audit.decode(sent)
+    return out
+
+
+def ledger_of_assessments(engine: Engine, district_id: str, assessment_ids: list[str]) -> pd.DataFrame:
+    """Every ledger row (both kinds) of the given assessments: ``kind``, ``assessment_id``,
+    ``student_id``, ``sourced_id``, ``status``, ``grading_period_id`` (a few assessments, not the whole ledger)."""
+    cols = [TABLE.c.kind, TABLE.c.assessment_id, TABLE.c.student_id, TABLE.c.sourced_id, TABLE.c.status,
+            TABLE.c.grading_period_id]
+    rows: list[Any] = []
+    with engine.connect() as conn:
+        for start in range(0, len(assessment_ids), 500):
+            chunk = [str(a) for a in assessment_ids[start:start + 500]]
+            stmt = select(*cols).where(TABLE.c.district_id == district_id, TABLE.c.assessment_id.in_(chunk))
+            rows.extend(tuple(r) for r in conn.execute(stmt))
+    return pd.DataFrame.from_records(rows, columns=[c.name for c in cols])
 
 
 def _score(value: Any) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from pydantic import NaiveDatetime
-from sqlalchemy import BigInteger, Column, LargeBinary, Text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, SmallInteger, String, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -44,6 +44,8 @@ class District(SQLModel, table=True):
     guard_zero_share: float | None = None
     guard_factor: float | None = None
     guard_timeout_h: float = 12.0
+    audit_retention_days: int = 400   # audit rows older than this are pruned by the district's runs
+    refusal_retry_max_days: int = 7   # a refused item is retried after 1, 2, 4 ... nights, at most this many
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
 
@@ -80,6 +82,41 @@ class LedgerEntry(SQLModel, table=True):
     run_id: str | None = None
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
     sent_score: float | None = None  # results: the score the SIS acknowledged (guards: scores that go down)
+    sent: str | None = Field(default=None, sa_column=Column(Text))  # audited values last acknowledged (JSON list)
+    refusals: int = 0  # refusals in a row since the last acknowledgement
+    refused_since: NaiveDatetime | None = None
+    retry_at: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))  # epoch s
+
+
+class AuditBatch(SQLModel, table=True):
+    """One ledger transaction's writes (or one reconcile's findings): where and when."""
+
+    __tablename__ = "audit_batch"
+    __table_args__ = (Index("ix_audit_batch_district_at", "district_id", "at"), {"sqlite_autoincrement": True})
+
+    id: int | None = Field(default=None, primary_key=True)
+    district_id: str
+    run_id: str | None = None
+    at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One write the SIS answered: ``id`` is ``batch id << 20 | position`` (see ``store.audit``)."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_item", "assessment_id", "student_id"),)
+
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    kind: str = Field(sa_column=Column(String(1), nullable=False))    # L lineItem, R result
+    assessment_id: str
+    student_id: str = ""
+    action: str = Field(sa_column=Column(String(1), nullable=False))  # c create, u update, d delete, e/x drift
+    sis_status: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    before: str | None = Field(default=None, sa_column=Column(Text))
+    after: str | None = Field(default=None, sa_column=Column(Text))
+    kept: str | None = Field(default=None, sa_column=Column(Text))
+    message: str | None = Field(default=None, sa_column=Column(Text))
+    request_id: str | None = None
 
 
 class Run(SQLModel, table=True):
@@ -105,6 +142,8 @@ class ClosedGradingPeriod(SQLModel, table=True):
     source: str  # config | sis
     message: str | None = Field(default=None, sa_column=Column(Text))
     noted_at: NaiveDatetime = Field(default_factory=utcnow)
+    probed_at: NaiveDatetime | None = None  # the last probe write into it (learned closed: re-checked weekly)
+    sis_modified: str | None = None  # the SIS period record's dateLastModified when the closure was learned
 
 
 class DistrictLock(SQLModel, table=True):

@@ -74,6 +74,14 @@ def last_successful_run(engine: Engine, district_id: str) -> Run | None:
         return s.exec(stmt).first()
 
 
+def run_of_flow_run(engine: Engine, district_id: str, flow_run_id: str) -> Run | None:
+    """The district's run recorded by one Prefect flow run (None when that flow run recorded none)."""
+    with session(engine) as s:
+        stmt = (select(Run).where(Run.district_id == district_id, Run.flow_run_id == flow_run_id)
+                .order_by(Run.started_at.desc()).limit(1))
+        return s.exec(stmt).first()
+
+
 def get_run(engine: Engine, run_id: str) -> Run | None:
     with session(engine) as s:
         return s.get(Run, run_id)

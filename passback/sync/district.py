@@ -30,6 +30,7 @@ from passback.store.db import get_engine
 from passback.store.locks import Lock, district_lock
 from passback.store.secrets import decrypt_secret
 from passback.store.urls import plain_http_host, url_problem
+from passback.sync import heal, progress, refusals
 from passback.sync.evaluate import Evaluation, evaluate
 from passback.sync.load import Loader, LoadLimits, LoadResult
 from passback.sync.report import DistrictSummary, summarise
@@ -38,7 +39,6 @@ log = logging.getLogger("passback.sync")
 
 TOP_HELD = 5  # held-back assessments per reason in the summary (Prefect artifact)
 PREFLIGHT_BUDGET_S = 120.0  # the pre-flight reads (grading periods, categories) end within this, whatever the SIS does
-LEDGER_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status"]
 
 
 @dataclass
@@ -54,6 +54,7 @@ class RunOptions:
     transport: httpx.AsyncBaseTransport | None = None  # tests: in-process simulator
     on_progress: Callable[[int, int], None] | None = None
     preflight_budget_s: float = PREFLIGHT_BUDGET_S
+    flow_run_id: str | None = None  # the Prefect flow run running this district (kept in the run record)
 
 
 @dataclass
@@ -64,6 +65,7 @@ class SisSnapshot:
     categories: list[dict[str, Any]]
     active_categories: frozenset[str]
     closed_periods: frozenset[str] = frozenset()  # flagged closed by the SIS itself (metadata)
+    open_periods: dict[str, str | None] = field(default_factory=dict)  # flagged open by the SIS -> its dateLastModified
 
 
 @dataclass
@@ -79,6 +81,8 @@ class DistrictRun:
     def __post_init__(self) -> None:
         self.engine = get_engine(self.settings.state_db_url)
         self.district = store_districts.get_district(self.engine, self.district_id)
+        self._periods: heal.PeriodCheck | None = None
+        self._sis_open: dict[str, str | None] = {}
 
     # -- set-up -----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -90,7 +94,7 @@ class DistrictRun:
             self.lock = lock
             store_runs.abandon_running(self.engine, self.district_id)
             self.started = time.perf_counter()
-            self.run_id = store_runs.start_run(self.engine, self.district_id, self.kind)
+            self.run_id = store_runs.start_run(self.engine, self.district_id, self.kind, self.options.flow_run_id)
             yield self
 
     @property
@@ -99,6 +103,14 @@ class DistrictRun:
         if self.options.effective_date is not None:
             return "backfill"
         return "dry_run" if self.options.dry_run else "sync"
+
+    @property
+    def now(self) -> dt.datetime:
+        """The run's clock (naive UTC): ``RunOptions.utc_now`` (simulated nights) or the wall clock."""
+        given = self.options.utc_now
+        if given is None:
+            return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        return given.astimezone(dt.UTC).replace(tzinfo=None) if given.tzinfo is not None else given
 
     def client(self) -> OneRosterClient:
         return client_for(self.district, self.options.transport)
@@ -114,7 +126,8 @@ class DistrictRun:
         cats = [c.model_dump(mode="json") for c in categories]
         active = frozenset(c.sourcedId for c in categories if is_active_district_category(c))
         closed = frozenset(p.sourcedId for p in periods if is_closed_in_sis(p))
-        return SisSnapshot(grading_periods=gp, categories=cats, active_categories=active, closed_periods=closed)
+        return SisSnapshot(grading_periods=gp, categories=cats, active_categories=active, closed_periods=closed,
+                           open_periods=heal.open_in_sis(periods))
 
     async def snapshot(self) -> tuple[SisSnapshot, Any]:
         """The pre-flight reads and the source, without a lock or a run record (read-only commands)."""
@@ -135,20 +148,34 @@ class DistrictRun:
             now_local=local_now(d.timezone, self.options.utc_now),
             mapping=store_districts.get_mapping(self.engine, d.id),
             grading_periods=sis.grading_periods, active_categories=sis.active_categories,
-            closed_periods=frozenset(store_districts.closed_periods(self.engine, d.id)) | sis.closed_periods,
+            closed_periods=self.period_check(sis).closed | sis.closed_periods,
             grace_hours=d.grace_hours or 0.0,
         )
+
+    def period_check(self, sis: SisSnapshot) -> heal.PeriodCheck:
+        """The closed grading periods, those learned closed re-checked (``sync.heal``)."""
+        if self._periods is None:
+            self._sis_open = sis.open_periods
+            self._periods = heal.check(self.engine, self.district_id, sis.open_periods, self.now)
+        return self._periods
 
     def evaluate(self, source: Any, sis: SisSnapshot) -> Evaluation:
         line_items: list[pd.DataFrame] = []
 
         def read_ledger() -> tuple[pd.DataFrame, pd.DataFrame]:  # read late: not in memory during classification
-            line_items.append(store_ledger.read_ledger(self.engine, self.district_id, Kind.line_item, columns=LEDGER_COLUMNS))
+            line_items.append(store_ledger.read_ledger(self.engine, self.district_id, Kind.line_item))
             # the results' ledger streams (batches of Arrow rows): it is never whole in memory
-            return line_items[0], store_ledger.ledger_batches(self.engine, self.district_id, Kind.result, columns=LEDGER_COLUMNS)
+            return line_items[0], store_ledger.ledger_batches(self.engine, self.district_id, Kind.result)
 
-        evaluation = evaluate(source, self.context(sis), read_ledger=read_ledger, retry_rejected=self.options.retry_rejected)
+        context = self.context(sis)
+        evaluation = evaluate(source, context, read_ledger=read_ledger, retry_rejected=self.options.retry_rejected,
+                              now=store_ledger.epoch_seconds(self.now))
         ledger_li = line_items[0]
+        if self.district.deletion_policy == "propagate":
+            from passback.sync.deletes import planned_deletes
+
+            evaluation.plan.deletes = planned_deletes(self.engine, self.district_id, evaluation.assessments,
+                                                      context.closed_periods)
         evaluation.acked_line_items = pd.Index(ledger_li.loc[ledger_li["status"] == "acked", "assessment_id"])
         # what the SIS held before, for the guards (the results' ledger is read again only for updates)
         acked = store_ledger.ledger_counts(self.engine, self.district_id).get(Kind.result, {}).get("acked", 0)
@@ -168,8 +195,11 @@ class DistrictRun:
             deadline=time.monotonic() + self.options.max_seconds if self.options.max_seconds else None,
         )
         writer: Any = client if self.lock is None else _WhileLocked(client, self.lock)
+        periods = self.period_check(sis)
+        heal.forget(self.engine, d.id, periods.reopened)  # the SIS says they are open again: their items resume
         self.loader = loader = Loader(writer, d.id, _LedgerSink(self), run_id=self.run_id or "", limits=limits,
-                                      on_progress=self.options.on_progress)
+                                      on_progress=progress.writes_callback(d.id, self.options.on_progress),
+                                      probe_periods=set(periods.probe))
         newest_first = sis.grading_periods.sort_values("start_date", ascending=False)["sourced_id"].tolist()
         result = await loader.load(evaluation.plan, evaluation.acked_line_items, newest_first)
         if self.lock is not None:
@@ -199,6 +229,7 @@ class DistrictRun:
         summary.run_seconds = time.perf_counter() - getattr(self, "started", time.perf_counter())
         if self.decision is not None:
             self.decision.settle(summary)  # held: the status and counts the report shows
+        refusals.annotate(self.engine, self.district_id, summary.rejected)  # "refused N times since ..., next try ..."
         return summary
 
     @property
@@ -233,6 +264,8 @@ class DistrictRun:
     def finish(self, summary: DistrictSummary) -> None:
         if self.run_id:
             store_runs.finish_run(self.engine, self.run_id, summary.status, summary.as_json(), summary.error, summary.report_page)
+        if not self.options.dry_run:
+            self.prune_audit()
         if self.options.build_docs:
             from passback.report.index import publish_index
 
@@ -240,6 +273,16 @@ class DistrictRun:
                 publish_index(self.site, self.engine, self.district_id)
             except Exception as exc:  # noqa: BLE001 - the report must not fail the run
                 log.warning("district %s: the report index was not rebuilt: %s", self.district_id, exc)
+
+    def prune_audit(self) -> int:
+        """Audit rows older than the district's retention go (never fails the run)."""
+        from passback.store.audit import prune
+
+        try:
+            return prune(self.engine, self.district_id, older_than_days=self.district.audit_retention_days, now=self.now)
+        except Exception as exc:  # noqa: BLE001 - housekeeping must not fail the run
+            log.warning("district %s: old audit rows were not pruned: %s", self.district_id, exc)
+            return 0
 
     def fail(self, error: BaseException, evaluation: Evaluation | None) -> DistrictSummary:
         log.debug("district %s failed", self.district_id, exc_info=error)
@@ -264,10 +307,14 @@ class _WhileLocked:
     def __init__(self, client: OneRosterClient, lock: Lock) -> None:
         self._client, self._lock = client, lock
 
+    def _stop(self, should_stop: Callable[[], bool] | None) -> Callable[[], bool]:
+        return lambda: self._lock.lost.is_set() or (should_stop is not None and should_stop())
+
     def put_many(self, kind: Any, items: Any, *, should_stop: Callable[[], bool] | None = None) -> Any:
-        def stop() -> bool:
-            return self._lock.lost.is_set() or (should_stop is not None and should_stop())
-        return self._client.put_many(kind, items, should_stop=stop)
+        return self._client.put_many(kind, items, should_stop=self._stop(should_stop))
+
+    def delete_many(self, kind: Any, sourced_ids: Any, *, should_stop: Callable[[], bool] | None = None) -> Any:
+        return self._client.delete_many(kind, sourced_ids, should_stop=self._stop(should_stop))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -279,10 +326,18 @@ class _LedgerSink:
 
     def record(self, entries: list[dict[str, Any]]) -> None:
         if entries:  # what the SIS acknowledged is recorded, even after a takeover: it is the truth
-            store_ledger.record_acks(self.run.engine, self.run.district_id, entries, self.run.run_id)
+            store_ledger.record_acks(self.run.engine, self.run.district_id, entries, self.run.run_id, now=self.run.now,
+                                     retry_max_days=self.run.district.refusal_retry_max_days)
 
     def mark_period_closed(self, grading_period_id: str, message: str) -> None:
-        store_districts.mark_period_closed(self.run.engine, self.run.district_id, grading_period_id, "sis", message)
+        heal.note_closed(self.run.engine, self.run.district_id, grading_period_id, message, self.run.now,
+                         self.run._sis_open.get(grading_period_id))
+
+    def mark_period_open(self, grading_period_id: str) -> None:
+        heal.forget(self.run.engine, self.run.district_id, {grading_period_id})
+
+    def last_sent(self, kind: str, assessment_ids: list[str]) -> dict[str, list[Any] | None]:
+        return store_ledger.last_sent(self.run.engine, self.run.district_id, kind, assessment_ids)
 
 
 def client_for(district: Any, transport: httpx.AsyncBaseTransport | None = None) -> OneRosterClient:

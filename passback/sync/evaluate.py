@@ -85,9 +85,11 @@ def evaluate(
     ledger_results: pd.DataFrame | None = None,
     retry_rejected: bool = False,
     read_ledger: LedgerReader | None = None,
+    now: int | None = None,
 ) -> Evaluation:
     """``read_ledger`` (instead of the two ledger frames): called once the payloads are built, so
-    the ledger (millions of rows) is not in memory while the rows are classified (stage "ledger")."""
+    the ledger (millions of rows) is not in memory while the rows are classified (stage "ledger").
+    ``now`` (epoch seconds, the run's clock): refused items whose next try is due are planned again."""
     t0 = time.perf_counter()
     assessments, scores, results = classify(source, context)
     release_memory()  # each stage hands back what it freed: the next one's peak starts lower
@@ -106,7 +108,7 @@ def evaluate(
         desired_li, desired_res,
         ledger_line_items if ledger_line_items is not None else empty_ledger(),
         ledger_results if ledger_results is not None else empty_ledger(),
-        retry_rejected=retry_rejected,
+        retry_rejected=retry_rejected, now=now,
     )
     del desired_res, ledger_results
     scores.loc[plan.blocked_results, "reason"] = "line_item_rejected"

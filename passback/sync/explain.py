@@ -13,6 +13,7 @@ from passback.report.outcomes import row_outcomes
 from passback.store import ledger as store_ledger
 from passback.sync.district import DistrictRun, SisSnapshot
 from passback.sync.evaluate import evaluate
+from passback.sync.refusals import refusal_text
 
 ACTION_STATUS = {
     "unchanged": "sent (unchanged since)",
@@ -44,7 +45,7 @@ def _status(reason: Any, action: Any, entry: dict[str, Any] | None) -> tuple[str
     if isinstance(reason, str):
         return ("pending" if reason in PENDING_REASONS else "not sent"), reason, None
     if action == "held" or (entry and entry.get("status") == "rejected" and action != "create"):
-        return "rejected", None, (entry or {}).get("sis_message")
+        return "rejected", None, refusal_text(entry) if entry else None
     return ACTION_STATUS.get(str(action), str(action)), None, None
 
 
@@ -57,7 +58,8 @@ def explain_assessment(run: DistrictRun, source: Any, sis: SisSnapshot, assessme
     ledger = pd.DataFrame(entries) if entries else pd.DataFrame(columns=["kind", "assessment_id", "student_id", "payload_hash", "status"])
     li_ledger = ledger[ledger["kind"] == Kind.line_item] if not ledger.empty else ledger
     res_ledger = ledger[ledger["kind"] == Kind.result] if not ledger.empty else ledger
-    ev = evaluate(one, run.context(sis), ledger_line_items=li_ledger, ledger_results=res_ledger)
+    ev = evaluate(one, run.context(sis), ledger_line_items=li_ledger, ledger_results=res_ledger,
+                  now=store_ledger.epoch_seconds(run.now))
     first = ev.assessments.iloc[0]
     by_key = {(e["kind"], e["student_id"]): e for e in entries}
     li_action = ev.plan.line_items["action"].iloc[0] if len(ev.plan.line_items) else None

@@ -10,6 +10,11 @@ before anything else of that kind is sent or recorded; then a random sample (``r
 about 1 in 1,000) is read back before its ledger batch is recorded.  A SIS that does not hold what
 it acknowledged stops the district (``ReadBackMismatch``) and the unrecorded batch stays
 unrecorded: the next run re-sends it.
+
+Deletes (a district's ``propagate`` deletion policy; ``Plan.deletes``) go last, through the same
+workers, pacing and bounds as the PUTs: an assessment's results, then its lineItem (not when one of
+its results could not be deleted).  Each acknowledged DELETE reaches the sink as an entry whose
+``action`` is ``"delete"``: the ledger forgets that row, so a rerun sends nothing more.
 """
 
 from __future__ import annotations
@@ -28,7 +33,10 @@ import pandas as pd
 from passback.domain.codes import Kind
 from passback.domain.payloads import line_item_payload, result_payload
 from passback.domain.plan import Plan
-from passback.sync.verdicts import Probation, SystemicRejection, is_closed_period_rejection, systemic_cause
+from passback.store.audit import values_of
+from passback.sync.deletes import UNSENT, Deleter
+from passback.sync.merge import apply_kept, read_and_merge
+from passback.sync.verdicts import Probation, SystemicRejection, is_closed_period_rejection, rejection_text, systemic_cause
 
 log = logging.getLogger("passback.load")
 
@@ -38,12 +46,16 @@ class ReadBackMismatch(RuntimeError):
 
 class WriteClient(Protocol):
     def put_many(self, kind: str, items: Iterable[tuple[str, dict[str, Any]]], *, should_stop: Callable[[], bool] | None = None) -> AsyncIterator[Any]: ...
+    def delete_many(self, kind: str, sourced_ids: Iterable[str], *, should_stop: Callable[[], bool] | None = None) -> AsyncIterator[Any]: ...
     async def read_back(self, kind: str, sourced_id: str, payload: dict[str, Any]) -> list[str]: ...
+    async def get_line_item(self, sourced_id: str) -> Any: ...
 
 
 class AckSink(Protocol):
     def record(self, entries: list[dict[str, Any]]) -> None: ...
     def mark_period_closed(self, grading_period_id: str, message: str) -> None: ...
+    def last_sent(self, kind: str, assessment_ids: list[str]) -> dict[str, list[Any] | None]: ...
+    def mark_period_open(self, grading_period_id: str) -> None: ...
 
 
 @dataclass
@@ -71,6 +83,10 @@ class LoadResult:
     # answered "created" (1) or "updated" (0): 9 bytes a write, for the report's per-row outcomes
     written: dict[str, array] = field(default_factory=lambda: {Kind.line_item: array("q"), Kind.result: array("q")})
     written_created: dict[str, array] = field(default_factory=lambda: {Kind.line_item: array("b"), Kind.result: array("b")})
+    # deletes (propagate policy): per kind, counts by outcome (deleted, rejected, failed, closed, pending),
+    # and one row per planned delete that did not go through, or went through (kind, ids, outcome, message)
+    deleted: dict[str, Counter[str]] = field(default_factory=lambda: {Kind.line_item: Counter(), Kind.result: Counter()})
+    deletions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def writes_per_s(self) -> float:
@@ -79,7 +95,8 @@ class LoadResult:
 
 class Loader:
     def __init__(self, client: WriteClient, district_id: str, sink: AckSink, *, run_id: str,
-                 limits: LoadLimits | None = None, on_progress: Callable[[int, int], None] | None = None) -> None:
+                 limits: LoadLimits | None = None, on_progress: Callable[[int, int], None] | None = None,
+                 probe_periods: set[str] | None = None) -> None:
         self.client = client
         self.district_id = district_id
         self.sink = sink
@@ -91,6 +108,10 @@ class Loader:
                            Kind.result: Probation(self.limits.systemic_threshold)}
         self._verified: set[str] = set()  # kinds whose first acknowledged write was read back
         self._sample = random.Random(self.limits.readback_seed)
+        self._total = 0
+        self._last_tick = 0.0
+        self.probe_periods = set(probe_periods or ())  # learned closed, re-checked by one write first (sync.heal)
+        self._kept: dict[str, dict[str, Any]] = {}  # lineItem sourcedId -> fields kept as the SIS has them
 
     async def load(self, plan: Plan, acked_line_items: pd.Index, period_order: list[str]) -> LoadResult:
         """Write the plan's creates and updates.  ``acked_line_items``: assessment ids whose lineItem
@@ -98,11 +119,13 @@ class Loader:
         started = time.monotonic()
         li = plan.line_item_writes
         res = plan.result_writes
-        total = len(li) + len(res)
+        deletes = plan.deletes
+        self._total = len(li) + len(res) + len(deletes)
         rank = {gp: i for i, gp in enumerate(period_order)}
         periods = sorted(set(li["grading_period_id"]) | set(res["grading_period_id"]), key=lambda gp: rank.get(gp, len(rank)))
         acked = set(acked_line_items)
         try:
+            self._tick(force=True)
             for gp in periods:
                 for kind, frame in ((Kind.line_item, li), (Kind.result, res)):
                     rows = frame[frame["grading_period_id"] == gp]
@@ -112,13 +135,24 @@ class Loader:
                         self._note(kind, rows[~ok_parent], "blocked", "its lineItem was not accepted by the SIS")
                         rows = rows[ok_parent]
                     done = await self._load_rows(kind, rows, gp, acked)
+                    self._tick(force=True)
                     if not done:
+                        Deleter(self).note(deletes, "pending", UNSENT)
                         return self.result
-                    if self.on_progress:
-                        self.on_progress(self.result.writes, total)
+            await Deleter(self).run(deletes)
+            self._tick(force=True)
         finally:
             self.result.seconds = time.monotonic() - started
         return self.result
+
+    def _tick(self, *, force: bool = False) -> None:
+        """Report writes done / planned to ``on_progress`` (at most ~4 times a second)."""
+        if self.on_progress is None:
+            return
+        now = time.monotonic()
+        if force or now - self._last_tick >= 0.25:
+            self._last_tick = now
+            self.on_progress(self.result.writes, self._total)
 
     def _note(self, kind: str, rows: pd.DataFrame, outcome: str, message: str) -> None:
         if rows.empty:
@@ -154,7 +188,14 @@ class Loader:
         planned = rows
         if self.limits.max_writes is not None:
             rows = rows.iloc[: max(self.limits.max_writes - self.result.writes, 0)]
+        if kind == Kind.line_item:
+            rows = await self._merge(rows)
         taken, in_flight, stop_reason = 0, {}, None
+        if gp in self.probe_periods and len(rows):  # one probe write: is the period open again?
+            taken, in_flight, stop_reason, answered = await self._stream(kind, rows.iloc[:1], gp, acked)
+            if answered and taken and gp not in self.result.closed_periods:
+                self.probe_periods.discard(gp)
+                self.sink.mark_period_open(gp)
         alone = min(len(rows), self.limits.systemic_threshold + 1)
         while kind not in self._verified and taken < alone and stop_reason is None and not self._halted(gp):
             n, in_flight, stop_reason, answered = await self._stream(kind, rows.iloc[taken:taken + 1], gp, acked)
@@ -192,6 +233,8 @@ class Loader:
             nonlocal taken
             for row in rows.itertuples(index=True):
                 sid, body = build(self.district_id, row)
+                if sid in self._kept:
+                    body = apply_kept(body, self._kept[sid])
                 in_flight[sid] = (row, body)
                 taken += 1
                 yield sid, body
@@ -217,7 +260,7 @@ class Loader:
                 if outcome.ok and (kind not in self._verified or self._sampled()):
                     await self._read_back(kind, outcome.sourced_id, body)  # before it (or anything after) is recorded
                 self.result.writes += 1
-                message = _rejection_text(outcome)
+                message = rejection_text(outcome)
                 entry = {
                     "kind": kind, "assessment_id": row.assessment_id, "student_id": row.student_id,
                     "sourced_id": outcome.sourced_id, "payload_hash": int(row.payload_hash),
@@ -225,6 +268,9 @@ class Loader:
                     "sis_code": None if outcome.ok else getattr(outcome.rejection, "code_minor", None),
                     "sis_message": message or None, "grading_period_id": row.grading_period_id, "run_id": self.run_id,
                     "sent_score": getattr(row, "score", None) if outcome.ok else None,  # guards: scores that go down
+                    # the audit trail's: what was written (its values, the plan's action) and the SIS's request id
+                    "action": getattr(row, "action", None), "sent": values_of(kind, row),
+                    "request_id": getattr(outcome, "request_id", None), "kept": self._kept.get(outcome.sourced_id),
                 }
                 if outcome.ok:
                     counts["created" if outcome.created else "updated"] += 1
@@ -236,7 +282,7 @@ class Loader:
                 elif is_closed_period_rejection(message):
                     counts["closed"] += 1
                     self._detail(kind, row, "closed", message)
-                    entries.append(entry)
+                    entries.append({**entry, "period_closed": True})  # it waits for its period, not its schedule
                     if gp not in self.result.closed_periods:
                         self.result.closed_periods.add(gp)
                         self.sink.mark_period_closed(gp, message)
@@ -252,12 +298,24 @@ class Loader:
                 if len(entries) >= self.limits.batch_size:
                     self.sink.record(entries)
                     entries = []
+                self._tick()
         except ReadBackMismatch:
             entries = []  # the SIS does not hold what it acknowledges: record nothing more
             raise
         finally:
             self.sink.record(entries)
         return taken, in_flight, stop_reason, answered
+
+    async def _merge(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Keep the fields a teacher changed in the SIS on each lineItem update (``sync.merge``); a
+        lineItem whose SIS copy cannot be read is not sent this run (the next run retries it)."""
+        kept, unread = await read_and_merge(self.client, self.sink, self.district_id, rows)
+        self._kept.update(kept)
+        for row, error in unread:
+            self.result.counts[Kind.line_item]["failed"] += 1
+            self._detail(Kind.line_item, row, "failed", f"its SIS copy could not be read before the update "
+                         f"(held for the next run so a teacher's edit is not overwritten): {error}")
+        return rows.drop(index=[row.Index for row, _ in unread]) if unread else rows
 
     def _sampled(self) -> bool:
         rate = self.limits.readback_rate
@@ -284,12 +342,3 @@ class Loader:
             if probation.pending:
                 self.sink.record(probation.pending)
                 probation.pending = []
-
-
-def _rejection_text(outcome: Any) -> str:
-    rejection = getattr(outcome, "rejection", None)
-    if outcome.ok or rejection is None:
-        return ""
-    description = getattr(rejection, "description", None) or ""
-    code = getattr(rejection, "code_minor", None) or ""
-    return description or code or f"HTTP {outcome.http_status}"

@@ -14,6 +14,7 @@ from passback.sync.load import LoadResult
 
 OUTCOME_KEYS = ("created", "updated", "unchanged", "ineligible", "rejected", "failed")
 MAX_DETAILS = 200
+HELD_MESSAGE = "refused before with the same payload: held until its next try"
 
 
 def _zero() -> dict[str, int]:
@@ -48,6 +49,10 @@ class DistrictSummary:
     guard_measures: dict[str, Any] | None = None  # every guard's value tonight (the history of the next nights)
     hold: dict[str, Any] | None = None          # held: the plan waiting for a person (why, how to approve)
     approvals: list[dict[str, Any]] = field(default_factory=list)  # earlier approvals this run wrote: who, when, note
+    # deletion policy "propagate": DELETEs per kind by outcome (a dry run counts what it would delete
+    # as "deleted"), and one row per planned delete (kind, assessment_id, student_id, outcome, message)
+    deletes: dict[str, dict[str, int]] = field(default_factory=lambda: {"line_items": {}, "results": {}})
+    deletions: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +67,7 @@ class DistrictSummary:
             "run_seconds": round(self.run_seconds, 3), "reasons_by_kind": self.reasons_by_kind,
             "top_held": self.top_held, "backfill": self.backfill, "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
             "guards": self.guards, "guard_measures": self.guard_measures, "hold": self.hold, "approvals": self.approvals,
+            "deletes": {k: dict(v) for k, v in self.deletes.items()}, "deletions": self.deletions[:MAX_DETAILS],
         }
 
 
@@ -108,17 +114,33 @@ def summarise(district: str, evaluation: Evaluation, load: LoadResult | None, *,
         if summary.backlog:
             summary.status = "partial"
             summary.eta_seconds = summary.backlog / load.writes_per_s if load.writes_per_s else None
-    held = plan.line_items[plan.line_items["action"] == "held"]
-    summary.rejected.extend({"kind": "lineItem", "assessment_id": a, "student_id": "", "outcome": "rejected",
-                             "message": "rejected before with the same payload (not retried; use --retry-rejected)"}
-                            for a in held["assessment_id"].head(MAX_DETAILS))
+    _deletes(summary, plan.deletes, load, dry_run=dry_run)
+    for kind, frame in ((Kind.line_item, plan.line_items), (Kind.result, plan.results)):  # held until their next try
+        held = frame.loc[frame["action"] == "held", ["assessment_id", "student_id"]].head(MAX_DETAILS)
+        summary.rejected.extend({"kind": kind, "assessment_id": a, "student_id": s, "outcome": "rejected",
+                                 "message": HELD_MESSAGE} for a, s in zip(held["assessment_id"], held["student_id"], strict=True))
     summary.reasons = {k: int(v) for k, v in reasons.items()}
     summary.reasons_by_kind = {kind: {k: int(v) for k, v in c.items() if v} for kind, c in by_kind.items()}
     summary.stage_seconds = dict(evaluation.stage_seconds)
     return summary
 
 
-def reasons_frame(evaluation: Evaluation) -> pd.DataFrame:
-    a = evaluation.assessments["reason"].value_counts().rename_axis("reason").reset_index(name="assessments")
-    s = evaluation.scores["reason"].value_counts().rename_axis("reason").reset_index(name="scores")
-    return a.merge(s, on="reason", how="outer").fillna(0)
+def _deletes(summary: DistrictSummary, planned: pd.DataFrame, load: LoadResult | None, *, dry_run: bool) -> None:
+    """The deletes of a district that propagates deletions: what was (or would be) deleted, and what waits."""
+    keys = {Kind.line_item: "line_items", Kind.result: "results"}
+    if dry_run or load is None:
+        for kind, key in keys.items():
+            n = int((planned["kind"] == kind).sum())
+            summary.deletes[key] = {"deleted": n} if n else {}
+        summary.deletions = [{"kind": r.kind, "assessment_id": r.assessment_id, "student_id": r.student_id,
+                              "outcome": "planned", "message": ""} for r in planned.head(MAX_DETAILS).itertuples()]
+        return
+    for kind, key in keys.items():
+        summary.deletes[key] = {k: int(v) for k, v in load.deleted[kind].items() if v}
+    summary.deletions = list(load.deletions)
+    waiting = sum(c.get("pending", 0) + c.get("failed", 0) for c in summary.deletes.values())
+    if waiting:
+        summary.backlog += waiting
+        if summary.status == "completed":
+            summary.status = "partial"
+

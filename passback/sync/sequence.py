@@ -17,6 +17,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from passback.guards import GuardDecision, guard_district
+from passback.sync import progress
 from passback.sync.report import DistrictSummary
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,6 +32,10 @@ MAX_REPLANS = 3  # approved while paused, the plan is made again; a plan that ke
 
 class Steps:
     """How each stage runs.  Override a method to wrap its stage (a Prefect task, a timer, a pause)."""
+
+    def stage(self, run: DistrictRun, name: str) -> None:
+        """A stage starts: the process's progress listeners hear it (``passback.sync.progress``)."""
+        progress.stage(run.district_id, name)
 
     async def preflight(self, run: DistrictRun, client: OneRosterClient) -> SisSnapshot:
         return await run.preflight(client)
@@ -74,6 +79,7 @@ async def run_district(district_id: str, options: RunOptions | None = None, step
     except Exception as exc:  # noqa: BLE001 - unknown district, unreadable configuration: nothing was written
         summary = DistrictSummary(district=district_id, status="failed", error=str(exc))
         await steps.publish(None, summary)
+        progress.finished(district_id, summary.status, 0)
         return summary
     return await execute(run, steps)
 
@@ -86,11 +92,15 @@ async def execute(run: DistrictRun, steps: Steps | None = None) -> DistrictSumma
         with run.guarded():
             try:
                 async with run.client() as client:
+                    steps.stage(run, "pre-flight")
                     sis = await steps.preflight(run, client)
+                    steps.stage(run, "extract")
                     source = await steps.extract(run)
+                    steps.stage(run, "validate and plan")
                     evaluation = await steps.evaluate(run, source, sis)
                     preview = run.backfill_preview(source, sis, evaluation) if run.kind == "backfill" else None
                     del source  # the frames of the source are not needed by the load
+                    steps.stage(run, "guards")
                     run.decision = await steps.guard(run, evaluation)
                     for _ in range(MAX_REPLANS):  # approved while paused: the source may have changed meanwhile
                         if not run.decision.replan:
@@ -100,7 +110,10 @@ async def execute(run: DistrictRun, steps: Steps | None = None) -> DistrictSumma
                     if run.decision.replan:
                         run.decision = replanned_too_often(run.decision)
                     writes = not run.options.dry_run and run.decision.proceed
+                    if writes:
+                        steps.stage(run, "load")
                     load = await steps.load(run, client, evaluation, sis) if writes else None
+                steps.stage(run, "report")
                 summary = await steps.report(run, evaluation, load)
                 summary.backfill = preview
                 run.finish(summary)
@@ -110,6 +123,7 @@ async def execute(run: DistrictRun, steps: Steps | None = None) -> DistrictSumma
     except Exception as exc:  # noqa: BLE001 - the lock was not acquired (another run) or lost: nothing was written
         summary = DistrictSummary(district=run.district_id, status="failed", error=str(exc))
     await steps.publish(run, summary)
+    progress.finished(summary.district, summary.status, summary.writes)
     return summary
 
 

@@ -13,6 +13,16 @@ class SystemicRejection(RuntimeError):
     """The first writes of a district are all rejected the same way: a district-wide cause."""
 
 
+def rejection_text(outcome: Any) -> str:
+    """The SIS's words for a refused write (its description, else its code, else the HTTP status)."""
+    rejection = getattr(outcome, "rejection", None)
+    if outcome.ok or rejection is None:
+        return ""
+    description = getattr(rejection, "description", None) or ""
+    code = getattr(rejection, "code_minor", None) or ""
+    return description or code or f"HTTP {outcome.http_status}"
+
+
 def is_closed_period_rejection(message: str) -> bool:
     text = message.lower()
     return "grading_period_closed" in text or ("closed" in text and "grading period" in text)

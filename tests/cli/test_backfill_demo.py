@@ -1,21 +1,29 @@
-"""`passback backfill` (preview, then apply) and `passback demo` (twice: the second run writes nothing).
+"""`passback backfill` (preview, then apply) and `passback demo` (twice: the second run writes nothing; then
+explored after it exited: `sim serve` with no arguments serves its world again).
 Each command here runs a Prefect flow in a child process."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import re
+import signal
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from passback.settings import get_settings
-from passback.simulator.server import SimulatorThread
+from passback.simulator.server import SimulatorThread, wait_healthy
 from passback.store import districts as store
 from passback.store.db import get_engine
-from tests.cli.conftest import running_sis, small_world
+from tests.cli.conftest import REPO, running_sis, small_world
 from tests.e2e.conftest import register
 
 
@@ -58,18 +66,30 @@ def ledger_snapshot(home: Path) -> list[tuple[Any, ...]]:
                             "ORDER BY kind, assessment_id, student_id").fetchall()
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_demo_runs_twice_and_the_second_run_writes_nothing(home: Path, cli_process: Any) -> None:
-    first = cli_process("demo", "--port", "0")
+    port = free_port()
+    first = cli_process("demo", "--port", str(port))
     assert first.code == 0, first.err
-    assert "seeded the demo district" in first.out and re.search(r"Skyward simulator on http://127\.0\.0\.1:\d+", first.out)
+    assert "Seeded the demo: 1 district with" in first.out and "{" not in first.out  # a sentence, not a dict
+    assert f"Skyward simulator (the demo district's SIS) on http://127.0.0.1:{port}" in first.out
     one = summary_rows(first.out)
     assert one["lineItems"]["created"] > 0 and one["results"]["created"] > 0
     assert one["lineItems"]["failed"] == one["results"]["failed"] == 0
+    assert "Run `passback demo` again" in first.out  # it wrote: the rerun has something to show
+    for command in ("passback sim serve", "passback doctor demo", "passback explain demo", "passback sync --district demo --dry-run"):
+        assert command in first.out  # the last lines say what to try next
     ledger = ledger_snapshot(home)
 
-    second = cli_process("demo", "--port", "0")
+    second = cli_process("demo", "--port", str(port))
     assert second.code == 0, second.err
     assert "reusing it" in second.out and "no changes since the last sync — nothing written" in second.out
+    assert "Run `passback demo` again" not in second.out  # no "rerun to see a run that writes nothing" after one that wrote nothing
     two = summary_rows(second.out)
     for kind in ("lineItems", "results"):
         assert two[kind]["created"] == two[kind]["updated"] == 0
@@ -81,3 +101,70 @@ def test_demo_runs_twice_and_the_second_run_writes_nothing(home: Path, cli_proce
     assert len(state["lineItems"]) == one["lineItems"]["created"]
     assert len(state["results"]) == one["results"]["created"]
     assert state["duplicate_line_items"] == 0
+
+
+def test_the_demo_can_be_explored_after_it_exits(home: Path, cli_process: Any, prefect_home: Path) -> None:
+    port = free_port()
+    demo = cli_process("demo", "--port", str(port))
+    assert demo.code == 0, demo.err
+    example = re.search(r"passback explain demo (\S+)", demo.out).group(1)  # an assessment the demo suggests
+
+    started = time.monotonic()
+    down = cli_process("doctor", "demo")  # the demo's simulator stopped with it
+    assert down.code == 1 and "the simulator is not running? `passback sim serve`" in down.out
+    dry = cli_process("sync", "--district", "demo", "--dry-run")
+    assert dry.code == 1 and "the simulator is not running? `passback sim serve`" in dry.err
+    assert time.monotonic() - started < 40  # no retries of a SIS that never answered (they took ~50 s each)
+
+    env = {**os.environ, "PASSBACK_HOME": str(home), "PREFECT_HOME": str(prefect_home)}
+    sim = subprocess.Popen([sys.executable, "-m", "passback", "sim", "serve"], cwd=REPO, env=env,  # no arguments
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", 60, lambda: sim.poll() is None)
+        doctor = cli_process("doctor", "demo")
+        assert doctor.code == 0, doctor.out  # the demo's own mapping passes its own doctor
+        assert "✘" not in doctor.out and doctor.out.count("✔") == 8
+        explained = cli_process("explain", "demo", example)
+        assert explained.code == 0, explained.err
+        assert example in explained.out and "title_too_long" in explained.out
+        preview = cli_process("sync", "--district", "demo", "--dry-run", "--json")
+        assert preview.code == 0, preview.err
+        result = json.loads(preview.out)["districts"][0]
+        assert result["status"] == "planned" and result["line_items"]["created"] == 0  # the demo synced it all
+        assert result["line_items"]["unchanged"] > 0
+    finally:
+        sim.terminate()
+        sim.wait(timeout=30)
+
+
+def test_kill_9_of_the_demo_takes_its_simulator_with_it(home: Path, prefect_home: Path) -> None:
+    from tests.reliability.test_ephemeral import alive, children
+
+    port = free_port()
+    env = {**os.environ, "PASSBACK_HOME": str(home), "PREFECT_HOME": str(prefect_home)}
+    env.pop("PREFECT_API_URL", None)
+    demo = subprocess.Popen([sys.executable, "-m", "passback", "demo", "--port", str(port)], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    family: list[int] = []
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", 180, lambda: demo.poll() is None)  # the demo's simulator serves
+        family = children(demo.pid)
+        os.kill(demo.pid, signal.SIGKILL)
+        demo.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(alive(p) for p in family):
+            time.sleep(0.1)
+        assert [p for p in family if alive(p)] == []
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/admin/health", timeout=1)
+            answered = True
+        except httpx.HTTPError:
+            answered = False
+        assert not answered  # nothing serves the demo's port any more
+    finally:  # whatever happened, nothing this test started runs on
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        for pid in family:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -19,7 +19,7 @@ from tests.factory import scenario_for
 def test_seed_writes_the_otus_source_and_the_matching_sis_scenario(home: Path) -> None:
     ran = cli("seed", "--preset", "demo", "--seed", "3")
     assert ran.code == 0, ran.err
-    assert "seeded demo" in ran.out and "passback sim serve --scenario" in ran.out
+    assert "Seeded demo: 1 district with" in ran.out and "{" not in ran.out and "passback sim serve --scenario" in ran.out
     scenario = Scenario.load(home / "scenario.json")
     assert [d.tenant for d in scenario.districts] == ["demo"]
     with sqlite3.connect(home / "otus.db") as conn:

@@ -36,12 +36,11 @@ from passback.source.read import read_district
 from passback.source.write import write_world
 from passback.store.db import make_engine
 from passback.store.ledger import read_ledger
-from passback.store.testing import fresh_engine
+from tests.statedb import fresh_engine
 from passback.sync.evaluate import Evaluation, evaluate
 
 FIXTURE = Path(__file__).parent / "fixtures" / "plan_identity.json"
 TODAY = dt.date(2026, 11, 18)
-LEDGER_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status"]
 DIGESTED = {
     "assessments": ["id", "reason"],
     "scores": ["assessment_id", "student_id", "reason"],
@@ -149,8 +148,8 @@ def evaluate_twice(preset: str, tmp: Path) -> dict[str, Any]:
     del first
     engine = make_engine(state)
     try:
-        ledger_li = read_ledger(engine, district, Kind.line_item, columns=LEDGER_COLUMNS)
-        ledger_res = read_ledger(engine, district, Kind.result, columns=LEDGER_COLUMNS)
+        ledger_li = read_ledger(engine, district, Kind.line_item)
+        ledger_res = read_ledger(engine, district, Kind.result)
     finally:
         engine.dispose()
     second = evaluate(read_district(source, district), context, ledger_line_items=ledger_li, ledger_results=ledger_res)

@@ -84,6 +84,13 @@ def test_nightly_deployment_runs_on_a_worker(home: Path, tmp_path: Path) -> None
                 assert stored["duplicate_line_items"] == 0
             runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=10).json()
             assert sum(r["name"].startswith("district-") for r in runs) == 2  # dispatched to the district deployment
+            children = {r["id"] for r in runs if r["name"].startswith("district-")}
+            from passback.store.db import get_engine
+            from passback.store.runs import recent_runs
+
+            engine = get_engine(get_settings().state_db_url)
+            recorded = {d: recent_runs(engine, d, 1)[0] for d in ("d1", "d2")}
+            assert {r.flow_run_id for r in recorded.values()} == children  # each child recorded its own flow run id
     finally:
         for proc in (worker, server):
             if proc is not None:

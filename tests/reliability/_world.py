@@ -341,8 +341,10 @@ def _install_ledger_kill(kill_at_tx: int | None, log_path: Path | None) -> None:
 
     original = store_ledger.record_acks
     state = {"n": 0, "armed": False}
+    # the statement after which to die (the ledger's INSERT; tests/audit also kill after the audit's)
+    kill_on = os.environ.get("PASSBACK_TEST_KILL_ON", "INSERT INTO LEDGER_ENTRY").upper()
 
-    def record_acks(engine: Any, district_id: str, entries: Any, run_id: str | None) -> int:
+    def record_acks(engine: Any, district_id: str, entries: Any, run_id: str | None, **kw: Any) -> int:
         rows = entries.to_dict("records") if hasattr(entries, "to_dict") else list(entries)
         state["n"] += 1
         if log_path is not None and rows:
@@ -358,9 +360,9 @@ def _install_ledger_kill(kill_at_tx: int | None, log_path: Path | None) -> None:
 
                 @event.listens_for(engine, "after_cursor_execute")
                 def _die(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-                    if state["armed"] and statement.lstrip().upper().startswith("INSERT INTO LEDGER_ENTRY"):
+                    if state["armed"] and statement.lstrip().upper().startswith(kill_on):
                         os.kill(os.getpid(), signal.SIGKILL)
-        return original(engine, district_id, entries, run_id)
+        return original(engine, district_id, entries, run_id, **kw)
 
     store_ledger.record_acks = record_acks  # type: ignore[assignment]
 

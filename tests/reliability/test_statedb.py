@@ -28,13 +28,13 @@ from sqlalchemy import MetaData, select
 from passback.store.db import forget_engines, make_engine
 from passback.store.migrate import current, upgrade
 from passback.store.models import SQLModel
-from passback.store.testing import drop_everything
+from tests.statedb import drop_everything
 from tests.reliability import _world as W
 
 BATCH = 50
 KILL_AT_TX = 6
 CONCURRENCY = 4  # the district's client concurrency (the default)
-HEAD = "0005_guards"
+HEAD = "0006_audit"
 TABLES = ["district", "category_mapping", "closed_grading_period", "run", "ledger_entry"]
 
 

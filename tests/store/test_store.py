@@ -15,7 +15,7 @@ from passback.store.db import get_engine, make_engine
 from passback.store.locks import DistrictBusy, district_lock
 from passback.store.migrate import current, upgrade
 from passback.store.secrets import decrypt_secret
-from passback.store.testing import drop_everything
+from tests.statedb import drop_everything
 
 SECRET = "s3cr3t-Never-Store-Me"
 
@@ -36,7 +36,7 @@ def dump(engine) -> str:
         return repr([conn.execute(text(f'SELECT * FROM "{t}"')).fetchall() for t in tables])
 
 
-HEAD = "0005_guards"
+HEAD = "0006_audit"
 
 
 def test_migrations_create_the_schema_from_empty(state_url: str) -> None:

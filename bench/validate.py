@@ -1,4 +1,4 @@
-"""Measure ``validate_frame`` at scale (not a test):  ``python -m passback.quality._bench``.
+"""Measure ``validate_frame`` at scale (not a test):  ``python bench/validate.py``.
 
 - scores: 5M rows, few distinct combinations (the nightly score frame of a large district);
 - assessments: 200k rows, many distinct combinations (dates, titles, points vary).

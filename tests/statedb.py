@@ -1,4 +1,4 @@
-"""Helpers for tests: an empty, migrated state DB on SQLite or PostgreSQL."""
+"""An empty, migrated state DB on SQLite or PostgreSQL (drops every table: for tests and benchmarks only)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Time ``generate`` + ``write_world`` + ``read_district`` at a preset (the numbers in docs/source.md).
 
-    python -m passback.source.timing M [L ...] [--dir /tmp/passback-timing]
+    python bench/source_read.py M [L ...] [--dir /tmp/passback-timing]
 
 The read runs in a fresh process, so its peak memory is the reader's alone.
 """
@@ -53,7 +53,7 @@ def time_preset(preset: str, folder: Path, *, seed: int = 7) -> dict[str, float 
         "preset": preset, "assessments": world.counts["assessments"], "scores": world.counts["scores"],
         "generate_s": round(t1 - t0, 2), "write_s": round(t2 - t1, 2), "db_mb": round(db.stat().st_size / 2**20, 1),
         "generate_write_peak_rss_mb": _peak_rss_mb()}
-    reader = subprocess.run([sys.executable, "-m", "passback.source.timing", "--read", url, world.seeds[0].district_id],
+    reader = subprocess.run([sys.executable, __file__, "--read", url, world.seeds[0].district_id],
                             check=True, capture_output=True, text=True)
     out.update(json.loads(reader.stdout.strip().splitlines()[-1]))
     return out
