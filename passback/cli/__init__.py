@@ -13,7 +13,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from passback.cli import audit, demo, districts, doctor, report, runs, sim
+from passback.cli import alerts, approve, audit, demo, districts, doctor, report, runs, sim
 from passback.cli.common import console_err, friendly_error, neutral
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -31,6 +31,9 @@ app.command("explain")(runs.explain)
 app.command("demo")(demo.demo)
 app.command("seed")(sim.seed)
 app.command("runs")(runs.history)
+app.command("approve")(approve.approve)
+app.command("reject")(approve.reject)
+app.add_typer(alerts.alerts_app, name="alerts")
 app.command("history")(audit.history)
 app.command("reconcile")(audit.reconcile)
 

@@ -50,7 +50,7 @@ def read_ledger(engine: Engine, district_id: str, kind: str, *, columns: list[st
     for col in cols:
         if col in ("payload_hash", "retry_at", "refusals"):
             frame[col] = frame[col].astype("int64")
-        elif col in ("http_status",):
+        elif col in ("http_status", "sent_score"):
             frame[col] = pd.to_numeric(frame[col], errors="coerce")
         elif col not in ("updated_at", "refused_since") and frame[col].dtype != "str":
             frame[col] = frame[col].astype("str")
@@ -208,7 +208,7 @@ def record_acks(engine: Engine, district_id: str, entries: list[dict[str, Any]] 
 
 
 UPSERTED = ("sourced_id", "payload_hash", "status", "http_status", "sis_code", "sis_message", "grading_period_id",
-            "run_id", "updated_at", "sent", "refusals", "refused_since", "retry_at")
+            "run_id", "updated_at", "sent", "refusals", "refused_since", "retry_at", "sent_score")
 PREVIOUS_CHUNK = 2_000
 
 
@@ -228,6 +228,7 @@ def _ledger_values(district_id: str, r: dict[str, Any], run_id: str | None, at: 
         "refusals": refusals,
         "refused_since": None if ok else ((prev["refused_since"] if refused_before else None) or at),
         "retry_at": 0 if ok or r.get("period_closed") else next_try_epoch(at, refusals, retry_max_days),
+        "sent_score": _score(r.get("sent_score")) if ok else None,  # results: guards' "scores that go down"
     }
 
 
@@ -290,6 +291,15 @@ def ledger_of_assessments(engine: Engine, district_id: str, assessment_ids: list
             stmt = select(*cols).where(TABLE.c.district_id == district_id, TABLE.c.assessment_id.in_(chunk))
             rows.extend(tuple(r) for r in conn.execute(stmt))
     return pd.DataFrame.from_records(rows, columns=[c.name for c in cols])
+
+
+def _score(value: Any) -> float | None:
+    """The score an acknowledged result holds (None for lineItems, rejections and unknown values)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number else None  # NaN -> None
 
 
 def ledger_counts(engine: Engine, district_id: str) -> dict[str, dict[str, int]]:

@@ -43,6 +43,7 @@ class Evaluation:
     acked_line_items: pd.Index = field(default_factory=lambda: pd.Index([], dtype="str"))  # held by the SIS before this run
     users: pd.DataFrame | None = None    # the source's users and classes (names, SIS ids) for the report
     classes: pd.DataFrame | None = None
+    guard_writes: Any = None  # the plan's writes with what the SIS held before (passback.guards.writes_of)
 
     def eligible_assessment_ids(self) -> pd.Index:
         return pd.Index(self.assessments.loc[self.assessments["reason"].isna(), "id"])

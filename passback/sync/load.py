@@ -267,6 +267,7 @@ class Loader:
                     "status": "acked" if outcome.ok else "rejected", "http_status": outcome.http_status,
                     "sis_code": None if outcome.ok else getattr(outcome.rejection, "code_minor", None),
                     "sis_message": message or None, "grading_period_id": row.grading_period_id, "run_id": self.run_id,
+                    "sent_score": getattr(row, "score", None) if outcome.ok else None,  # guards: scores that go down
                     # the audit trail's: what was written (its values, the plan's action) and the SIS's request id
                     "action": getattr(row, "action", None), "sent": values_of(kind, row),
                     "request_id": getattr(outcome, "request_id", None), "kept": self._kept.get(outcome.sourced_id),
