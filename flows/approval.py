@@ -59,7 +59,7 @@ async def ask_for_approval(run: Any, decision: GuardDecision) -> GuardDecision:
         logger.warning("district %s held: %s — nothing written; approve with `%s`", run.district_id, hold.get("why"),
                        hold.get("command"))
         return decision
-    flow_run_id = str(context.flow_run.id)
+    flow_run_id = str(context.flow_run.id)  # type: ignore[union-attr]
     store_holds.mark_paused(run.engine, hold["id"], flow_run_id)
     hours = float(getattr(run.district, "guard_timeout_h", None) or 12.0)
     logger.warning("district %s held: %s — paused for approval (the Resume form; %g h at most)", run.district_id,

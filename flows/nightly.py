@@ -62,10 +62,10 @@ async def nightly(
         async with gate:
             params = {"district_id": district_id, "dry_run": dry_run, "retry_rejected": retry_rejected, "max_seconds": max_seconds}
             if dispatch == "deployment":
-                flow_run = await run_deployment(DISTRICT_DEPLOYMENT, parameters=params, timeout=None, as_subflow=True)
+                flow_run = await run_deployment(DISTRICT_DEPLOYMENT, parameters=params, timeout=None, as_subflow=True)  # type: ignore[misc]
                 return await child_summary(district_id, flow_run)
             state = await district_sync(**params, return_state=True)
-            data = await state.result(raise_on_failure=False)
+            data = await state.result(raise_on_failure=False)  # type: ignore[misc]
             if isinstance(data, dict):
                 return data
             return {"district": district_id, "status": "failed", "error": state.message or str(data)}

@@ -54,11 +54,11 @@ async def reconcile_all(districts: list[str] | None = None, max_concurrency: int
     async def one(district_id: str) -> dict[str, Any]:
         async with gate:
             if dispatch == "deployment":
-                run = await run_deployment(DISTRICT_DEPLOYMENT, parameters={"district_id": district_id}, timeout=None,
+                run = await run_deployment(DISTRICT_DEPLOYMENT, parameters={"district_id": district_id}, timeout=None,  # type: ignore[misc]
                                            as_subflow=True)
                 return {"district": district_id, "status": run.state.type.value if run.state else "unknown"}
             state = await district_reconcile(district_id, return_state=True)
-            data = await state.result(raise_on_failure=False)
+            data = await state.result(raise_on_failure=False)  # type: ignore[misc]
             return data if isinstance(data, dict) else {"district": district_id, "error": state.message or str(data)}
 
     found = list(await asyncio.gather(*(one(d) for d in ids)))

@@ -93,7 +93,7 @@ def main() -> None:
     except typer.Abort:
         console_err.print("aborted: nothing was changed (no answer to the prompt; options or PASSBACK_CLIENT_SECRET avoid it)")
         raise SystemExit(130) from None
-    except Exception as exc:  # noqa: BLE001 - the one place errors become one line for a person
+    except Exception as exc:
         if debug:
             raise
         if type(exc).__name__ == "NoArgsIsHelpError":  # the help was printed: nothing more to say

@@ -70,7 +70,7 @@ def _resume(flow_run_id: str, *, approve: bool, note: str | None, by: str) -> No
     if not PREFECT_API_URL.value():
         raise ValueError(f"this plan waits in the paused Prefect flow run {flow_run_id}: answer its Resume form in the "
                          "Prefect UI, or set PREFECT_API_URL to that server and run this command again")
-    resume_flow_run(flow_run_id, run_input={"decision": "approve" if approve else "reject", "note": note or "", "approver": by})
+    resume_flow_run(flow_run_id, run_input={"decision": "approve" if approve else "reject", "note": note or "", "approver": by})  # type: ignore[arg-type]
     console.print(f"the paused flow run {flow_run_id} was resumed ({'approved' if approve else 'rejected'}); "
                   "it records the decision and goes on.", highlight=False)
 

@@ -90,8 +90,8 @@ def reconcile(
     another tool changed or deleted there.  Changes nothing unless --restore."""
     import asyncio
 
-    from passback.store.districts import get_district
     from passback.cli.approve import EXIT_HELD
+    from passback.store.districts import get_district
     from passback.sync.reconcile import RestoreNotDone
     from passback.sync.reconcile import reconcile as run_reconcile
 

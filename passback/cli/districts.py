@@ -75,7 +75,7 @@ def district_view(district: Any, mapping: dict[str, str]) -> dict[str, Any]:
     view = {k: (neutral(v) if v is not None and not isinstance(v, (int, float, bool)) else v)
             for k, v in district.model_dump().items() if k not in skip}
     view["client_secret"] = "(stored encrypted)"
-    view["mapping"] = {neutral(k): neutral(v) for k, v in mapping.items()}
+    view["mapping"] = {neutral(k): neutral(v) for k, v in mapping.items()}  # type: ignore[assignment]
     return view
 
 

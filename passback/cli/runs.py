@@ -32,7 +32,7 @@ def run_nightly(districts: list[str] | None, *, dry_run: bool, retry_rejected: b
 
         state = await nightly(districts=tuple(districts or ()), dry_run=dry_run, retry_rejected=retry_rejected,
                               max_concurrency=concurrency, max_seconds=max_seconds or 0.0, return_state=True)
-        data = await state.result(raise_on_failure=False)
+        data = await state.result(raise_on_failure=False)  # type: ignore[misc]
         if not isinstance(data, dict):
             raise RuntimeError(f"the nightly flow ended without a summary: {state.message or data}")
         return data
@@ -176,7 +176,7 @@ def backfill(
         from flows.backfill import backfill as backfill_flow
 
         state = await backfill_flow(district_id, date, dry_run=dry_run, return_state=True)
-        return state, await state.result(raise_on_failure=False)
+        return state, await state.result(raise_on_failure=False)  # type: ignore[misc]
 
     with shown():
         prefect_dies_with_us()

@@ -92,7 +92,7 @@ def writes_of(plan: Any, ledger_line_items: pd.DataFrame,
         if results_acked is None:
             results_acked = int((ledger_results["status"] == "acked").sum()) if len(ledger_results) else 0
         frame = ledger_results
-        ledger_results = lambda: [frame]
+        ledger_results = lambda: [frame]  # noqa: E731
     was_acked, prev = sent_before(res, ledger_results)
     res_out = pd.DataFrame({"assessment_id": res["assessment_id"].astype("str"), "student_id": res["student_id"].astype("str"),
                             "payload_hash": res["payload_hash"].astype("int64"),

@@ -134,7 +134,7 @@ def trend(runs: list[RunRow]) -> list[Any]:
         series["other reasons"] = [float(sum(int((r.summary.get("reasons") or {}).get(c, 0)) for c in others)) for r in chrono]
     charts = [svg.bars("Writes per run (lineItems + results sent to the SIS)", labels, [float(r.writes) for r in chrono])]
     if series:
-        charts.append(svg.lines("Held-back rows per reason", labels, series))
+        charts.append(svg.lines("Held-back rows per reason", labels, series))  # type: ignore[arg-type]
     return [safe_svg(c) for c in charts]
 
 

@@ -28,7 +28,7 @@ def record_hold(engine: Engine, district_id: str, *, run_id: str | None, digest:
     """A new hold for the district; the district's earlier open holds are superseded (one transaction)."""
     hold_id = str(uuid.uuid4())
     with session(engine) as s:
-        for old in s.exec(select(GuardHold).where(GuardHold.district_id == district_id, GuardHold.status.in_(OPEN))).all():
+        for old in s.exec(select(GuardHold).where(GuardHold.district_id == district_id, GuardHold.status.in_(OPEN))).all():  # type: ignore[attr-defined]
             old.status = "superseded"
             s.add(old)
         s.add(GuardHold(id=hold_id, district_id=district_id, run_id=run_id, digest=digest, writes=writes,
@@ -44,8 +44,8 @@ def get_hold(engine: Engine, hold_id: str) -> GuardHold | None:
 def latest_open(engine: Engine, district_id: str) -> GuardHold | None:
     """The district's hold waiting for a decision (the newest), or None."""
     with session(engine) as s:
-        stmt = (select(GuardHold).where(GuardHold.district_id == district_id, GuardHold.status.in_(OPEN))
-                .order_by(GuardHold.created_at.desc()).limit(1))
+        stmt = (select(GuardHold).where(GuardHold.district_id == district_id, GuardHold.status.in_(OPEN))  # type: ignore[attr-defined]
+                .order_by(GuardHold.created_at.desc()).limit(1))  # type: ignore[attr-defined]
         return s.exec(stmt).first()
 
 
@@ -87,7 +87,7 @@ def approved(engine: Engine, district_id: str) -> list[GuardHold]:
     """Approved holds not yet applied (their writes may be written)."""
     with session(engine) as s:
         stmt = select(GuardHold).where(GuardHold.district_id == district_id, GuardHold.status == "approved")
-        return list(s.exec(stmt.order_by(GuardHold.created_at)).all())
+        return list(s.exec(stmt.order_by(GuardHold.created_at)).all())  # type: ignore[arg-type]
 
 
 def approved_keys(holds: list[GuardHold]) -> np.ndarray:

@@ -27,7 +27,7 @@ from passback.domain.plan import NEVER, RETRY_SLACK_S, refusal_wait_days
 from passback.store import audit
 from passback.store.models import LedgerEntry, utcnow
 
-TABLE = LedgerEntry.__table__
+TABLE = LedgerEntry.__table__  # type: ignore[attr-defined]
 KEY = ["district_id", "kind", "assessment_id", "student_id"]
 ALL_COLUMNS = [c.name for c in TABLE.columns]
 DEFAULT_RETRY_MAX_DAYS = 7
@@ -153,7 +153,7 @@ def _read_rows(engine: Engine, sql: str, params: tuple[str, str]) -> list[Any]:
         cursor.close()
     finally:
         raw.close()
-    return rows
+    return rows  # type: ignore[return-value]
 
 
 def _insert(engine: Engine) -> Any:
@@ -226,7 +226,7 @@ def _ledger_values(district_id: str, r: dict[str, Any], run_id: str | None, at: 
         # what the SIS holds from passback: a refusal leaves the last acknowledged values
         "sent": after if ok else (prev["sent"] if prev is not None else None),
         "refusals": refusals,
-        "refused_since": None if ok else ((prev["refused_since"] if refused_before else None) or at),
+        "refused_since": None if ok else ((prev["refused_since"] if refused_before else None) or at),  # type: ignore[index]
         "retry_at": 0 if ok or r.get("period_closed") else next_try_epoch(at, refusals, retry_max_days),
         "sent_score": _score(r.get("sent_score")) if ok else None,  # results: guards' "scores that go down"
     }

@@ -15,8 +15,8 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from passback.domain import derive, payloads
-from passback.domain.columns import arrow_text, one_array, release_memory
 from passback.domain.codes import ASSESSMENT_REASONS, SCORE_REASONS
+from passback.domain.columns import arrow_text, one_array, release_memory
 from passback.domain.context import DistrictContext
 from passback.domain.plan import LedgerBatches, Plan, empty_ledger, make_plan
 from passback.quality import validate_frame

@@ -97,7 +97,8 @@ async def read_drift(engine: Any, district_id: str, client: Any, closed_periods:
         index = mine.index
         page: list[dict[str, Any]] = []
 
-        def compare(objects: list[dict[str, Any]], kind: str = kind, mine: pd.DataFrame = mine) -> None:
+        def compare(objects: list[dict[str, Any]], kind: str = kind, mine: pd.DataFrame = mine, index: pd.Index = index,
+                    seen: np.ndarray = seen) -> None:
             pos = index.get_indexer([o.get("sourcedId") for o in objects])
             for obj, p in zip(objects, pos, strict=True):
                 if p < 0:
@@ -110,7 +111,7 @@ async def read_drift(engine: Any, district_id: str, client: Any, closed_periods:
                     continue
                 sent = audit.as_dict(kind, json.loads(row.sent)) if row.sent else {}
                 held = sis_fields(kind, obj)
-                for name in COMPARED[kind]:
+                for name in COMPARED[kind]:  # type: ignore[index]
                     if name in sent and _number(sent[name]) != _number(held[name]):
                         drift.edited_in_sis.append({**_finding(kind, sid, row), "field": name,
                                                     "sent": sent[name], "sis": held[name]})
