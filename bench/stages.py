@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run as bench  # noqa: E402  (bench/run.py)
+import run as bench
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -26,9 +26,21 @@ class PreviewSteps(FlowSteps):
         get_run_logger().info("%s", summary_line(summary.as_json()))
         if summary.backfill:
             await acreate_markdown_artifact(
-                key=f"{artifact_key(summary.district)}-backfill", markdown=preview.markdown(summary.backfill),
+                key=f"{artifact_key(summary.district)}-backfill",
+                markdown=preview.markdown(summary.backfill) + guard_note(summary),
                 description=f"backfill preview for {summary.district}: effective date {summary.detail}",
             )
+
+
+def guard_note(summary: DistrictSummary) -> str:
+    """The preview says when applying it would be held for approval (the guards of every sync apply)."""
+    if not summary.guards:
+        return "\n\nApplying it stays within the district's guards."
+    rows = "\n".join(f"| {g['name']} | {g['value']:,} | {g['limit']:,} | {'—' if g['usual'] is None else g['usual']} |"
+                     for g in summary.guards)
+    return ("\n\n## Applying it will be held for approval\n\nThe sync that applies it trips these guards: it pauses "
+            "for a person's approval before its first write (or ends held; then `passback approve`).\n\n"
+            "| guard | would be | limit | usual |\n|---|---|---|---|\n" + rows)
 
 
 def run_name() -> str:
@@ -46,7 +58,8 @@ async def backfill(district_id: str, effective_date: dt.date, dry_run: bool = Tr
     The preview evaluates the district with the new effective date and publishes it as an artifact:
     each assessment whose status changes (old and new reason) and the writes applying it would cause.
     Applying stores the new date and syncs the district: only items that are new or changed are
-    written.
+    written — through the guards of every sync, so a large backfill pauses for approval (its size
+    and what drives it shown).
 
     Args:
         district_id: The district: its Otus district id exactly as the source tables spell it

@@ -1,8 +1,9 @@
-"""One district's passback run: pre-flight -> extract -> validate -> plan -> load -> report.
+"""One district's passback run: pre-flight -> extract -> validate -> plan -> guard -> load -> report.
 
 The order of the stages is ``passback.sync.sequence`` (written once, for every way a district
 runs); this flow only says how each stage runs here: as a Prefect task, with artifacts and a log
-line when the run is over.
+line when the run is over — and, when a guard holds the night in a deployment run, by pausing the
+flow run for a person's approval (the form in the Prefect UI; ``flows.approval``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 
+from flows.approval import ask_for_approval
+from passback.guards import GuardDecision
 from passback.naming import safe_key
 from passback.report.artifacts import state_message, summary_line
 from passback.sync.district import DistrictRun, RunOptions
@@ -34,6 +37,12 @@ class FlowSteps(Steps):
 
     async def evaluate(self, run: DistrictRun, source: Any, sis: Any) -> Any:
         return validate_and_plan(run, source, sis)
+
+    async def guard(self, run: DistrictRun, evaluation: Any) -> GuardDecision:
+        decision = await super().guard(run, evaluation)
+        if decision.proceed or decision.hold is None:
+            return decision
+        return await ask_for_approval(run, decision)
 
     async def load(self, run: DistrictRun, client: Any, evaluation: Any, sis: Any) -> Any:
         return await load(run, client, evaluation, sis)
@@ -63,9 +72,10 @@ async def district_sync(
     max_seconds: float = 0.0,
     lock_wait_s: float = 0.0,
 ) -> State:
-    """Sync one district: pre-flight, extract, validate, plan, load, report.
+    """Sync one district: pre-flight, extract, validate, plan, guards, load, report.
 
-    Ends Failed (with the summary as data) when the district failed.
+    Ends Failed (with the summary as data) when the district failed; pauses for approval when a
+    guard trips (Completed named "Held" when rejected or unanswered: nothing written).
 
     Args:
         district_id: The district to sync: its Otus district id exactly as the source tables spell it
@@ -94,7 +104,10 @@ def current_flow_run_id() -> str | None:
 
 
 def final_state(summary: DistrictSummary) -> State:
+    """Failed for a failed district; Completed named "Held" when a guard held it (nothing written)."""
     data = summary.as_json()
     if summary.status == "failed":
         return Failed(message=state_message(data), data=data)
+    if summary.status == "held":
+        return Completed(name="Held", message=state_message(data), data=data)
     return Completed(message=state_message(data), data=data)

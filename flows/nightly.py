@@ -1,7 +1,8 @@
 """The nightly passback: every enabled district (or the given ones), several at once.
 
 One district's failure never stops the others; the run ends Failed when any district failed,
-and its message and summary artifact say which and why.
+and its message and summary artifact say which and why — and which districts a guard held for
+approval (nothing written for them), with the guard that tripped.
 """
 
 from __future__ import annotations
@@ -61,10 +62,10 @@ async def nightly(
         async with gate:
             params = {"district_id": district_id, "dry_run": dry_run, "retry_rejected": retry_rejected, "max_seconds": max_seconds}
             if dispatch == "deployment":
-                flow_run = await run_deployment(DISTRICT_DEPLOYMENT, parameters=params, timeout=None, as_subflow=True)
+                flow_run = await run_deployment(DISTRICT_DEPLOYMENT, parameters=params, timeout=None, as_subflow=True)  # type: ignore[misc]
                 return await child_summary(district_id, flow_run)
             state = await district_sync(**params, return_state=True)
-            data = await state.result(raise_on_failure=False)
+            data = await state.result(raise_on_failure=False)  # type: ignore[misc]
             if isinstance(data, dict):
                 return data
             return {"district": district_id, "status": "failed", "error": state.message or str(data)}
@@ -75,18 +76,31 @@ async def nightly(
         table=[{"district": s["district"], "status": s["status"], "writes": s.get("writes", 0),
                 "held_back": sum(int(v) for v in (s.get("reasons") or {}).values()),
                 "report": s.get("data_docs") if is_url(s.get("data_docs")) else "",
-                "error": s.get("error") or ""} for s in summaries],
+                "error": s.get("error") or "", "held_by_guards": held_why(s)} for s in summaries],
         description="nightly passback: one row per district",
     )
     failed = [s for s in summaries if s["status"] == "failed"]
+    waiting = [s for s in summaries if s["status"] == "held"]
+    on_hold = (f"; {len(waiting)} held for approval (nothing written) — "
+               + "; ".join(f"{s['district']}: {held_why(s)}" for s in waiting)) if waiting else ""
+    if waiting:
+        logger.warning("%d of %d districts held for approval%s", len(waiting), len(summaries), on_hold)
     result = {"districts": summaries}
     if failed:
         detail = "; ".join(f"{s['district']}: {s.get('error')}" for s in failed)
         logger.error("%d of %d districts failed: %s", len(failed), len(summaries), detail)
-        return Failed(message=f"{len(failed)} of {len(summaries)} districts failed — {detail}", data=result)
+        return Failed(message=f"{len(failed)} of {len(summaries)} districts failed — {detail}{on_hold}", data=result)
     writes = sum(int(s.get("writes") or 0) for s in summaries)
     held = sum(int(v) for s in summaries for v in (s.get("reasons") or {}).values())
-    return Completed(message=f"{len(summaries)} districts synced: {writes:,} writes, {held:,} rows held back", data=result)
+    return Completed(message=f"{len(summaries)} districts synced: {writes:,} writes, {held:,} rows held back{on_hold}",
+                     data=result)
+
+
+def held_why(summary: dict[str, Any]) -> str:
+    """Why a guard held the district ("" when it was not held)."""
+    if summary.get("status") != "held":
+        return ""
+    return str((summary.get("hold") or {}).get("why") or "a guard tripped")
 
 
 def enabled_districts() -> list[str]:

@@ -17,7 +17,7 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
     unreachable or busy beyond the client's budget), never a list of classes."""
     try:
         state.result(_sync=True)  # in Prefect's async engine a bare result() is an un-awaited coroutine
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         return bool(getattr(exc, "retriable", False))
     return False
 

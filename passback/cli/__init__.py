@@ -13,7 +13,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from passback.cli import audit, demo, districts, doctor, report, runs, sim
+from passback.cli import alerts, approve, audit, demo, districts, doctor, report, runs, sim
 from passback.cli.common import console_err, friendly_error, neutral
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -31,6 +31,9 @@ app.command("explain")(runs.explain)
 app.command("demo")(demo.demo)
 app.command("seed")(sim.seed)
 app.command("runs")(runs.history)
+app.command("approve")(approve.approve)
+app.command("reject")(approve.reject)
+app.add_typer(alerts.alerts_app, name="alerts")
 app.command("history")(audit.history)
 app.command("reconcile")(audit.reconcile)
 
@@ -90,7 +93,7 @@ def main() -> None:
     except typer.Abort:
         console_err.print("aborted: nothing was changed (no answer to the prompt; options or PASSBACK_CLIENT_SECRET avoid it)")
         raise SystemExit(130) from None
-    except Exception as exc:  # noqa: BLE001 - the one place errors become one line for a person
+    except Exception as exc:
         if debug:
             raise
         if type(exc).__name__ == "NoArgsIsHelpError":  # the help was printed: nothing more to say

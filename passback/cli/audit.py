@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from passback.cli.common import console, engine, safe
+from passback.cli.common import console, console_err, engine, safe
 
 JSON_KEYS = ("time", "run_id", "kind", "student_id", "action", "changes", "sis_status")
 
@@ -90,11 +90,19 @@ def reconcile(
     another tool changed or deleted there.  Changes nothing unless --restore."""
     import asyncio
 
+    from passback.cli.approve import EXIT_HELD
     from passback.store.districts import get_district
+    from passback.sync.reconcile import RestoreNotDone
     from passback.sync.reconcile import reconcile as run_reconcile
 
     district = get_district(engine(), district_id)
-    drift = asyncio.run(run_reconcile(district.id, restore=restore))
+    try:
+        drift = asyncio.run(run_reconcile(district.id, restore=restore))
+    except RestoreNotDone as exc:
+        if not exc.held:
+            raise
+        console_err.print(f"[yellow]held:[/yellow] {safe(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_HELD) from None
     if as_json:
         sys.stdout.write(json.dumps(drift.as_json(), default=str) + "\n")
         return

@@ -75,7 +75,7 @@ def district_view(district: Any, mapping: dict[str, str]) -> dict[str, Any]:
     view = {k: (neutral(v) if v is not None and not isinstance(v, (int, float, bool)) else v)
             for k, v in district.model_dump().items() if k not in skip}
     view["client_secret"] = "(stored encrypted)"
-    view["mapping"] = {neutral(k): neutral(v) for k, v in mapping.items()}
+    view["mapping"] = {neutral(k): neutral(v) for k, v in mapping.items()}  # type: ignore[assignment]
     return view
 
 
@@ -109,10 +109,19 @@ def set_(
     verify_tls: Annotated[bool | None, typer.Option("--verify-tls/--no-verify-tls", help="--no-verify-tls: test hosts only")] = None,
     allow_http: Annotated[bool | None, typer.Option("--allow-http/--no-allow-http", help="test hosts only: plain http to a host that is not loopback")] = None,
     closed_periods: Annotated[str | None, typer.Option("--closed-grading-periods", help="comma-separated sourcedIds closed by configuration")] = None,
+    guards: Annotated[bool | None, typer.Option("--guards/--no-guards", help="hold a night that trips a guard (default on)")] = None,
+    guard_new_zeros: Annotated[str | None, typer.Option("--guard-new-zeros", metavar="N", help="hold a night sending more than N new zero scores (0: any; 'default': history-based)")] = None,
+    guard_changed_scores: Annotated[str | None, typer.Option("--guard-changed-scores", metavar="N", help="... changing more than N scores the SIS holds")] = None,
+    guard_lowered_scores: Annotated[str | None, typer.Option("--guard-lowered-scores", metavar="N", help="... lowering more than N scores the SIS holds")] = None,
+    guard_changed_line_items: Annotated[str | None, typer.Option("--guard-changed-line-items", metavar="N", help="... changing more than N lineItems the SIS holds")] = None,
+    guard_writes: Annotated[str | None, typer.Option("--guard-writes", metavar="N", help="... with more than N writes")] = None,
+    guard_zero_share: Annotated[str | None, typer.Option("--guard-zero-share", metavar="P", help="... turning more than this share (0-1) of one assessment's students to 0 (default 0.8)")] = None,
+    guard_factor: Annotated[str | None, typer.Option("--guard-factor", metavar="F", help="history-based limits: F x the district's usual night (default 5)")] = None,
+    guard_timeout: Annotated[float | None, typer.Option("--guard-timeout-hours", min=0.001, max=168, help="a paused run waits this long for approval (default 12)")] = None,
     audit_days: Annotated[int | None, typer.Option("--audit-retention-days", help="keep audit rows this many days (default 400)")] = None,
     retry_days: Annotated[int | None, typer.Option("--refusal-retry-max-days", help="retry a refused item after 1, 2, 4 ... nights, at most this many (default 7; 0: only when it changes)")] = None,
 ) -> None:
-    """Change a district's settings (only the options given)."""
+    """Change a district's settings (only the options given).  Guard limits: see README "Guards"."""
     from passback.store.districts import set_closed_periods_config, update_district
 
     changes: dict[str, Any] = {k: v for k, v in {
@@ -122,6 +131,10 @@ def set_(
         "request_timeout_s": timeout, "batch_size": batch_size, "verify_tls": verify_tls, "allow_http": allow_http,
         "audit_retention_days": audit_days, "refusal_retry_max_days": retry_days,
     }.items() if v is not None}
+    changes |= guard_changes(guards=guards, guard_timeout_h=guard_timeout, guard_new_zeros=guard_new_zeros,
+                             guard_changed_scores=guard_changed_scores, guard_lowered_scores=guard_lowered_scores,
+                             guard_changed_line_items=guard_changed_line_items, guard_writes=guard_writes,
+                             guard_zero_share=guard_zero_share, guard_factor=guard_factor)
     if effective_date is not None:
         changes["effective_date"] = parse_date(effective_date)
     if client_secret is not None:
@@ -135,6 +148,27 @@ def set_(
     if closed_periods is not None:
         set_closed_periods_config(eng, district_id, [p.strip() for p in closed_periods.split(",") if p.strip()])
     console.print(f"district [bold]{safe(district_id)}[/bold] updated: {', '.join(sorted(changes)) or 'closed grading periods'}")
+
+
+def guard_changes(*, guards: bool | None, guard_timeout_h: float | None, **limits: str | None) -> dict[str, Any]:
+    """The guard options given, as District fields ('default' resets a limit to its default)."""
+    out: dict[str, Any] = {}
+    if guards is not None:
+        out["guards_enabled"] = guards
+    if guard_timeout_h is not None:
+        out["guard_timeout_h"] = guard_timeout_h
+    for field, given in limits.items():
+        if given is None:
+            continue
+        option = "--" + field.replace("_", "-")
+        if given.strip().lower() in ("default", "auto"):
+            out[field] = None
+            continue
+        try:
+            out[field] = float(given) if field in ("guard_zero_share", "guard_factor") else int(given)
+        except ValueError:
+            raise typer.BadParameter(f"{given!r} is not a number (or 'default')", param_hint=option) from None
+    return out
 
 
 @mapping_app.command("set")

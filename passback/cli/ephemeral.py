@@ -50,7 +50,7 @@ class _Forker:
             job, answer = self._jobs.get()
             try:
                 answer.put((True, job()))
-            except BaseException as exc:  # handed back to the caller
+            except BaseException as exc:  # handed back to the caller  # noqa: BLE001
                 answer.put((False, exc))
 
     def run(self, job: Callable[[], Any]) -> Any:
@@ -99,7 +99,7 @@ def _with_preexec(start: Callable[[], subprocess.Popen[Any]], preexec: Callable[
             return getattr(real, name)
 
         @staticmethod
-        def Popen(*args: Any, **kwargs: Any) -> subprocess.Popen[Any]:  # noqa: N802 - the name Prefect calls
+        def Popen(*args: Any, **kwargs: Any) -> subprocess.Popen[Any]:
             kwargs.setdefault("preexec_fn", preexec)
             return real.Popen(*args, **kwargs)
 

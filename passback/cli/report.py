@@ -45,12 +45,12 @@ def serve(
     handler = functools.partial(_QuietHandler, directory=str(root))
     with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
         console.print(f"serving {root} on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
-        try:
+        try:  # noqa: SIM105
             server.serve_forever()
         except KeyboardInterrupt:
             pass
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: object) -> None:
         pass

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from passback.cli.approve import EXIT_HELD, print_held
 from passback.cli.common import console, console_err, engine, parse_date, safe
 from passback.sync.report import OUTCOME_KEYS
 
@@ -31,7 +32,7 @@ def run_nightly(districts: list[str] | None, *, dry_run: bool, retry_rejected: b
 
         state = await nightly(districts=tuple(districts or ()), dry_run=dry_run, retry_rejected=retry_rejected,
                               max_concurrency=concurrency, max_seconds=max_seconds or 0.0, return_state=True)
-        data = await state.result(raise_on_failure=False)
+        data = await state.result(raise_on_failure=False)  # type: ignore[misc]
         if not isinstance(data, dict):
             raise RuntimeError(f"the nightly flow ended without a summary: {state.message or data}")
         return data
@@ -75,6 +76,8 @@ def print_summary(result: dict[str, Any]) -> None:
         name = safe(d["district"])
         if d.get("error"):
             console.print(f"[red]✘ {name}[/red]: {safe(d['error'])}", highlight=False)
+        if d.get("status") == "held" or d.get("guards"):
+            print_held(d)
         if d.get("reasons"):
             print_reasons(d["district"], d["reasons"])
         print_deletes(d)
@@ -129,7 +132,7 @@ def sync(
     concurrency: Annotated[int, typer.Option("--concurrency", help=f"districts at once, 1 to {MAX_DISTRICTS_AT_ONCE}")] = 4,
     max_seconds: Annotated[float | None, typer.Option("--max-seconds", help="stop starting new batches after this long")] = None,
 ) -> None:
-    """Run the nightly flow now. Exit status 1 when any district failed."""
+    """Run the nightly flow now. Exit status 1 when any district failed, 3 when none failed but a guard held one."""
     from passback.store.districts import get_district, list_districts
 
     if not 1 <= concurrency <= MAX_DISTRICTS_AT_ONCE:
@@ -143,7 +146,8 @@ def sync(
     result = run_nightly(district or None, dry_run=dry_run, retry_rejected=retry_rejected,
                          concurrency=concurrency, max_seconds=max_seconds, show_progress=not as_json)
     out = {"districts": [{k: d.get(k) for k in ("district", "status", "line_items", "results", "reasons", "error",
-                                                 "writes", "backlog", "eta_seconds", "data_docs", "run_id", "deletes")}
+                                                 "writes", "backlog", "eta_seconds", "data_docs", "run_id", "deletes",
+                                                 "guards", "hold")}
                          for d in result["districts"]]}
     if as_json:
         sys.stdout.write(json.dumps(out, default=str) + "\n")
@@ -151,6 +155,8 @@ def sync(
         print_summary(result)
     if any(d["status"] == "failed" for d in result["districts"]):
         raise typer.Exit(1)
+    if any(d["status"] == "held" for d in result["districts"]):
+        raise typer.Exit(EXIT_HELD)
 
 
 def backfill(
@@ -170,7 +176,7 @@ def backfill(
         from flows.backfill import backfill as backfill_flow
 
         state = await backfill_flow(district_id, date, dry_run=dry_run, return_state=True)
-        return state, await state.result(raise_on_failure=False)
+        return state, await state.result(raise_on_failure=False)  # type: ignore[misc]
 
     with shown():
         prefect_dies_with_us()
@@ -179,6 +185,9 @@ def backfill(
     if not isinstance(data, dict):
         console_err.print(f"[red]error:[/red] backfill failed: {safe(state.message)}", highlight=False)
         raise typer.Exit(1)
+    if data["status"] == "held":  # applied, and a guard held the writes it causes: a person approves them
+        print_held(data)
+        raise typer.Exit(EXIT_HELD)
     li, res = data["line_items"], data["results"]
     verb = "would write" if dry_run else "wrote"
     console.print(f"{name}: effective date {date} {verb} {li['created']} new lineItems "
@@ -187,6 +196,8 @@ def backfill(
         print_backfill(data["backfill"])
     if data.get("data_docs"):
         console.print(f"validation report of the preview → {safe(data['data_docs'])}", highlight=False)
+    if dry_run and data.get("guards"):
+        print_held(data)
     if dry_run:
         console.print(f"Nothing was changed. Apply with `passback backfill {name} --effective-date {date} --apply`.")
     if data["status"] == "failed":

@@ -11,7 +11,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from passback.domain.columns import arrow_text, categorical_take, codes, later_duplicates, one_array, pair_keys, positions, take_text
+from passback.domain.columns import (
+    arrow_text,
+    categorical_take,
+    codes,
+    later_duplicates,
+    one_array,
+    pair_keys,
+    positions,
+    take_text,
+)
 from passback.domain.context import DistrictContext
 
 ASSESSMENT_SOURCE_COLUMNS = [

@@ -110,7 +110,7 @@ class TokenSource:
     def secrets(self) -> list[str]:
         """Every form of the secret and the current token: what no excerpt may show."""
         forms = secret_forms(self._secret.get_secret_value(), self._client_id)
-        return forms + [self._token.value] if self._token is not None else forms
+        return forms + [self._token.value] if self._token is not None else forms  # noqa: RUF005
 
     @property
     def current(self) -> str | None:

@@ -111,7 +111,7 @@ def _share_template_bytecode() -> None:
             original(self, *args, **kwargs)
             self.env.bytecode_cache = cache
 
-        view.DefaultJinjaView.__init__ = __init__
+        view.DefaultJinjaView.__init__ = __init__  # type: ignore[method-assign]
 
 
 def quiet_context(context: Any) -> Any:
@@ -141,7 +141,7 @@ def batch_definition(asset_name: str) -> Any:
                 source = ctx.data_sources.get(DATASOURCE_NAME)
             except Exception:  # noqa: BLE001 - GX raises various errors for "not found"
                 source = ctx.data_sources.add_pandas(DATASOURCE_NAME)
-            asset = source.add_dataframe_asset(name=asset_name)
+            asset = source.add_dataframe_asset(name=asset_name)  # type: ignore[attr-defined]
             found = asset.add_batch_definition_whole_dataframe(asset_name)
             _batch_definitions[asset_name] = found
         return found

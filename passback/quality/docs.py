@@ -72,7 +72,7 @@ def build_data_docs(
 
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    run_time = run_time or dt.datetime.now(dt.timezone.utc)
+    run_time = run_time or dt.datetime.now(dt.UTC)
     context = _gx.quiet_context(gx.get_context(mode="ephemeral"))
     context.variables.data_docs_sites = {
         SITE_NAME: {

@@ -97,8 +97,8 @@ def clear_cache() -> None:
 def rules(suite: ExpectationSuite) -> tuple[Rule, ...]:
     """The row-level rules of a suite loaded by ``load_suite``, in file order."""
     return tuple(
-        Rule(position=i, type=exp.expectation_type, reason_code=exp.meta["reason_code"],
-             severity=exp.meta["severity"], columns=_expectation_columns(exp.configuration.kwargs))
+        Rule(position=i, type=exp.expectation_type, reason_code=exp.meta["reason_code"],  # type: ignore[index]
+             severity=exp.meta["severity"], columns=_expectation_columns(exp.configuration.kwargs))  # type: ignore[index]
         for i, exp in enumerate(suite.expectations)
     )
 
@@ -130,7 +130,7 @@ def _build(name: str, path: Path, allowed_reasons: Sequence[str] | None) -> Expe
     gx = _gx.gx()
     try:
         suite = gx.ExpectationSuite(**data)
-    except Exception as exc:  # noqa: BLE001 - pydantic/GX raise many kinds; all mean "invalid file"
+    except Exception as exc:
         raise SuiteLoadError(f"{path}: Great Expectations refused the suite: {exc}") from exc
     if len(suite.expectations) != len(declared):
         kept = {exp.expectation_type for exp in suite.expectations}

@@ -111,7 +111,7 @@ def validate_frame(
     per_code = np.bincount(row_code, minlength=none + 1)
     counts = {order[i]: int(per_code[i]) for i in range(none) if per_code[i]}
     severity = {r.reason_code: r.severity for r in suite_rules}
-    result.meta["passback"] = {"rows": int(len(frame)), "combinations": int(len(combos)),
+    result.meta["passback"] = {"rows": len(frame), "combinations": len(combos),
                                "rows_by_reason": counts}
     # rows per combination: Data Docs count rows, not combinations (passback.quality.docs)
     result.passback_rows = np.bincount(group_of_row, minlength=len(combos)) if len(frame) else np.zeros(0, np.int64)
@@ -190,7 +190,7 @@ def _run_suite(suite: ExpectationSuite, combos: pd.DataFrame) -> Any:
             batch = _gx.batch_definition(suite.name).get_batch(batch_parameters={"dataframe": combos})
             with _gx.memoized_configurations():
                 return batch.validate(suite, result_format=RESULT_FORMAT)
-        except Exception as exc:  # noqa: BLE001 - GX raised instead of capturing: no row is classified
+        except Exception as exc:
             raise RuleExecutionError(
                 f"suite {suite.name!r}: Great Expectations failed to run the suite: {exc}",
                 suite=suite.name, expectation="(suite)", reason_code=None,
@@ -199,7 +199,7 @@ def _run_suite(suite: ExpectationSuite, combos: pd.DataFrame) -> Any:
 
 def _failing_combinations(suite: ExpectationSuite, suite_rules: tuple[Rule, ...], result: Any):
     """(rule, failing combination ids) per expectation result; raises on any expectation error."""
-    by_id = {exp.id: rule for exp, rule in zip(suite.expectations, suite_rules)}
+    by_id = {exp.id: rule for exp, rule in zip(suite.expectations, suite_rules, strict=True)}
     seen: set[int] = set()
     for er in result.results:
         config = er.expectation_config

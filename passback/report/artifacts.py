@@ -44,6 +44,7 @@ def summary_markdown(s: dict[str, Any]) -> str:
     lines = [f"# Grade passback — district `{cell(s['district'])}`: **{s['status']}** ({kind.replace('_', ' ')}{detail})", ""]
     if s.get("error"):
         lines += [f"> **Error:** {cell(s['error'], 4000)}", ""]
+    lines += guard_lines(s)
     lines += ["| | " + " | ".join(OUTCOME_KEYS) + " |", "|---" * (len(OUTCOME_KEYS) + 1) + "|"]
     for label, key in (("lineItems", "line_items"), ("results", "results")):
         counts = s.get(key) or {}
@@ -88,6 +89,28 @@ def summary_markdown(s: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def guard_lines(s: dict[str, Any]) -> list[str]:
+    """A held district (nothing written): why, and how to approve; approvals this run wrote."""
+    lines: list[str] = []
+    hold = s.get("hold") or {}
+    if s.get("status") == "held":
+        lines += [f"> **Held for approval — nothing written.** {cell(hold.get('why'), 1000)}. "
+                  f"Approve in the paused run's Resume form, or `{cell(hold.get('command'))}`.", ""]
+        if hold.get("decided_by"):
+            lines += [f"> {cell(hold.get('status'))} by {cell(hold.get('decided_by'))}: {cell(hold.get('note') or '(no note)', 1000)}", ""]
+    elif s.get("guards"):
+        lines += ["> A sync of this plan would be held for approval: " + cell("; ".join(
+            f"{g['name']} {g['value']} > {g['limit']}" for g in s["guards"]), 1000), ""]
+    if s.get("guards"):
+        lines += ["| guard | tonight | limit | usual |", "|---|---|---|---|"]
+        lines += [f"| {cell(g['name'])} | {g['value']} | {g['limit']} | {'—' if g.get('usual') is None else g['usual']} |"
+                  for g in s["guards"]] + [""]
+    for a in s.get("approvals") or []:
+        lines += [f"> Writes a plan approved by {cell(a.get('decided_by'))} at {cell(a.get('decided_at'))} UTC: "
+                  f"{cell(a.get('note') or '(no note)', 1000)}", ""]
+    return lines
+
+
 def summary_line(s: dict[str, Any], top: int = 5) -> str:
     """One log line with the numbers of a district run."""
     def kinds(counts: dict[str, int] | None) -> str:
@@ -116,6 +139,9 @@ def state_message(s: dict[str, Any]) -> str:
             f"held back {held:,} rows")
     if s.get("error"):
         text += f" — {s['error']}"
+    if s.get("status") == "held":
+        hold = s.get("hold") or {}
+        text += f" — held for approval, nothing written: {hold.get('why')}; approve with `{hold.get('command')}`"
     return text
 
 

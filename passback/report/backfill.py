@@ -10,8 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from passback.report.artifacts import cell
 from passback.quality.meanings import meaning_of
+from passback.report.artifacts import cell
 
 MAX_LISTED = 500
 

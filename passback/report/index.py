@@ -80,18 +80,36 @@ def publish_index(site: ReportSite, engine: Any, district_id: str, now: dt.datet
     for legacy in LEGACY_FOLDERS:  # the one-report-per-district layout of earlier versions
         shutil.rmtree(district_dir / legacy, ignore_errors=True)
     prefix = f"{district_dir.name}/"
+    decisions = guard_decisions(engine, district_id, kept)
     view = [{
         "id": r.id, "started": f"{r.started_at:%Y-%m-%d %H:%M:%S}", "kind_label": kind_label(r.kind, r.detail),
         "status": r.status, "writes": r.writes, "held": r.held, "error": r.error,
         "li": _cu(r.summary.get("line_items")), "res": _cu(r.summary.get("results")),
         "top": sorted((r.summary.get("reasons") or {}).items(), key=lambda kv: -kv[1])[:3],
         "link": r.page.removeprefix(prefix) if r.page and site.path(r.page).exists() else None,
+        "decision": decisions.get(r.id, ""),
     } for r in kept]
     html = render("district.html", district=district_id, runs=view, charts=trend(kept),
                   keep_runs=site.keep_runs, keep_days=site.keep_days)
     write_page(district_dir / "index.html", html)
     _publish_root(site, engine)
     return f"{district_dir.name}/index.html"
+
+
+def guard_decisions(engine: Any, district_id: str, runs: list[RunRow]) -> dict[str, str]:
+    """Per run: who approved or rejected its held plan (and when, and why), or whose approval it wrote."""
+    from passback.store.holds import by_run
+
+    holds = by_run(engine, district_id)
+    out: dict[str, str] = {}
+    for r in runs:
+        hold = holds.get(r.id)
+        if r.status == "held" and hold is not None:
+            out[r.id] = (f"{hold.status} by {hold.decided_by} {hold.decided_at:%Y-%m-%d %H:%M}" + (f": {hold.note}" if hold.note else "")
+                         if hold.decided_by and hold.decided_at else f"guard: {(r.summary.get('hold') or {}).get('why', '')}")
+        for a in r.summary.get("approvals") or []:
+            out[r.id] = f"wrote a plan approved by {a.get('decided_by')} {a.get('decided_at')}" + (f": {a['note']}" if a.get("note") else "")
+    return out
 
 
 def _cu(counts: dict[str, int] | None) -> str:
@@ -116,7 +134,7 @@ def trend(runs: list[RunRow]) -> list[Any]:
         series["other reasons"] = [float(sum(int((r.summary.get("reasons") or {}).get(c, 0)) for c in others)) for r in chrono]
     charts = [svg.bars("Writes per run (lineItems + results sent to the SIS)", labels, [float(r.writes) for r in chrono])]
     if series:
-        charts.append(svg.lines("Held-back rows per reason", labels, series))
+        charts.append(svg.lines("Held-back rows per reason", labels, series))  # type: ignore[arg-type]
     return [safe_svg(c) for c in charts]
 
 

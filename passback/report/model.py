@@ -143,7 +143,7 @@ def sections(evaluation: Any, outcomes: RowOutcomes) -> list[Section]:
             continue
         sub = so.loc[mask, ["assessment_id", "student_id", "value"]]  # the rows of this reason only
         per = sub["assessment_id"].value_counts()
-        section = Section(code, "score", meaning_of(code), int(mask.sum()), int(len(per)), [])
+        section = Section(code, "score", meaning_of(code), int(mask.sum()), len(per), [])
         if code == "assessment_ineligible":
             parent = firsts["reason"].astype("str").reindex(per.index)
             section.by_parent = {str(k): int(v) for k, v in per.groupby(parent.to_numpy()).sum().sort_values(ascending=False).items()}

@@ -70,8 +70,8 @@ def _one_kind(frame: pd.DataFrame, planned: pd.DataFrame, kind: str, load: Any |
         outcome[pos[action == act]] = _O[name]
     message[pos[action == "held"]] = HELD_MESSAGE
     if loaded:
-        labels = np.frombuffer(load.written[kind], dtype=np.int64) if len(load.written[kind]) else np.zeros(0, np.int64)
-        created = np.frombuffer(load.written_created[kind], dtype=np.int8).astype(bool) if len(labels) else np.zeros(0, bool)
+        labels = np.frombuffer(load.written[kind], dtype=np.int64) if len(load.written[kind]) else np.zeros(0, np.int64)  # type: ignore[union-attr]
+        created = np.frombuffer(load.written_created[kind], dtype=np.int8).astype(bool) if len(labels) else np.zeros(0, bool)  # type: ignore[union-attr]
         at = frame.index.get_indexer(labels)
         outcome[at[created]] = _O["created"]
         outcome[at[~created]] = _O["updated"]

@@ -130,7 +130,7 @@ DISTRICT = """{% extends "base.html" %}
 <h2>Runs</h2>
 <table id="runs"><thead><tr><th>started (UTC)</th><th>kind</th><th>status</th><th class="n">writes</th><th class="n">lineItems created / updated</th>
 <th class="n">results created / updated</th><th class="n">held back (rows)</th><th>top reasons</th><th>report</th></tr></thead><tbody>
-{% for run in runs %}<tr class="run" data-run="{{ run.id }}"><td>{{ run.started }}</td><td>{{ run.kind_label }}</td><td class="status-{{ run.status }}">{{ run.status }}</td>
+{% for run in runs %}<tr class="run" data-run="{{ run.id }}"><td>{{ run.started }}</td><td>{{ run.kind_label }}</td><td class="status-{{ run.status }}">{{ run.status }}{% if run.decision %}<div class="muted">{{ run.decision }}</div>{% endif %}</td>
 <td class="n">{{ "{:,}".format(run.writes) }}</td><td class="n">{{ run.li }}</td><td class="n">{{ run.res }}</td><td class="n">{{ "{:,}".format(run.held) }}</td>
 <td>{% for code, n in run.top %}<span class="code">{{ code }}</span> {{ "{:,}".format(n) }}{% if not loop.last %}, {% endif %}{% endfor %}</td>
 <td>{% if run.link %}<a href="{{ run.link }}">{{ "error and what to do" if run.status == "failed" else "report" }}</a>{% elif run.error %}<span class="status-failed">{{ run.error }}</span>{% else %}<span class="muted">—</span>{% endif %}</td></tr>{% endfor %}

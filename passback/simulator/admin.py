@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from passback.scenario import Scenario
 from passback.simulator.schema import ref
 from passback.simulator.seed import seed_scenario
-from passback.simulator.store import dumps, now_iso
 from passback.simulator.state import SimState
+from passback.simulator.store import dumps, now_iso
 
 
 class SettingsPatch(BaseModel):

@@ -146,7 +146,7 @@ def with_controls(send: Send) -> Send:
         if message.get("more_body", False):
             return
         body = b"".join(m.get("body", b"") for m in held[1:])
-        try:
+        try:  # noqa: SIM105
             body = json.dumps(_poison(json.loads(body)), ensure_ascii=False).encode()
         except ValueError:
             pass

@@ -147,7 +147,7 @@ def parse_sort(kind: str, sort: str, order_by: str | None) -> str:
         if target is None or target.ftype in ("refs", "strs"):
             raise error
         keys.append(f"json_extract(data, '{target.path}') {direction.upper()}")
-    return ", ".join(keys + ["sid"])
+    return ", ".join(keys + ["sid"])  # noqa: RUF005
 
 
 def parse_fields(kind: str, text: str) -> list[str]:

@@ -30,21 +30,21 @@ def _roster_rows(d: SisDistrict, stamp: str) -> Iterator[RosterRow]:
                "endDate": s.endDate.isoformat(), "parent": ref(t, "academicSession", s.parent) if s.parent else None,
                "schoolYear": s.schoolYear}
         if s.type == "gradingPeriod":
-            obj["metadata"] = {CLOSED_KEY: s.closed}
+            obj["metadata"] = {CLOSED_KEY: s.closed}  # type: ignore[dict-item]
         yield "academicSession", s.sourcedId, s.type, s.parent, dumps(obj)
     for c in d.classes:
         obj = {"sourcedId": c.sourcedId, **base, "title": c.title, "classCode": c.classCode or c.sourcedId,
                "classType": "scheduled", "school": ref(t, "org", c.school),
-               "terms": [ref(t, "academicSession", term) for term in c.terms]}
+               "terms": [ref(t, "academicSession", term) for term in c.terms]}  # type: ignore[dict-item]
         yield "class", c.sourcedId, None, c.school, dumps(obj)
     for u in d.users:
         obj = {"sourcedId": u.sourcedId, **base, "username": u.sourcedId, "enabledUser": "true",
                "givenName": u.givenName, "familyName": u.familyName, "role": u.role, "identifier": u.sourcedId,
-               "orgs": [ref(t, "org", o) for o in u.orgs], "agents": []}
+               "orgs": [ref(t, "org", o) for o in u.orgs], "agents": []}  # type: ignore[dict-item]
         yield "user", u.sourcedId, u.role, None, dumps(obj)
     for cat in d.categories:
         obj = {"sourcedId": cat.sourcedId, "status": cat.status, "dateLastModified": stamp, "title": cat.title,
-               "metadata": {DISTRICT_LEVEL_KEY: cat.districtLevel}}
+               "metadata": {DISTRICT_LEVEL_KEY: cat.districtLevel}}  # type: ignore[dict-item]
         yield "category", cat.sourcedId, cat.status, None, dumps(obj)
 
 

@@ -55,7 +55,7 @@ class DroppableH11Protocol(H11Protocol):
 
         self.app = app
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         sock = transport.get_extra_info("socket")
         if sock is not None:  # no Nagle: a response's head and body leave at once (else +40 ms per keep-alive request)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -82,7 +81,7 @@ def read_table(conn: Any, sql: str, params: tuple[Any, ...], columns: list[str],
                     pieces[name].append(convert(name, batch.column(i)))
     except NotArrow:
         raise
-    except Exception as exc:  # noqa: BLE001 - undecodable text, a column the driver could not type, ...
+    except Exception as exc:
         raise NotArrow(f"{type(exc).__name__}: {exc}") from exc
     return rows.assemble(columns, pieces)
 

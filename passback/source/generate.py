@@ -24,11 +24,20 @@ import pandas as pd
 
 from passback.scenario import Scenario, SisClient
 from passback.source.population import Population, build_population
-from passback.source.presets import (EDGE_TITLE, POINTS, POINTS_WEIGHTS, RETIRED_TYPE, TIMEZONES, TOPICS, TYPE_WEIGHTS,
-                                     Calendar, Preset, get_preset)
+from passback.source.presets import (
+    EDGE_TITLE,
+    POINTS,
+    POINTS_WEIGHTS,
+    RETIRED_TYPE,
+    TIMEZONES,
+    TOPICS,
+    TYPE_WEIGHTS,
+    Calendar,
+    Preset,
+    get_preset,
+)
 from passback.source.sis import build_sis_district, category_mapping, session_ids
-from passback.source.violations import (EXCLUDED_SHARE, INVALID_SHARE, ASSESSMENT_KINDS, kind_counts,
-                                        plant_assessments)
+from passback.source.violations import ASSESSMENT_KINDS, EXCLUDED_SHARE, INVALID_SHARE, kind_counts, plant_assessments
 
 STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype
 ASSESSMENT_COLUMNS = ["id", "district_id", "class_id", "assigned_by", "title", "assessment_type", "scoring",
@@ -255,7 +264,7 @@ def _scores(rng: np.random.Generator, shape: Preset, pop: Population, cal: Calen
     now = (today.astype("datetime64[s]") + np.timedelta64(6, "h"))
     stamp = due_eff[parent].astype("datetime64[s]") + rng.integers(3600, 72 * 3600, m).astype("timedelta64[s]")
     counts = {"excluded_scores": int(excluded.sum()), "invalid_scores": int(invalid.sum()),
-              "students_without_sis_id": int(len(pop.students_without_sis))}
+              "students_without_sis_id": len(pop.students_without_sis)}
     return {"parent": parent, "student": student, "points_earned": points, "state": state, "excluded": excluded,
             "updated_at": np.minimum(stamp, now)}, counts
 

@@ -293,7 +293,7 @@ def _read_sqlalchemy(engine: Engine, district_id: str) -> dict[str, pd.DataFrame
         if engine.dialect.name == "postgresql" else {}
     with engine.connect() as conn:
         if sqlite:  # an in-memory SQLite engine: decode like the file path does, but always tolerantly
-            conn.connection.driver_connection.text_factory = _replacing
+            conn.connection.driver_connection.text_factory = _replacing  # type: ignore[union-attr]
         for name, sql in queries(cast_text=sqlite).items():
             if name in frames:
                 continue

@@ -11,9 +11,25 @@ import re
 
 import pandas as pd
 
-from passback.scenario import (SisAcademicSession, SisCategory, SisClass, SisClient, SisDistrict, SisEnrollment, SisOrg,
-                               SisSettings, SisUser)
-from passback.source.presets import CATEGORY_TITLES, GUIDE_MAPPING, INACTIVE_CATEGORY, RETIRED_TYPE, SCHOOL_CATEGORY, Calendar
+from passback.scenario import (
+    SisAcademicSession,
+    SisCategory,
+    SisClass,
+    SisClient,
+    SisDistrict,
+    SisEnrollment,
+    SisOrg,
+    SisSettings,
+    SisUser,
+)
+from passback.source.presets import (
+    CATEGORY_TITLES,
+    GUIDE_MAPPING,
+    INACTIVE_CATEGORY,
+    RETIRED_TYPE,
+    SCHOOL_CATEGORY,
+    Calendar,
+)
 
 
 def category_id(title: str) -> str:

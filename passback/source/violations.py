@@ -44,7 +44,7 @@ def kind_counts(rng: np.random.Generator, n_rows: int, rate: float, cover_all: b
     if rate <= 0:
         return dict.fromkeys(ASSESSMENT_KINDS, 0)
     weights = np.array(list(ASSESSMENT_KINDS.values()))
-    counts = rng.multinomial(int(round(rate * n_rows)), weights / weights.sum())
+    counts = rng.multinomial(round(rate * n_rows), weights / weights.sum())
     if cover_all:
         counts = np.maximum(counts, 1)
     return dict(zip(ASSESSMENT_KINDS, (int(c) for c in counts), strict=True))
@@ -55,7 +55,7 @@ def _days(n: np.ndarray | int) -> np.ndarray:
 
 
 def _date(d: object) -> np.datetime64:
-    return np.datetime64(d, "D")
+    return np.datetime64(d, "D")  # type: ignore[call-overload]
 
 
 def plant_assessments(

@@ -22,7 +22,6 @@ from sqlalchemy import create_engine, text
 from passback.source.models import create_source_schema
 
 
-
 class World(Protocol):
     """What is written (``passback.source.generate.GeneratedWorld`` is one): no import back to it."""
 

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 
-from passback.store.models import AuditBatch, AuditEntry, utcnow  # noqa: F401 - utcnow: reconcile stamps its batch
+from passback.store.models import AuditBatch, AuditEntry, utcnow
 
 BATCH_SHIFT = 20  # entries per batch < 2**20 (a ledger batch holds at most 10,000)
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -44,8 +44,8 @@ KIND_CODE = {"lineItem": "L", "result": "R"}
 KIND_NAME = {v: k for k, v in KIND_CODE.items()}
 ACTION_CODE = {"create": "c", "update": "u", "delete": "d", "edited_in_sis": "e", "deleted_in_sis": "x"}
 ACTION_NAME = {v: k for k, v in ACTION_CODE.items()}
-_BATCH = AuditBatch.__table__
-_ENTRY = AuditEntry.__table__
+_BATCH = AuditBatch.__table__  # type: ignore[attr-defined]
+_ENTRY = AuditEntry.__table__  # type: ignore[attr-defined]
 
 
 def _plain(value: Any) -> Any:
@@ -119,7 +119,6 @@ def write_batch(conn: Connection, district_id: str, run_id: str | None, at: dt.d
 
 def record(engine: Engine, district_id: str, run_id: str | None, rows: Sequence[AuditRow], at: dt.datetime | None = None) -> int:
     """Audit rows that are not ledger writes (reconcile's findings), in their own transaction."""
-    from passback.store.models import utcnow
 
     with engine.begin() as conn:
         return write_batch(conn, district_id, run_id, at or utcnow(), rows)
@@ -164,7 +163,6 @@ PRUNE_CHUNK = 500
 def prune(engine: Engine, district_id: str, *, older_than_days: int, now: dt.datetime | None = None) -> int:
     """Delete the district's audit rows older than ``older_than_days``; returns how many entries went.
     Each batch is one primary-key range: no scan of the entries, whatever their number."""
-    from passback.store.models import utcnow
 
     cutoff = (now or utcnow()) - dt.timedelta(days=older_than_days)
     with engine.connect() as conn:

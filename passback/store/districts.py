@@ -56,6 +56,16 @@ class DistrictSpec(BaseModel):
     batch_size: int = Field(default=500, ge=1, le=10_000)
     max_writes_per_run: int | None = Field(default=None, ge=1)
     request_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    # guards (passback.guards.limits): None = the documented default
+    guards_enabled: bool = True
+    guard_new_zeros: int | None = Field(default=None, ge=0)
+    guard_changed_scores: int | None = Field(default=None, ge=0)
+    guard_lowered_scores: int | None = Field(default=None, ge=0)
+    guard_changed_line_items: int | None = Field(default=None, ge=0)
+    guard_writes: int | None = Field(default=None, ge=0)
+    guard_zero_share: float | None = Field(default=None, gt=0, le=1)
+    guard_factor: float | None = Field(default=None, ge=1)
+    guard_timeout_h: float = Field(default=12.0, gt=0, le=168)
     audit_retention_days: int = Field(default=400, ge=1, le=36_500)
     refusal_retry_max_days: int = Field(default=7, ge=0, le=365)
 

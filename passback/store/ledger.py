@@ -27,7 +27,7 @@ from passback.domain.plan import NEVER, RETRY_SLACK_S, refusal_wait_days
 from passback.store import audit
 from passback.store.models import LedgerEntry, utcnow
 
-TABLE = LedgerEntry.__table__
+TABLE = LedgerEntry.__table__  # type: ignore[attr-defined]
 KEY = ["district_id", "kind", "assessment_id", "student_id"]
 ALL_COLUMNS = [c.name for c in TABLE.columns]
 DEFAULT_RETRY_MAX_DAYS = 7
@@ -50,7 +50,7 @@ def read_ledger(engine: Engine, district_id: str, kind: str, *, columns: list[st
     for col in cols:
         if col in ("payload_hash", "retry_at", "refusals"):
             frame[col] = frame[col].astype("int64")
-        elif col in ("http_status",):
+        elif col in ("http_status", "sent_score"):
             frame[col] = pd.to_numeric(frame[col], errors="coerce")
         elif col not in ("updated_at", "refused_since") and frame[col].dtype != "str":
             frame[col] = frame[col].astype("str")
@@ -153,7 +153,7 @@ def _read_rows(engine: Engine, sql: str, params: tuple[str, str]) -> list[Any]:
         cursor.close()
     finally:
         raw.close()
-    return rows
+    return rows  # type: ignore[return-value]
 
 
 def _insert(engine: Engine) -> Any:
@@ -180,7 +180,7 @@ def record_acks(engine: Engine, district_id: str, entries: list[dict[str, Any]] 
         for r in rows:
             key = (r["kind"], str(r["assessment_id"]), str(r.get("student_id") or ""))
             prev = previous.get(key)
-            ok = r["status"] == "acked"
+            ok = r["status"] in ("acked", "deleted")  # "deleted": an acknowledged DELETE (sync.deletes)
             after = audit.encode(r["sent"]) if r.get("sent") is not None else None
             before = prev["sent"] if prev is not None else None
             message = (r.get("sis_message") or None) and str(r["sis_message"])[:1000]
@@ -208,7 +208,7 @@ def record_acks(engine: Engine, district_id: str, entries: list[dict[str, Any]] 
 
 
 UPSERTED = ("sourced_id", "payload_hash", "status", "http_status", "sis_code", "sis_message", "grading_period_id",
-            "run_id", "updated_at", "sent", "refusals", "refused_since", "retry_at")
+            "run_id", "updated_at", "sent", "refusals", "refused_since", "retry_at", "sent_score")
 PREVIOUS_CHUNK = 2_000
 
 
@@ -226,8 +226,9 @@ def _ledger_values(district_id: str, r: dict[str, Any], run_id: str | None, at: 
         # what the SIS holds from passback: a refusal leaves the last acknowledged values
         "sent": after if ok else (prev["sent"] if prev is not None else None),
         "refusals": refusals,
-        "refused_since": None if ok else ((prev["refused_since"] if refused_before else None) or at),
+        "refused_since": None if ok else ((prev["refused_since"] if refused_before else None) or at),  # type: ignore[index]
         "retry_at": 0 if ok or r.get("period_closed") else next_try_epoch(at, refusals, retry_max_days),
+        "sent_score": _score(r.get("sent_score")) if ok else None,  # results: guards' "scores that go down"
     }
 
 
@@ -290,6 +291,15 @@ def ledger_of_assessments(engine: Engine, district_id: str, assessment_ids: list
             stmt = select(*cols).where(TABLE.c.district_id == district_id, TABLE.c.assessment_id.in_(chunk))
             rows.extend(tuple(r) for r in conn.execute(stmt))
     return pd.DataFrame.from_records(rows, columns=[c.name for c in cols])
+
+
+def _score(value: Any) -> float | None:
+    """The score an acknowledged result holds (None for lineItems, rejections and unknown values)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number else None  # NaN -> None
 
 
 def ledger_counts(engine: Engine, district_id: str) -> dict[str, dict[str, int]]:

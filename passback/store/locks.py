@@ -88,7 +88,7 @@ class Lock:
                     log.error("district %s: the lock was taken over by another run; this run stops before its next write",
                               self.district_id)
                     return
-                except Exception as exc:  # a DB hiccup: the next beat tries again, well inside the takeover time
+                except Exception as exc:  # a DB hiccup: the next beat tries again, well inside the takeover time  # noqa: BLE001
                     log.warning("district %s: lock heartbeat failed (%s); retrying", self.district_id, exc)
 
         self._thread = threading.Thread(target=beat, name=f"passback-lock-{self.district_id}", daemon=True)

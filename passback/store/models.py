@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from pydantic import NaiveDatetime
-from sqlalchemy import BigInteger, Column, Index, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, SmallInteger, String, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -34,6 +34,16 @@ class District(SQLModel, table=True):
     batch_size: int = 500
     max_writes_per_run: int | None = None
     request_timeout_s: float = 30.0
+    # guards (passback.guards): None = the documented default
+    guards_enabled: bool = True
+    guard_new_zeros: int | None = None
+    guard_changed_scores: int | None = None
+    guard_lowered_scores: int | None = None
+    guard_changed_line_items: int | None = None
+    guard_writes: int | None = None
+    guard_zero_share: float | None = None
+    guard_factor: float | None = None
+    guard_timeout_h: float = 12.0
     audit_retention_days: int = 400   # audit rows older than this are pruned by the district's runs
     refusal_retry_max_days: int = 7   # a refused item is retried after 1, 2, 4 ... nights, at most this many
     created_at: NaiveDatetime = Field(default_factory=utcnow)
@@ -71,6 +81,7 @@ class LedgerEntry(SQLModel, table=True):
     grading_period_id: str | None = None
     run_id: str | None = None
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
+    sent_score: float | None = None  # results: the score the SIS acknowledged (guards: scores that go down)
     sent: str | None = Field(default=None, sa_column=Column(Text))  # audited values last acknowledged (JSON list)
     refusals: int = 0  # refusals in a row since the last acknowledgement
     refused_since: NaiveDatetime | None = None
@@ -144,3 +155,24 @@ class DistrictLock(SQLModel, table=True):
     host: str
     acquired_at: NaiveDatetime = Field(default_factory=utcnow)
     heartbeat_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class GuardHold(SQLModel, table=True):
+    """A plan that tripped a guard and waits for a person: approved, it may be written."""
+
+    __tablename__ = "guard_hold"
+
+    id: str = Field(primary_key=True)
+    district_id: str = Field(index=True)
+    run_id: str | None = None
+    flow_run_id: str | None = None
+    digest: str  # sha256 of the plan's writes (each item and its payload hash)
+    writes: int
+    guards: str = Field(sa_column=Column(Text, nullable=False))  # the tripped guards as JSON
+    write_keys: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # the writes shown (passback.guards.keys)
+    status: str = "held"  # held | paused | approved | rejected | applied | superseded
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    decided_by: str | None = None
+    decided_at: NaiveDatetime | None = None
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    applied_run_id: str | None = None

@@ -19,6 +19,8 @@ import pandas as pd
 
 from passback.domain.codes import Kind
 from passback.domain.context import DistrictContext, grading_period_frame, local_now
+from passback.guards import GuardDecision, writes_of
+from passback.guards.measure import SENT_COLUMNS
 from passback.oneroster.client import OneRosterClient
 from passback.settings import Settings, get_settings
 from passback.store import districts as store_districts
@@ -30,7 +32,7 @@ from passback.store.secrets import decrypt_secret
 from passback.store.urls import plain_http_host, url_problem
 from passback.sync import heal, progress, refusals
 from passback.sync.evaluate import Evaluation, evaluate
-from passback.sync.load import LoadLimits, Loader, LoadResult
+from passback.sync.load import Loader, LoadLimits, LoadResult
 from passback.sync.report import DistrictSummary, summarise
 
 log = logging.getLogger("passback.sync")
@@ -74,6 +76,7 @@ class DistrictRun:
     run_id: str | None = None
     loader: Loader | None = None
     lock: Lock | None = None
+    decision: GuardDecision | None = None  # the guard stage's answer (passback.guards)
 
     def __post_init__(self) -> None:
         self.engine = get_engine(self.settings.state_db_url)
@@ -174,7 +177,13 @@ class DistrictRun:
             evaluation.plan.deletes = planned_deletes(self.engine, self.district_id, evaluation.assessments,
                                                       context.closed_periods)
         evaluation.acked_line_items = pd.Index(ledger_li.loc[ledger_li["status"] == "acked", "assessment_id"])
+        # what the SIS held before, for the guards (the results' ledger is read again only for updates)
+        acked = store_ledger.ledger_counts(self.engine, self.district_id).get(Kind.result, {}).get("acked", 0)
+        evaluation.guard_writes = writes_of(evaluation.plan, ledger_li, self.sent_results, results_acked=acked)
         return evaluation
+
+    def sent_results(self) -> Any:
+        return store_ledger.ledger_batches(self.engine, self.district_id, Kind.result, columns=SENT_COLUMNS)
 
     async def load(self, client: OneRosterClient, evaluation: Evaluation, sis: SisSnapshot) -> LoadResult:
         d = self.district
@@ -218,6 +227,8 @@ class DistrictRun:
         summary.kind = self.kind
         summary.detail = str(self.options.effective_date) if self.options.effective_date else None
         summary.run_seconds = time.perf_counter() - getattr(self, "started", time.perf_counter())
+        if self.decision is not None:
+            self.decision.settle(summary)  # held: the status and counts the report shows
         refusals.annotate(self.engine, self.district_id, summary.rejected)  # "refused N times since ..., next try ..."
         return summary
 
@@ -274,6 +285,7 @@ class DistrictRun:
             return 0
 
     def fail(self, error: BaseException, evaluation: Evaluation | None) -> DistrictSummary:
+        log.debug("district %s failed", self.district_id, exc_info=error)
         load = self.loader.result if self.loader is not None else None
         if evaluation is not None:
             summary = summarise(self.district_id, evaluation, load, dry_run=self.options.dry_run)

@@ -15,8 +15,8 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from passback.domain import derive, payloads
-from passback.domain.columns import arrow_text, one_array, release_memory
 from passback.domain.codes import ASSESSMENT_REASONS, SCORE_REASONS
+from passback.domain.columns import arrow_text, one_array, release_memory
 from passback.domain.context import DistrictContext
 from passback.domain.plan import LedgerBatches, Plan, empty_ledger, make_plan
 from passback.quality import validate_frame
@@ -43,6 +43,7 @@ class Evaluation:
     acked_line_items: pd.Index = field(default_factory=lambda: pd.Index([], dtype="str"))  # held by the SIS before this run
     users: pd.DataFrame | None = None    # the source's users and classes (names, SIS ids) for the report
     classes: pd.DataFrame | None = None
+    guard_writes: Any = None  # the plan's writes with what the SIS held before (passback.guards.writes_of)
 
     def eligible_assessment_ids(self) -> pd.Index:
         return pd.Index(self.assessments.loc[self.assessments["reason"].isna(), "id"])

@@ -36,7 +36,13 @@ from passback.domain.plan import Plan
 from passback.store.audit import values_of
 from passback.sync.deletes import UNSENT, Deleter
 from passback.sync.merge import apply_kept, read_and_merge
-from passback.sync.verdicts import Probation, SystemicRejection, is_closed_period_rejection, rejection_text, systemic_cause
+from passback.sync.verdicts import (
+    Probation,
+    SystemicRejection,
+    is_closed_period_rejection,
+    rejection_text,
+    systemic_cause,
+)
 
 log = logging.getLogger("passback.load")
 
@@ -190,7 +196,7 @@ class Loader:
             rows = rows.iloc[: max(self.limits.max_writes - self.result.writes, 0)]
         if kind == Kind.line_item:
             rows = await self._merge(rows)
-        taken, in_flight, stop_reason = 0, {}, None
+        taken, in_flight, stop_reason = 0, {}, None  # type: ignore[var-annotated]
         if gp in self.probe_periods and len(rows):  # one probe write: is the period open again?
             taken, in_flight, stop_reason, answered = await self._stream(kind, rows.iloc[:1], gp, acked)
             if answered and taken and gp not in self.result.closed_periods:
@@ -211,7 +217,7 @@ class Loader:
             self._note(kind, pd.concat([unsent, planned.iloc[taken:]]), "closed", f"grading period {gp} is closed in the SIS")
         if stop_reason is not None:
             raise SystemicRejection(
-                f"district {self.district_id}: the first {len(self._probation[kind].pending)} {kind} writes were all "
+                f"district {self.district_id}: the first {len(self._probation[kind].pending)} {kind} writes were all "  # type: ignore[index]
                 f"rejected by the SIS with \"{stop_reason}\". Likely cause: {systemic_cause(stop_reason)}."
             )
         if taken < len(planned) and gp not in self.result.closed_periods:
@@ -240,7 +246,7 @@ class Loader:
                 yield sid, body
 
         entries: list[dict[str, Any]] = []
-        probation = self._probation[kind]
+        probation = self._probation[kind]  # type: ignore[index]
         counts = self.result.counts[kind]
         stop_reason: str | None = None
         answered = True
@@ -267,6 +273,7 @@ class Loader:
                     "status": "acked" if outcome.ok else "rejected", "http_status": outcome.http_status,
                     "sis_code": None if outcome.ok else getattr(outcome.rejection, "code_minor", None),
                     "sis_message": message or None, "grading_period_id": row.grading_period_id, "run_id": self.run_id,
+                    "sent_score": getattr(row, "score", None) if outcome.ok else None,  # guards: scores that go down
                     # the audit trail's: what was written (its values, the plan's action) and the SIS's request id
                     "action": getattr(row, "action", None), "sent": values_of(kind, row),
                     "request_id": getattr(outcome, "request_id", None), "kept": self._kept.get(outcome.sourced_id),

@@ -16,7 +16,7 @@ from typing import Protocol
 
 log = logging.getLogger("passback.sync")
 
-STAGES = ("pre-flight", "extract", "validate and plan", "load", "report")
+STAGES = ("pre-flight", "extract", "validate and plan", "guards", "load", "report")
 
 
 class Listener(Protocol):

@@ -97,7 +97,8 @@ async def read_drift(engine: Any, district_id: str, client: Any, closed_periods:
         index = mine.index
         page: list[dict[str, Any]] = []
 
-        def compare(objects: list[dict[str, Any]], kind: str = kind, mine: pd.DataFrame = mine) -> None:
+        def compare(objects: list[dict[str, Any]], kind: str = kind, mine: pd.DataFrame = mine, index: pd.Index = index,
+                    seen: np.ndarray = seen) -> None:
             pos = index.get_indexer([o.get("sourcedId") for o in objects])
             for obj, p in zip(objects, pos, strict=True):
                 if p < 0:
@@ -110,7 +111,7 @@ async def read_drift(engine: Any, district_id: str, client: Any, closed_periods:
                     continue
                 sent = audit.as_dict(kind, json.loads(row.sent)) if row.sent else {}
                 held = sis_fields(kind, obj)
-                for name in COMPARED[kind]:
+                for name in COMPARED[kind]:  # type: ignore[index]
                     if name in sent and _number(sent[name]) != _number(held[name]):
                         drift.edited_in_sis.append({**_finding(kind, sid, row), "field": name,
                                                     "sent": sent[name], "sis": held[name]})
@@ -156,6 +157,14 @@ def _values(kind: str, one: dict[str, Any]) -> list[Any]:
     return [one.get(name) for name in audit.FIELDS[kind]]
 
 
+class RestoreNotDone(RuntimeError):
+    """``--restore``'s sync did not complete (failed, or ``held`` by the district's guards): its message says what next."""
+
+    def __init__(self, message: str, *, held: bool = False) -> None:
+        super().__init__(message)
+        self.held = held
+
+
 async def reconcile(district_id: str, *, restore: bool = False, options: Any = None, steps: Any = None) -> Drift:
     """Read back and compare (``read_drift``), record the findings; ``restore``: re-send what was
     deleted in the SIS by a normal sync (``steps``: how its stages run — the flow passes its own)."""
@@ -171,8 +180,14 @@ async def reconcile(district_id: str, *, restore: bool = False, options: Any = N
     record_findings(run.engine, run.district.id, drift, forget_deleted=restore)
     if restore and drift.deleted_in_sis:
         summary = await run_district(run.district.id, options, steps)
+        if summary.status == "held":  # the guard stage of that sync: a person decides (nothing was re-sent)
+            hold = summary.hold or {}
+            raise RestoreNotDone(f"district {run.district.id}: the restore sync was held by its guards "
+                               f"({hold.get('why') or 'a guard tripped'}) — nothing re-sent; approve with "
+                               f"`{hold.get('command') or 'passback approve ' + run.district.id}`, then the next sync "
+                               "re-creates them (the ledger has forgotten them)", held=True)
         if summary.status not in ("completed",):
-            raise RuntimeError(f"district {run.district.id}: the restore sync ended {summary.status}: {summary.error or ''}"
+            raise RestoreNotDone(f"district {run.district.id}: the restore sync ended {summary.status}: {summary.error or ''}"
                                " — the deleted items are forgotten by the ledger, so the next nightly run re-creates them")
         drift.restored = int(summary.writes)
     return drift

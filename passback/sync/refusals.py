@@ -17,7 +17,7 @@ from passback.domain.codes import Kind
 from passback.domain.plan import NEVER, RETRY_SLACK_S
 from passback.store.models import LedgerEntry
 
-_TABLE = LedgerEntry.__table__
+_TABLE = LedgerEntry.__table__  # type: ignore[attr-defined]
 
 
 def next_try(retry_at: int | None) -> str:

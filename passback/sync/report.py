@@ -24,7 +24,7 @@ def _zero() -> dict[str, int]:
 @dataclass
 class DistrictSummary:
     district: str
-    status: str  # completed | partial | planned | failed | stopped | skipped
+    status: str  # completed | partial | planned | held | failed | stopped | skipped
     line_items: dict[str, int] = field(default_factory=_zero)
     results: dict[str, int] = field(default_factory=_zero)
     reasons: dict[str, int] = field(default_factory=dict)
@@ -45,6 +45,10 @@ class DistrictSummary:
     reasons_by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
     top_held: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # per reason, no student data
     backfill: dict[str, Any] | None = None  # the backfill preview (passback.report.backfill)
+    guards: list[dict[str, Any]] = field(default_factory=list)  # tripped guards: name, value, limit, usual
+    guard_measures: dict[str, Any] | None = None  # every guard's value tonight (the history of the next nights)
+    hold: dict[str, Any] | None = None          # held: the plan waiting for a person (why, how to approve)
+    approvals: list[dict[str, Any]] = field(default_factory=list)  # earlier approvals this run wrote: who, when, note
     # deletion policy "propagate": DELETEs per kind by outcome (a dry run counts what it would delete
     # as "deleted"), and one row per planned delete (kind, assessment_id, student_id, outcome, message)
     deletes: dict[str, dict[str, int]] = field(default_factory=lambda: {"line_items": {}, "results": {}})
@@ -62,6 +66,7 @@ class DistrictSummary:
             "kind": self.kind, "detail": self.detail, "report_page": self.report_page,
             "run_seconds": round(self.run_seconds, 3), "reasons_by_kind": self.reasons_by_kind,
             "top_held": self.top_held, "backfill": self.backfill, "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "guards": self.guards, "guard_measures": self.guard_measures, "hold": self.hold, "approvals": self.approvals,
             "deletes": {k: dict(v) for k, v in self.deletes.items()}, "deletions": self.deletions[:MAX_DETAILS],
         }
 

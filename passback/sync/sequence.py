@@ -1,7 +1,8 @@
 """THE sequence of a district run, written once: every way of running a district goes through it.
 
     lock + run record -> pre-flight (SIS reads) -> extract (Otus source) -> evaluate (derive, GX,
-    payloads, plan) -> load (writes, ledger acks; not on a dry run) -> report -> finish -> publish
+    payloads, plan) -> guard (write, or hold for a person) -> load (writes, ledger acks; not on a
+    dry run, not when held) -> report -> finish -> publish
 
 ``Steps`` says HOW each stage runs; the sequence says in WHICH ORDER and what a failure becomes.
 The base class runs each stage as a plain call (the library, benchmarks, tests); the flows
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from passback.guards import GuardDecision, guard_district
 from passback.sync import progress
 from passback.sync.report import DistrictSummary
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from passback.sync.load import LoadResult
 
 log = logging.getLogger("passback.sync")
+MAX_REPLANS = 3  # approved while paused, the plan is made again; a plan that keeps changing ends held
 
 
 class Steps:
@@ -42,6 +45,15 @@ class Steps:
 
     async def evaluate(self, run: DistrictRun, source: Any, sis: SisSnapshot) -> Evaluation:
         return run.evaluate(source, sis)
+
+    async def guard(self, run: DistrictRun, evaluation: Evaluation) -> GuardDecision:
+        """Check the plan against the district's guards.  Here a tripped guard ends the district
+        ``held`` (nothing written) until ``passback approve``; the flows pause for approval instead."""
+        decision = guard_district(run, evaluation)
+        if decision.hold:
+            log.warning("district %s held: %s — nothing written; approve with `%s`", run.district_id,
+                        decision.hold["why"], decision.hold["command"])
+        return decision
 
     async def load(self, run: DistrictRun, client: OneRosterClient, evaluation: Evaluation,
                    sis: SisSnapshot) -> LoadResult:
@@ -88,13 +100,24 @@ async def execute(run: DistrictRun, steps: Steps | None = None) -> DistrictSumma
                     evaluation = await steps.evaluate(run, source, sis)
                     preview = run.backfill_preview(source, sis, evaluation) if run.kind == "backfill" else None
                     del source  # the frames of the source are not needed by the load
-                    if not run.options.dry_run:
+                    steps.stage(run, "guards")
+                    run.decision = await steps.guard(run, evaluation)
+                    for _ in range(MAX_REPLANS):  # approved while paused: the source may have changed meanwhile
+                        if not run.decision.replan:
+                            break
+                        evaluation = await steps.evaluate(run, await steps.extract(run), sis)
+                        run.decision = await steps.guard(run, evaluation)
+                    if run.decision.replan:
+                        run.decision = replanned_too_often(run.decision)
+                    writes = not run.options.dry_run and run.decision.proceed
+                    if writes:
                         steps.stage(run, "load")
-                    load = None if run.options.dry_run else await steps.load(run, client, evaluation, sis)
+                    load = await steps.load(run, client, evaluation, sis) if writes else None
                 steps.stage(run, "report")
                 summary = await steps.report(run, evaluation, load)
                 summary.backfill = preview
                 run.finish(summary)
+                run.decision.after(run, summary)
             except Exception as exc:  # noqa: BLE001 - a stage failed: the run record says why
                 summary = run.fail(exc, evaluation)
     except Exception as exc:  # noqa: BLE001 - the lock was not acquired (another run) or lost: nothing was written
@@ -102,3 +125,10 @@ async def execute(run: DistrictRun, steps: Steps | None = None) -> DistrictSumma
     await steps.publish(run, summary)
     progress.finished(summary.district, summary.status, summary.writes)
     return summary
+
+
+def replanned_too_often(decision: GuardDecision) -> GuardDecision:
+    """Approved again and again while the plan kept changing: end held (the last plan stays open)."""
+    hold = dict(decision.hold or {}) | {"why": f"the plan changed after each of {MAX_REPLANS} approvals; approve it "
+                                               "when the Otus data has settled"}
+    return GuardDecision(decision.check, proceed=False, hold=hold)

@@ -45,3 +45,21 @@ def test_reconcile_reports_a_teacher_edit_and_a_deletion_exactly_and_restore_rec
     assert [e["action"] for e in timeline if e["kind"] == "lineItem"] == ["create", "deleted_in_sis", "create"]
     edits = [e for e in json.loads(cli("history", "d1", "a-1", "--student", "u-s1", "--json").out) if e["action"] == "edited_in_sis"]
     assert edits and edits[0]["changes"] == {"score": [7, 9.5]}
+
+
+def test_restore_goes_through_the_guards_a_held_restore_resends_nothing_until_approved(sis: Sis) -> None:
+    assert run_sync().writes == 6
+    gone = line_item_id("d1", "a-2")
+    teacher_delete(sis, "lineItems", gone)  # the lineItem and its 2 results
+    assert cli("district", "set", "d1", "--guard-writes", "0").code == 0  # any write is held
+    before = sis.state()["counts"]
+
+    held = cli("reconcile", "d1", "--restore")
+    assert held.code == 3  # held, as `passback sync` says it
+    assert "held by its guards" in held.err and "passback approve d1" in held.err, held.err
+    assert sis.state()["counts"] == before  # nothing re-sent
+    assert gone not in {li["sourcedId"] for li in sis.state()["lineItems"]}
+
+    assert cli("approve", "d1", "--note", "restore the deleted assessment").code == 0
+    assert run_sync().writes == 3  # exactly the approved plan: the lineItem and its two results
+    assert gone in {li["sourcedId"] for li in sis.state()["lineItems"]}

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_audit"
-down_revision = "0004_district_safety"
+down_revision = "0005_guards"
 branch_labels = None
 depends_on = None
 

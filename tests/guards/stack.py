@@ -1,0 +1,141 @@
+"""A real Prefect server on loopback with the repository's deployments and a process worker, for a
+test module (one server per module: it costs ~15-30 s to start), and helpers to drive flow runs
+through its REST API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.flows.test_deployment import ROOT, free_port, prefect
+
+FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+
+
+@contextmanager
+def passback_home(home: Path, **env: str) -> Iterator[None]:
+    """This process uses ``home`` (SQLite state and source DBs) and ``env`` for a test module; the
+    variables, settings and engines are as before afterwards."""
+    from passback.settings import reset_settings
+    from passback.store.db import forget_engines
+
+    names = ("PASSBACK_HOME", "PASSBACK_STATE_URL", *env)
+    saved = {k: os.environ.get(k) for k in names}
+    os.environ.update(PASSBACK_HOME=str(home), **env)
+    os.environ.pop("PASSBACK_STATE_URL", None)
+    reset_settings()
+    forget_engines()
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        forget_engines()
+        reset_settings()
+
+
+class PrefectStack:
+    """``prefect server start`` + work pool + ``prefect deploy --all`` + ``prefect worker start``."""
+
+    def __init__(self, home: Path, prefect_home: Path, **env: str) -> None:
+        port = free_port()
+        self.api = f"http://127.0.0.1:{port}/api"
+        self.env = dict(os.environ, PREFECT_HOME=str(prefect_home), PREFECT_API_URL=self.api,
+                        PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false",
+                        PASSBACK_HOME=str(home), PREFECT_LOGGING_LEVEL="INFO", **env)
+        self.env.pop("PASSBACK_STATE_URL", None)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.logs = prefect_home / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self._start("server", "server", "start", "--host", "127.0.0.1", "--port", str(port))
+        self._healthy()
+        prefect(self.env, "work-pool", "create", "passback", "--type", "process")
+        prefect(self.env, "--no-prompt", "deploy", "--all")
+        self._start("worker", "worker", "start", "--pool", "passback", "--limit", "4")
+
+    def _start(self, name: str, *args: str) -> None:
+        out = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        self.procs.append(subprocess.Popen([sys.executable, "-m", "prefect", *args], cwd=ROOT, env=self.env,
+                                           stdout=out, stderr=subprocess.STDOUT))
+
+    def _healthy(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.api}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        raise AssertionError(f"the Prefect server did not become healthy in {timeout:.0f} s")
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+    # -- the REST API ---------------------------------------------------------------------
+    def get(self, path: str) -> Any:
+        response = self._retry(lambda: httpx.get(f"{self.api}{path}", timeout=30))
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, body: Any) -> httpx.Response:
+        return self._retry(lambda: httpx.post(f"{self.api}{path}", json=body, timeout=30))
+
+    @staticmethod
+    def _retry(call: Any, patience: float = 60) -> httpx.Response:
+        """The server's SQLite answers 503 ("database is locked") while the machine is busy: the
+        request changed nothing; it is sent again, for ``patience`` seconds at most."""
+        deadline = time.monotonic() + patience
+        response = call()
+        while response.status_code == 503 and time.monotonic() < deadline:
+            time.sleep(1)
+            response = call()
+        return response
+
+    def run_deployment(self, name: str, **parameters: Any) -> str:
+        deployment = self.get(f"/deployments/name/{name}")
+        response = self.post(f"/deployments/{deployment['id']}/create_flow_run", {"parameters": parameters})
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    def state(self, flow_run_id: str) -> dict[str, Any]:
+        return self.get(f"/flow_runs/{flow_run_id}")["state"] or {}
+
+    def wait(self, flow_run_id: str, *types: str, timeout: float = 300) -> dict[str, Any]:
+        """Until the flow run's state type is one of ``types`` (or a final one); returns the state."""
+        deadline = time.monotonic() + timeout
+        state: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            state = self.state(flow_run_id)
+            if state.get("type") in types or state.get("type") in FINAL:
+                return state
+            time.sleep(1)
+        raise AssertionError(f"flow run {flow_run_id} still {state.get('type')} after {timeout:.0f} s "
+                             f"(worker log: {self.logs / 'worker.log'})")
+
+    def inputs(self, flow_run_id: str) -> dict[str, Any]:
+        """The flow run's inputs (the pause form's description and schema) by key."""
+        response = self.post(f"/flow_runs/{flow_run_id}/input/filter", {"prefix": "", "limit": 100})
+        response.raise_for_status()
+        return {row["key"]: row["value"] for row in response.json()}
+
+    def resume(self, flow_run_id: str, **answer: Any) -> None:
+        response = self.post(f"/flow_runs/{flow_run_id}/resume", {"run_input": answer})
+        assert response.status_code in (200, 201) and response.json()["status"] == "ACCEPT", response.text
