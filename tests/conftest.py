@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,3 +98,24 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One PREFECT_HOME for every child process of the session (a fresh one costs ~7 s more to start)."""
+    return tmp_path_factory.mktemp("prefect-home")
+
+
+@pytest.fixture
+def cli_process(home: Path, prefect_home: Path) -> Any:
+    """``python -m passback ARGS`` as a child process: stdout and stderr exactly as a script sees them."""
+    from tests.toolkit import REPO, WIDE, Ran
+
+    def run(*args: str, timeout: float = 300) -> Ran:
+        env = {**os.environ, **WIDE, "PREFECT_HOME": str(prefect_home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+               "PASSBACK_HOME": str(home)}
+        env.pop("PREFECT_API_URL", None)
+        done = subprocess.run([sys.executable, "-m", "passback", *args], capture_output=True, text=True, env=env,
+                              cwd=REPO, timeout=timeout)
+        return Ran(done.returncode, done.stdout, done.stderr)
+    return run

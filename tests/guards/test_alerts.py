@@ -18,10 +18,10 @@ import pytest
 
 from passback.scenario import Scenario
 from passback.settings import get_settings
-from tests.e2e.conftest import register
 from tests.factory import as_district, merge, scenario_for, world, write_source
 from tests.flows.test_deployment import ROOT
 from tests.guards.stack import PrefectStack, passback_home
+from tests.toolkit import register
 
 pytestmark = pytest.mark.slow
 

@@ -9,10 +9,8 @@ import pandas as pd
 
 from passback.store import holds as store_holds
 from passback.store import runs as store_runs
-from tests.cli.conftest import cli
-from tests.e2e.conftest import Sis
 from tests.factory import World
-from tests.guards.conftest import (
+from tests.guards.helpers import (
     STUDENTS,
     add_assessment,
     engine,
@@ -20,6 +18,7 @@ from tests.guards.conftest import (
     ordinary_history,
     stored,
 )
+from tests.toolkit import Sis, cli
 
 
 def typo_night(w: World, sis: Sis, aid: str = "typo") -> dict:

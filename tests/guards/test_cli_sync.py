@@ -13,9 +13,8 @@ import pytest
 
 from passback.scenario import Scenario
 from passback.settings import get_settings
-from tests.cli.conftest import cli, small_world
-from tests.e2e.conftest import Sis, register
 from tests.factory import as_district, merge, scenario_for, write_source
+from tests.toolkit import Sis, cli, register, small_world
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +71,7 @@ def test_a_failed_district_wins_exit_status_1(two: Sis, cli_process: Any) -> Non
 def test_a_backfill_shows_its_size_and_waits_for_approval(home: Path, cli_process: Any) -> None:
     import datetime as dt
 
-    from tests.cli.conftest import running_sis
+    from tests.toolkit import running_sis
 
     with running_sis(small_world()) as sis:
         register("d1", sis.url, effective_date=dt.date(2026, 11, 5), guard_writes=1)  # a-1, a-2 are before it

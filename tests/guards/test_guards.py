@@ -11,9 +11,8 @@ import pandas as pd
 
 from passback.store import holds as store_holds
 from passback.store import ledger
-from tests.e2e.conftest import Sis
 from tests.factory import World
-from tests.guards.conftest import (
+from tests.guards.helpers import (
     OWN,
     STUDENTS,
     add_assessment,
@@ -23,6 +22,7 @@ from tests.guards.conftest import (
     set_scores,
     stored,
 )
+from tests.toolkit import Sis
 
 
 def held_by(w: World, sis: Sis) -> set[str]:
@@ -57,7 +57,7 @@ def test_new_zeros(sis: Sis, gw: World) -> None:
 
 
 def test_any_new_zero_with_guard_new_zeros_0(sis: Sis, gw: World) -> None:
-    from tests.cli.conftest import cli
+    from tests.toolkit import cli
 
     ordinary_history(gw)
     assert cli("district", "set", "d1", "--guard-new-zeros", "0").code == 0
@@ -101,7 +101,7 @@ def test_zero_share_a_due_date_typo(sis: Sis, gw: World) -> None:
 
 
 def test_guards_switched_off_let_the_flood_through(sis: Sis, gw: World) -> None:
-    from tests.cli.conftest import cli
+    from tests.toolkit import cli
 
     ordinary_history(gw)
     add_assessment(gw, "typo", state="not_submitted")

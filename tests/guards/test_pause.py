@@ -23,9 +23,9 @@ from passback.store import holds as store_holds
 from passback.store import runs as store_runs
 from passback.store.db import get_engine
 from passback.store.models import DistrictLock, utcnow
-from tests.e2e.conftest import Sis, register, run_sync
 from tests.factory import as_district, merge, scenario_for, world, write_source
 from tests.guards.stack import PrefectStack, passback_home
+from tests.toolkit import Sis, register, run_sync
 
 pytestmark = pytest.mark.slow
 
@@ -125,7 +125,7 @@ def test_rejected_in_the_form_the_run_ends_held(stack: tuple[PrefectStack, Sis])
 
 
 def test_no_answer_in_time_ends_held_and_passback_approve_still_works(stack: tuple[PrefectStack, Sis]) -> None:
-    from tests.cli.conftest import cli
+    from tests.toolkit import cli
 
     prefect, sis = stack
     flow_run = paused(prefect, "dT")
