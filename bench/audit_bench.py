@@ -31,22 +31,49 @@ def synthetic_batches(n_writes: int, batch_size: int, ids: str, seed: int = 15) 
     item = 0
     while len(entries) < n_writes:
         aid = str(uuid.UUID(int=rng.getrandbits(128))) if ids == "uuid" else f"a-L-{item:07d}"
-        entries.append({"kind": "lineItem", "assessment_id": aid, "student_id": "", "sourced_id": str(uuid.uuid4()),
-                        "payload_hash": rng.getrandbits(63), "status": "acked", "http_status": 201, "action": "create",
-                        "grading_period_id": "sky-L-gp-3", "request_id": None,
-                        "sent": [f"Unit {item % 40} quiz - chapter {item % 12}", "2026-11-02", "2026-11-09",
-                                 "sky-L-cat-quiz", rng.choice([10, 20, 25, 50, 100])]})
+        entries.append(
+            {
+                "kind": "lineItem",
+                "assessment_id": aid,
+                "student_id": "",
+                "sourced_id": str(uuid.uuid4()),
+                "payload_hash": rng.getrandbits(63),
+                "status": "acked",
+                "http_status": 201,
+                "action": "create",
+                "grading_period_id": "sky-L-gp-3",
+                "request_id": None,
+                "sent": [
+                    f"Unit {item % 40} quiz - chapter {item % 12}",
+                    "2026-11-02",
+                    "2026-11-09",
+                    "sky-L-cat-quiz",
+                    rng.choice([10, 20, 25, 50, 100]),
+                ],
+            }
+        )
         for k in range(students_per_item):
             sid = str(uuid.UUID(int=rng.getrandbits(128))) if ids == "uuid" else f"u-L-s{(item * 7 + k) % 60000:06d}"
             missing = rng.random() < 0.1
             score = 0 if missing else rng.randrange(0, 41) / 2
-            entries.append({"kind": "result", "assessment_id": aid, "student_id": sid, "sourced_id": str(uuid.uuid4()),
-                            "payload_hash": rng.getrandbits(63), "status": "acked", "http_status": 201, "action": "create",
-                            "grading_period_id": "sky-L-gp-3", "request_id": None,
-                            "sent": [score, "fully graded", MISSING if missing else ""]})
+            entries.append(
+                {
+                    "kind": "result",
+                    "assessment_id": aid,
+                    "student_id": sid,
+                    "sourced_id": str(uuid.uuid4()),
+                    "payload_hash": rng.getrandbits(63),
+                    "status": "acked",
+                    "http_status": 201,
+                    "action": "create",
+                    "grading_period_id": "sky-L-gp-3",
+                    "request_id": None,
+                    "sent": [score, "fully graded", MISSING if missing else ""],
+                }
+            )
         item += 1
     entries = entries[:n_writes]
-    return [entries[i:i + batch_size] for i in range(0, len(entries), batch_size)]
+    return [entries[i : i + batch_size] for i in range(0, len(entries), batch_size)]
 
 
 def _sizes(engine: Any) -> dict[str, int]:
@@ -58,12 +85,19 @@ def _sizes(engine: Any) -> dict[str, int]:
             conn.execute(text("VACUUM ANALYZE audit_entry, audit_batch, ledger_entry"))
             return {n: int(conn.execute(text(f"SELECT pg_total_relation_size('{n}')")).scalar_one()) for n in names}
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT tbl_name, name FROM sqlite_master WHERE tbl_name IN "
-                                 "('audit_entry','audit_batch','ledger_entry') AND type IN ('table','index')")).fetchall()
+        rows = conn.execute(
+            text(
+                "SELECT tbl_name, name FROM sqlite_master WHERE tbl_name IN "
+                "('audit_entry','audit_batch','ledger_entry') AND type IN ('table','index')"
+            )
+        ).fetchall()
         out = {n: 0 for n in names}
         for table, name in rows:
-            out[table] += int(conn.execute(text("SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = :n"),
-                                           {"n": name}).scalar_one())
+            out[table] += int(
+                conn.execute(
+                    text("SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = :n"), {"n": name}
+                ).scalar_one()
+            )
         return out
 
 
@@ -86,20 +120,26 @@ def measure(url: str, n_writes: int, ids: str, batch_size: int = 500) -> dict[st
     engine.dispose()
     audit_bytes = sizes["audit_entry"] + sizes["audit_batch"] - empty["audit_entry"] - empty["audit_batch"]
     per_write = audit_bytes / n_writes
-    return {"writes": n_writes, "ids": ids, "audit_bytes_per_write": round(per_write, 1),
-            "audit_entry_bytes": sizes["audit_entry"] - empty["audit_entry"],
-            "audit_batch_bytes": sizes["audit_batch"] - empty["audit_batch"],
-            "ledger_sent_chars_per_row": round(sent_bytes / n_writes, 1),
-            "ledger_bytes_per_row": round((sizes["ledger_entry"] - empty["ledger_entry"]) / n_writes, 1),
-            "l_first_night_audit_mb": round(per_write * 3_800_000 / 1e6, 1),
-            "record_acks_ms_per_write": {"wall": round(1000 * wall / n_writes, 4), "cpu": round(1000 * cpu / n_writes, 4)}}
+    return {
+        "writes": n_writes,
+        "ids": ids,
+        "audit_bytes_per_write": round(per_write, 1),
+        "audit_entry_bytes": sizes["audit_entry"] - empty["audit_entry"],
+        "audit_batch_bytes": sizes["audit_batch"] - empty["audit_batch"],
+        "ledger_sent_chars_per_row": round(sent_bytes / n_writes, 1),
+        "ledger_bytes_per_row": round((sizes["ledger_entry"] - empty["ledger_entry"]) / n_writes, 1),
+        "l_first_night_audit_mb": round(per_write * 3_800_000 / 1e6, 1),
+        "record_acks_ms_per_write": {"wall": round(1000 * wall / n_writes, 4), "cpu": round(1000 * cpu / n_writes, 4)},
+    }
 
 
 def audit_size(n_writes: int = 100_000) -> dict[str, Any]:
     workdir = CACHE / "runs" / "audit-size"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    out: dict[str, Any] = {"method": f"{n_writes} synthetic writes in batches of 500 through record_acks, per backend and id shape"}
+    out: dict[str, Any] = {
+        "method": f"{n_writes} synthetic writes in batches of 500 through record_acks, per backend and id shape"
+    }
     for ids in ("generator", "uuid"):
         out[f"sqlite_{ids}"] = measure(f"sqlite:///{workdir / f'state-{ids}.db'}", n_writes, ids)
         if PG_URL:

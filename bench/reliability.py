@@ -45,8 +45,12 @@ def clean_reference(W: Any, bed: Any) -> tuple[dict, int, dict[str, Any]]:
     # distinct assessments may share class, title and due date: the simulator counts them as
     # "duplicates", so a trial must show the clean run's count (no extra copy), not zero
     dups = bed.sis.state(bed.district_id, objects=False)["duplicate_line_items"]
-    info = {"writes": n, "seconds": round(time.monotonic() - started, 1), "writes_per_s": summary.writes_per_s,
-            "duplicate_line_items": dups}
+    info = {
+        "writes": n,
+        "seconds": round(time.monotonic() - started, 1),
+        "writes_per_s": summary.writes_per_s,
+        "duplicate_line_items": dups,
+    }
     log(f"clean run: {n} writes in {info['seconds']} s")
     return bed.snapshot(), n, info
 
@@ -54,8 +58,12 @@ def clean_reference(W: Any, bed: Any) -> tuple[dict, int, dict[str, Any]]:
 def crash(W: Any, args: argparse.Namespace, home: Path, work: Path) -> dict[str, Any]:
     rng = random.Random(args.seed)
     bound = args.batch_size + args.concurrency
-    with W.testbed(home, args.preset, seed=args.seed,
-                   register_overrides={"batch_size": args.batch_size, "concurrency": args.concurrency}) as bed:
+    with W.testbed(
+        home,
+        args.preset,
+        seed=args.seed,
+        register_overrides={"batch_size": args.batch_size, "concurrency": args.concurrency},
+    ) as bed:
         reference, n, clean = clean_reference(W, bed)
         trials = []
         for i in range(args.trials):
@@ -64,27 +72,55 @@ def crash(W: Any, args: argparse.Namespace, home: Path, work: Path) -> dict[str,
             else:
                 point = {"kill_after_s": None, "kill_writes": rng.randint(1, n - 1)}
             t = W.crash_trial(bed, reference, n, workdir=work, name=f"crash{i}", **point)
-            ok = (t["rerun_status"] == "completed" and not t["gradebook_diff"] and not t["ledger_problems"]
-                  and t["duplicate_line_items"] == clean["duplicate_line_items"] and 0 <= t["resent"] <= bound
-                  and t["rerun_writes"] == n - t["ledger_rows_after_kill"])
-            row = {"trial": i, **point, "killed": t["kill"]["killed"], "writes_before_kill": t["writes_before_kill"],
-                   "ledger_rows_after_kill": t["ledger_rows_after_kill"], "rerun_writes": t["rerun_writes"],
-                   "resent": t["resent"], "ok": ok}
+            ok = (
+                t["rerun_status"] == "completed"
+                and not t["gradebook_diff"]
+                and not t["ledger_problems"]
+                and t["duplicate_line_items"] == clean["duplicate_line_items"]
+                and 0 <= t["resent"] <= bound
+                and t["rerun_writes"] == n - t["ledger_rows_after_kill"]
+            )
+            row = {
+                "trial": i,
+                **point,
+                "killed": t["kill"]["killed"],
+                "writes_before_kill": t["writes_before_kill"],
+                "ledger_rows_after_kill": t["ledger_rows_after_kill"],
+                "rerun_writes": t["rerun_writes"],
+                "resent": t["resent"],
+                "ok": ok,
+            }
             if not ok:
-                row.update(rerun_error=t["rerun_error"], gradebook_diff=t["gradebook_diff"],
-                           ledger_problems=t["ledger_problems"], duplicate_line_items=t["duplicate_line_items"])
+                row.update(
+                    rerun_error=t["rerun_error"],
+                    gradebook_diff=t["gradebook_diff"],
+                    ledger_problems=t["ledger_problems"],
+                    duplicate_line_items=t["duplicate_line_items"],
+                )
             log(f"crash trial {i}: {row}")
             trials.append(row)
     resent = [t["resent"] for t in trials]
-    return {"clean": clean, "batch_size": args.batch_size, "concurrency": args.concurrency, "resent_bound": bound,
-            "trials": trials, "killed": sum(t["killed"] for t in trials),
-            "converged": sum(t["ok"] for t in trials), "max_resent": max(resent, default=0),
-            "mean_resent": round(sum(resent) / len(resent), 1) if resent else 0, "ok": all(t["ok"] for t in trials)}
+    return {
+        "clean": clean,
+        "batch_size": args.batch_size,
+        "concurrency": args.concurrency,
+        "resent_bound": bound,
+        "trials": trials,
+        "killed": sum(t["killed"] for t in trials),
+        "converged": sum(t["ok"] for t in trials),
+        "max_resent": max(resent, default=0),
+        "mean_resent": round(sum(resent) / len(resent), 1) if resent else 0,
+        "ok": all(t["ok"] for t in trials),
+    }
 
 
 def storm(W: Any, args: argparse.Namespace, home: Path, work: Path) -> dict[str, Any]:
-    with W.testbed(home, args.preset, seed=args.seed,
-                   register_overrides={"batch_size": args.batch_size, "concurrency": args.concurrency}) as bed:
+    with W.testbed(
+        home,
+        args.preset,
+        seed=args.seed,
+        register_overrides={"batch_size": args.batch_size, "concurrency": args.concurrency},
+    ) as bed:
         reference, n, clean = clean_reference(W, bed)
         trials = []
         for i in range(args.trials):
@@ -92,21 +128,46 @@ def storm(W: Any, args: argparse.Namespace, home: Path, work: Path) -> dict[str,
             out = W.storm_run(bed, phase=phase, token_lifetime_s=args.token_lifetime, seed=args.seed + i)
             stats, puts = out["stats"], out["puts"]
             diff = W.diff_gradebooks(out["gradebook"], reference)
-            row = {"trial": i, "fault_phase": phase, "runs": out["runs"], "runs_needed": len(out["runs"]),
-                   "seconds": out["seconds"], "requests": stats["requests"], "puts": puts,
-                   "share": {k: round(v / max(stats["requests"], 1), 4) for k, v in
-                             (("5xx", stats["server_errors_5xx"]), ("429", stats["throttled_429"]),
-                              ("hung", stats["hung"]), ("dropped", stats["dropped"]))},
-                   "token_grants": stats["token_requests"].get("200", 0), "gradebook_diff": diff,
-                   "duplicate_line_items": out["duplicate_line_items"], "ledger_problems": out["ledger_problems"]}
-            row["ok"] = (out["runs"][-1]["status"] == "completed" and not diff and not out["ledger_problems"]
-                         and out["duplicate_line_items"] == clean["duplicate_line_items"]
-                         and (phase == "after" or puts.get("201", 0) == n))
+            row = {
+                "trial": i,
+                "fault_phase": phase,
+                "runs": out["runs"],
+                "runs_needed": len(out["runs"]),
+                "seconds": out["seconds"],
+                "requests": stats["requests"],
+                "puts": puts,
+                "share": {
+                    k: round(v / max(stats["requests"], 1), 4)
+                    for k, v in (
+                        ("5xx", stats["server_errors_5xx"]),
+                        ("429", stats["throttled_429"]),
+                        ("hung", stats["hung"]),
+                        ("dropped", stats["dropped"]),
+                    )
+                },
+                "token_grants": stats["token_requests"].get("200", 0),
+                "gradebook_diff": diff,
+                "duplicate_line_items": out["duplicate_line_items"],
+                "ledger_problems": out["ledger_problems"],
+            }
+            row["ok"] = (
+                out["runs"][-1]["status"] == "completed"
+                and not diff
+                and not out["ledger_problems"]
+                and out["duplicate_line_items"] == clean["duplicate_line_items"]
+                and (phase == "after" or puts.get("201", 0) == n)
+            )
             log(f"storm trial {i}: ok={row['ok']} runs={row['runs_needed']} {row['seconds']} s share={row['share']}")
             trials.append(row)
-    return {"clean": clean, "storm": W.STORM, "client_timeout_s": W.STORM_CLIENT_TIMEOUT_S,
-            "token_lifetime_s": args.token_lifetime, "trials": trials,
-            "reruns_needed": sum(t["runs_needed"] - 1 for t in trials), "ok": all(t["ok"] for t in trials)}
+    return {
+        "clean": clean,
+        "storm": W.STORM,
+        "client_timeout_s": W.STORM_CLIENT_TIMEOUT_S,
+        "token_lifetime_s": args.token_lifetime,
+        "trials": trials,
+        "reruns_needed": sum(t["runs_needed"] - 1 for t in trials),
+        "ok": all(t["ok"] for t in trials),
+    }
 
 
 def overlap(W: Any, args: argparse.Namespace, home: Path, work: Path) -> dict[str, Any]:
@@ -118,13 +179,25 @@ def overlap(W: Any, args: argparse.Namespace, home: Path, work: Path) -> dict[st
             got = W.overlap_run(bed, work, wait, name=f"t{i}-")
             (rc1, first, _), (rc2, second, err2) = got["outcomes"]
             diff = W.diff_gradebooks(got["gradebook"], reference)
-            loser_ok = (rc2 == W.EXIT_BUSY and f"district {bed.district_id}" in (second or {}).get("error", "")
-                        if wait == 0 else rc2 == 0 and (second or {}).get("writes") == 0)
-            row = {"trial": i, "lock_wait_s": wait, "first": {"rc": rc1, "writes": (first or {}).get("writes")},
-                   "second": {"rc": rc2, "status": (second or {}).get("status"), "writes": (second or {}).get("writes"),
-                              "error": (second or {}).get("error") or err2[-200:]},
-                   "puts": got["puts"], "gradebook_diff": diff,
-                   "ok": rc1 == 0 and got["puts"] == {"201": n} and not diff and loser_ok}
+            loser_ok = (
+                rc2 == W.EXIT_BUSY and f"district {bed.district_id}" in (second or {}).get("error", "")
+                if wait == 0
+                else rc2 == 0 and (second or {}).get("writes") == 0
+            )
+            row = {
+                "trial": i,
+                "lock_wait_s": wait,
+                "first": {"rc": rc1, "writes": (first or {}).get("writes")},
+                "second": {
+                    "rc": rc2,
+                    "status": (second or {}).get("status"),
+                    "writes": (second or {}).get("writes"),
+                    "error": (second or {}).get("error") or err2[-200:],
+                },
+                "puts": got["puts"],
+                "gradebook_diff": diff,
+                "ok": rc1 == 0 and got["puts"] == {"201": n} and not diff and loser_ok,
+            }
             log(f"overlap trial {i}: {row}")
             trials.append(row)
     return {"clean": clean, "trials": trials, "ok": all(t["ok"] for t in trials)}
@@ -140,20 +213,43 @@ def statedb(W: Any, args: argparse.Namespace, home: Path, work: Path) -> dict[st
             k = rng.randint(1, txs)
             t = W.ledger_tx_trial(bed, reference, n, k, work, f"tx{i}")
             killed = t["returncode"] == -9
-            ok = (t["rerun_status"] == "completed" and not t["gradebook_diff"] and not t["ledger_problems"]
-                  and t["duplicate_line_items"] == clean["duplicate_line_items"]
-                  and (not killed or (t["ledger_equals_committed_batches"] and t["torn_rows_in_ledger"] == 0
-                                      and t["resent"] == t["torn_batch_rows"])))
-            row = {"trial": i, "kill_in_ledger_tx": k, "killed": killed, "committed_rows": t["committed_rows"],
-                   "torn_batch_rows": t["torn_batch_rows"], "torn_rows_in_ledger": t["torn_rows_in_ledger"],
-                   "resent": t["resent"], "rerun_writes": t["rerun_writes"], "ok": ok}
+            ok = (
+                t["rerun_status"] == "completed"
+                and not t["gradebook_diff"]
+                and not t["ledger_problems"]
+                and t["duplicate_line_items"] == clean["duplicate_line_items"]
+                and (
+                    not killed
+                    or (
+                        t["ledger_equals_committed_batches"]
+                        and t["torn_rows_in_ledger"] == 0
+                        and t["resent"] == t["torn_batch_rows"]
+                    )
+                )
+            )
+            row = {
+                "trial": i,
+                "kill_in_ledger_tx": k,
+                "killed": killed,
+                "committed_rows": t["committed_rows"],
+                "torn_batch_rows": t["torn_batch_rows"],
+                "torn_rows_in_ledger": t["torn_rows_in_ledger"],
+                "resent": t["resent"],
+                "rerun_writes": t["rerun_writes"],
+                "ok": ok,
+            }
             if not ok:
                 row.update({k2: t[k2] for k2 in ("rerun_error", "gradebook_diff", "ledger_problems", "stderr")})
             log(f"statedb trial {i}: {row}")
             trials.append(row)
-    return {"clean": clean, "state_db": "postgresql" if "postgresql" in os.environ.get("PASSBACK_STATE_URL", "")
-            else "sqlite", "batch_size": args.batch_size, "trials": trials, "killed": sum(t["killed"] for t in trials),
-            "ok": all(t["ok"] for t in trials)}
+    return {
+        "clean": clean,
+        "state_db": "postgresql" if "postgresql" in os.environ.get("PASSBACK_STATE_URL", "") else "sqlite",
+        "batch_size": args.batch_size,
+        "trials": trials,
+        "killed": sum(t["killed"] for t in trials),
+        "ok": all(t["ok"] for t in trials),
+    }
 
 
 def isolation(W: Any, args: argparse.Namespace, home: Path, work: Path) -> dict[str, Any]:
@@ -163,8 +259,10 @@ def isolation(W: Any, args: argparse.Namespace, home: Path, work: Path) -> dict[
     world = W.build_world(args.preset, seed=args.seed, districts=args.districts)
     scenario = W.write_sources(world, home)
     faults = FaultConfig(error_rate=0.05, token_lifetime_s=args.token_lifetime, seed=args.seed)
-    sims = [SimulatorProcess(scenario, db_path=str(home / f"sim-{s.district_id}.db"), faults=faults).start()
-            for s in world.seeds]
+    sims = [
+        SimulatorProcess(scenario, db_path=str(home / f"sim-{s.district_id}.db"), faults=faults).start()
+        for s in world.seeds
+    ]
     try:
         hosts = {s.district_id: W.Sis(sim.url) for s, sim in zip(world.seeds, sims, strict=True)}
         W.register(world, {d: sis.url for d, sis in hosts.items()})
@@ -175,16 +273,22 @@ def isolation(W: Any, args: argparse.Namespace, home: Path, work: Path) -> dict[
                 W.reset_state(seed.district_id)
             started = time.monotonic()
             out = W.isolation_run(world, hosts)
-            row = {"trial": i, "seconds": round(time.monotonic() - started, 1),
-                   "districts": {s["district"]: {"status": s["status"], "writes": s["writes"]}
-                                 for s in out["summaries"]},
-                   "hosts": {d: {k: h[k] for k in ("leaks", "cross_counts", "ledger_problems", "objects")} | {
-                       "requests": h["stats"]["requests"], "token_grants": h["stats"]["token_requests"].get("200", 0)}
-                       for d, h in out["hosts"].items()}}
+            row = {
+                "trial": i,
+                "seconds": round(time.monotonic() - started, 1),
+                "districts": {s["district"]: {"status": s["status"], "writes": s["writes"]} for s in out["summaries"]},
+                "hosts": {
+                    d: {k: h[k] for k in ("leaks", "cross_counts", "ledger_problems", "objects")}
+                    | {"requests": h["stats"]["requests"], "token_grants": h["stats"]["token_requests"].get("200", 0)}
+                    for d, h in out["hosts"].items()
+                },
+            }
             row["ok"] = all(s["status"] == "completed" for s in out["summaries"]) and all(
-                not h["leaks"] and not h["ledger_problems"]
+                not h["leaks"]
+                and not h["ledger_problems"]
                 and all(c == {"lineItems": 0, "results": 0} for c in h["cross_counts"].values())
-                for h in out["hosts"].values())
+                for h in out["hosts"].values()
+            )
             log(f"isolation trial {i}: ok={row['ok']} {row['districts']}")
             trials.append(row)
     finally:
@@ -206,8 +310,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="the district's client concurrency")
     parser.add_argument("--token-lifetime", type=float, default=30.0, help="storm/isolation: token lifetime, s")
     parser.add_argument("--districts", type=int, default=2, help="isolation: districts (one simulator each)")
-    parser.add_argument("--state-url", default=None, help="state DB URL (default: SQLite in the temp home); "
-                        "a PostgreSQL database given here is EMPTIED first")
+    parser.add_argument(
+        "--state-url",
+        default=None,
+        help="state DB URL (default: SQLite in the temp home); a PostgreSQL database given here is EMPTIED first",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary working folder")
     args = parser.parse_args(argv)
     preset, trials = DEFAULTS[args.scenario]
@@ -238,8 +345,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    out = {"scenario": args.scenario, "preset": args.preset, "trials_requested": args.trials, "seed": args.seed,
-           "seconds": round(time.monotonic() - started, 1), **result}
+    out = {
+        "scenario": args.scenario,
+        "preset": args.preset,
+        "trials_requested": args.trials,
+        "seed": args.seed,
+        "seconds": round(time.monotonic() - started, 1),
+        **result,
+    }
     if args.keep:
         out["workdir"] = str(work)
     print(json.dumps(out, indent=2, default=str))

@@ -141,8 +141,12 @@ async def evaluate_district(district_id: str) -> tuple[Any, dict[str, float]]:
     extract_s = time.perf_counter() - t0
     evaluation = run.evaluate(source, sis)
     st = evaluation.stage_seconds
-    stages = {"extract": extract_s, "validate": st["validate"], "transform": st["transform"],
-              "diff": st["diff"] + st.get("ledger", 0.0)}
+    stages = {
+        "extract": extract_s,
+        "validate": st["validate"],
+        "transform": st["transform"],
+        "diff": st["diff"] + st.get("ledger", 0.0),
+    }
     return evaluation, {k: round(v, 2) for k, v in stages.items()}
 
 
@@ -154,15 +158,23 @@ def write_full_ledger(district_id: str, evaluation: Any) -> int:
     plan = evaluation.plan
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
     li, res = plan.line_item_writes, plan.result_writes
-    rows = [(district_id, "lineItem", a, "", line_item_id(district_id, a), int(h), "acked", 201, gp, now)
-            for a, h, gp in zip(li["assessment_id"], li["payload_hash"], li["grading_period_id"], strict=True)]
-    rows += [(district_id, "result", a, s, result_id(district_id, a, s), int(h), "acked", 201, gp, now)
-             for a, s, h, gp in zip(res["assessment_id"], res["student_id"], res["payload_hash"], res["grading_period_id"], strict=True)]
+    rows = [
+        (district_id, "lineItem", a, "", line_item_id(district_id, a), int(h), "acked", 201, gp, now)
+        for a, h, gp in zip(li["assessment_id"], li["payload_hash"], li["grading_period_id"], strict=True)
+    ]
+    rows += [
+        (district_id, "result", a, s, result_id(district_id, a, s), int(h), "acked", 201, gp, now)
+        for a, s, h, gp in zip(
+            res["assessment_id"], res["student_id"], res["payload_hash"], res["grading_period_id"], strict=True
+        )
+    ]
     db = get_settings().state_db_url.removeprefix("sqlite:///")
     with sqlite3.connect(db) as conn:
         conn.executemany(
             "INSERT INTO ledger_entry (district_id, kind, assessment_id, student_id, sourced_id, payload_hash, status,"
-            " http_status, grading_period_id, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            " http_status, grading_period_id, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
     return len(rows)
 
 
@@ -224,6 +236,7 @@ def plan_l(data: Path | None = None, seeds: list[Any] | None = None) -> dict[str
     if data is None or seeds is None:
         data, seeds = synced_l("plan-L")
     import great_expectations  # noqa: F401 - a one-off ~5 s import per process, not a per-district cost
+
     with simulator(data / "scenario.json") as sim:
         register(seeds, sim.url)
         t0, cpu0 = time.perf_counter(), time.process_time()
@@ -231,13 +244,21 @@ def plan_l(data: Path | None = None, seeds: list[Any] | None = None) -> dict[str
         preflight_and_all = time.perf_counter() - t0
         cpu_s = time.process_time() - cpu0
     plan = evaluation.plan
-    return {"scores": len(evaluation.scores), "line_items": len(plan.line_items), "seconds": round(sum(stages.values()), 2),
-            "stage_seconds": stages, "peak_rss_mb": peak_rss_mb(), "planned_writes": len(plan.line_item_writes) + len(plan.result_writes),
-            "wall_seconds_with_preflight": round(preflight_and_all, 2), "cpu_seconds": round(cpu_s, 2)}
+    return {
+        "scores": len(evaluation.scores),
+        "line_items": len(plan.line_items),
+        "seconds": round(sum(stages.values()), 2),
+        "stage_seconds": stages,
+        "peak_rss_mb": peak_rss_mb(),
+        "planned_writes": len(plan.line_item_writes) + len(plan.result_writes),
+        "wall_seconds_with_preflight": round(preflight_and_all, 2),
+        "cpu_seconds": round(cpu_s, 2),
+    }
 
 
-PG_SOURCE_URL = os.environ.get("PASSBACK_BENCH_PG_SOURCE_URL",
-                               "postgresql+psycopg://passback:passback@127.0.0.1:5432/passback_scale_src")
+PG_SOURCE_URL = os.environ.get(
+    "PASSBACK_BENCH_PG_SOURCE_URL", "postgresql+psycopg://passback:passback@127.0.0.1:5432/passback_scale_src"
+)
 
 
 def pg_source(preset: str) -> str:
@@ -248,12 +269,16 @@ def pg_source(preset: str) -> str:
     engine = create_engine(PG_SOURCE_URL)
     try:
         with engine.connect() as conn:
-            loaded = conn.execute(text("SELECT to_regclass('bench_loaded') IS NOT NULL")).scalar_one() and \
-                conn.execute(text("SELECT world FROM bench_loaded")).scalar_one_or_none()
+            loaded = (
+                conn.execute(text("SELECT to_regclass('bench_loaded') IS NOT NULL")).scalar_one()
+                and conn.execute(text("SELECT world FROM bench_loaded")).scalar_one_or_none()
+            )
     except Exception as exc:
-        raise SystemExit(f"plan-L-pg needs the PostgreSQL database of {PG_SOURCE_URL.split('@')[-1]}: {exc}\n"
-                         "create it (e.g. su postgres -c 'createdb -O passback passback_scale_src') "
-                         "or set PASSBACK_BENCH_PG_SOURCE_URL") from exc
+        raise SystemExit(
+            f"plan-L-pg needs the PostgreSQL database of {PG_SOURCE_URL.split('@')[-1]}: {exc}\n"
+            "create it (e.g. su postgres -c 'createdb -O passback passback_scale_src') "
+            "or set PASSBACK_BENCH_PG_SOURCE_URL"
+        ) from exc
     finally:
         engine.dispose()
     if loaded != data.name:
@@ -331,6 +356,7 @@ def plan_l_pg() -> dict[str, Any]:
 def noop_l() -> dict[str, Any]:
     data, seeds = synced_l("noop-L")
     import great_expectations  # noqa: F401 - once per worker process, not per district (as plan-L and districts)
+
     with simulator(data / "scenario.json") as sim:
         register(seeds, sim.url)
         asyncio.run(warm_prefect())
@@ -340,10 +366,15 @@ def noop_l() -> dict[str, Any]:
         seconds = time.perf_counter() - t0
         cpu_s = time.process_time() - cpu0
         writes = sim_stats(sim.url)["total_writes"]
-    return {"writes": writes, "seconds": round(seconds, 2), "cpu_seconds": round(cpu_s, 2), "peak_rss_mb": peak_rss_mb(),
-            "status": summary["status"],
-            "unchanged": {"line_items": summary["line_items"]["unchanged"], "results": summary["results"]["unchanged"]},
-            "stage_seconds": summary.get("stage_seconds")}
+    return {
+        "writes": writes,
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_s, 2),
+        "peak_rss_mb": peak_rss_mb(),
+        "status": summary["status"],
+        "unchanged": {"line_items": summary["line_items"]["unchanged"], "results": summary["results"]["unchanged"]},
+        "stage_seconds": summary.get("stage_seconds"),
+    }
 
 
 def synced_m() -> Path:
@@ -377,30 +408,54 @@ def typical_night(source_db: Path, district_id: str, seed: int = 11) -> dict[str
     """Mutate a copy of the source DB like a typical school night."""
     rng = random.Random(seed)
     with sqlite3.connect(source_db) as db:
-        scores = db.execute("SELECT s.assessment_id, s.student_id FROM otus_scores s JOIN otus_assessments a ON a.id = s.assessment_id"
-                            " WHERE a.district_id = ? AND s.points_earned IS NOT NULL", (district_id,)).fetchall()
+        scores = db.execute(
+            "SELECT s.assessment_id, s.student_id FROM otus_scores s JOIN otus_assessments a ON a.id = s.assessment_id"
+            " WHERE a.district_id = ? AND s.points_earned IS NOT NULL",
+            (district_id,),
+        ).fetchall()
         changed = rng.sample(scores, len(scores) // 100)
-        db.executemany("UPDATE otus_scores SET points_earned = points_earned + 1, updated_at = CURRENT_TIMESTAMP"
-                       " WHERE assessment_id = ? AND student_id = ?", changed)
-        eligible = [r[0] for r in db.execute(
-            "SELECT a.id FROM otus_assessments a JOIN otus_group_members g ON g.user_id = a.assigned_by AND g.district_id = a.district_id"
-            " WHERE a.district_id = ? AND a.status = 'active' AND a.scoring = 'points' ORDER BY a.id", (district_id,))]
+        db.executemany(
+            "UPDATE otus_scores SET points_earned = points_earned + 1, updated_at = CURRENT_TIMESTAMP"
+            " WHERE assessment_id = ? AND student_id = ?",
+            changed,
+        )
+        eligible = [
+            r[0]
+            for r in db.execute(
+                "SELECT a.id FROM otus_assessments a JOIN otus_group_members g ON g.user_id = a.assigned_by AND g.district_id = a.district_id"
+                " WHERE a.district_id = ? AND a.status = 'active' AND a.scoring = 'points' ORDER BY a.id",
+                (district_id,),
+            )
+        ]
         picks = rng.sample(eligible, 25)
         for n, aid in enumerate(picks[:20]):
             new = f"{aid}-night-{n}"
-            db.execute("INSERT INTO otus_assessments SELECT ?, district_id, class_id, assigned_by, title || ' (new)', assessment_type,"
-                       " scoring, points_possible, include_in_final_grade, assign_date, due_date, status, updated_at"
-                       " FROM otus_assessments WHERE id = ?", (new, aid))
-            db.execute("INSERT INTO otus_scores SELECT ?, student_id, points_earned, state, excluded, updated_at"
-                       " FROM otus_scores WHERE assessment_id = ?", (new, aid))
+            db.execute(
+                "INSERT INTO otus_assessments SELECT ?, district_id, class_id, assigned_by, title || ' (new)', assessment_type,"
+                " scoring, points_possible, include_in_final_grade, assign_date, due_date, status, updated_at"
+                " FROM otus_assessments WHERE id = ?",
+                (new, aid),
+            )
+            db.execute(
+                "INSERT INTO otus_scores SELECT ?, student_id, points_earned, state, excluded, updated_at"
+                " FROM otus_scores WHERE assessment_id = ?",
+                (new, aid),
+            )
         for aid in picks[20:]:
             db.execute("UPDATE otus_assessments SET title = substr(title, 1, 40) || ' v2' WHERE id = ?", (aid,))
-        outside = [r[0] for r in db.execute(
-            "SELECT DISTINCT a.assigned_by FROM otus_assessments a JOIN otus_users u ON u.id = a.assigned_by"
-            " WHERE a.district_id = ? AND u.role = 'teacher' AND u.sis_id IS NOT NULL AND a.assigned_by NOT IN"
-            " (SELECT user_id FROM otus_group_members WHERE district_id = ?) ORDER BY 1", (district_id, district_id))]
+        outside = [
+            r[0]
+            for r in db.execute(
+                "SELECT DISTINCT a.assigned_by FROM otus_assessments a JOIN otus_users u ON u.id = a.assigned_by"
+                " WHERE a.district_id = ? AND u.role = 'teacher' AND u.sis_id IS NOT NULL AND a.assigned_by NOT IN"
+                " (SELECT user_id FROM otus_group_members WHERE district_id = ?) ORDER BY 1",
+                (district_id, district_id),
+            )
+        ]
         added = rng.sample(outside, min(2, len(outside)))
-        db.executemany("INSERT INTO otus_group_members (district_id, user_id) VALUES (?, ?)", [(district_id, u) for u in added])
+        db.executemany(
+            "INSERT INTO otus_group_members (district_id, user_id) VALUES (?, ?)", [(district_id, u) for u in added]
+        )
     return {"scores_changed": len(changed), "new_assessments": 20, "retitled": 5, "teachers_added": len(added)}
 
 
@@ -409,7 +464,10 @@ def desired_keys(evaluation: Any) -> set[tuple[str, str, str, int]]:
     li = evaluation.plan.line_items
     res = evaluation.plan.results
     keys = {("lineItem", a, "", int(h)) for a, h in zip(li["assessment_id"], li["payload_hash"], strict=True)}
-    keys |= {("result", a, s, int(h)) for a, s, h in zip(res["assessment_id"], res["student_id"], res["payload_hash"], strict=True)}
+    keys |= {
+        ("result", a, s, int(h))
+        for a, s, h in zip(res["assessment_id"], res["student_id"], res["payload_hash"], strict=True)
+    }
     return keys
 
 
@@ -445,9 +503,14 @@ def amplification() -> dict[str, Any]:
         summary = asyncio.run(sync_district(seed.district_id, RunOptions(build_docs=False)))
         stats = sim_stats(sim.url)
     writes = stats["total_writes"]
-    return {"writes": writes, "changed_items": len(changed), "ratio": round(writes / len(changed), 4) if changed else None,
-            "night": night, "status": summary.status,
-            "changed_by_kind": {k: sum(1 for c in changed if c[0] == k) for k in ("lineItem", "result")}}
+    return {
+        "writes": writes,
+        "changed_items": len(changed),
+        "ratio": round(writes / len(changed), 4) if changed else None,
+        "night": night,
+        "status": summary.status,
+        "changed_by_kind": {k: sum(1 for c in changed if c[0] == k) for k in ("lineItem", "result")},
+    }
 
 
 def throughput(name: str, *, max_writes: int, concurrency: int, **faults: Any) -> dict[str, Any]:
@@ -474,9 +537,14 @@ def throughput(name: str, *, max_writes: int, concurrency: int, **faults: Any) -
         result, cpu_s, wall_s = asyncio.run(go())
         stats = sim_stats(sim.url)
     tenant = next(iter(stats["tenants"].values()))
-    return {"writes": result.writes, "seconds": round(wall_s, 2), "writes_per_s": round(result.writes / wall_s, 2),
-            "client_cpu_ms_per_write": round(1000 * cpu_s / max(result.writes, 1), 3),
-            "requests": tenant["requests"], "throttled_429": tenant["throttled_429"]}
+    return {
+        "writes": result.writes,
+        "seconds": round(wall_s, 2),
+        "writes_per_s": round(result.writes / wall_s, 2),
+        "client_cpu_ms_per_write": round(1000 * cpu_s / max(result.writes, 1), 3),
+        "requests": tenant["requests"],
+        "throttled_429": tenant["throttled_429"],
+    }
 
 
 def load() -> dict[str, Any]:
@@ -487,8 +555,12 @@ def load() -> dict[str, Any]:
 
 def ratelimit() -> dict[str, Any]:
     out = throughput("ratelimit", max_writes=2400, concurrency=8, rate_limit_per_s=40)
-    return {**out, "limit_per_s": 40, "ratio": round(out["writes_per_s"] / 40, 3),
-            "pct_429": round(100 * out["throttled_429"] / max(out["requests"], 1), 2)}
+    return {
+        **out,
+        "limit_per_s": 40,
+        "ratio": round(out["writes_per_s"] / 40, 3),
+        "pct_429": round(100 * out["throttled_429"] / max(out["requests"], 1), 2),
+    }
 
 
 def prefect_overhead() -> dict[str, Any]:
@@ -511,8 +583,11 @@ def prefect_overhead() -> dict[str, Any]:
                 asyncio.run(sync_district(seed.district_id, RunOptions(build_docs=True)))
             timings[variant] = time.perf_counter() - t0
             writes[variant] = sim_stats(sim.url)["total_writes"]
-    return {"ratio": round(timings["flow"] / timings["library"], 3), "seconds": {k: round(v, 2) for k, v in timings.items()},
-            "writes": writes}
+    return {
+        "ratio": round(timings["flow"] / timings["library"], 3),
+        "seconds": {k: round(v, 2) for k, v in timings.items()},
+        "writes": writes,
+    }
 
 
 def districts() -> dict[str, Any]:
@@ -524,6 +599,7 @@ def districts() -> dict[str, Any]:
     writes: dict[str, int] = {}
     concurrency = {"concurrent": 8, "sequential": 1}
     import great_expectations  # noqa: F401 - imported once before timing, so neither variant pays it
+
     for variant, n in concurrency.items():
         use_home(CACHE / "runs" / f"districts-{variant}", data / "otus.db")
         with simulator(data / "scenario.json", latency_ms=30) as sim:
@@ -541,8 +617,13 @@ def districts() -> dict[str, Any]:
             failed = [d["district"] for d in result["districts"] if d["status"] != "completed"]
             if failed:
                 raise SystemExit(f"districts scenario: {failed} did not complete")
-    return {"speedup": round(timings["sequential"] / timings["concurrent"], 2), "seconds": {k: round(v, 1) for k, v in timings.items()},
-            "writes": writes, "districts": len(seeds), "max_concurrency": concurrency["concurrent"]}
+    return {
+        "speedup": round(timings["sequential"] / timings["concurrent"], 2),
+        "seconds": {k: round(v, 1) for k, v in timings.items()},
+        "writes": writes,
+        "districts": len(seeds),
+        "max_concurrency": concurrency["concurrent"],
+    }
 
 
 def reconcile_m() -> dict[str, Any]:
@@ -564,12 +645,19 @@ def reconcile_m() -> dict[str, Any]:
         requests = sim_stats(sim.url).get("total_requests")
     per_object = seconds / max(drift.checked, 1)
     l_objects = 163_639 + 3_700_000
-    return {"checked": drift.checked, "edited": len(drift.edited_in_sis), "deleted": len(drift.deleted_in_sis),
-            "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "requests": requests, "peak_rss_mb": peak_rss_mb(),
-            "objects_per_s": round(drift.checked / seconds, 1),
-            "l_estimate_s_at_this_speed": round(per_object * l_objects, 0),
-            "l_requests_at_page_1000": -(-163_639 // 1000) + -(-3_700_000 // 1000),
-            "l_floor_s_at_40_per_s": round((-(-163_639 // 1000) + -(-3_700_000 // 1000)) / 40, 1)}
+    return {
+        "checked": drift.checked,
+        "edited": len(drift.edited_in_sis),
+        "deleted": len(drift.deleted_in_sis),
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu, 2),
+        "requests": requests,
+        "peak_rss_mb": peak_rss_mb(),
+        "objects_per_s": round(drift.checked / seconds, 1),
+        "l_estimate_s_at_this_speed": round(per_object * l_objects, 0),
+        "l_requests_at_page_1000": -(-163_639 // 1000) + -(-3_700_000 // 1000),
+        "l_floor_s_at_40_per_s": round((-(-163_639 // 1000) + -(-3_700_000 // 1000)) / 40, 1),
+    }
 
 
 def audit_size() -> dict[str, Any]:
@@ -578,8 +666,18 @@ def audit_size() -> dict[str, Any]:
     return measure()
 
 
-SCENARIOS = {"audit-size": audit_size, "reconcile-M": reconcile_m, "plan-L": plan_l, "plan-L-pg": plan_l_pg, "noop-L": noop_l, "amplification": amplification, "load": load, "ratelimit": ratelimit,
-             "prefect-overhead": prefect_overhead, "districts": districts}
+SCENARIOS = {
+    "audit-size": audit_size,
+    "reconcile-M": reconcile_m,
+    "plan-L": plan_l,
+    "plan-L-pg": plan_l_pg,
+    "noop-L": noop_l,
+    "amplification": amplification,
+    "load": load,
+    "ratelimit": ratelimit,
+    "prefect-overhead": prefect_overhead,
+    "districts": districts,
+}
 
 
 def record(name: str, result: dict[str, Any]) -> None:
@@ -616,7 +714,9 @@ def main() -> None:
     if args.scenario == "all":
         out = {}
         for name in QUICK:  # each in its own process (peak RSS, a fresh event loop and Prefect client)
-            done = subprocess.run([sys.executable, __file__, name, "--json"], capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [sys.executable, __file__, name, "--json"], capture_output=True, text=True, check=True
+            )
             out[name] = json.loads(done.stdout)
     else:
         out = SCENARIOS[args.scenario]()

@@ -33,8 +33,11 @@ def time_read(url: str, district_id: str) -> dict[str, float | int]:
 
     t0 = time.perf_counter()
     frames = read_district(url, district_id)
-    return {"read_s": round(time.perf_counter() - t0, 2), "read_rows": sum(frames.counts().values()),
-            "read_peak_rss_mb": _peak_rss_mb()}
+    return {
+        "read_s": round(time.perf_counter() - t0, 2),
+        "read_rows": sum(frames.counts().values()),
+        "read_peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def time_preset(preset: str, folder: Path, *, seed: int = 7) -> dict[str, float | int | str]:
@@ -50,11 +53,20 @@ def time_preset(preset: str, folder: Path, *, seed: int = 7) -> dict[str, float 
     write_world(world, url, folder / f"scenario-{preset}.json")
     t2 = time.perf_counter()
     out: dict[str, float | int | str] = {
-        "preset": preset, "assessments": world.counts["assessments"], "scores": world.counts["scores"],
-        "generate_s": round(t1 - t0, 2), "write_s": round(t2 - t1, 2), "db_mb": round(db.stat().st_size / 2**20, 1),
-        "generate_write_peak_rss_mb": _peak_rss_mb()}
-    reader = subprocess.run([sys.executable, __file__, "--read", url, world.seeds[0].district_id],
-                            check=True, capture_output=True, text=True)
+        "preset": preset,
+        "assessments": world.counts["assessments"],
+        "scores": world.counts["scores"],
+        "generate_s": round(t1 - t0, 2),
+        "write_s": round(t2 - t1, 2),
+        "db_mb": round(db.stat().st_size / 2**20, 1),
+        "generate_write_peak_rss_mb": _peak_rss_mb(),
+    }
+    reader = subprocess.run(
+        [sys.executable, __file__, "--read", url, world.seeds[0].district_id],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     out.update(json.loads(reader.stdout.strip().splitlines()[-1]))
     return out
 

@@ -64,8 +64,10 @@ def snapshot_in_child(scenario: Path) -> Any:
     import pickle
     import subprocess
 
-    code = f"import pickle, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import stages as p; " \
-           f"sys.stdout.buffer.write(pickle.dumps(p.snapshot_of(__import__('pathlib').Path({str(scenario)!r}))))"
+    code = (
+        f"import pickle, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import stages as p; "
+        f"sys.stdout.buffer.write(pickle.dumps(p.snapshot_of(__import__('pathlib').Path({str(scenario)!r}))))"
+    )
     return pickle.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True).stdout)
 
 
@@ -77,10 +79,16 @@ def snapshot_of(scenario: Path) -> Any:
     sis = Scenario.load(scenario).districts[0]
     periods = [p for p in sis.academicSessions if p.type == "gradingPeriod"]
     return SisSnapshot(
-        grading_periods=grading_period_frame([{"sourced_id": p.sourcedId, "title": p.title, "start_date": p.startDate,
-                                               "end_date": p.endDate} for p in periods]),
-        categories=[], active_categories=frozenset(c.sourcedId for c in sis.categories if c.status == "active" and c.districtLevel),
-        closed_periods=frozenset(p.sourcedId for p in periods if p.closed))
+        grading_periods=grading_period_frame(
+            [
+                {"sourced_id": p.sourcedId, "title": p.title, "start_date": p.startDate, "end_date": p.endDate}
+                for p in periods
+            ]
+        ),
+        categories=[],
+        active_categories=frozenset(c.sourcedId for c in sis.categories if c.status == "active" and c.districtLevel),
+        closed_periods=frozenset(p.sourcedId for p in periods if p.closed),
+    )
 
 
 def main() -> None:
@@ -89,8 +97,9 @@ def main() -> None:
     parser.add_argument("--pyinstrument", action="store_true")
     args = parser.parse_args()
     data = bench.world_dir(args.preset)
-    bench.use_home(bench.copy_home(bench.synced_home(args.preset), bench.CACHE / "runs" / "profile"), data / "otus.db",
-                   fresh=False)
+    bench.use_home(
+        bench.copy_home(bench.synced_home(args.preset), bench.CACHE / "runs" / "profile"), data / "otus.db", fresh=False
+    )
     seed = bench.seeds_of(data)[0]
     import great_expectations  # noqa: F401 - a one-off import, not a per-district cost
 
@@ -124,8 +133,10 @@ def main() -> None:
     for name, wall, cpu, rss, peak in rows:
         print(f"{name:48} {wall:7.2f} {cpu:7.2f} {rss:8.0f} {peak:8.0f}")
     print("evaluate's stages (wall s):", {k: round(v, 2) for k, v in evaluation.stage_seconds.items()})
-    print(f"scores {len(evaluation.scores)}, planned writes "
-          f"{len(evaluation.plan.line_item_writes) + len(evaluation.plan.result_writes)}, ru_maxrss {bench.peak_rss_mb()} MB")
+    print(
+        f"scores {len(evaluation.scores)}, planned writes "
+        f"{len(evaluation.plan.line_item_writes) + len(evaluation.plan.result_writes)}, ru_maxrss {bench.peak_rss_mb()} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -42,7 +42,9 @@ class GuardAnswer(RunInput):
     """The form of a paused district run."""
 
     decision: Literal["approve", "reject"] = Field(
-        default="reject", description="approve: write the plan shown above; reject: write nothing (the district ends held)")
+        default="reject",
+        description="approve: write the plan shown above; reject: write nothing (the district ends held)",
+    )
     note: str = Field(default="", description="why (kept in the run history)")
     approver: str = Field(default="", description="your name (kept in the run history)")
 
@@ -52,24 +54,40 @@ async def ask_for_approval(run: Any, decision: GuardDecision) -> GuardDecision:
     logger = get_run_logger()
     hold = decision.hold or {}
     announce(run.district_id, hold)
-    await acreate_markdown_artifact(key=f"{artifact_key(run.district_id)}-held", markdown=decision.markdown or "",
-                                    description=f"held for approval: {run.district_id}")
+    await acreate_markdown_artifact(
+        key=f"{artifact_key(run.district_id)}-held",
+        markdown=decision.markdown or "",
+        description=f"held for approval: {run.district_id}",
+    )
     context = FlowRunContext.get()
     if context is None or not await resumable(context.flow_run):
-        logger.warning("district %s held: %s — nothing written; approve with `%s`", run.district_id, hold.get("why"),
-                       hold.get("command"))
+        logger.warning(
+            "district %s held: %s — nothing written; approve with `%s`",
+            run.district_id,
+            hold.get("why"),
+            hold.get("command"),
+        )
         return decision
     flow_run_id = str(context.flow_run.id)  # type: ignore[union-attr]
     store_holds.mark_paused(run.engine, hold["id"], flow_run_id)
     hours = float(getattr(run.district, "guard_timeout_h", None) or 12.0)
-    logger.warning("district %s held: %s — paused for approval (the Resume form; %g h at most)", run.district_id,
-                   hold.get("why"), hours)
+    logger.warning(
+        "district %s held: %s — paused for approval (the Resume form; %g h at most)",
+        run.district_id,
+        hold.get("why"),
+        hours,
+    )
     form = GuardAnswer.with_initial_data(description=decision.markdown, decision="reject")
     try:
         answer = await asyncio.wait_for(
-            apause_flow_run(wait_for_input=form, timeout=int(hours * 3600) + PAUSE_MARGIN_S, poll_interval=POLL_S,
-                            key=f"guard-{hold['id']}"),
-            timeout=hours * 3600)
+            apause_flow_run(
+                wait_for_input=form,
+                timeout=int(hours * 3600) + PAUSE_MARGIN_S,
+                poll_interval=POLL_S,
+                key=f"guard-{hold['id']}",
+            ),
+            timeout=hours * 3600,
+        )
     except TimeoutError:
         async with get_client() as client:  # tasks (the report) run only in a running flow run
             await client.set_flow_run_state(flow_run_id, Running(message=f"no answer within {hours:g} h: held"))
@@ -77,18 +95,31 @@ async def ask_for_approval(run: Any, decision: GuardDecision) -> GuardDecision:
         return unanswered(run, decision, hours)
     approve = answer.decision == "approve"
     by = answer.approver.strip() or "Prefect UI"
-    logger.info("district %s: %s by %s%s", run.district_id, "approved" if approve else "rejected", by,
-                f" — {answer.note}" if answer.note else "")
+    logger.info(
+        "district %s: %s by %s%s",
+        run.district_id,
+        "approved" if approve else "rejected",
+        by,
+        f" — {answer.note}" if answer.note else "",
+    )
     return answered(run, decision, approve=approve, by=by, note=answer.note.strip() or None)
 
 
 def announce(district_id: str, hold: dict[str, Any]) -> None:
     """The event the alert automation listens for (district, cause, how to approve)."""
-    emit_event(event=HELD_EVENT,
-               resource={"prefect.resource.id": f"passback.district.{safe_key(district_id)}",
-                         "prefect.resource.name": district_id},
-               payload={"district": district_id, "cause": str(hold.get("why") or ""),
-                        "writes": int(hold.get("writes") or 0), "command": str(hold.get("command") or "")})
+    emit_event(
+        event=HELD_EVENT,
+        resource={
+            "prefect.resource.id": f"passback.district.{safe_key(district_id)}",
+            "prefect.resource.name": district_id,
+        },
+        payload={
+            "district": district_id,
+            "cause": str(hold.get("why") or ""),
+            "writes": int(hold.get("writes") or 0),
+            "command": str(hold.get("command") or ""),
+        },
+    )
 
 
 async def resumable(flow_run: Any) -> bool:

@@ -36,11 +36,15 @@ def guard_note(summary: DistrictSummary) -> str:
     """The preview says when applying it would be held for approval (the guards of every sync apply)."""
     if not summary.guards:
         return "\n\nApplying it stays within the district's guards."
-    rows = "\n".join(f"| {g['name']} | {g['value']:,} | {g['limit']:,} | {'—' if g['usual'] is None else g['usual']} |"
-                     for g in summary.guards)
-    return ("\n\n## Applying it will be held for approval\n\nThe sync that applies it trips these guards: it pauses "
-            "for a person's approval before its first write (or ends held; then `passback approve`).\n\n"
-            "| guard | would be | limit | usual |\n|---|---|---|---|\n" + rows)
+    rows = "\n".join(
+        f"| {g['name']} | {g['value']:,} | {g['limit']:,} | {'—' if g['usual'] is None else g['usual']} |"
+        for g in summary.guards
+    )
+    return (
+        "\n\n## Applying it will be held for approval\n\nThe sync that applies it trips these guards: it pauses "
+        "for a person's approval before its first write (or ends held; then `passback approve`).\n\n"
+        "| guard | would be | limit | usual |\n|---|---|---|---|\n" + rows
+    )
 
 
 def run_name() -> str:
@@ -69,8 +73,11 @@ async def backfill(district_id: str, effective_date: dt.date, dry_run: bool = Tr
             back.
         dry_run: Preview only, changing nothing (the default). Off: store the date and sync.
     """
-    summary = await run_district(district_id, RunOptions(dry_run=True, effective_date=effective_date,
-                                                         flow_run_id=current_flow_run_id()), PreviewSteps())
+    summary = await run_district(
+        district_id,
+        RunOptions(dry_run=True, effective_date=effective_date, flow_run_id=current_flow_run_id()),
+        PreviewSteps(),
+    )
     if dry_run or summary.status == "failed":
         return final_state(summary)
     engine = DistrictRun(district_id).engine

@@ -91,8 +91,14 @@ async def district_sync(
         lock_wait_s: Seconds to wait for another run of the same district to end. 0: end at once,
             naming the district, when another run holds it.
     """
-    options = RunOptions(dry_run=dry_run, retry_rejected=retry_rejected, max_writes=max_writes or None,
-                         max_seconds=max_seconds or None, lock_wait_s=lock_wait_s, flow_run_id=current_flow_run_id())
+    options = RunOptions(
+        dry_run=dry_run,
+        retry_rejected=retry_rejected,
+        max_writes=max_writes or None,
+        max_seconds=max_seconds or None,
+        lock_wait_s=lock_wait_s,
+        flow_run_id=current_flow_run_id(),
+    )
     return final_state(await run_district(district_id, options, FlowSteps()))
 
 

@@ -60,7 +60,12 @@ async def nightly(
 
     async def one(district_id: str) -> dict[str, Any]:
         async with gate:
-            params = {"district_id": district_id, "dry_run": dry_run, "retry_rejected": retry_rejected, "max_seconds": max_seconds}
+            params = {
+                "district_id": district_id,
+                "dry_run": dry_run,
+                "retry_rejected": retry_rejected,
+                "max_seconds": max_seconds,
+            }
             if dispatch == "deployment":
                 flow_run = await run_deployment(DISTRICT_DEPLOYMENT, parameters=params, timeout=None, as_subflow=True)  # type: ignore[misc]
                 return await child_summary(district_id, flow_run)
@@ -73,16 +78,30 @@ async def nightly(
     summaries = list(await asyncio.gather(*(one(d) for d in ids)))
     await acreate_table_artifact(
         key="passback-nightly",
-        table=[{"district": s["district"], "status": s["status"], "writes": s.get("writes", 0),
+        table=[
+            {
+                "district": s["district"],
+                "status": s["status"],
+                "writes": s.get("writes", 0),
                 "held_back": sum(int(v) for v in (s.get("reasons") or {}).values()),
                 "report": s.get("data_docs") if is_url(s.get("data_docs")) else "",
-                "error": s.get("error") or "", "held_by_guards": held_why(s)} for s in summaries],
+                "error": s.get("error") or "",
+                "held_by_guards": held_why(s),
+            }
+            for s in summaries
+        ],
         description="nightly passback: one row per district",
     )
     failed = [s for s in summaries if s["status"] == "failed"]
     waiting = [s for s in summaries if s["status"] == "held"]
-    on_hold = (f"; {len(waiting)} held for approval (nothing written) — "
-               + "; ".join(f"{s['district']}: {held_why(s)}" for s in waiting)) if waiting else ""
+    on_hold = (
+        (
+            f"; {len(waiting)} held for approval (nothing written) — "
+            + "; ".join(f"{s['district']}: {held_why(s)}" for s in waiting)
+        )
+        if waiting
+        else ""
+    )
     if waiting:
         logger.warning("%d of %d districts held for approval%s", len(waiting), len(summaries), on_hold)
     result = {"districts": summaries}
@@ -92,8 +111,9 @@ async def nightly(
         return Failed(message=f"{len(failed)} of {len(summaries)} districts failed — {detail}{on_hold}", data=result)
     writes = sum(int(s.get("writes") or 0) for s in summaries)
     held = sum(int(v) for s in summaries for v in (s.get("reasons") or {}).values())
-    return Completed(message=f"{len(summaries)} districts synced: {writes:,} writes, {held:,} rows held back{on_hold}",
-                     data=result)
+    return Completed(
+        message=f"{len(summaries)} districts synced: {writes:,} writes, {held:,} rows held back{on_hold}", data=result
+    )
 
 
 def held_why(summary: dict[str, Any]) -> str:
@@ -125,7 +145,12 @@ async def child_summary(district_id: str, flow_run: Any) -> dict[str, Any]:
     if run is not None and run.status != "running" and run.counts:
         counts = run.counts
         return counts if isinstance(counts, dict) else json.loads(counts)
-    what = f"{state.name}: {state.message}" if state is not None and state.message else getattr(state, "name", "no state")
-    recorded = (f"; its run {run.id} was left {run.status}" if run is not None else "; it recorded no run")
-    return {"district": district_id, "status": "failed",
-            "error": f"the district-sync run {flow_run.name} ({flow_run.id}) ended {what}{recorded}"}
+    what = (
+        f"{state.name}: {state.message}" if state is not None and state.message else getattr(state, "name", "no state")
+    )
+    recorded = f"; its run {run.id} was left {run.status}" if run is not None else "; it recorded no run"
+    return {
+        "district": district_id,
+        "status": "failed",
+        "error": f"the district-sync run {flow_run.name} ({flow_run.id}) ended {what}{recorded}",
+    }

@@ -38,23 +38,51 @@ async def district_reconcile(district_id: str, restore: bool = False) -> dict[st
             guard pauses it for approval). Off: report only, change nothing.
     """
     drift = await reconcile(district_id, restore=restore, steps=FlowSteps() if restore else None)
-    rows = [{"kind": f["kind"], "finding": "edited in the SIS", "assessment": f["assessment_id"],
-             "student": f["student_id"] or "", "field": f["field"], "passback sent": str(f["sent"]), "the SIS holds": str(f["sis"])}
-            for f in drift.edited_in_sis]
-    rows += [{"kind": f["kind"], "finding": "deleted in the SIS", "assessment": f["assessment_id"],
-              "student": f["student_id"] or "", "field": "", "passback sent": "", "the SIS holds": ""} for f in drift.deleted_in_sis]
+    rows = [
+        {
+            "kind": f["kind"],
+            "finding": "edited in the SIS",
+            "assessment": f["assessment_id"],
+            "student": f["student_id"] or "",
+            "field": f["field"],
+            "passback sent": str(f["sent"]),
+            "the SIS holds": str(f["sis"]),
+        }
+        for f in drift.edited_in_sis
+    ]
+    rows += [
+        {
+            "kind": f["kind"],
+            "finding": "deleted in the SIS",
+            "assessment": f["assessment_id"],
+            "student": f["student_id"] or "",
+            "field": "",
+            "passback sent": "",
+            "the SIS holds": "",
+        }
+        for f in drift.deleted_in_sis
+    ]
     await acreate_table_artifact(
-        key=f"reconcile-{safe_key(district_id).lower()}", table=rows or [{"kind": "", "finding": "no drift"}],
+        key=f"reconcile-{safe_key(district_id).lower()}",
+        table=rows or [{"kind": "", "finding": "no drift"}],
         description=f"district {district_id}: {drift.checked:,} objects compared; {len(drift.edited_in_sis):,} edited and "
-                    f"{len(drift.deleted_in_sis):,} deleted in the SIS" + (f"; {drift.restored:,} restored" if drift.restored else ""))
-    get_run_logger().info("district %s: %d compared, %d edited, %d deleted in the SIS", district_id, drift.checked,
-                          len(drift.edited_in_sis), len(drift.deleted_in_sis))
+        f"{len(drift.deleted_in_sis):,} deleted in the SIS"
+        + (f"; {drift.restored:,} restored" if drift.restored else ""),
+    )
+    get_run_logger().info(
+        "district %s: %d compared, %d edited, %d deleted in the SIS",
+        district_id,
+        drift.checked,
+        len(drift.edited_in_sis),
+        len(drift.deleted_in_sis),
+    )
     return {"district": district_id, **drift.as_json()}
 
 
 @flow(name="reconcile", log_prints=False)
-async def reconcile_all(districts: tuple[str, ...] = (), max_concurrency: int = 2,
-                        dispatch: Literal["subflow", "deployment"] = "subflow") -> State:
+async def reconcile_all(
+    districts: tuple[str, ...] = (), max_concurrency: int = 2, dispatch: Literal["subflow", "deployment"] = "subflow"
+) -> State:
     """Every enabled district (or the given ones), the same dispatch as the nightly run.
 
     Args:
@@ -71,8 +99,12 @@ async def reconcile_all(districts: tuple[str, ...] = (), max_concurrency: int = 
     async def one(district_id: str) -> dict[str, Any]:
         async with gate:
             if dispatch == "deployment":
-                run = await run_deployment(DISTRICT_DEPLOYMENT, parameters={"district_id": district_id}, timeout=None,  # type: ignore[misc]
-                                           as_subflow=True)
+                run = await run_deployment(
+                    DISTRICT_DEPLOYMENT,
+                    parameters={"district_id": district_id},
+                    timeout=None,  # type: ignore[misc]
+                    as_subflow=True,
+                )
                 return {"district": district_id, "status": run.state.type.value if run.state else "unknown"}
             state = await district_reconcile(district_id, return_state=True)
             data = await state.result(raise_on_failure=False)  # type: ignore[misc]

@@ -21,11 +21,15 @@ def district_id_problem(value: str) -> str | None:
     if not value:
         return "the district id is empty: use the Otus district id (otus_*.district_id)"
     if len(value) > DISTRICT_ID_MAX:
-        return (f"the district id is {len(value)} characters long; at most {DISTRICT_ID_MAX} are allowed "
-                "(use the Otus district id exactly as otus_*.district_id spells it)")
+        return (
+            f"the district id is {len(value)} characters long; at most {DISTRICT_ID_MAX} are allowed "
+            "(use the Otus district id exactly as otus_*.district_id spells it)"
+        )
     if value in (".", "..") or not DISTRICT_ID_PATTERN.match(value):
-        return (f"{value!r} is not a district id: use the Otus district id exactly as the source tables spell it "
-                "(letters of either case, digits, '-', '_' and '.')")
+        return (
+            f"{value!r} is not a district id: use the Otus district id exactly as the source tables spell it "
+            "(letters of either case, digits, '-', '_' and '.')"
+        )
     return None
 
 

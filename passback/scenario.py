@@ -70,7 +70,7 @@ class SisEnrollment(BaseModel):
 class SisCategory(BaseModel):
     sourcedId: str
     title: str
-    status: str = "active"      # active | tobedeleted (inactive)
+    status: str = "active"  # active | tobedeleted (inactive)
     districtLevel: bool = True  # False: a school-level category (Skyward refuses it through the API)
 
 

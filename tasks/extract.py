@@ -22,8 +22,9 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-@task(name="preflight", cache_policy=NONE, retries=PREFLIGHT_RETRIES, retry_delay_seconds=5,
-      retry_condition_fn=_transient)
+@task(
+    name="preflight", cache_policy=NONE, retries=PREFLIGHT_RETRIES, retry_delay_seconds=5, retry_condition_fn=_transient
+)
 async def preflight(run: DistrictRun, client: Any) -> SisSnapshot:
     """Read the SIS's grading periods and categories (and prove the credentials work)."""
     return await run.preflight(client)

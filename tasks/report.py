@@ -28,10 +28,17 @@ def report(run: DistrictRun, evaluation: Evaluation, load: LoadResult | None) ->
 async def publish(summary: DistrictSummary) -> None:
     key = artifact_key(summary.district)
     data = summary.as_json()
-    await acreate_markdown_artifact(markdown=summary_markdown(data), key=key,
-                                    description=f"passback summary for {summary.district}")
-    rows = [{"kind": label, **counts} for label, counts in (("lineItems", summary.line_items), ("results", summary.results))]
+    await acreate_markdown_artifact(
+        markdown=summary_markdown(data), key=key, description=f"passback summary for {summary.district}"
+    )
+    rows = [
+        {"kind": label, **counts} for label, counts in (("lineItems", summary.line_items), ("results", summary.results))
+    ]
     await acreate_table_artifact(table=rows, key=f"{key}-outcomes", description="lineItems and results by outcome")
     if is_url(summary.data_docs):
-        await acreate_link_artifact(link=str(summary.data_docs), link_text=f"validation report — {summary.district}",
-                                    key=f"{key}-report", description="this run's validation report")
+        await acreate_link_artifact(
+            link=str(summary.data_docs),
+            link_text=f"validation report — {summary.district}",
+            key=f"{key}-report",
+            description="this run's validation report",
+        )

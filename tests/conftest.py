@@ -112,10 +112,22 @@ def cli_process(home: Path, prefect_home: Path) -> Any:
     from tests.toolkit import REPO, WIDE, Ran
 
     def run(*args: str, timeout: float = 300) -> Ran:
-        env = {**os.environ, **WIDE, "PREFECT_HOME": str(prefect_home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-               "PASSBACK_HOME": str(home)}
+        env = {
+            **os.environ,
+            **WIDE,
+            "PREFECT_HOME": str(prefect_home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PASSBACK_HOME": str(home),
+        }
         env.pop("PREFECT_API_URL", None)
-        done = subprocess.run([sys.executable, "-m", "passback", *args], capture_output=True, text=True, env=env,
-                              cwd=REPO, timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, "-m", "passback", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=REPO,
+            timeout=timeout,
+        )
         return Ran(done.returncode, done.stdout, done.stderr)
+
     return run

@@ -15,7 +15,9 @@ def drop_everything(engine: Engine) -> None:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
         else:
-            for (name,) in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")).fetchall():
+            for (name,) in conn.execute(
+                text("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")
+            ).fetchall():
                 conn.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
 
 

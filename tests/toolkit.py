@@ -110,14 +110,25 @@ class Sis:
 
     def reset_gradebook(self, scenario_path: Path) -> None:
         """Empty the scenario's tenants' gradebooks (rostering reseeded) and clear the counters."""
-        self.admin("POST", "load-scenario", params={"reset_gradebook": "true"}, content=scenario_path.read_bytes(),
-                   headers={"Content-Type": "application/json"})
+        self.admin(
+            "POST",
+            "load-scenario",
+            params={"reset_gradebook": "true"},
+            content=scenario_path.read_bytes(),
+            headers={"Content-Type": "application/json"},
+        )
         self.reset_stats()
 
 
 # -- the state DB and one run -------------------------------------------------------------------
-def register(district_id: str, sis_url: str, *, mapping: Mapping[str, str] = MAPPING,
-             closed_periods: list[str] | None = None, **overrides: Any) -> None:
+def register(
+    district_id: str,
+    sis_url: str,
+    *,
+    mapping: Mapping[str, str] = MAPPING,
+    closed_periods: list[str] | None = None,
+    **overrides: Any,
+) -> None:
     """District ``district_id`` in the state DB against the simulator at ``sis_url`` (tenant: ``tenant`` or
     the id), the factory's client and dates unless overridden, ``mapping`` set, ``closed_periods`` configured."""
     from passback.simulator.server import tenant_urls
@@ -126,8 +137,16 @@ def register(district_id: str, sis_url: str, *, mapping: Mapping[str, str] = MAP
 
     api, token = tenant_urls(sis_url, overrides.pop("tenant", district_id))
     engine = get_engine(get_settings().state_db_url)
-    spec = dict(id=district_id, name=f"District {district_id}", base_url=api, token_url=token, client_id=CLIENT_ID,
-                client_secret=CLIENT_SECRET, effective_date=dt.date(2026, 8, 17), timezone="America/Chicago")
+    spec = dict(
+        id=district_id,
+        name=f"District {district_id}",
+        base_url=api,
+        token_url=token,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        effective_date=dt.date(2026, 8, 17),
+        timezone="America/Chicago",
+    )
     spec.update(overrides)
     store.add_district(engine, store.DistrictSpec(**spec))
     store.set_mapping(engine, district_id, dict(mapping))
@@ -196,10 +215,16 @@ def cli(*args: str, input: str | None = None, env: dict[str, str | None] | None 
 # -- a small world on a running simulator -------------------------------------------------------
 def small_world() -> World:
     """a-1 and a-2 by u-t1 (in the group), a-3 by u-t2 (not in the group); two students each."""
-    rows = [assessment(id="a-1"), assessment(id="a-2", title="Lab report", assessment_type="Lab"),
-            assessment(id="a-3", assigned_by="u-t2", title="Co-teacher quiz")]
-    scores = [score(assessment_id=a, student_id=s, points_earned=p)
-              for a in ("a-1", "a-2", "a-3") for s, p in (("u-s1", 7.0), ("u-s2", 9.5))]
+    rows = [
+        assessment(id="a-1"),
+        assessment(id="a-2", title="Lab report", assessment_type="Lab"),
+        assessment(id="a-3", assigned_by="u-t2", title="Co-teacher quiz"),
+    ]
+    scores = [
+        score(assessment_id=a, student_id=s, points_earned=p)
+        for a in ("a-1", "a-2", "a-3")
+        for s, p in (("u-s1", 7.0), ("u-s2", 9.5))
+    ]
     return world(rows, scores, group=["u-t1"])
 
 

@@ -16,8 +16,12 @@ from rich.markup import escape
 from passback.cli import alerts, approve, audit, demo, districts, doctor, report, runs, sim
 from passback.cli.common import console_err, friendly_error, neutral
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="Otus -> Skyward grade passback (OneRoster 1.1), orchestrated by Prefect.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Otus -> Skyward grade passback (OneRoster 1.1), orchestrated by Prefect.",
+)
 
 app.add_typer(districts.district_app, name="district")
 app.add_typer(districts.mapping_app, name="mapping")
@@ -91,7 +95,9 @@ def main() -> None:
     except SystemExit:
         raise
     except typer.Abort:
-        console_err.print("aborted: nothing was changed (no answer to the prompt; options or PASSBACK_CLIENT_SECRET avoid it)")
+        console_err.print(
+            "aborted: nothing was changed (no answer to the prompt; options or PASSBACK_CLIENT_SECRET avoid it)"
+        )
         raise SystemExit(130) from None
     except Exception as exc:
         if debug:

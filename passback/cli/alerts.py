@@ -20,7 +20,9 @@ import typer
 from passback.cli.common import console, safe
 from passback.store.urls import mask_userinfo
 
-alerts_app = typer.Typer(no_args_is_help=True, help="Alerts: Prefect automations that notify when a district fails or is held.")
+alerts_app = typer.Typer(
+    no_args_is_help=True, help="Alerts: Prefect automations that notify when a district fails or is held."
+)
 
 AUTOMATIONS_FILE = Path(__file__).resolve().parents[2] / "deploy" / "automations" / "district-alerts.yaml"
 BLOCK_NAME = "passback-alerts"
@@ -29,8 +31,17 @@ PLACEHOLDER = "PASSBACK_NOTIFICATION_BLOCK"
 
 @alerts_app.command("install")
 def install(
-    webhook: Annotated[str | None, typer.Option("--webhook", metavar="URL", help="POST each alert as JSON {subject, text} to this URL")] = None,
-    block: Annotated[str | None, typer.Option("--block", metavar="TYPE/NAME", help="use a notification block made in the Prefect UI instead, e.g. slack-webhook/ops")] = None,
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", metavar="URL", help="POST each alert as JSON {subject, text} to this URL")
+    ] = None,
+    block: Annotated[
+        str | None,
+        typer.Option(
+            "--block",
+            metavar="TYPE/NAME",
+            help="use a notification block made in the Prefect UI instead, e.g. slack-webhook/ops",
+        ),
+    ] = None,
     file: Annotated[Path, typer.Option("--file", help="the automations file")] = AUTOMATIONS_FILE,
 ) -> None:
     """Install (or replace) the alert automations on the Prefect server PREFECT_API_URL points to."""
@@ -38,17 +49,25 @@ def install(
 
     api = PREFECT_API_URL.value()
     if not api:
-        raise ValueError("set PREFECT_API_URL to the Prefect server that runs the deployments (alerts need a server "
-                         "that keeps running; the CLI's temporary one stops with it)")
+        raise ValueError(
+            "set PREFECT_API_URL to the Prefect server that runs the deployments (alerts need a server "
+            "that keeps running; the CLI's temporary one stops with it)"
+        )
     if (webhook is None) == (block is None):
-        raise typer.BadParameter("give --webhook URL, or --block TYPE/NAME of a notification block", param_hint="--webhook")
+        raise typer.BadParameter(
+            "give --webhook URL, or --block TYPE/NAME of a notification block", param_hint="--webhook"
+        )
     if webhook is not None and not webhook.startswith(("https://", "http://")):
         raise typer.BadParameter(f"{safe(mask_userinfo(webhook))!r} is not an http(s) URL", param_hint="--webhook")
     automations = load_automations(file)
     names = asyncio.run(_install(automations, webhook=webhook, block=block))
     target = f"the webhook {mask_query(webhook)}" if webhook else f"the block {block}"
-    console.print(f"installed {len(names)} alert automations on {safe(api)} → {safe(target)}: "
-                  + ", ".join(f"“{safe(n)}”" for n in names), highlight=False, soft_wrap=True)
+    console.print(
+        f"installed {len(names)} alert automations on {safe(api)} → {safe(target)}: "
+        + ", ".join(f"“{safe(n)}”" for n in names),
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def mask_query(url: str | None) -> str:
@@ -88,17 +107,23 @@ async def _install(automations: list[dict[str, Any]], *, webhook: str | None, bl
 
 def with_block(data: dict[str, Any], block_id: str) -> dict[str, Any]:
     """The automation with the notification block's id where the file says PASSBACK_NOTIFICATION_BLOCK."""
-    actions = [dict(a, block_document_id=block_id) if a.get("block_document_id") == PLACEHOLDER else a
-               for a in data.get("actions", [])]
+    actions = [
+        dict(a, block_document_id=block_id) if a.get("block_document_id") == PLACEHOLDER else a
+        for a in data.get("actions", [])
+    ]
     return dict(data, actions=actions)
 
 
 async def _webhook_block(url: str) -> Any:
     from prefect.blocks.notifications import CustomWebhookNotificationBlock
 
-    hook = CustomWebhookNotificationBlock(name="passback alerts", url="{{url}}", method="POST",
-                                          json_data={"subject": "{{subject}}", "text": "{{body}}"},
-                                          secrets={"url": url})
+    hook = CustomWebhookNotificationBlock(
+        name="passback alerts",
+        url="{{url}}",
+        method="POST",
+        json_data={"subject": "{{subject}}", "text": "{{body}}"},
+        secrets={"url": url},
+    )
     return await hook.asave(BLOCK_NAME, overwrite=True)
 
 
@@ -107,7 +132,9 @@ async def _named_block(ref: str) -> Any:
 
     block_type, sep, name = ref.partition("/")
     if not sep or not name:
-        raise typer.BadParameter(f"{ref!r}: give TYPE/NAME, e.g. slack-webhook/ops (see `prefect block ls`)", param_hint="--block")
+        raise typer.BadParameter(
+            f"{ref!r}: give TYPE/NAME, e.g. slack-webhook/ops (see `prefect block ls`)", param_hint="--block"
+        )
     async with get_client() as client:
         document = await client.read_block_document_by_name(name, block_type, include_secrets=False)
     return document.id

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 from typing import Annotated, Any
+from uuid import UUID
 
 import typer
 
@@ -23,19 +24,32 @@ def print_held(d: dict[str, Any]) -> None:
     hold = d.get("hold") or {}
     if d.get("status") != "held":
         why = "; ".join(f"{g['name']} {g['value']} > {g['limit']}" for g in d.get("guards") or [])
-        console.print(f"[yellow]{safe(d['district'])}: a sync of this plan would be held for approval[/yellow] ({safe(why)}).",
-                      soft_wrap=True, highlight=False)
+        console.print(
+            f"[yellow]{safe(d['district'])}: a sync of this plan would be held for approval[/yellow] ({safe(why)}).",
+            soft_wrap=True,
+            highlight=False,
+        )
         return
-    console.print(f"[yellow]⏸ {safe(d['district'])} held[/yellow]: {safe(hold.get('why') or 'a guard tripped')} — "
-                  f"nothing written ({int(hold.get('writes') or 0):,} writes planned).", soft_wrap=True, highlight=False)
+    console.print(
+        f"[yellow]⏸ {safe(d['district'])} held[/yellow]: {safe(hold.get('why') or 'a guard tripped')} — "
+        f"nothing written ({int(hold.get('writes') or 0):,} writes planned).",
+        soft_wrap=True,
+        highlight=False,
+    )
     for g in d.get("guards") or []:
         usual = "no history yet" if g.get("usual") is None else f"usual {g['usual']}"
         console.print(f"    {safe(g['name'])}: {g['value']} > limit {g['limit']} ({usual})", highlight=False)
     if hold.get("status") == "rejected":
-        console.print(f"    rejected by {safe(hold.get('decided_by'))}" + (f": {safe(hold['note'])}" if hold.get("note") else ""),
-                      highlight=False)
-    console.print(f"    review it in the report, then approve with `{safe(hold.get('command') or 'passback approve ' + d['district'])}`"
-                  " (or reject with `passback reject`).", soft_wrap=True, highlight=False)
+        console.print(
+            f"    rejected by {safe(hold.get('decided_by'))}" + (f": {safe(hold['note'])}" if hold.get("note") else ""),
+            highlight=False,
+        )
+    console.print(
+        f"    review it in the report, then approve with `{safe(hold.get('command') or 'passback approve ' + d['district'])}`"
+        " (or reject with `passback reject`).",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def _by(given: str | None) -> str:
@@ -68,11 +82,19 @@ def _resume(flow_run_id: str, *, approve: bool, note: str | None, by: str) -> No
     from prefect.settings import PREFECT_API_URL
 
     if not PREFECT_API_URL.value():
-        raise ValueError(f"this plan waits in the paused Prefect flow run {flow_run_id}: answer its Resume form in the "
-                         "Prefect UI, or set PREFECT_API_URL to that server and run this command again")
-    resume_flow_run(flow_run_id, run_input={"decision": "approve" if approve else "reject", "note": note or "", "approver": by})  # type: ignore[arg-type]
-    console.print(f"the paused flow run {flow_run_id} was resumed ({'approved' if approve else 'rejected'}); "
-                  "it records the decision and goes on.", highlight=False)
+        raise ValueError(
+            f"this plan waits in the paused Prefect flow run {flow_run_id}: answer its Resume form in the "
+            "Prefect UI, or set PREFECT_API_URL to that server and run this command again"
+        )
+    resume_flow_run(
+        UUID(str(flow_run_id)),
+        run_input={"decision": "approve" if approve else "reject", "note": note or "", "approver": by},
+    )
+    console.print(
+        f"the paused flow run {flow_run_id} was resumed ({'approved' if approve else 'rejected'}); "
+        "it records the decision and goes on.",
+        highlight=False,
+    )
 
 
 def approve(
@@ -85,11 +107,16 @@ def approve(
     hold = _answer(district_id, approve=True, note=note, by=_by(by))
     d = safe(district_id)
     if hold is not None and hold.status == "approved":
-        console.print(f"approved the held plan of [bold]{d}[/bold] ({hold.writes:,} writes, plan {hold.digest[:12]}) "
-                      f"by {safe(hold.decided_by)}.", highlight=False)
+        console.print(
+            f"approved the held plan of [bold]{d}[/bold] ({hold.writes:,} writes, plan {hold.digest[:12]}) "
+            f"by {safe(hold.decided_by)}.",
+            highlight=False,
+        )
         if not sync_now:
-            console.print(f"The next `passback sync` writes it (or now: `passback approve {d} --sync` / `passback sync --district {d}`).",
-                          highlight=False)
+            console.print(
+                f"The next `passback sync` writes it (or now: `passback approve {d} --sync` / `passback sync --district {d}`).",
+                highlight=False,
+            )
     if sync_now:
         from passback.cli.runs import sync
 
@@ -104,5 +131,8 @@ def reject(
     """Reject the district's last held plan: nothing of it is written; the next night is checked again."""
     hold = _answer(district_id, approve=False, note=note, by=_by(by))
     if hold is not None and hold.status == "rejected":
-        console.print(f"rejected the held plan of [bold]{safe(district_id)}[/bold] ({hold.writes:,} writes) by "
-                      f"{safe(hold.decided_by)}. Nothing of it is written.", highlight=False)
+        console.print(
+            f"rejected the held plan of [bold]{safe(district_id)}[/bold] ({hold.writes:,} writes) by "
+            f"{safe(hold.decided_by)}. Nothing of it is written.",
+            highlight=False,
+        )

@@ -44,8 +44,10 @@ def describe(row: dict[str, Any]) -> str:
 def history(
     district_id: Annotated[str, typer.Argument(metavar="ID")],
     assessment_id: Annotated[str, typer.Argument(metavar="ASSESSMENT_ID")],
-    student: Annotated[str | None, typer.Option("--student", metavar="OTUS_STUDENT_ID",
-                                                help="one student's results (and the lineItem)")] = None,
+    student: Annotated[
+        str | None,
+        typer.Option("--student", metavar="OTUS_STUDENT_ID", help="one student's results (and the lineItem)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Every write passback made for one assessment (its lineItem and results), oldest first, with
@@ -58,33 +60,60 @@ def history(
     district = get_district(eng, district_id)
     rows = read_history(eng, district.id, assessment_id, student)
     for row in rows:
-        row["sourced_id"] = (line_item_id(district.id, assessment_id) if row["kind"] == "lineItem"
-                             else result_id(district.id, assessment_id, row["student_id"] or ""))
+        row["sourced_id"] = (
+            line_item_id(district.id, assessment_id)
+            if row["kind"] == "lineItem"
+            else result_id(district.id, assessment_id, row["student_id"] or "")
+        )
     if as_json:
         sys.stdout.write(json.dumps([history_json(r) for r in rows], default=str) + "\n")
         return
     if not rows:
         who = f" and student {safe(student)}" if student else ""
-        console.print(f"district {safe(district.id)}: no audited write for assessment {safe(assessment_id)}{who} "
-                      "(nothing sent yet, or older than the district's audit retention)", highlight=False)
+        console.print(
+            f"district {safe(district.id)}: no audited write for assessment {safe(assessment_id)}{who} "
+            "(nothing sent yet, or older than the district's audit retention)",
+            highlight=False,
+        )
         return
-    table = Table("time (UTC)", "run", "kind", "student", "action", "what changed", "SIS", title=(
-        f"{district.id}: history of assessment {assessment_id}" + (f", student {student}" if student else "")),
-        title_justify="left")
+    table = Table(
+        "time (UTC)",
+        "run",
+        "kind",
+        "student",
+        "action",
+        "what changed",
+        "SIS",
+        title=(f"{district.id}: history of assessment {assessment_id}" + (f", student {student}" if student else "")),
+        title_justify="left",
+    )
     for r in rows:
         answer = "" if r["sis_status"] is None else str(r["sis_status"])
         if r["message"]:
             answer += f" {r['message']}"
-        table.add_row(str(r["time"])[:19], (r["run_id"] or "")[:8], r["kind"], r["student_id"] or "—",
-                      r["action"].replace("_", " "), describe(r), answer.strip())
+        table.add_row(
+            str(r["time"])[:19],
+            (r["run_id"] or "")[:8],
+            r["kind"],
+            r["student_id"] or "—",
+            r["action"].replace("_", " "),
+            describe(r),
+            answer.strip(),
+        )
     console.print(table)
 
 
 def reconcile(
     district_id: Annotated[str, typer.Argument(metavar="ID")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    restore: Annotated[bool, typer.Option("--restore", help="re-send what was deleted in the SIS (a normal sync, "
-                                                             "guards included); teacher edits are never overwritten")] = False,
+    restore: Annotated[
+        bool,
+        typer.Option(
+            "--restore",
+            help="re-send what was deleted in the SIS (a normal sync, "
+            "guards included); teacher edits are never overwritten",
+        ),
+    ] = False,
 ) -> None:
     """Read back what passback owns in the SIS (open grading periods) and report what a teacher or
     another tool changed or deleted there.  Changes nothing unless --restore."""
@@ -106,19 +135,44 @@ def reconcile(
     if as_json:
         sys.stdout.write(json.dumps(drift.as_json(), default=str) + "\n")
         return
-    console.print(f"district {safe(district.id)}: {drift.checked:,} objects passback owns compared with the SIS; "
-                  f"{len(drift.edited_in_sis):,} field(s) edited in the SIS, {len(drift.deleted_in_sis):,} object(s) "
-                  "deleted in the SIS", highlight=False)
+    console.print(
+        f"district {safe(district.id)}: {drift.checked:,} objects passback owns compared with the SIS; "
+        f"{len(drift.edited_in_sis):,} field(s) edited in the SIS, {len(drift.deleted_in_sis):,} object(s) "
+        "deleted in the SIS",
+        highlight=False,
+    )
     if drift.edited_in_sis:
-        table = Table("kind", "assessment", "student", "field", "passback sent", "the SIS holds", "sourcedId",
-                      title="edited in the SIS (kept: reconcile never overwrites a teacher's edit)", title_justify="left")
+        table = Table(
+            "kind",
+            "assessment",
+            "student",
+            "field",
+            "passback sent",
+            "the SIS holds",
+            "sourcedId",
+            title="edited in the SIS (kept: reconcile never overwrites a teacher's edit)",
+            title_justify="left",
+        )
         for f in drift.edited_in_sis:
-            table.add_row(f["kind"], f["assessment_id"], f["student_id"] or "—", f["field"], _value(f["sent"]),
-                          _value(f["sis"]), f["sourced_id"])
+            table.add_row(
+                f["kind"],
+                f["assessment_id"],
+                f["student_id"] or "—",
+                f["field"],
+                _value(f["sent"]),
+                _value(f["sis"]),
+                f["sourced_id"],
+            )
         console.print(table)
     if drift.deleted_in_sis:
-        table = Table("kind", "assessment", "student", "sourcedId", title="deleted in the SIS" + (
-            "" if restore else " (`passback reconcile ID --restore` re-sends them)"), title_justify="left")
+        table = Table(
+            "kind",
+            "assessment",
+            "student",
+            "sourcedId",
+            title="deleted in the SIS" + ("" if restore else " (`passback reconcile ID --restore` re-sends them)"),
+            title_justify="left",
+        )
         for f in drift.deleted_in_sis:
             table.add_row(f["kind"], f["assessment_id"], f["student_id"] or "—", f["sourced_id"])
         console.print(table)

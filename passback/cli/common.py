@@ -72,7 +72,9 @@ def parse_date(value: str, option: str = "--effective-date") -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD (e.g. 2026-08-20)", param_hint=option) from None
+        raise typer.BadParameter(
+            f"{value!r} is not a date: use YYYY-MM-DD (e.g. 2026-08-20)", param_hint=option
+        ) from None
 
 
 def friendly_error(exc: BaseException) -> str:
@@ -83,8 +85,12 @@ def friendly_error(exc: BaseException) -> str:
     if hasattr(exc, "format_message"):  # typer's (vendored click) usage errors: the message names the parameter
         return neutral(" ".join(str(exc.format_message()).split()))
     if isinstance(exc, ValidationError):
-        return neutral("; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg'].removeprefix('Value error, ')}"
-                                 for e in exc.errors()))
+        return neutral(
+            "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            )
+        )
     raw = neutral(str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc))  # str(KeyError) is a repr
     text = raw.strip().splitlines()[0] if raw.strip() else type(exc).__name__
     known = type(exc).__module__.startswith("passback") or isinstance(exc, (ValueError, KeyError, FileNotFoundError))

@@ -39,13 +39,29 @@ def register_world(world: Any, sim_url: str, *, verify_tls: bool = True, guide_m
         api, token = tenant_urls(sim_url, seed.district_id)
         mapping = category_mapping(with_retired=False) if guide_mapping else dict(seed.mapping)
         if seed.district_id in known:
-            store.update_district(eng, seed.district_id, base_url=api, token_url=token, client_id=seed.client_id,
-                                  client_secret=seed.client_secret)
+            store.update_district(
+                eng,
+                seed.district_id,
+                base_url=api,
+                token_url=token,
+                client_id=seed.client_id,
+                client_secret=seed.client_secret,
+            )
         else:
-            store.add_district(eng, store.DistrictSpec(
-                id=seed.district_id, name=seed.name, base_url=api, token_url=token, client_id=seed.client_id,
-                client_secret=seed.client_secret, timezone=seed.timezone, effective_date=seed.effective_date,
-                verify_tls=verify_tls))
+            store.add_district(
+                eng,
+                store.DistrictSpec(
+                    id=seed.district_id,
+                    name=seed.name,
+                    base_url=api,
+                    token_url=token,
+                    client_id=seed.client_id,
+                    client_secret=seed.client_secret,
+                    timezone=seed.timezone,
+                    effective_date=seed.effective_date,
+                    verify_tls=verify_tls,
+                ),
+            )
             store.set_closed_periods_config(eng, seed.district_id, list(seed.closed_grading_period_ids))
             store.set_mapping(eng, seed.district_id, mapping)
 
@@ -54,14 +70,20 @@ def counts_sentence(counts: dict[str, Any], planted: int | None = None) -> str:
     """The generator's counts as a sentence (not a Python dict)."""
     c = {k: int(v) for k, v in counts.items()}
     districts = c.get("districts", 1)
-    text = (f"{districts} district{'s' if districts != 1 else ''} with {c.get('classes', 0):,} classes, "
-            f"{c.get('users', 0):,} users ({c.get('group_members', 0):,} in the passback teacher group), "
-            f"{c.get('assessments', 0):,} assessments and {c.get('scores', 0):,} scores")
+    text = (
+        f"{districts} district{'s' if districts != 1 else ''} with {c.get('classes', 0):,} classes, "
+        f"{c.get('users', 0):,} users ({c.get('group_members', 0):,} in the passback teacher group), "
+        f"{c.get('assessments', 0):,} assessments and {c.get('scores', 0):,} scores"
+    )
     held = planted if planted is not None else c.get("planted_assessments", 0)
-    extras = [f"{held:,} assessments that each break one passback rule" if held else "",
-              f"{c.get('excluded_scores', 0):,} excluded" if c.get("excluded_scores") else "",
-              f"{c.get('invalid_scores', 0):,} invalid scores" if c.get("invalid_scores") else "",
-              f"{c.get('students_without_sis_id', 0):,} students without a Skyward id" if c.get("students_without_sis_id") else ""]
+    extras = [
+        f"{held:,} assessments that each break one passback rule" if held else "",
+        f"{c.get('excluded_scores', 0):,} excluded" if c.get("excluded_scores") else "",
+        f"{c.get('invalid_scores', 0):,} invalid scores" if c.get("invalid_scores") else "",
+        f"{c.get('students_without_sis_id', 0):,} students without a Skyward id"
+        if c.get("students_without_sis_id")
+        else "",
+    ]
     extras = [e for e in extras if e]
     return text + ("; on purpose, to show the report: " + ", ".join(extras) if extras else "") + "."
 
@@ -84,9 +106,15 @@ def port_in_use(port: int) -> bool:
 
 
 def demo(
-    fresh: Annotated[bool, typer.Option("--fresh", help="start over: new demo data, empty gradebook and ledger")] = False,
-    port: Annotated[int, typer.Option("--port", help="the simulator's port on 127.0.0.1, registered as the demo district's SIS")] = DEMO_PORT,
-    serve: Annotated[bool, typer.Option("--serve", help="keep the simulator running after the run (Ctrl-C stops it)")] = False,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="start over: new demo data, empty gradebook and ledger")
+    ] = False,
+    port: Annotated[
+        int, typer.Option("--port", help="the simulator's port on 127.0.0.1, registered as the demo district's SIS")
+    ] = DEMO_PORT,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="keep the simulator running after the run (Ctrl-C stops it)")
+    ] = False,
 ) -> None:
     """Seed a demo district, start the simulator on loopback, run the nightly flow, print the summary and what to try next."""
     run_demo(fresh=fresh, port=port, serve=serve)
@@ -104,9 +132,11 @@ def run_demo(*, fresh: bool, port: int, serve: bool = False) -> None:
     home.mkdir(parents=True, exist_ok=True)
     scenario_path, sim_db, marker = home / "scenario.json", home / "simulator.db", home / "demo.json"
     if port and port_in_use(port):
-        raise typer.BadParameter(f"port {port} on 127.0.0.1 is in use — a `passback sim serve` still running? stop it "
-                                 "(Ctrl-C in its terminal), or give the demo another port: `passback demo --port N`",
-                                 param_hint="--port")
+        raise typer.BadParameter(
+            f"port {port} on 127.0.0.1 is in use — a `passback sim serve` still running? stop it "
+            "(Ctrl-C in its terminal), or give the demo another port: `passback demo --port N`",
+            param_hint="--port",
+        )
     if fresh:
         for path in (marker, sim_db, home / "state.db", home / "otus.db"):
             path.unlink(missing_ok=True)
@@ -117,12 +147,17 @@ def run_demo(*, fresh: bool, port: int, serve: bool = False) -> None:
         console.print(f"Seeded the demo: {counts_sentence(world.counts, planted)}")
     else:
         console.print("Demo data exists (`passback demo --fresh` starts over): reusing it.")
-    with SimulatorProcess(scenario_path, db_path=str(sim_db), port=port, preexec_fn=die_with_parent(os.getpid())) as sim:
+    with SimulatorProcess(
+        scenario_path, db_path=str(sim_db), port=port, preexec_fn=die_with_parent(os.getpid())
+    ) as sim:
         console.print(f"Skyward simulator (the demo district's SIS) on {sim.url}")
         register_world(world, sim.url, guide_mapping=True)
-        marker.write_text(json.dumps({"preset": "demo", "seed": 7, "counts": world.counts, "port": sim.port}, default=str))
-        result = run_nightly([s.district_id for s in world.seeds], dry_run=False, retry_rejected=False, concurrency=4,
-                             max_seconds=None)
+        marker.write_text(
+            json.dumps({"preset": "demo", "seed": 7, "counts": world.counts, "port": sim.port}, default=str)
+        )
+        result = run_nightly(
+            [s.district_id for s in world.seeds], dry_run=False, retry_rejected=False, concurrency=4, max_seconds=None
+        )
         print_summary(result)
         next_steps(world, result, sim.url, serving=serve)
         if serve:
@@ -142,16 +177,20 @@ def next_steps(world: Any, result: dict[str, Any], url: str, *, serving: bool) -
     if serving:
         console.print(f"The simulator keeps serving the demo's SIS at {url} until Ctrl-C. In another terminal, try:")
     else:
-        console.print(f"The simulator stopped with the demo. To explore: `passback sim serve` (another terminal) serves "
-                      f"the demo's SIS again at {url} — or run `passback demo --serve` — then try:")
+        console.print(
+            f"The simulator stopped with the demo. To explore: `passback sim serve` (another terminal) serves "
+            f"the demo's SIS again at {url} — or run `passback demo --serve` — then try:"
+        )
     grid = Table.grid(padding=(0, 2))
     grid.add_column(no_wrap=True)
     grid.add_column()
-    for command, what in ((f"passback doctor {d}", "the pre-flight checks of the district"),
-                          (f"passback explain {d} {example}", "why one assessment (and each score) did or did not pass back"),
-                          (f"passback sync --district {d} --dry-run", "what a sync would write now"),
-                          (f"passback runs {d}", "the run history"),
-                          ("passback report serve", "the validation reports in a browser")):
+    for command, what in (
+        (f"passback doctor {d}", "the pre-flight checks of the district"),
+        (f"passback explain {d} {example}", "why one assessment (and each score) did or did not pass back"),
+        (f"passback sync --district {d} --dry-run", "what a sync would write now"),
+        (f"passback runs {d}", "the run history"),
+        ("passback report serve", "the validation reports in a browser"),
+    ):
         grid.add_row(f"  {safe(command)}", what)
     console.print(grid, highlight=False)
 

@@ -37,10 +37,16 @@ def doctor(district_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     # no markup, no URL password) and on one line per check.
     for c in checks:
         if c.name == "teacher group" and source_error:
-            c.detail, c.fix = source_error, "set PASSBACK_SOURCE_URL to the Otus database (or `passback seed` for synthetic data)"
+            c.detail, c.fix = (
+                source_error,
+                "set PASSBACK_SOURCE_URL to the Otus database (or `passback seed` for synthetic data)",
+            )
         mark = "[green]✔[/green]" if c.ok else "[red]✘[/red]"
-        console.print(f"{mark} {c.name}: {_line(c.detail)}" + (f"\n    → {_line(c.fix)}" if c.fix and not c.ok else ""),
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"{mark} {c.name}: {_line(c.detail)}" + (f"\n    → {_line(c.fix)}" if c.fix and not c.ok else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
 

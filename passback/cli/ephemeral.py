@@ -82,7 +82,9 @@ def install() -> None:
 
     class OwnedServer(prefect_server.SubprocessASGIServer):
         def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
-            return forker.run(lambda: _with_preexec(super(OwnedServer, self)._run_uvicorn_command, die_with_parent(parent)))
+            return forker.run(
+                lambda: _with_preexec(super(OwnedServer, self)._run_uvicorn_command, die_with_parent(parent))
+            )
 
     OwnedServer()  # registers itself in the slot Prefect looks in (``SubprocessASGIServer()``, port None)
     assert isinstance(prefect_server.SubprocessASGIServer(), OwnedServer)

@@ -64,9 +64,17 @@ class TerminalProgress:
     """A ``passback.sync.progress`` listener drawing one line per district (and one while Prefect starts)."""
 
     def __init__(self, console: Console, opening: str | None) -> None:
-        self.progress = Progress(_Mark(), TextColumn("{task.description}"), _DuringLoad(BarColumn(bar_width=30)),
-                                 _DuringLoad(MofNCompleteColumn()), _DuringLoad(_Rate()), _DuringLoad(TimeRemainingColumn()),
-                                 console=console, redirect_stdout=False, redirect_stderr=True)
+        self.progress = Progress(
+            _Mark(),
+            TextColumn("{task.description}"),
+            _DuringLoad(BarColumn(bar_width=30)),
+            _DuringLoad(MofNCompleteColumn()),
+            _DuringLoad(_Rate()),
+            _DuringLoad(TimeRemainingColumn()),
+            console=console,
+            redirect_stdout=False,
+            redirect_stderr=True,
+        )
         self._tasks: dict[str, TaskID] = {}
         self._started: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -83,7 +91,9 @@ class TerminalProgress:
             return self._tasks[district_id]
 
     def stage(self, district_id: str, stage: str) -> None:
-        self.progress.update(self._task(district_id), description=f"{safe(district_id)}: {stage}", loading=stage == "load")
+        self.progress.update(
+            self._task(district_id), description=f"{safe(district_id)}: {stage}", loading=stage == "load"
+        )
 
     def writes(self, district_id: str, done: int, planned: int) -> None:
         if planned:
@@ -93,8 +103,12 @@ class TerminalProgress:
         task = self._task(district_id)
         seconds = time.monotonic() - self._started.get(district_id, time.monotonic())
         colour, mark = ("red", "[red]✘[/red]") if status == "failed" else ("green", "[green]✔[/green]")
-        self.progress.update(task, description=f"{safe(district_id)}: [{colour}]{status}[/{colour}] in {seconds:.0f} s, "
-                                               f"{writes:,} writes", loading=False, mark=mark)
+        self.progress.update(
+            task,
+            description=f"{safe(district_id)}: [{colour}]{status}[/{colour}] in {seconds:.0f} s, {writes:,} writes",
+            loading=False,
+            mark=mark,
+        )
         self.progress.stop_task(task)
 
 
@@ -107,8 +121,11 @@ def shown(enabled: bool = True, console: Console | None = None) -> Iterator[Term
     if not enabled or not console.is_terminal or os.environ.get("PASSBACK_PROGRESS") == "0":
         yield None
         return
-    opening = ("starting Prefect's temporary API (set PREFECT_API_URL to use a Prefect server)…"
-               if not os.environ.get("PREFECT_API_URL") else "connecting to the Prefect API…")
+    opening = (
+        "starting Prefect's temporary API (set PREFECT_API_URL to use a Prefect server)…"
+        if not os.environ.get("PREFECT_API_URL")
+        else "connecting to the Prefect API…"
+    )
     display = TerminalProgress(console, opening)
     with display.progress, sync_progress.listening(display), _logs_above(display):
         yield display
@@ -118,8 +135,11 @@ def shown(enabled: bool = True, console: Console | None = None) -> Iterator[Term
 def _logs_above(display: TerminalProgress) -> Iterator[None]:
     """The library's warnings print above the live lines: its stderr handler writes through rich's
     redirected ``sys.stderr`` while they show."""
-    handlers = [h for h in logging.getLogger("passback").handlers
-                if getattr(h, "passback_cli", False) and isinstance(h, logging.StreamHandler)]
+    handlers = [
+        h
+        for h in logging.getLogger("passback").handlers
+        if getattr(h, "passback_cli", False) and isinstance(h, logging.StreamHandler)
+    ]
     before = [h.stream for h in handlers]
     for handler in handlers:
         handler.setStream(sys.stderr)

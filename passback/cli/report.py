@@ -19,7 +19,10 @@ def export(
     district_id: Annotated[str, typer.Argument(metavar="DISTRICT")],
     out: Annotated[Path, typer.Option("--out", help="the file to write")],
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
-    run_id: Annotated[str | None, typer.Option("--run", help="a run id (or its first characters); default: the latest run with a report")] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run", help="a run id (or its first characters); default: the latest run with a report"),
+    ] = None,
 ) -> None:
     """Every assessment and score of one run with its outcome, reason, meaning and offending value."""
     from passback.report.export import FORMATS, export_run, run_folder
@@ -32,12 +35,16 @@ def export(
     get_district(eng, district_id)
     found, folder = run_folder(ReportSite.from_settings(get_settings()), eng, district_id, run_id)
     rows = export_run(folder, out, fmt)
-    console.print(f"{district_id}: run {found} → {out} ({rows['assessments']:,} assessments, {rows['scores']:,} scores)")
+    console.print(
+        f"{district_id}: run {found} → {out} ({rows['assessments']:,} assessments, {rows['scores']:,} scores)"
+    )
 
 
 @report_app.command("serve")
 def serve(
-    port: Annotated[int, typer.Option("--port", help="port on 127.0.0.1 (0 = any free port); 8765 is the simulator's")] = 8766,
+    port: Annotated[
+        int, typer.Option("--port", help="port on 127.0.0.1 (0 = any free port); 8765 is the simulator's")
+    ] = 8766,
 ) -> None:
     """Serve the reports folder on http://127.0.0.1:PORT for a local look (Ctrl-C stops it)."""
     root = get_settings().docs_dir

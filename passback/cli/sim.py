@@ -15,14 +15,28 @@ sim_app = typer.Typer(no_args_is_help=True, help="The bundled Skyward OneRoster 
 
 @sim_app.command("serve")
 def serve(
-    port: Annotated[int | None, typer.Option("--port", help="default: the demo district's port (8765) — after `passback demo`, no option is needed")] = None,
-    scenario: Annotated[Path | None, typer.Option("--scenario", help="scenario JSON (default: <home>/scenario.json if present)")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port", help="default: the demo district's port (8765) — after `passback demo`, no option is needed"
+        ),
+    ] = None,
+    scenario: Annotated[
+        Path | None, typer.Option("--scenario", help="scenario JSON (default: <home>/scenario.json if present)")
+    ] = None,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    db: Annotated[str | None, typer.Option("--db", help="SQLite file for the simulator's state (default: <home>/simulator.db; ':memory:' for none)")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="SQLite file for the simulator's state (default: <home>/simulator.db; ':memory:' for none)"
+        ),
+    ] = None,
     latency_ms: Annotated[float, typer.Option("--latency-ms")] = 0.0,
     latency_jitter_ms: Annotated[float, typer.Option("--latency-jitter-ms")] = 0.0,
     concurrency_cap: Annotated[int | None, typer.Option("--concurrency-cap")] = None,
-    rate_limit: Annotated[float | None, typer.Option("--rate-limit", help="writes/s token bucket (429 + Retry-After)")] = None,
+    rate_limit: Annotated[
+        float | None, typer.Option("--rate-limit", help="writes/s token bucket (429 + Retry-After)")
+    ] = None,
     error_rate: Annotated[float, typer.Option("--error-rate", help="share of 500/503 answers")] = 0.0,
     hang_rate: Annotated[float, typer.Option("--hang-rate")] = 0.0,
     drop_rate: Annotated[float, typer.Option("--drop-rate")] = 0.0,
@@ -40,12 +54,22 @@ def serve(
     home = get_settings().home
     port = port if port is not None else (demo_port(home) or DEMO_PORT)
     scenario = scenario or (home / "scenario.json" if (home / "scenario.json").exists() else None)
-    faults = FaultConfig(latency_ms=latency_ms, latency_jitter_ms=latency_jitter_ms, concurrency_cap=concurrency_cap,
-                         rate_limit_per_s=rate_limit, error_rate=error_rate, hang_rate=hang_rate, drop_rate=drop_rate, throttle_rate=throttle_rate,
-                         token_lifetime_s=token_lifetime)
+    faults = FaultConfig(
+        latency_ms=latency_ms,
+        latency_jitter_ms=latency_jitter_ms,
+        concurrency_cap=concurrency_cap,
+        rate_limit_per_s=rate_limit,
+        error_rate=error_rate,
+        hang_rate=hang_rate,
+        drop_rate=drop_rate,
+        throttle_rate=throttle_rate,
+        token_lifetime_s=token_lifetime,
+    )
     where = f"http://{host}:{port}" if port else f"{host}, a free port (see 'listening on' below)"
-    console.print(f"Skyward simulator on {where} (scenario: {scenario or 'empty'}); tenant T at /T/ims/oneroster/v1p1, "
-                  "token /T/oauth/token; Ctrl-C stops it")
+    console.print(
+        f"Skyward simulator on {where} (scenario: {scenario or 'empty'}); tenant T at /T/ims/oneroster/v1p1, "
+        "token /T/oauth/token; Ctrl-C stops it"
+    )
     run_server(scenario, host, port, db or str(home / "simulator.db"), faults)
 
 
@@ -54,7 +78,9 @@ def seed(
     seed_: Annotated[int, typer.Option("--seed")] = 7,
     violation_rate: Annotated[float | None, typer.Option("--violation-rate", min=0, max=1)] = None,
     districts: Annotated[int, typer.Option("--districts", min=1)] = 1,
-    register: Annotated[str | None, typer.Option("--register", help="simulator URL: also register the districts against it")] = None,
+    register: Annotated[
+        str | None, typer.Option("--register", help="simulator URL: also register the districts against it")
+    ] = None,
 ) -> None:
     """Generate synthetic Otus data (PASSBACK_SOURCE_URL) and the matching SIS scenario (<home>/scenario.json)."""
     from passback.cli.demo import counts_sentence, register_world
@@ -67,10 +93,15 @@ def seed(
     write_world(world, settings.source_db_url, scenario_path)
     # registered with the guide's mapping (what `doctor` accepts), the rows planted as category_not_in_sis pass
     planted = int((world.planted["kind"] != "category_not_in_sis").sum()) if register else None
-    console.print(f"Seeded {preset}: {counts_sentence(world.counts, planted)}\nOtus source → {settings.source_db_url}; "
-                  f"SIS scenario → {scenario_path}", highlight=False)
+    console.print(
+        f"Seeded {preset}: {counts_sentence(world.counts, planted)}\nOtus source → {settings.source_db_url}; "
+        f"SIS scenario → {scenario_path}",
+        highlight=False,
+    )
     if register:
         register_world(world, register, guide_mapping=True)
         console.print(f"registered {', '.join(s.district_id for s in world.seeds)} against {register}")
     else:
-        console.print(f"next: `passback sim serve --scenario {scenario_path}` and `passback seed --preset {preset} --register http://127.0.0.1:8765`")
+        console.print(
+            f"next: `passback sim serve --scenario {scenario_path}` and `passback seed --preset {preset} --register http://127.0.0.1:8765`"
+        )

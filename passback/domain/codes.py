@@ -10,13 +10,23 @@ from __future__ import annotations
 from enum import StrEnum
 
 OTUS_TYPES: tuple[str, ...] = (
-    "Assignment", "Checklist", "Homework", "Journal", "Lab", "Observation",
-    "Paper", "Presentation", "Project", "Quiz", "Test", "Worksheet",
+    "Assignment",
+    "Checklist",
+    "Homework",
+    "Journal",
+    "Lab",
+    "Observation",
+    "Paper",
+    "Presentation",
+    "Project",
+    "Quiz",
+    "Test",
+    "Worksheet",
 )
 
 # Assessment (-> lineItem) reasons, in PRODUCT.md order.
 ASSESSMENT_REASONS: tuple[str, ...] = (
-    "duplicate_row",            # a second source row with the same assessment id (extra, not in PRODUCT.md)
+    "duplicate_row",  # a second source row with the same assessment id (extra, not in PRODUCT.md)
     "assessment_deleted",
     "not_points_based",
     "points_not_whole",
@@ -39,10 +49,10 @@ ASSESSMENT_REASONS: tuple[str, ...] = (
 
 # Score (-> result) reasons, in PRODUCT.md order.
 SCORE_REASONS: tuple[str, ...] = (
-    "duplicate_row",            # a second row with the same (assessment, student) (extra)
-    "unknown_assessment",       # an orphan score: its assessment is not in the source (extra)
-    "assessment_ineligible",    # its assessment does not pass back (the assessment's reason says why)
-    "line_item_rejected",       # the SIS rejected its lineItem in this run or before (extra)
+    "duplicate_row",  # a second row with the same (assessment, student) (extra)
+    "unknown_assessment",  # an orphan score: its assessment is not in the source (extra)
+    "assessment_ineligible",  # its assessment does not pass back (the assessment's reason says why)
+    "line_item_rejected",  # the SIS rejected its lineItem in this run or before (extra)
     "score_excluded",
     "student_not_in_sis",
     "not_yet_graded",
@@ -71,7 +81,7 @@ class Kind(StrEnum):
 
 
 class DeletionPolicy(StrEnum):
-    keep = "keep"            # default: never delete in the SIS
+    keep = "keep"  # default: never delete in the SIS
     propagate = "propagate"  # DELETE the lineItem of an assessment deleted in Otus
 
 

@@ -77,7 +77,9 @@ def labels(codes: np.ndarray, names: Sequence[str], index: pd.Index | None = Non
     codes = np.asarray(codes)
     missing = (codes < 0) | (codes >= len(names))
     idx = pa.array(np.where(missing, 0, codes).astype(np.int32), mask=missing, type=pa.int32())
-    dictionary = pa.DictionaryArray.from_arrays(idx, pa.array(list(names), type=TEXT) if len(names) else pa.nulls(0, TEXT))
+    dictionary = pa.DictionaryArray.from_arrays(
+        idx, pa.array(list(names), type=TEXT) if len(names) else pa.nulls(0, TEXT)
+    )
     return text_series(dictionary.cast(TEXT), index)
 
 
@@ -118,8 +120,9 @@ def categorical_labels(label_codes: np.ndarray, names: Sequence[str], index: pd.
     """``names[code]`` as a categorical Series (NA where the code is out of range)."""
     label_codes = np.asarray(label_codes)
     label_codes = np.where((label_codes < 0) | (label_codes >= len(names)), -1, label_codes)
-    return pd.Series(pd.Categorical.from_codes(label_codes, categories=pd.Index(list(names), dtype="str")), index=index,
-                     copy=False)
+    return pd.Series(
+        pd.Categorical.from_codes(label_codes, categories=pd.Index(list(names), dtype="str")), index=index, copy=False
+    )
 
 
 def pair_keys(first: np.ndarray, second: np.ndarray, second_size: int) -> np.ndarray:

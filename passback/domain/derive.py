@@ -24,8 +24,17 @@ from passback.domain.columns import (
 from passback.domain.context import DistrictContext
 
 ASSESSMENT_SOURCE_COLUMNS = [
-    "id", "class_id", "assigned_by", "title", "assessment_type", "scoring", "status",
-    "points_possible", "include_in_final_grade", "assign_date", "due_date",
+    "id",
+    "class_id",
+    "assigned_by",
+    "title",
+    "assessment_type",
+    "scoring",
+    "status",
+    "points_possible",
+    "include_in_final_grade",
+    "assign_date",
+    "due_date",
 ]
 SCORE_SOURCE_COLUMNS = ["assessment_id", "student_id", "state", "points_earned", "excluded", "updated_at"]
 
@@ -160,11 +169,15 @@ def derive_scores(
     parent = positions(frame["assessment_id"], firsts["id"])
     frame["assessment_known"] = parent >= 0
     sis = sis_ids(users)  # a student's sis_id as a category: a code per score row, not a string
-    student_sis = categorical_take(pd.Series(sis.to_numpy(), dtype="str"), positions(frame["student_id"], sis.index), frame.index)
+    student_sis = categorical_take(
+        pd.Series(sis.to_numpy(), dtype="str"), positions(frame["student_id"], sis.index), frame.index
+    )
     frame["student_sis_id"] = student_sis
     frame["student_in_sis"] = student_sis.notna().to_numpy()
     due = firsts["due_date"].to_numpy(dtype="datetime64[ns]")
-    score_due = np.where(parent >= 0, due[np.clip(parent, 0, None)] if len(due) else np.datetime64("NaT"), np.datetime64("NaT"))
+    score_due = np.where(
+        parent >= 0, due[np.clip(parent, 0, None)] if len(due) else np.datetime64("NaT"), np.datetime64("NaT")
+    )
     deadline = pd.Timestamp(context.now_local) - pd.Timedelta(days=1) - pd.Timedelta(hours=context.grace_hours)
     frame["past_due"] = ~np.isnat(score_due) & (score_due <= deadline.to_datetime64())
     points = frame["points_earned"].to_numpy()

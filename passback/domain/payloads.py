@@ -18,7 +18,15 @@ from passback.domain.columns import categorical_labels, categorical_take, catego
 # Fixed namespace: changing it would change every sourcedId ever sent (never do that).
 NAMESPACE = uuid.UUID("5f1f3c8e-8a7e-4b7e-9d43-4e2f0a5b7c11")
 
-LINE_ITEM_HASHED = ["title", "assign_date", "due_date", "class_sis_id", "category_id", "grading_period_id", "result_value_max"]
+LINE_ITEM_HASHED = [
+    "title",
+    "assign_date",
+    "due_date",
+    "class_sis_id",
+    "category_id",
+    "grading_period_id",
+    "result_value_max",
+]
 RESULT_HASHED = ["assessment_id", "student_sis_id", "score", "score_status", "comment"]
 MISSING_COMMENT = "Missing: not submitted by the due date (0 sent by Otus grade passback)"
 

@@ -29,8 +29,8 @@ from passback.domain.columns import arrow_text, labels, one_array, pair_keys
 KEY = ["assessment_id", "student_id"]
 LEDGER_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status", "retry_at"]
 DELETE_COLUMNS = ["kind", "assessment_id", "student_id", "sourced_id", "grading_period_id"]
-NEVER = 2**62                # retry_at of a refusal that waits for its payload to change
-RETRY_SLACK_S = 6 * 3600     # a next try falls due a few hours before the same time of its night
+NEVER = 2**62  # retry_at of a refusal that waits for its payload to change
+RETRY_SLACK_S = 6 * 3600  # a next try falls due a few hours before the same time of its night
 
 
 def refusal_wait_days(refusals: int, max_days: int) -> int | None:
@@ -42,8 +42,14 @@ def refusal_wait_days(refusals: int, max_days: int) -> int | None:
 
 
 def empty_ledger() -> pd.DataFrame:
-    return pd.DataFrame({"assessment_id": pd.Series(dtype="str"), "student_id": pd.Series(dtype="str"),
-                         "payload_hash": pd.Series(dtype="int64"), "status": pd.Series(dtype="str")})
+    return pd.DataFrame(
+        {
+            "assessment_id": pd.Series(dtype="str"),
+            "student_id": pd.Series(dtype="str"),
+            "payload_hash": pd.Series(dtype="int64"),
+            "status": pd.Series(dtype="str"),
+        }
+    )
 
 
 ACTIONS = ("create", "update", "held", "unchanged")
@@ -97,8 +103,9 @@ def _batches(ledger: pd.DataFrame | LedgerBatches) -> LedgerBatches:
     return [ledger] if isinstance(ledger, pd.DataFrame) else ledger
 
 
-def diff(desired: pd.DataFrame, ledger: pd.DataFrame | LedgerBatches, *, retry_rejected: bool = False,
-         now: int | None = None) -> pd.Series:
+def diff(
+    desired: pd.DataFrame, ledger: pd.DataFrame | LedgerBatches, *, retry_rejected: bool = False, now: int | None = None
+) -> pd.Series:
     """The action for each desired row (index aligned with ``desired``).  ``ledger``: a frame, or
     batches of ledger rows (streamed from the state DB: the ledger is never whole in memory).
     ``now`` (epoch seconds): a refused row whose ``retry_at`` is past is tried again (``update``);
@@ -162,7 +169,7 @@ def plan_deletes(deleted_assessments: pd.Index, ledger: pd.DataFrame) -> pd.Data
 @dataclass
 class Plan:
     line_items: pd.DataFrame  # desired lineItems + "action"
-    results: pd.DataFrame     # desired results + "action" (results under a held lineItem removed)
+    results: pd.DataFrame  # desired results + "action" (results under a held lineItem removed)
     blocked_results: pd.Series  # index of score rows blocked by a held lineItem (line_item_rejected)
     deletes: pd.DataFrame = field(default_factory=empty_deletes)  # propagate policy: DELETE_COLUMNS, results first
 

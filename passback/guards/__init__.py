@@ -10,5 +10,14 @@ from passback.guards.check import GuardCheck, GuardResult, check_guards
 from passback.guards.decision import GuardDecision, answered, guard_district, unanswered
 from passback.guards.measure import Writes, writes_of
 
-__all__ = ["GuardCheck", "GuardDecision", "GuardResult", "Writes", "answered", "check_guards", "guard_district",
-           "unanswered", "writes_of"]
+__all__ = [
+    "GuardCheck",
+    "GuardDecision",
+    "GuardResult",
+    "Writes",
+    "answered",
+    "check_guards",
+    "guard_district",
+    "unanswered",
+    "writes_of",
+]

@@ -47,6 +47,7 @@ class GuardResult:
             if v is None:
                 return None
             return int(v) if float(v).is_integer() and self.name != ZERO_SHARE else round(float(v), 3)
+
         return {"name": self.name, "value": num(self.value), "limit": num(self.limit), "usual": num(self.usual)}
 
     def text(self) -> str:
@@ -62,8 +63,8 @@ class GuardCheck:
     district_id: str
     enabled: bool
     results: list[GuardResult]
-    writes: Writes       # every write of the plan (what an approval covers)
-    measured: Writes     # those no earlier approval covers (what the guards measured)
+    writes: Writes  # every write of the plan (what an approval covers)
+    measured: Writes  # those no earlier approval covers (what the guards measured)
     measures: Measures
     covered: int = 0  # writes an earlier approval covers (not measured)
     approvals: list[str] = field(default_factory=list)  # ids of the approved holds that cover them
@@ -78,8 +79,13 @@ class GuardCheck:
 
     def measures_json(self) -> dict[str, Any]:
         """Every guard's value tonight (the history the next nights compare with)."""
-        return {"values": {r.name: r.value for r in self.results}, "first_night": self.writes.first_night,
-                "approved": bool(self.approvals), "covered": self.covered, "enabled": self.enabled}
+        return {
+            "values": {r.name: r.value for r in self.results},
+            "first_night": self.writes.first_night,
+            "approved": bool(self.approvals),
+            "covered": self.covered,
+            "enabled": self.enabled,
+        }
 
     def why(self) -> str:
         return "; ".join(r.text() for r in self.tripped)
@@ -88,8 +94,15 @@ class GuardCheck:
         return digest(self.writes.keys())
 
 
-def check_guards(engine: Engine, district: Any, writes: Writes, *, students: pd.Series | None = None,
-                 approved: np.ndarray | None = None, approvals: list[str] | None = None) -> GuardCheck:
+def check_guards(
+    engine: Engine,
+    district: Any,
+    writes: Writes,
+    *,
+    students: pd.Series | None = None,
+    approved: np.ndarray | None = None,
+    approvals: list[str] | None = None,
+) -> GuardCheck:
     """Measure ``writes`` (minus those ``approved`` covers) and compare with the district's limits.
 
     ``district``: the District row (its guard settings); ``students``: score rows per assessment
@@ -103,11 +116,26 @@ def check_guards(engine: Engine, district: Any, writes: Writes, *, students: pd.
         base = int(getattr(writes, spec.base)) if spec.base else 0
         limit, basis = count_limit(spec, limits, usual.get(spec.name), base)
         results.append(GuardResult(spec.name, m.values[spec.name], limit, usual.get(spec.name), basis, spec.what))
-    results.append(GuardResult(ZERO_SHARE, m.values[ZERO_SHARE], limits.zero_share, usual.get(ZERO_SHARE),
-                               "district setting" if getattr(district, "guard_zero_share", None) is not None else "default",
-                               ZERO_SHARE_WHAT))
-    return GuardCheck(district.id, limits.enabled, results, writes, measured, m, covered=covered,
-                      approvals=list(approvals or []) if covered else [])
+    results.append(
+        GuardResult(
+            ZERO_SHARE,
+            m.values[ZERO_SHARE],
+            limits.zero_share,
+            usual.get(ZERO_SHARE),
+            "district setting" if getattr(district, "guard_zero_share", None) is not None else "default",
+            ZERO_SHARE_WHAT,
+        )
+    )
+    return GuardCheck(
+        district.id,
+        limits.enabled,
+        results,
+        writes,
+        measured,
+        m,
+        covered=covered,
+        approvals=list(approvals or []) if covered else [],
+    )
 
 
 def usual_values(engine: Engine, district_id: str) -> dict[str, float]:

@@ -24,9 +24,9 @@ from passback.store import holds as store_holds
 class GuardDecision:
     check: GuardCheck | None
     proceed: bool = True
-    hold: dict[str, Any] | None = None             # this run's held plan (when not proceeding)
+    hold: dict[str, Any] | None = None  # this run's held plan (when not proceeding)
     approvals: list[dict[str, Any]] = field(default_factory=list)  # earlier approvals this run writes
-    replan: bool = False                           # approved while paused: make the plan again, check again
+    replan: bool = False  # approved while paused: make the plan again, check again
     markdown: str | None = None
     found: dict[str, Any] = field(default_factory=dict)  # what drives each tripped guard
 
@@ -53,7 +53,7 @@ class GuardDecision:
 
 
 def approve_command(district_id: str) -> str:
-    return f"passback approve {district_id} --note \"why\""
+    return f'passback approve {district_id} --note "why"'
 
 
 def guard_district(run: Any, evaluation: Any) -> GuardDecision:
@@ -63,9 +63,17 @@ def guard_district(run: Any, evaluation: Any) -> GuardDecision:
         return GuardDecision(None)
     engine, district = run.engine, run.district
     approved = store_holds.approved(engine, district.id)
-    students = evaluation.scores["assessment_id"].astype("str").value_counts() if evaluation.scores is not None else None
-    check = check_guards(engine, district, writes, students=students, approved=store_holds.approved_keys(approved),
-                         approvals=[h.id for h in approved])
+    students = (
+        evaluation.scores["assessment_id"].astype("str").value_counts() if evaluation.scores is not None else None
+    )
+    check = check_guards(
+        engine,
+        district,
+        writes,
+        students=students,
+        approved=store_holds.approved_keys(approved),
+        approvals=[h.id for h in approved],
+    )
     approvals = [store_holds.public(h) | {"guards": None} for h in approved if h.id in check.approvals]
     if not check.tripped or run.options.dry_run:
         found = drivers(check, _info(evaluation)) if check.tripped else {}
@@ -77,10 +85,25 @@ def guard_district(run: Any, evaluation: Any) -> GuardDecision:
     plan_digest = digest(keys)
     command = approve_command(district.id)
     text = markdown(check, found, command=command, digest=plan_digest)
-    hold_id = store_holds.record_hold(engine, district.id, run_id=run.run_id, digest=plan_digest, writes=writes.count,
-                                      guards=check.guards_json(), keys=keys)
-    hold = {"id": hold_id, "status": "held", "why": check.why(), "writes": writes.count, "digest": plan_digest[:12],
-            "command": command, "decided_by": None, "note": None}
+    hold_id = store_holds.record_hold(
+        engine,
+        district.id,
+        run_id=run.run_id,
+        digest=plan_digest,
+        writes=writes.count,
+        guards=check.guards_json(),
+        keys=keys,
+    )
+    hold = {
+        "id": hold_id,
+        "status": "held",
+        "why": check.why(),
+        "writes": writes.count,
+        "digest": plan_digest[:12],
+        "command": command,
+        "decided_by": None,
+        "note": None,
+    }
     return GuardDecision(check, proceed=False, hold=hold, approvals=approvals, markdown=text, found=found)
 
 
@@ -91,18 +114,34 @@ def answered(run: Any, decision: GuardDecision, *, approve: bool, by: str, note:
     updated = dict(decision.hold or {}) | {"status": hold.status, "decided_by": hold.decided_by, "note": hold.note}
     if approve:
         return GuardDecision(decision.check, proceed=False, hold=updated, replan=True)
-    return GuardDecision(decision.check, proceed=False, hold=updated, approvals=decision.approvals,
-                         markdown=decision.markdown, found=decision.found)
+    return GuardDecision(
+        decision.check,
+        proceed=False,
+        hold=updated,
+        approvals=decision.approvals,
+        markdown=decision.markdown,
+        found=decision.found,
+    )
 
 
 def unanswered(run: Any, decision: GuardDecision, waited_h: float) -> GuardDecision:
     """No answer in time: the district ends held, and the plan stays open for ``passback approve``."""
     store_holds.reopen(run.engine, decision.hold["id"])  # type: ignore[index]
-    updated = dict(decision.hold or {}) | {"status": "held",
-                                           "why": f"{(decision.hold or {}).get('why')}; no answer within {waited_h:g} h"}
-    return GuardDecision(decision.check, proceed=False, hold=updated, approvals=decision.approvals,
-                         markdown=decision.markdown, found=decision.found)
+    updated = dict(decision.hold or {}) | {
+        "status": "held",
+        "why": f"{(decision.hold or {}).get('why')}; no answer within {waited_h:g} h",
+    }
+    return GuardDecision(
+        decision.check,
+        proceed=False,
+        hold=updated,
+        approvals=decision.approvals,
+        markdown=decision.markdown,
+        found=decision.found,
+    )
 
 
 def _info(evaluation: Any) -> pd.DataFrame | None:
-    return assessment_info(evaluation.assessments, getattr(evaluation, "users", None), getattr(evaluation, "classes", None))
+    return assessment_info(
+        evaluation.assessments, getattr(evaluation, "users", None), getattr(evaluation, "classes", None)
+    )

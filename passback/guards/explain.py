@@ -20,8 +20,9 @@ TOP = 5
 SAMPLES = 5
 
 
-def assessment_info(assessments: pd.DataFrame | None, users: pd.DataFrame | None,
-                    classes: pd.DataFrame | None) -> pd.DataFrame | None:
+def assessment_info(
+    assessments: pd.DataFrame | None, users: pd.DataFrame | None, classes: pd.DataFrame | None
+) -> pd.DataFrame | None:
     """Per assessment id: title, class (Otus title / Skyward id) and teacher (name and Otus id)."""
     if assessments is None or assessments.empty:
         return None
@@ -35,11 +36,18 @@ def assessment_info(assessments: pd.DataFrame | None, users: pd.DataFrame | None
         c = classes[~classes["id"].duplicated()].set_index("id")
         titles = c["title"].astype("str")
     class_sis = first["class_sis_id"].astype("str") if "class_sis_id" in first else first["class_id"].astype("str")
-    return pd.DataFrame({
-        "title": first["title"].astype("str"),
-        "class": first["class_id"].map(titles).fillna(first["class_id"]).astype("str") + " / " + class_sis.fillna("—"),
-        "teacher": first["assigned_by"].map(names).fillna("").astype("str") + " (" + first["assigned_by"].astype("str") + ")",
-    })
+    return pd.DataFrame(
+        {
+            "title": first["title"].astype("str"),
+            "class": first["class_id"].map(titles).fillna(first["class_id"]).astype("str")
+            + " / "
+            + class_sis.fillna("—"),
+            "teacher": first["assigned_by"].map(names).fillna("").astype("str")
+            + " ("
+            + first["assigned_by"].astype("str")
+            + ")",
+        }
+    )
 
 
 def driving_rows(check: GuardCheck, result: GuardResult) -> pd.DataFrame:
@@ -73,17 +81,31 @@ def drivers(check: GuardCheck, info: pd.DataFrame | None) -> dict[str, dict[str,
             for label in ("class", "teacher"):
                 grouped = per.groupby(joined[label].fillna("—").to_numpy()).sum().sort_values(ascending=False)
                 entry[f"{label}es" if label == "class" else "teachers"] = [
-                    {label: str(k), "rows": int(v)} for k, v in grouped.head(TOP).items()]
+                    {label: str(k), "rows": int(v)} for k, v in grouped.head(TOP).items()
+                ]
         if result.name == ZERO_SHARE and check.measures.zero_shares is not None:
             shares = check.measures.zero_shares
-            entry["shares"] = [{"assessment_id": str(a), "title": _field(info, str(a), "title"), "students": int(r.students),
-                                "new_zeros": int(r.new_zeros), "share": round(float(r.share), 3)}
-                               for a, r in shares[shares["share"] > (result.limit or 0)].head(TOP).iterrows()]
+            entry["shares"] = [
+                {
+                    "assessment_id": str(a),
+                    "title": _field(info, str(a), "title"),
+                    "students": int(r.students),
+                    "new_zeros": int(r.new_zeros),
+                    "share": round(float(r.share), 3),
+                }
+                for a, r in shares[shares["share"] > (result.limit or 0)].head(TOP).iterrows()
+            ]
         for r in rows.head(SAMPLES).itertuples():
-            entry["samples"].append({"kind": r.kind, "assessment_id": str(r.assessment_id),
-                                     "title": _field(info, str(r.assessment_id), "title"),
-                                     "class": _field(info, str(r.assessment_id), "class"),
-                                     "before": _num(r.prev_score), "after": _num(r.score)})
+            entry["samples"].append(
+                {
+                    "kind": r.kind,
+                    "assessment_id": str(r.assessment_id),
+                    "title": _field(info, str(r.assessment_id), "title"),
+                    "class": _field(info, str(r.assessment_id), "class"),
+                    "before": _num(r.prev_score),
+                    "after": _num(r.score),
+                }
+            )
         out[result.name] = entry
     return out
 
@@ -105,22 +127,36 @@ def _num(value: Any) -> str:
 def markdown(check: GuardCheck, found: dict[str, dict[str, Any]], *, command: str, digest: str) -> str:
     """Each guard (tonight vs limit vs usual), what drives the tripped ones, and how to decide."""
     w = check.writes
-    lines = [f"# District `{cell(check.district_id)}`: tonight's plan is held for approval", "",
-             f"**Nothing has been written.** The plan holds {w.count:,} writes ({len(w.line_items):,} lineItems, "
-             f"{len(w.results):,} results); plan `{digest[:12]}`."
-             + (f" {check.covered:,} of them were approved before and are not counted below." if check.covered else ""),
-             "", "| guard | tonight | limit | usual | limit from | what it measures |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"# District `{cell(check.district_id)}`: tonight's plan is held for approval",
+        "",
+        f"**Nothing has been written.** The plan holds {w.count:,} writes ({len(w.line_items):,} lineItems, "
+        f"{len(w.results):,} results); plan `{digest[:12]}`."
+        + (f" {check.covered:,} of them were approved before and are not counted below." if check.covered else ""),
+        "",
+        "| guard | tonight | limit | usual | limit from | what it measures |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in check.results:
         j = r.as_json()
         mark = f"**{r.name}** ✘" if r.tripped else r.name
-        fmt = (lambda v: "—" if v is None else f"{v:.0%}") if r.name == ZERO_SHARE else (lambda v: "—" if v is None else f"{v:,.0f}")
-        lines.append(f"| {mark} | {fmt(j['value'])} | {fmt(j['limit'])} | {fmt(j['usual'])} | {cell(r.basis)} | {cell(r.what)} |")
+        fmt = (
+            (lambda v: "—" if v is None else f"{v:.0%}")
+            if r.name == ZERO_SHARE
+            else (lambda v: "—" if v is None else f"{v:,.0f}")
+        )
+        lines.append(
+            f"| {mark} | {fmt(j['value'])} | {fmt(j['limit'])} | {fmt(j['usual'])} | {cell(r.basis)} | {cell(r.what)} |"
+        )
     for name, entry in found.items():
         lines += ["", f"## What drives `{name}` ({entry['rows']:,} writes)", ""]
         if entry.get("shares"):
             lines += ["| assessment | title | students | new zeros | share |", "|---|---|---|---|---|"]
-            lines += [f"| {cell(s['assessment_id'])} | {cell(s['title'])} | {s['students']:,} | {s['new_zeros']:,} | "
-                      f"{s['share']:.0%} |" for s in entry["shares"]]
+            lines += [
+                f"| {cell(s['assessment_id'])} | {cell(s['title'])} | {s['students']:,} | {s['new_zeros']:,} | "
+                f"{s['share']:.0%} |"
+                for s in entry["shares"]
+            ]
             lines.append("")
         lines += ["| top assessments | title | writes |", "|---|---|---|"]
         lines += [f"| {cell(a['assessment_id'])} | {cell(a['title'])} | {a['rows']:,} |" for a in entry["assessments"]]
@@ -130,11 +166,24 @@ def markdown(check: GuardCheck, found: dict[str, dict[str, Any]], *, command: st
                 lines += ["", f"| top {label} | writes |", "|---|---|"]
                 lines += [f"| {cell(c[col])} | {c['rows']:,} |" for c in entry[key]]
         if entry["samples"]:
-            lines += ["", "Sample rows (no student names or ids):", "", "| kind | assessment | title | class | before | after |",
-                      "|---|---|---|---|---|---|"]
-            lines += [f"| {s['kind']} | {cell(s['assessment_id'])} | {cell(s['title'])} | {cell(s['class'])} | "
-                      f"{cell(s['before']) or '—'} | {cell(s['after']) or '—'} |" for s in entry["samples"]]
-    lines += ["", ("**Approve** to write exactly this plan (if the Otus data changed meanwhile, the plan is made again "
-                   "and the guards check it first). **Reject** to write nothing tonight: the district ends `held`."),
-              f"From a shell: `{command}`."]
+            lines += [
+                "",
+                "Sample rows (no student names or ids):",
+                "",
+                "| kind | assessment | title | class | before | after |",
+                "|---|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {s['kind']} | {cell(s['assessment_id'])} | {cell(s['title'])} | {cell(s['class'])} | "
+                f"{cell(s['before']) or '—'} | {cell(s['after']) or '—'} |"
+                for s in entry["samples"]
+            ]
+    lines += [
+        "",
+        (
+            "**Approve** to write exactly this plan (if the Otus data changed meanwhile, the plan is made again "
+            "and the guards check it first). **Reject** to write nothing tonight: the district ends `held`."
+        ),
+        f"From a shell: `{command}`.",
+    ]
     return "\n".join(lines)

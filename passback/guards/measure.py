@@ -29,9 +29,9 @@ class Writes:
     """The plan's writes as the guards see them."""
 
     line_items: pd.DataFrame  # assessment_id, student_id (""), payload_hash, was_acked
-    results: pd.DataFrame     # assessment_id, student_id, payload_hash, score, was_acked, prev_score
-    results_total: int = 0    # every result the district passes back (sent or to send)
-    results_acked: int = 0    # results the SIS holds (acknowledged before tonight)
+    results: pd.DataFrame  # assessment_id, student_id, payload_hash, score, was_acked, prev_score
+    results_total: int = 0  # every result the district passes back (sent or to send)
+    results_acked: int = 0  # results the SIS holds (acknowledged before tonight)
     line_items_acked: int = 0
     first_night: bool = False  # nothing acknowledged before: the district's first night
 
@@ -50,8 +50,14 @@ class Writes:
         keys = self.unsorted_keys()
         covered = np.isin(keys, approved)
         n_li = len(self.line_items)
-        rest = Writes(self.line_items[~covered[:n_li]], self.results[~covered[n_li:]], self.results_total,
-                      self.results_acked, self.line_items_acked, self.first_night)
+        rest = Writes(
+            self.line_items[~covered[:n_li]],
+            self.results[~covered[n_li:]],
+            self.results_total,
+            self.results_acked,
+            self.line_items_acked,
+            self.first_night,
+        )
         return rest, int(covered.sum())
 
     def unsorted_keys(self) -> np.ndarray:
@@ -59,10 +65,19 @@ class Writes:
         out = []
         for kind, frame in (("lineItem", self.line_items), ("result", self.results)):
             if len(frame):
-                out.append(pd.util.hash_pandas_object(pd.DataFrame({
-                    "kind": kind, "assessment_id": frame["assessment_id"].astype("str"),
-                    "student_id": frame["student_id"].astype("str"),
-                    "payload_hash": frame["payload_hash"].astype("int64")}), index=False).to_numpy())
+                out.append(
+                    pd.util.hash_pandas_object(
+                        pd.DataFrame(
+                            {
+                                "kind": kind,
+                                "assessment_id": frame["assessment_id"].astype("str"),
+                                "student_id": frame["student_id"].astype("str"),
+                                "payload_hash": frame["payload_hash"].astype("int64"),
+                            }
+                        ),
+                        index=False,
+                    ).to_numpy()
+                )
         return np.concatenate(out) if out else np.empty(0, dtype="uint64")
 
 
@@ -73,8 +88,12 @@ def digest(keys: np.ndarray) -> str:
 SENT_COLUMNS = ["assessment_id", "student_id", "status", "sent_score"]
 
 
-def writes_of(plan: Any, ledger_line_items: pd.DataFrame,
-              ledger_results: pd.DataFrame | Callable[[], LedgerBatches], results_acked: int | None = None) -> Writes:
+def writes_of(
+    plan: Any,
+    ledger_line_items: pd.DataFrame,
+    ledger_results: pd.DataFrame | Callable[[], LedgerBatches],
+    results_acked: int | None = None,
+) -> Writes:
     """The plan's creates and updates, each marked with whether the SIS held the item (acknowledged)
     and, for results, the score it held (NaN when unknown: written before scores were kept).
 
@@ -84,23 +103,47 @@ def writes_of(plan: Any, ledger_line_items: pd.DataFrame,
     from the frame when not given)."""
     li = plan.line_item_writes
     res = plan.result_writes
-    acked_li = ledger_line_items.loc[ledger_line_items["status"] == "acked", "assessment_id"] if len(ledger_line_items) else pd.Series([], dtype="str")
-    li_out = pd.DataFrame({"assessment_id": li["assessment_id"].astype("str"), "student_id": "",
-                           "payload_hash": li["payload_hash"].astype("int64"),
-                           "was_acked": li["assessment_id"].isin(pd.Index(acked_li)).to_numpy(dtype=bool)}, index=li.index)
+    acked_li = (
+        ledger_line_items.loc[ledger_line_items["status"] == "acked", "assessment_id"]
+        if len(ledger_line_items)
+        else pd.Series([], dtype="str")
+    )
+    li_out = pd.DataFrame(
+        {
+            "assessment_id": li["assessment_id"].astype("str"),
+            "student_id": "",
+            "payload_hash": li["payload_hash"].astype("int64"),
+            "was_acked": li["assessment_id"].isin(pd.Index(acked_li)).to_numpy(dtype=bool),
+        },
+        index=li.index,
+    )
     if isinstance(ledger_results, pd.DataFrame):
         if results_acked is None:
             results_acked = int((ledger_results["status"] == "acked").sum()) if len(ledger_results) else 0
         frame = ledger_results
         ledger_results = lambda: [frame]  # noqa: E731
     was_acked, prev = sent_before(res, ledger_results)
-    res_out = pd.DataFrame({"assessment_id": res["assessment_id"].astype("str"), "student_id": res["student_id"].astype("str"),
-                            "payload_hash": res["payload_hash"].astype("int64"),
-                            "score": res["score"].astype("float64"), "was_acked": was_acked, "prev_score": prev}, index=res.index)
+    res_out = pd.DataFrame(
+        {
+            "assessment_id": res["assessment_id"].astype("str"),
+            "student_id": res["student_id"].astype("str"),
+            "payload_hash": res["payload_hash"].astype("int64"),
+            "score": res["score"].astype("float64"),
+            "was_acked": was_acked,
+            "prev_score": prev,
+        },
+        index=res.index,
+    )
     n_acked_li = len(acked_li)
     results_acked = int(results_acked or 0)
-    return Writes(li_out, res_out, results_total=len(plan.results), results_acked=results_acked,
-                  line_items_acked=n_acked_li, first_night=(n_acked_li == 0 and results_acked == 0))
+    return Writes(
+        li_out,
+        res_out,
+        results_total=len(plan.results),
+        results_acked=results_acked,
+        line_items_acked=n_acked_li,
+        first_night=(n_acked_li == 0 and results_acked == 0),
+    )
 
 
 def sent_before(res: pd.DataFrame, batches: Callable[[], LedgerBatches]) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +151,9 @@ def sent_before(res: pd.DataFrame, batches: Callable[[], LedgerBatches]) -> tupl
     updates are looked up, by the plan's binary-search key index, one ledger batch at a time."""
     was_acked = np.zeros(len(res), dtype=bool)
     prev = np.full(len(res), np.nan)
-    updates = np.flatnonzero((res["action"] == "update").to_numpy(dtype=bool)) if "action" in res else np.arange(len(res))
+    updates = (
+        np.flatnonzero((res["action"] == "update").to_numpy(dtype=bool)) if "action" in res else np.arange(len(res))
+    )
     if not len(updates):
         return was_acked, prev
     index = DesiredKeys(res.iloc[updates][KEY])
@@ -118,8 +163,11 @@ def sent_before(res: pd.DataFrame, batches: Callable[[], LedgerBatches]) -> tupl
             continue
         acked = ledger_equals(batch["status"], "acked")[rows]
         score = batch.get("sent_score")
-        sent = (pd.to_numeric(pd.Series(ledger_column(score)[rows]), errors="coerce").to_numpy(dtype="float64")
-                if score is not None else np.full(len(rows), np.nan))
+        sent = (
+            pd.to_numeric(pd.Series(ledger_column(score)[rows]), errors="coerce").to_numpy(dtype="float64")
+            if score is not None
+            else np.full(len(rows), np.nan)
+        )
         at = updates[target]
         was_acked[at] = acked
         prev[at] = np.where(acked, sent, np.nan)
@@ -129,7 +177,7 @@ def sent_before(res: pd.DataFrame, batches: Callable[[], LedgerBatches]) -> tupl
 @dataclass
 class Measures:
     values: dict[str, float]
-    result_rows: dict[str, np.ndarray] = field(default_factory=dict)     # guard -> mask over the result writes
+    result_rows: dict[str, np.ndarray] = field(default_factory=dict)  # guard -> mask over the result writes
     line_item_rows: dict[str, np.ndarray] = field(default_factory=dict)  # guard -> mask over the lineItem writes
     zero_shares: pd.DataFrame | None = None  # per assessment: students, new_zeros, share (MIN_STUDENTS or more)
 
@@ -157,8 +205,13 @@ def measure(writes: Writes, students: pd.Series | None = None) -> Measures:
 
 def zero_shares(zero_assessments: pd.Series, students: pd.Series | None) -> pd.DataFrame:
     """Per assessment with ``MIN_STUDENTS`` or more students: how many of them get a new 0 tonight."""
-    empty = pd.DataFrame({"students": pd.Series(dtype="int64"), "new_zeros": pd.Series(dtype="int64"),
-                          "share": pd.Series(dtype="float64")})
+    empty = pd.DataFrame(
+        {
+            "students": pd.Series(dtype="int64"),
+            "new_zeros": pd.Series(dtype="int64"),
+            "share": pd.Series(dtype="float64"),
+        }
+    )
     if students is None or not len(zero_assessments):
         return empty
     zeros = zero_assessments.value_counts()

@@ -84,8 +84,16 @@ class Bearer:
 
 
 class TokenSource:
-    def __init__(self, district_id: str, token_url: str, client_id: str, client_secret: SecretStr, *,
-                 scopes: list[str] | None, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        district_id: str,
+        token_url: str,
+        client_id: str,
+        client_secret: SecretStr,
+        *,
+        scopes: list[str] | None,
+        clock: Callable[[], float],
+    ) -> None:
         self.district_id = district_id
         self.token_url = token_url
         self.token_host = urlsplit(token_url).netloc or token_url
@@ -143,8 +151,15 @@ class TokenSource:
             raise self._failure
         assert self._loop is not None, "TokenSource.attach(loop) first"
         form = {"grant_type": "client_credentials"} | ({"scope": " ".join(self._scopes)} if self._scopes else {})
-        reply = await self._loop.send("POST", self.token_url, expect=TOKEN, auth=_Basic(self._client_id, self._secret),
-                                      content=urlencode(form).encode(), headers=FORM, api=False)
+        reply = await self._loop.send(
+            "POST",
+            self.token_url,
+            expect=TOKEN,
+            auth=_Basic(self._client_id, self._secret),
+            content=urlencode(form).encode(),
+            headers=FORM,
+            api=False,
+        )
         if reply.decision.kind == "foreign":
             raise self._remember(self._unexpected(reply))
         if reply.decision.kind != "ok":
@@ -154,8 +169,11 @@ class TokenSource:
     def _store(self, body: dict[str, object]) -> str:
         value = body.get("access_token")
         if not isinstance(value, str) or not value:
-            raise OneRosterError(f"the token endpoint {self.token_host} answered without an access_token "
-                                 f"for district {self.district_id}", district_id=self.district_id)
+            raise OneRosterError(
+                f"the token endpoint {self.token_host} answered without an access_token "
+                f"for district {self.district_id}",
+                district_id=self.district_id,
+            )
         lifetime = body.get("expires_in")
         refresh_at: float | None = None
         try:
@@ -166,8 +184,13 @@ class TokenSource:
             refresh_at = self._clock() + seconds - min(30.0, 0.1 * seconds)
         self._token = _Token(value, refresh_at)
         self.fetches += 1
-        log.debug("district %s: token fetched from %s (expires in %s s%s)", self.district_id, self.token_host,
-                  lifetime, "" if refresh_at is not None else "; kept until a 401")
+        log.debug(
+            "district %s: token fetched from %s (expires in %s s%s)",
+            self.district_id,
+            self.token_host,
+            lifetime,
+            "" if refresh_at is not None else "; kept until a 401",
+        )
         return value
 
     def _remember(self, error: OneRosterError) -> OneRosterError:
@@ -177,13 +200,16 @@ class TokenSource:
     def _unexpected(self, reply: Reply) -> OneRosterError:
         d, host = self.district_id, self.token_host
         shown = {"html": "an HTML page", "not_json": "something that is not JSON"}.get(
-            reply.decision.reason, "JSON without an access_token")
+            reply.decision.reason, "JSON without an access_token"
+        )
         assert self._loop is not None
         return UnexpectedAnswer(
             f"the token endpoint {host} for district {d} answers {shown} (HTTP {reply.response.status_code}): "
             f"a login page or a proxy in front of it, or the wrong URL? check the token URL with "
             f"`passback district show {d}` and correct it with `passback district set {d} --token-url ...`",
-            district_id=d, **self._loop.context(reply.response))
+            district_id=d,
+            **self._loop.context(reply.response),
+        )
 
     def _refusal(self, reply: Reply) -> OneRosterError:
         assert self._loop is not None
@@ -194,5 +220,8 @@ class TokenSource:
             return AccessForbidden.for_district(self.district_id, f"token endpoint {self.token_host}", **kw)
         if response.status_code in (400, 401) or minor in ("invalid_client", "unauthorized_client"):
             return CredentialsRejected.for_district(self.district_id, self.token_host, **kw)
-        return OneRosterError(f"the token endpoint {self.token_host} refused the token request for district "
-                              f"{self.district_id}", district_id=self.district_id, **kw)
+        return OneRosterError(
+            f"the token endpoint {self.token_host} refused the token request for district {self.district_id}",
+            district_id=self.district_id,
+            **kw,
+        )

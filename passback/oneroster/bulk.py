@@ -20,9 +20,15 @@ Put = Callable[[str, dict[str, Any]], Awaitable[WriteOutcome]]
 _DONE = object()
 
 
-async def run_writes(put: Put, items: Iterable[tuple[str, dict[str, Any]]], *, workers: int, district_id: str,
-                     should_stop: Callable[[], bool] | None = None,
-                     max_consecutive_failures: int | None = None) -> AsyncIterator[WriteOutcome]:
+async def run_writes(
+    put: Put,
+    items: Iterable[tuple[str, dict[str, Any]]],
+    *,
+    workers: int,
+    district_id: str,
+    should_stop: Callable[[], bool] | None = None,
+    max_consecutive_failures: int | None = None,
+) -> AsyncIterator[WriteOutcome]:
     """Yield the outcome of ``put(sourced_id, payload)`` for each item, ``workers`` at a time.
 
     An item whose retries are exhausted yields an outcome with ``error`` and ``exhausted`` set (not
@@ -47,8 +53,9 @@ async def run_writes(put: Put, items: Iterable[tuple[str, dict[str, Any]]], *, w
                 try:
                     outcome = await put(sourced_id, payload)
                 except TransientExhausted as exc:
-                    outcome = WriteOutcome(sourced_id, False, exc.status or 0, attempts=exc.attempts, error=str(exc),
-                                           exhausted=True)
+                    outcome = WriteOutcome(
+                        sourced_id, False, exc.status or 0, attempts=exc.attempts, error=str(exc), exhausted=True
+                    )
                 out.put_nowait(outcome)
                 await room.acquire()
         except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
@@ -74,7 +81,10 @@ async def run_writes(put: Put, items: Iterable[tuple[str, dict[str, Any]]], *, w
                     raise TransientExhausted(
                         f"district {district_id}: {len(consecutive)} writes in a row exhausted their retries; the SIS "
                         f"is down or overloaded — stopped, rerun later (last: {item.error})",
-                        district_id=district_id, attempts=item.attempts, status=item.http_status or None)
+                        district_id=district_id,
+                        attempts=item.attempts,
+                        status=item.http_status or None,
+                    )
             else:
                 consecutive.clear()
             yield item

@@ -60,8 +60,8 @@ log = logging.getLogger("passback.oneroster")
 M = TypeVar("M", bound=BaseModel)
 WriteKind = Literal["lineItem", "result"]
 MAX_POOL = 8
-MAX_UNEXPECTED = 3          # writes answered with something else than OneRoster: then the district stops
-PREFLIGHT_MAX_PAGES = 100   # grading periods and categories: 10,000 records at most
+MAX_UNEXPECTED = 3  # writes answered with something else than OneRoster: then the district stops
+PREFLIGHT_MAX_PAGES = 100  # grading periods and categories: 10,000 records at most
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 _KINDS: dict[str, tuple[str, str]] = {"lineItem": ("lineItems", "lineItem"), "result": ("results", "result")}
 _ENVELOPES = {"lineItems": "lineItem", "results": "result"}
@@ -74,12 +74,26 @@ def encode(envelope: str, payload: dict[str, Any]) -> bytes:
 
 
 class OneRosterClient:
-    def __init__(self, district_id: str, base_url: str, token_url: str, client_id: str,
-                 client_secret: SecretStr | str, *, concurrency: int = 4, rate_limit_per_s: float | None = None,
-                 timeout: httpx.Timeout = DEFAULT_TIMEOUT, retry: RetryPolicy | None = None, verify: bool = True,
-                 transport: httpx.AsyncBaseTransport | None = None, scopes: list[str] | None = None,
-                 adaptive: AdaptiveRate | None = None, deadline_s: float | None = None,
-                 max_response_bytes: int = MAX_RESPONSE_BYTES, max_unexpected: int = MAX_UNEXPECTED) -> None:
+    def __init__(
+        self,
+        district_id: str,
+        base_url: str,
+        token_url: str,
+        client_id: str,
+        client_secret: SecretStr | str,
+        *,
+        concurrency: int = 4,
+        rate_limit_per_s: float | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        verify: bool = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+        scopes: list[str] | None = None,
+        adaptive: AdaptiveRate | None = None,
+        deadline_s: float | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        max_unexpected: int = MAX_UNEXPECTED,
+    ) -> None:
         self.district_id = district_id
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc or self.base_url
@@ -91,11 +105,23 @@ class OneRosterClient:
         self._tokens = TokenSource(district_id, token_url, client_id, secret, scopes=scopes, clock=self.retry.clock)
         self._gate = RateGate(rate_limit_per_s, sleep=self.retry.sleep, clock=self.retry.clock, tuning=adaptive)
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        self._http = httpx.AsyncClient(timeout=timeout, verify=verify, transport=transport, limits=limits,
-                                       headers={"Accept": "application/json", "User-Agent": "passback-oneroster"})
+        self._http = httpx.AsyncClient(
+            timeout=timeout,
+            verify=verify,
+            transport=transport,
+            limits=limits,
+            headers={"Accept": "application/json", "User-Agent": "passback-oneroster"},
+        )
         deadline = deadline_s if deadline_s is not None else (timeout.read or DEFAULT_TIMEOUT.read or 30.0)
-        self._loop = RequestLoop(district_id, self._http, self.retry, Bounds(deadline, max_response_bytes),
-                                 self._stats, self._gate, self._tokens.secrets)
+        self._loop = RequestLoop(
+            district_id,
+            self._http,
+            self.retry,
+            Bounds(deadline, max_response_bytes),
+            self._stats,
+            self._gate,
+            self._tokens.secrets,
+        )
         self._tokens.attach(self._loop)
         self._auth = Bearer(self._tokens)
         self._unexpected: list[str] = []
@@ -121,12 +147,20 @@ class OneRosterClient:
     def gate(self) -> RateGate:
         return self._gate
 
-    async def send(self, method: str, url: str, *, expect: Expect | None, params: dict[str, Any] | None = None,
-                   content: bytes | None = None) -> Reply:
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        expect: Expect | None,
+        params: dict[str, Any] | None = None,
+        content: bytes | None = None,
+    ) -> Reply:
         """One API request through the loop (auth, pacing, bounds, retries, classification)."""
         headers = {"Content-Type": "application/json"} if content is not None else None
-        return await self._loop.send(method, url, expect=expect, auth=self._auth, params=params, content=content,
-                                     headers=headers)
+        return await self._loop.send(
+            method, url, expect=expect, auth=self._auth, params=params, content=content, headers=headers
+        )
 
     def time_budget(self, seconds: float, what: str) -> contextlib.AbstractAsyncContextManager[None]:
         """Bound a group of reads (the pre-flight, a reconcile read-back): past ``seconds`` they are
@@ -137,13 +171,18 @@ class OneRosterClient:
         """The SIS's status of a refusal: redacted, control characters neutralised (it is stored and shown)."""
         status = parse_status(response.content)
         secrets = self._tokens.secrets()
-        return SisStatus(redact(status.code_minor, secrets, 100) if status.code_minor else None,
-                         redact(status.description, secrets) if status.description else None, status.code_major)
+        return SisStatus(
+            redact(status.code_minor, secrets, 100) if status.code_minor else None,
+            redact(status.description, secrets) if status.description else None,
+            status.code_major,
+        )
 
     def _not_oneroster(self, reply: Reply, what: str, envelope: str = "object") -> str:
-        return (f"the SIS answers {instead_of_oneroster(reply.decision.reason, envelope)} (HTTP "
-                f"{reply.response.status_code} to {what}) — check the base URL with "
-                f"`passback district show {self.district_id}`")
+        return (
+            f"the SIS answers {instead_of_oneroster(reply.decision.reason, envelope)} (HTTP "
+            f"{reply.response.status_code} to {what}) — check the base URL with "
+            f"`passback district show {self.district_id}`"
+        )
 
     # -- writes -----------------------------------------------------------------------------
     async def write(self, method: str, collection: str, sourced_id: str, content: bytes | None) -> WriteOutcome:
@@ -151,8 +190,12 @@ class OneRosterClient:
         answer that is not one is never recorded: the outcome carries ``error``, and after
         ``max_unexpected`` of them ``UnexpectedAnswer`` stops the district."""
         envelope = _ENVELOPES.get(collection, collection)
-        reply = await self.send(method, f"{self.base_url}/{collection}/{quote(sourced_id, safe='')}",
-                                expect=Expect("item", envelope, sourced_id), content=content)
+        reply = await self.send(
+            method,
+            f"{self.base_url}/{collection}/{quote(sourced_id, safe='')}",
+            expect=Expect("item", envelope, sourced_id),
+            content=content,
+        )
         response, attempts, kind = reply.response, reply.attempts, reply.decision.kind
         status = response.status_code
         if kind == "foreign":
@@ -170,7 +213,9 @@ class OneRosterClient:
             raise UnexpectedAnswer(
                 f"district {self.district_id} stopped: {len(self._unexpected)} writes were answered with something "
                 f"that is not a OneRoster acknowledgement, and nothing was recorded for them; {message}",
-                district_id=self.district_id, **self._loop.context(reply.response))
+                district_id=self.district_id,
+                **self._loop.context(reply.response),
+            )
         return WriteOutcome(sourced_id, False, reply.response.status_code, attempts=reply.attempts, error=message)
 
     async def put_line_item(self, sourced_id: str, payload: dict[str, Any]) -> WriteOutcome:
@@ -185,8 +230,13 @@ class OneRosterClient:
     async def delete_result(self, sourced_id: str) -> WriteOutcome:
         return await self.write("DELETE", "results", sourced_id, None)
 
-    def put_many(self, kind: WriteKind, items: Iterable[tuple[str, dict[str, Any]]], *,
-                 should_stop: Callable[[], bool] | None = None) -> AsyncIterator[WriteOutcome]:
+    def put_many(
+        self,
+        kind: WriteKind,
+        items: Iterable[tuple[str, dict[str, Any]]],
+        *,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> AsyncIterator[WriteOutcome]:
         """PUT every (sourcedId, payload) with ``concurrency`` workers; outcomes in completion order.
 
         ``should_stop`` is checked before each new request; closing the iterator early (``aclosing``)
@@ -201,8 +251,9 @@ class OneRosterClient:
 
         return run_writes(put, items, workers=self.concurrency, district_id=self.district_id, should_stop=should_stop)
 
-    def delete_many(self, kind: WriteKind, sourced_ids: Iterable[str], *,
-                    should_stop: Callable[[], bool] | None = None) -> AsyncIterator[WriteOutcome]:
+    def delete_many(
+        self, kind: WriteKind, sourced_ids: Iterable[str], *, should_stop: Callable[[], bool] | None = None
+    ) -> AsyncIterator[WriteOutcome]:
         """DELETE every sourcedId through the same workers, pacing and bounds as ``put_many`` (a 404 is
         an acknowledgement: the SIS no longer holds it); outcomes in completion order."""
         collection, _ = _KINDS[kind]
@@ -210,8 +261,13 @@ class OneRosterClient:
         async def delete(sourced_id: str, _: dict[str, Any]) -> WriteOutcome:
             return await self.write("DELETE", collection, sourced_id, None)
 
-        return run_writes(delete, ((sid, {}) for sid in sourced_ids), workers=self.concurrency,
-                          district_id=self.district_id, should_stop=should_stop)
+        return run_writes(
+            delete,
+            ((sid, {}) for sid in sourced_ids),
+            workers=self.concurrency,
+            district_id=self.district_id,
+            should_stop=should_stop,
+        )
 
     async def read_back(self, kind: WriteKind, sourced_id: str, payload: dict[str, Any]) -> list[str]:
         """GET the item just written and compare it with ``payload``: one line per difference
@@ -234,25 +290,51 @@ class OneRosterClient:
         reply = await self.send("GET", url, expect=READ, params=params)
         response, what = reply.response, f"GET {urlsplit(url).path}"
         if reply.decision.kind == "foreign":
-            raise UnexpectedAnswer(f"{what} for district {self.district_id}: {self._not_oneroster(reply, what)}",
-                                   district_id=self.district_id, **self._loop.context(response))
+            raise UnexpectedAnswer(
+                f"{what} for district {self.district_id}: {self._not_oneroster(reply, what)}",
+                district_id=self.district_id,
+                **self._loop.context(response),
+            )
         if reply.decision.kind != "ok":
             status = self._rejection(response)
-            raise RequestRejected(f"the SIS refused {what} for district {self.district_id}",
-                                  district_id=self.district_id, code_minor=status.code_minor,
-                                  **self._loop.context(response))
+            raise RequestRejected(
+                f"the SIS refused {what} for district {self.district_id}",
+                district_id=self.district_id,
+                code_minor=status.code_minor,
+                **self._loop.context(response),
+            )
         return json.loads(response.content), response
 
     @overload
-    def iter_collection(self, path: str, *, params: dict[str, Any] | None = ..., model: type[M],
-                        page_size: int = ..., max_pages: int = ...) -> AsyncIterator[M]: ...
+    def iter_collection(
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | None = ...,
+        model: type[M],
+        page_size: int = ...,
+        max_pages: int = ...,
+    ) -> AsyncIterator[M]: ...
     @overload
-    def iter_collection(self, path: str, *, params: dict[str, Any] | None = ..., model: None = ...,
-                        page_size: int = ..., max_pages: int = ...) -> AsyncIterator[dict[str, Any]]: ...
+    def iter_collection(
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | None = ...,
+        model: None = ...,
+        page_size: int = ...,
+        max_pages: int = ...,
+    ) -> AsyncIterator[dict[str, Any]]: ...
 
-    async def iter_collection(self, path: str, *, params: dict[str, Any] | None = None,
-                              model: type[BaseModel] | None = None, page_size: int = 100,
-                              max_pages: int = 10_000) -> AsyncIterator[Any]:
+    async def iter_collection(
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        model: type[BaseModel] | None = None,
+        page_size: int = 100,
+        max_pages: int = 10_000,
+    ) -> AsyncIterator[Any]:
         """Every record of a collection, page by page (``limit``/``offset``), with a hard stop."""
         pager = Pager(f"{self.base_url}/{path.lstrip('/')}", page_size, max_pages)
         query = dict(params or {})
@@ -263,26 +345,44 @@ class OneRosterClient:
                 data, response = await self.get_json(pager.url, {**query, "limit": page_size, "offset": pager.offset})
             rows = rows_of(data)
             if pager.repeated(rows):
-                raise PaginationError(f"GET {path} for district {self.district_id}: the SIS returned the same page "
-                                      f"again (offset {pager.offset} ignored)", district_id=self.district_id)
+                raise PaginationError(
+                    f"GET {path} for district {self.district_id}: the SIS returned the same page "
+                    f"again (offset {pager.offset} ignored)",
+                    district_id=self.district_id,
+                )
             for row in rows:
                 yield model.model_validate(row) if model is not None else row
             more = pager.advance(response, rows)
             if pager.problem is not None:
-                raise PaginationError(f"GET {path} for district {self.district_id}: {pager.problem} — the SIS's "
-                                      f"paging does not end; stopped", district_id=self.district_id)
+                raise PaginationError(
+                    f"GET {path} for district {self.district_id}: {pager.problem} — the SIS's "
+                    f"paging does not end; stopped",
+                    district_id=self.district_id,
+                )
             if not more:
                 return
             if pager.foreign_link():
-                raise PaginationError(f"GET {path} for district {self.district_id}: next link points to another "
-                                      f"host ({urlsplit(pager.follow or '').netloc}); not followed",
-                                      district_id=self.district_id)
+                raise PaginationError(
+                    f"GET {path} for district {self.district_id}: next link points to another "
+                    f"host ({urlsplit(pager.follow or '').netloc}); not followed",
+                    district_id=self.district_id,
+                )
 
-    async def get_collection(self, path: str, *, params: dict[str, Any] | None = None,
-                             model: type[BaseModel] | None = None, page_size: int = 100,
-                             max_pages: int = 10_000) -> list[Any]:
-        return [r async for r in self.iter_collection(path, params=params, model=model, page_size=page_size,
-                                                      max_pages=max_pages)]
+    async def get_collection(
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        model: type[BaseModel] | None = None,
+        page_size: int = 100,
+        max_pages: int = 10_000,
+    ) -> list[Any]:
+        return [
+            r
+            async for r in self.iter_collection(
+                path, params=params, model=model, page_size=page_size, max_pages=max_pages
+            )
+        ]
 
     async def get_one(self, path: str, model: type[M]) -> M | None:
         """One record (``{"lineItem": {...}}``), None when the SIS does not know it (404)."""
@@ -296,8 +396,12 @@ class OneRosterClient:
         return model.model_validate(inner)
 
     async def grading_periods(self) -> list[AcademicSession]:
-        sessions = await self.get_collection("academicSessions", params={"filter": "type='gradingPeriod'"},
-                                             model=AcademicSession, max_pages=PREFLIGHT_MAX_PAGES)
+        sessions = await self.get_collection(
+            "academicSessions",
+            params={"filter": "type='gradingPeriod'"},
+            model=AcademicSession,
+            max_pages=PREFLIGHT_MAX_PAGES,
+        )
         return [s for s in sessions if (s.type or "gradingPeriod") == "gradingPeriod"]
 
     async def categories(self) -> list[Category]:
@@ -310,8 +414,7 @@ class OneRosterClient:
         return await self.get_collection("users", params={"filter": filter} if filter else None, model=User)
 
     async def enrollments(self, *, filter: str | None = None) -> list[Enrollment]:
-        return await self.get_collection("enrollments", params={"filter": filter} if filter else None,
-                                         model=Enrollment)
+        return await self.get_collection("enrollments", params={"filter": filter} if filter else None, model=Enrollment)
 
     async def get_line_item(self, sourced_id: str) -> LineItem | None:
         return await self.get_one(f"lineItems/{quote(sourced_id, safe='')}", LineItem)

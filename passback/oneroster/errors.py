@@ -23,7 +23,9 @@ REQUEST_ID_HEADERS = ("x-request-id", "x-correlation-id", "request-id", "x-amzn-
 
 _SECRET_PATTERNS = (
     re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"(?i)(\"?\b(?:access_token|refresh_token|id_token|client_secret|password|secret)\"?\s*[:=]\s*\"?)[^\"&,\s}]+"),
+    re.compile(
+        r"(?i)(\"?\b(?:access_token|refresh_token|id_token|client_secret|password|secret)\"?\s*[:=]\s*\"?)[^\"&,\s}]+"
+    ),
 )
 
 
@@ -51,8 +53,15 @@ class OneRosterError(Exception):
 
     retriable = False
 
-    def __init__(self, message: str, *, district_id: str, status: int | None = None,
-                 request_id: str | None = None, body_excerpt: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        district_id: str,
+        status: int | None = None,
+        request_id: str | None = None,
+        body_excerpt: str = "",
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.district_id = district_id
@@ -69,8 +78,10 @@ class OneRosterError(Exception):
         return f"{self.message} ({'; '.join(extra)})" if extra else self.message
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(district_id={self.district_id!r}, status={self.status!r}, "
-                f"request_id={self.request_id!r})")
+        return (
+            f"{type(self).__name__}(district_id={self.district_id!r}, status={self.status!r}, "
+            f"request_id={self.request_id!r})"
+        )
 
     def __reduce__(self) -> tuple[object, ...]:  # picklable (Prefect may ship it between processes)
         return (_rebuild, (type(self), self.message), dict(self.__dict__))
@@ -91,7 +102,8 @@ class CredentialsRejected(OneRosterError):
             f"credentials rejected by {token_host} for district {district_id} — rotate them: generate new API "
             f"credentials in Skyward (SMS) or the Partner Portal (Qmlativ) and store them with "
             f"`passback district set {district_id} --client-secret ...`",
-            district_id=district_id, **kw,  # type: ignore[arg-type]
+            district_id=district_id,
+            **kw,  # type: ignore[arg-type]
         )
 
 
@@ -104,7 +116,8 @@ class AccessForbidden(OneRosterError):
             f"access forbidden for district {district_id} ({what}) — check that the district has the Skyward "
             f"LMS/OneRoster API licence and that the API access record grants the needed scopes "
             f"(roster/gradebook read, gradebook.createput, gradebook.delete)",
-            district_id=district_id, **kw,  # type: ignore[arg-type]
+            district_id=district_id,
+            **kw,  # type: ignore[arg-type]
         )
 
 
@@ -131,18 +144,26 @@ class SisUnreachable(OneRosterError):
         from passback.store.urls import is_loopback
 
         if reason in ("connect", "timeout") and is_loopback(urlsplit(f"//{host}").hostname):
-            return cls(f"cannot reach the SIS at {host} for district {district_id} ({reason}: {detail}) — the "
-                       f"simulator is not running? `passback sim serve` serves the demo's world (in another terminal, "
-                       f"or `passback demo --serve`); otherwise check the URLs with `passback district show "
-                       f"{district_id}`", district_id=district_id)
+            return cls(
+                f"cannot reach the SIS at {host} for district {district_id} ({reason}: {detail}) — the "
+                f"simulator is not running? `passback sim serve` serves the demo's world (in another terminal, "
+                f"or `passback demo --serve`); otherwise check the URLs with `passback district show "
+                f"{district_id}`",
+                district_id=district_id,
+            )
         check = {
             "dns": "the host name in the district's base/token URL (DNS does not resolve it)",
             "tls": "the SIS's TLS certificate (expired, self-signed or wrong host name) and this host's CA bundle",
             "timeout": "that the SIS is up and that this host's outbound IP is allowed through the district's firewall",
-        }.get(reason, "the base/token URL, that the SIS is up, and that this host's outbound IP is allowed through "
-                      "the district's firewall")
-        return cls(f"cannot reach the SIS at {host} for district {district_id} ({reason}: {detail}) — check {check}",
-                   district_id=district_id)
+        }.get(
+            reason,
+            "the base/token URL, that the SIS is up, and that this host's outbound IP is allowed through "
+            "the district's firewall",
+        )
+        return cls(
+            f"cannot reach the SIS at {host} for district {district_id} ({reason}: {detail}) — check {check}",
+            district_id=district_id,
+        )
 
 
 class PaginationError(OneRosterError):
@@ -181,14 +202,17 @@ class SisRedirected(OneRosterError):
     """A 3xx: the configured URL is not the API's (http→https, a moved API, a login page)."""
 
     @classmethod
-    def for_district(cls, district_id: str, what: str, status: int, location_host: str, setting: str,
-                     **kw: object) -> SisRedirected:
+    def for_district(
+        cls, district_id: str, what: str, status: int, location_host: str, setting: str, **kw: object
+    ) -> SisRedirected:
         return cls(
             f"{what} for district {district_id} was redirected (HTTP {status}) to {location_host or 'another URL'} — "
             f"the {setting} is probably wrong (an http URL moved to https, a moved API, or a login page); nothing "
             f"was recorded for it. Check it with `passback district show {district_id}` and correct it with "
             f"`passback district set {district_id} --{setting.lower().replace(' ', '-')} ...`",
-            district_id=district_id, status=status, **kw,  # type: ignore[arg-type]
+            district_id=district_id,
+            status=status,
+            **kw,  # type: ignore[arg-type]
         )
 
 

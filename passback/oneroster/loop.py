@@ -122,22 +122,32 @@ async def time_budget(district_id: str, host: str, seconds: float, what: str) ->
     except TimeoutError:
         expired = True
     if expired:
-        raise BoundExceeded(f"{what} for district {district_id} did not finish within their {seconds:g} s time "
-                            f"budget — the SIS at {host} is too slow or its paging does not end; check it, then rerun",
-                            district_id=district_id)
+        raise BoundExceeded(
+            f"{what} for district {district_id} did not finish within their {seconds:g} s time "
+            f"budget — the SIS at {host} is too slow or its paging does not end; check it, then rerun",
+            district_id=district_id,
+        )
 
 
 class RequestLoop:
-    def __init__(self, district_id: str, http: httpx.AsyncClient, policy: RetryPolicy, bounds: Bounds,
-                 stats: ClientStats, gate: RateGate, secrets: Callable[[], list[str]]) -> None:
+    def __init__(
+        self,
+        district_id: str,
+        http: httpx.AsyncClient,
+        policy: RetryPolicy,
+        bounds: Bounds,
+        stats: ClientStats,
+        gate: RateGate,
+        secrets: Callable[[], list[str]],
+    ) -> None:
         self.district_id = district_id
         self.http = http
         self.policy = policy
         self.bounds = bounds
         self.stats = stats
         self.gate = gate
-        self.secrets = secrets      # every secret and token form, redacted from each excerpt
-        self.token_host = ""        # named by CredentialsRejected (set by the token source)
+        self.secrets = secrets  # every secret and token form, redacted from each excerpt
+        self.token_host = ""  # named by CredentialsRejected (set by the token source)
         self.contacted: set[str] = set()  # hosts that ever answered
 
     def __repr__(self) -> str:
@@ -147,11 +157,24 @@ class RequestLoop:
         """status, request id and a redacted excerpt of the body, for an error."""
         if response is None:
             return {}
-        return {"status": response.status_code, "request_id": request_id(response.headers),
-                "body_excerpt": redact(str(parse_status(response.content)), self.secrets())}
+        return {
+            "status": response.status_code,
+            "request_id": request_id(response.headers),
+            "body_excerpt": redact(str(parse_status(response.content)), self.secrets()),
+        }
 
-    async def send(self, method: str, url: str, *, expect: Expect | None, auth: Auth, params: dict[str, Any] | None = None,
-                   content: bytes | None = None, headers: dict[str, str] | None = None, api: bool = True) -> Reply:
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        expect: Expect | None,
+        auth: Auth,
+        params: dict[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        api: bool = True,
+    ) -> Reply:
         """Send with auth, pacing (``api``) and retries; returns the reply for an ok, a reject or a
         foreign answer (and a 401/403 from a non-refreshable auth: the token endpoint's refusal);
         raises for the rest.  ``api``: an API request (paced, counted) rather than a token request."""
@@ -163,8 +186,9 @@ class RequestLoop:
         for attempt in range(1, policy.max_attempts + 2):  # +1: the one re-send after a token refresh
             sent_at = await gate.acquire() if api else policy.clock()
             used, auth_headers = await auth.headers()
-            request = self.http.build_request(method, url, params=params, content=content,
-                                              headers={**(headers or {}), **auth_headers})
+            request = self.http.build_request(
+                method, url, params=params, content=content, headers={**(headers or {}), **auth_headers}
+            )
             if api:
                 stats.requests += 1
             response: httpx.Response | None = None
@@ -178,9 +202,14 @@ class RequestLoop:
             except (_TooLarge, _BodyTooSlow) as exc:
                 error, decision = exc, Decision("fatal", "bound")
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("district %s: %s -> %s (attempt %d, %.1f ms)", self.district_id, what,
-                          response.status_code if response is not None else decision.reason, attempt,
-                          (time.perf_counter() - started) * 1000)
+                log.debug(
+                    "district %s: %s -> %s (attempt %d, %.1f ms)",
+                    self.district_id,
+                    what,
+                    response.status_code if response is not None else decision.reason,
+                    attempt,
+                    (time.perf_counter() - started) * 1000,
+                )
             kind = decision.kind
             if response is not None:
                 self.contacted.add(host)
@@ -204,8 +233,14 @@ class RequestLoop:
             if kind == "redirect":
                 assert response is not None
                 location = urlsplit(response.headers.get("location", "")).netloc
-                raise SisRedirected.for_district(self.district_id, what, response.status_code, location,
-                                                 "base URL" if api else "token URL", request_id=request_id(response.headers))
+                raise SisRedirected.for_district(
+                    self.district_id,
+                    what,
+                    response.status_code,
+                    location,
+                    "base URL" if api else "token URL",
+                    request_id=request_id(response.headers),
+                )
             if kind == "fatal":
                 raise self._fatal(what, host, error)
             failures += 1
@@ -231,21 +266,33 @@ class RequestLoop:
             return BoundExceeded(
                 f"{what} for district {d}: the answer from {host} is larger than the {b.max_bytes / 2**20:g} MB "
                 f"limit ({size}); stopped reading — a SIS or proxy sending something else than OneRoster? check the "
-                f"URLs with `passback district show {d}`", district_id=d)
+                f"URLs with `passback district show {d}`",
+                district_id=d,
+            )
         if isinstance(error, _BodyTooSlow):
             return BoundExceeded(
                 f"{what} for district {d}: the answer from {host} was still arriving when the {b.deadline_s:g} s "
                 f"deadline passed ({error.received} bytes received); stopped — a SIS or proxy in trouble; check it, "
-                f"or allow more time with `passback district set {d} --timeout SECONDS`", district_id=d)
+                f"or allow more time with `passback district set {d} --timeout SECONDS`",
+                district_id=d,
+            )
         name = type(error).__name__ if error is not None else "error"
-        return OneRosterError(f"{what} for district {d} cannot be sent ({name}: {error}) — check the URLs with "
-                              f"`passback district show {d}`", district_id=d)
+        return OneRosterError(
+            f"{what} for district {d} cannot be sent ({name}: {error}) — check the URLs with "
+            f"`passback district show {d}`",
+            district_id=d,
+        )
 
-    def _exhausted(self, what: str, host: str, decision: Decision, attempts: int,
-                   response: httpx.Response | None) -> OneRosterError:
+    def _exhausted(
+        self, what: str, host: str, decision: Decision, attempts: int, response: httpx.Response | None
+    ) -> OneRosterError:
         if response is None and host not in self.contacted:
             return SisUnreachable.for_district(self.district_id, host, decision.reason, "no answer")
         return TransientExhausted(
             f"{what} for district {self.district_id} failed {attempts} times ({decision.reason}); "
             f"the attempt budget of {self.policy.max_attempts} is spent — the SIS is overloaded or down, rerun later",
-            district_id=self.district_id, attempts=attempts, reason=decision.reason, **self.context(response))
+            district_id=self.district_id,
+            attempts=attempts,
+            reason=decision.reason,
+            **self.context(response),
+        )

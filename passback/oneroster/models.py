@@ -111,6 +111,7 @@ class Result(Base):
 
 # -- status bodies ------------------------------------------------------------------------------
 
+
 class _CaseTolerant(BaseModel):
     """Matches incoming keys to the field names whatever their case (imsx_codeminor, IMSX_CodeMinor...)."""
 

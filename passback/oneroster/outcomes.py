@@ -37,8 +37,8 @@ class ClientStats:
 
     requests: int = 0
     retries: Counter[str] = field(default_factory=Counter)  # by reason: "429", "503", "timeout", "dropped" ...
-    throttled: int = 0        # 429 answers
-    rejections: int = 0       # permanent 4xx on writes
+    throttled: int = 0  # 429 answers
+    rejections: int = 0  # permanent 4xx on writes
     token_fetches: int = 0
     token_refreshes: int = 0  # refreshes forced by a 401
     bytes_sent: int = 0
@@ -46,8 +46,12 @@ class ClientStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "requests": self.requests, "retries": dict(self.retries), "throttled": self.throttled,
-            "rejections": self.rejections, "token_fetches": self.token_fetches,
-            "token_refreshes": self.token_refreshes, "bytes_sent": self.bytes_sent,
+            "requests": self.requests,
+            "retries": dict(self.retries),
+            "throttled": self.throttled,
+            "rejections": self.rejections,
+            "token_fetches": self.token_fetches,
+            "token_refreshes": self.token_refreshes,
+            "bytes_sent": self.bytes_sent,
             "bytes_received": self.bytes_received,
         }

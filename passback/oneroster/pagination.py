@@ -61,7 +61,7 @@ class Pager:
     follow: str | None = None  # a next link to follow instead of offset paging
     pages: int = 0
     announced: int | None = None  # X-Total-Count of the first page
-    problem: str | None = None    # why the read must stop with an error (set by advance)
+    problem: str | None = None  # why the read must stop with an error (set by advance)
 
     def __post_init__(self) -> None:
         self.effective_size = self.page_size
@@ -82,12 +82,16 @@ class Pager:
             self.announced = total
             needed = math.ceil(total / self.page_size)
             if needed > self.max_pages:
-                self.problem = (f"X-Total-Count announces {total} records: more than the page budget of "
-                                f"{self.max_pages} pages of {self.page_size}")
+                self.problem = (
+                    f"X-Total-Count announces {total} records: more than the page budget of "
+                    f"{self.max_pages} pages of {self.page_size}"
+                )
                 return False
         if self.announced is not None and self.offset + n > self.announced + self.page_size:
-            self.problem = (f"{self.offset + n} records read, more than the {self.announced} the first page's "
-                            f"X-Total-Count announced (a lying X-Total-Count?)")
+            self.problem = (
+                f"{self.offset + n} records read, more than the {self.announced} the first page's "
+                f"X-Total-Count announced (a lying X-Total-Count?)"
+            )
             return False
         if self.pages == 1 and 0 < n < self.page_size and total is not None and total > n:
             self.effective_size = n  # the server caps the page size below our limit

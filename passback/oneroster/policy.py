@@ -41,14 +41,19 @@ from passback.oneroster.models import parse_status
 
 DecisionKind = Literal["ok", "retry", "reject", "auth", "forbidden", "fatal", "foreign", "redirect"]
 RETRY_STATUSES: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
-_DNS_HINTS = ("name or service not known", "nodename nor servname", "getaddrinfo failed",
-              "temporary failure in name resolution", "no address associated")
+_DNS_HINTS = (
+    "name or service not known",
+    "nodename nor servname",
+    "getaddrinfo failed",
+    "temporary failure in name resolution",
+    "no address associated",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     kind: DecisionKind
-    reason: str = ""                 # stats key: "429", "503", "timeout", "connect", "dns", "tls", "dropped" ...
+    reason: str = ""  # stats key: "429", "503", "timeout", "connect", "dns", "tls", "dropped" ...
     delay_hint: float | None = None  # seconds the server asked us to wait (Retry-After), uncapped
 
 
@@ -137,7 +142,11 @@ def _foreign_2xx(response: httpx.Response, expect: Expect) -> Decision | None:
     if expect.kind == "token":
         if isinstance(data, dict) and "error" in data:
             return Decision("reject", "oauth_error")
-        return None if isinstance(data, dict) and isinstance(data.get("access_token"), str) else Decision("foreign", "shape")
+        return (
+            None
+            if isinstance(data, dict) and isinstance(data.get("access_token"), str)
+            else Decision("foreign", "shape")
+        )
     if not isinstance(data, dict):
         return Decision("foreign", "shape")
     inner = data.get(expect.envelope)

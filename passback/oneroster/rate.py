@@ -46,50 +46,56 @@ Phase = Literal["unpaced", "slow_start", "probe", "track"]
 class AdaptiveRate:
     """Tuning of the adaptive pacer (rates in requests per second)."""
 
-    start_rate: float = 16.0      # after a flood: pace from this rate...
-    slow_start_s: float = 0.25    # ...doubling it this often until the next congestion
-    decrease: float = 0.97        # at congestion: rate = decrease * what the server accepted at the rate
-    probe: float = 1.10           # after slow start: rate *= this every probe_s until a limit is known;
+    start_rate: float = 16.0  # after a flood: pace from this rate...
+    slow_start_s: float = 0.25  # ...doubling it this often until the next congestion
+    decrease: float = 0.97  # at congestion: rate = decrease * what the server accepted at the rate
+    probe: float = 1.10  # after slow start: rate *= this every probe_s until a limit is known;
     probe_s: float = 0.5
-    plateau: float = 0.99         # then: climb back to plateau * W and hold there...
-    hold_s: float = 10.0          # ...for this long without congestion, then probe above it:
-    increase_step: float = 0.1    # + this per second, doubled every quiet_period_s (up to 2**6)
+    plateau: float = 0.99  # then: climb back to plateau * W and hold there...
+    hold_s: float = 10.0  # ...for this long without congestion, then probe above it:
+    increase_step: float = 0.1  # + this per second, doubled every quiet_period_s (up to 2**6)
     quiet_period_s: float = 5.0
     min_rate: float = 0.5
-    sample: int = 100             # the congestion detector looks at this many recent answers
-    verify: int = 60              # after a decrease, this many answers (and verify_s) tell congestion from noise
+    sample: int = 100  # the congestion detector looks at this many recent answers
+    verify: int = 60  # after a decrease, this many answers (and verify_s) tell congestion from noise
     verify_s: float = 1.0
-    verify_cut: float = 0.95      # ...at this share of what the server accepted
+    verify_cut: float = 0.95  # ...at this share of what the server accepted
     still_congested: float = 0.25  # a 429 share above this while verifying: decrease again at once
-    chance: float = 1e-4          # with a background share of 429s: congestion is what chance explains less often
+    chance: float = 1e-4  # with a background share of 429s: congestion is what chance explains less often
     background_window: int = 500  # while unpaced, the background share is re-measured over this many answers
 
 
 class RateGate:
-    def __init__(self, ceiling: float | None, *, sleep: Callable[[float], Awaitable[None]],
-                 clock: Callable[[], float] = time.monotonic, tuning: AdaptiveRate | None = None) -> None:
+    def __init__(
+        self,
+        ceiling: float | None,
+        *,
+        sleep: Callable[[float], Awaitable[None]],
+        clock: Callable[[], float] = time.monotonic,
+        tuning: AdaptiveRate | None = None,
+    ) -> None:
         if ceiling is not None and ceiling <= 0:
             raise ValueError("rate_limit_per_s must be positive")
         self.ceiling = ceiling
         self.rate: float | None = ceiling
         self.tuning = tuning or AdaptiveRate()
         self.phase: Phase = "unpaced"
-        self.limit: float | None = None   # W: the acceptance rate at the last congestion, once tracking
-        self.background = 0.0             # the share of 429s that is not congestion (a noisy server)
+        self.limit: float | None = None  # W: the acceptance rate at the last congestion, once tracking
+        self.background = 0.0  # the share of 429s that is not congestion (a noisy server)
         self.congestion_events = 0
         self._sleep = sleep
         self._clock = clock
-        self._turn = asyncio.Lock()       # paced requests take turns
-        self._last_send = -1e9            # when the last paced request actually went
-        self._late = 0.0                  # how late sleeps wake up (average): paced sleeps end this early
+        self._turn = asyncio.Lock()  # paced requests take turns
+        self._last_send = -1e9  # when the last paced request actually went
+        self._late = 0.0  # how late sleeps wake up (average): paced sleeps end this early
         self._pause_until = 0.0
         self._answers: deque[tuple[float, bool]] = deque(maxlen=max(self.tuning.sample, self.tuning.verify))
-        self._epoch = -1e9                # answers to requests sent before this predate the current course
-        self._changed = -1e9              # when the rate last changed (up or down)
-        self.congestion_at = -1e9         # the last decrease (or flood)
+        self._epoch = -1e9  # answers to requests sent before this predate the current course
+        self._changed = -1e9  # when the rate last changed (up or down)
+        self.congestion_at = -1e9  # the last decrease (or flood)
         self._verifying = False
-        self._target = 0.0               # the rate to return to once a decrease is confirmed
-        self._bg_n = self._bg_k = 0       # answers and 429s in the current background window
+        self._target = 0.0  # the rate to return to once a decrease is confirmed
+        self._bg_n = self._bg_k = 0  # answers and 429s in the current background window
 
     @property
     def paused_until(self) -> float:
@@ -250,8 +256,10 @@ class RateGate:
         # slowing down did not help: these 429s are the server's background, not congestion
         self.background = k / n
         self._bg_n = self._bg_k = 0
-        log.info("%.1f %% of requests get a 429 whatever the rate: background, not congestion; pacing off",
-                 100 * self.background)
+        log.info(
+            "%.1f %% of requests get a 429 whatever the rate: background, not congestion; pacing off",
+            100 * self.background,
+        )
         self.rate = self.ceiling
         self.phase = "unpaced"
         self.limit = None

@@ -14,11 +14,24 @@ from typing import Any
 
 # (field, how to compare, must the SIS return it)
 _FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
-    "lineItem": (("title", "text", True), ("class", "ref", True), ("category", "ref", False),
-                 ("gradingPeriod", "ref", False), ("assignDate", "day", False), ("dueDate", "day", False),
-                 ("resultValueMax", "number", False), ("status", "fold", False)),
-    "result": (("lineItem", "ref", True), ("student", "ref", True), ("score", "number", True),
-               ("scoreStatus", "fold", False), ("comment", "text", False), ("status", "fold", False)),
+    "lineItem": (
+        ("title", "text", True),
+        ("class", "ref", True),
+        ("category", "ref", False),
+        ("gradingPeriod", "ref", False),
+        ("assignDate", "day", False),
+        ("dueDate", "day", False),
+        ("resultValueMax", "number", False),
+        ("status", "fold", False),
+    ),
+    "result": (
+        ("lineItem", "ref", True),
+        ("student", "ref", True),
+        ("score", "number", True),
+        ("scoreStatus", "fold", False),
+        ("comment", "text", False),
+        ("status", "fold", False),
+    ),
 }
 
 

@@ -99,11 +99,15 @@ def build_data_docs(
         stored.meta = {**result.meta, "run_id": key.run_id, "validation_time": run_time}
         context.validation_results_store.set(key, stored)
         suites.setdefault(suite_name, result)
-        entries.append({
-            "label": label, "suite": suite_name, "success": bool(result.success),
-            "summary": result.meta.get("passback") or {},
-            "page": "/".join(["validations", *key.to_tuple()]) + ".html",
-        })
+        entries.append(
+            {
+                "label": label,
+                "suite": suite_name,
+                "success": bool(result.success),
+                "summary": result.meta.get("passback") or {},
+                "page": "/".join(["validations", *key.to_tuple()]) + ".html",
+            }
+        )
     for suite_name, result in suites.items():
         configs = [er.expectation_config for er in result.results]
         context.suites.add(gx.ExpectationSuite(name=suite_name, expectations=configs))
@@ -129,14 +133,23 @@ def _make_offline(page: Path) -> None:
     page.write_text(text, encoding="utf-8")
 
 
-def _add_run_summary(index: Path, entries: list[dict[str, Any]], suite_names: list[str], run_time: dt.datetime,
-                     back_link: str | None = None) -> None:
+def _add_run_summary(
+    index: Path,
+    entries: list[dict[str, Any]],
+    suite_names: list[str],
+    run_time: dt.datetime,
+    back_link: str | None = None,
+) -> None:
     """A static table of this run's validations (GX's own index table needs JavaScript)."""
     rows = []
     for e in entries:
         summary = e["summary"]
         reasons = ", ".join(f"{html.escape(k)}: {v}" for k, v in (summary.get("rows_by_reason") or {}).items())
-        status = '<span class="text-success">passed</span>' if e["success"] else '<span class="text-danger">rows blocked</span>'
+        status = (
+            '<span class="text-success">passed</span>'
+            if e["success"]
+            else '<span class="text-danger">rows blocked</span>'
+        )
         rows.append(
             f'<tr><td><a href="{html.escape(e["page"])}">{html.escape(e["label"])}</a></td>'
             f'<td><a href="expectations/{html.escape(e["suite"])}.html">{html.escape(e["suite"])}</a></td>'
@@ -146,16 +159,18 @@ def _add_run_summary(index: Path, entries: list[dict[str, Any]], suite_names: li
     suites = ", ".join(f'<a href="expectations/{html.escape(s)}.html">{html.escape(s)}</a>' for s in suite_names)
     section = (
         '<div class="container" id="passback-run-summary">'
-        + (f'<p><a href="{html.escape(back_link)}">← passback\'s report of this run: every held-back row, '
-           "its reason and what to do</a></p>" if back_link else "")
+        + (
+            f'<p><a href="{html.escape(back_link)}">← passback\'s report of this run: every held-back row, '
+            "its reason and what to do</a></p>"
+            if back_link
+            else ""
+        )
         + f"<h2>Passback validation run {run_time:%Y-%m-%d %H:%M:%S %Z}</h2>"
         "<p>Each suite ran on the distinct combinations of the columns it reads; "
         "rows counts below are for every source row. Suites (rules): "
         f"{suites}</p>"
         "<table><thead><tr><th>validation</th><th>suite</th><th>result</th><th>rows</th>"
-        "<th>combinations</th><th>rows by reason</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table></div>"
+        "<th>combinations</th><th>rows by reason</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>"
     )
     text = index.read_text(encoding="utf-8")
     match = re.search(r"<body[^>]*>", text)

@@ -18,8 +18,13 @@ from typing import Any
 
 import numpy as np
 
-DROPPED = ("unexpected_index_list", "partial_unexpected_index_list", "unexpected_index_query", "unexpected_list",
-           "unexpected_index_column_names")
+DROPPED = (
+    "unexpected_index_list",
+    "partial_unexpected_index_list",
+    "unexpected_index_query",
+    "unexpected_list",
+    "unexpected_index_column_names",
+)
 TOP_VALUES = 20
 
 
@@ -46,7 +51,9 @@ def _in_rows(result: dict[str, Any], rows: np.ndarray | None, total: int | None)
         idx = np.asarray([int(i) for i in failing], dtype=np.intp)
         out["element_count"] = total
         out["unexpected_count"] = int(rows[idx].sum()) if len(idx) else 0
-        out["unexpected_percent"] = out["unexpected_percent_total"] = 100.0 * out["unexpected_count"] / total if total else 0.0
+        out["unexpected_percent"] = out["unexpected_percent_total"] = (
+            100.0 * out["unexpected_count"] / total if total else 0.0
+        )
         out["unexpected_percent_nonmissing"] = out["unexpected_percent"]
         values = result.get("unexpected_list")
         if values is not None and len(values) == len(idx):

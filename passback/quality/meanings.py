@@ -24,11 +24,11 @@ ALL_REASONS: tuple[str, ...] = tuple(dict.fromkeys(ASSESSMENT_REASONS + SCORE_RE
 @dataclass(frozen=True)
 class Meaning:
     code: str
-    meaning: str     # one or two plain sentences
-    who: str         # key of the "who" table, e.g. "teacher"
-    who_text: str    # "the teacher, in Otus"
-    fix: str         # what to do
-    pending: bool    # pending, not an error: passes back later without a fix
+    meaning: str  # one or two plain sentences
+    who: str  # key of the "who" table, e.g. "teacher"
+    who_text: str  # "the teacher, in Otus"
+    fix: str  # what to do
+    pending: bool  # pending, not an error: passes back later without a fix
 
     def line(self) -> str:
         """``meaning — fix: who: what`` on one line (CLI, artifacts)."""
@@ -58,13 +58,17 @@ def reason_meanings(path: Path | None = None) -> dict[str, Meaning]:
     problems = [f"{code}: no entry" for code in ALL_REASONS if code not in reasons]
     table: dict[str, Meaning] = {}
     for code, entry in reasons.items():
-        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) and entry[k] for k in ("meaning", "who", "fix")):
+        if not isinstance(entry, dict) or not all(
+            isinstance(entry.get(k), str) and entry[k] for k in ("meaning", "who", "fix")
+        ):
             problems.append(f"{code}: needs non-empty 'meaning', 'who' and 'fix'")
             continue
         if entry["who"] not in who:
             problems.append(f"{code}: 'who' is {entry['who']!r}, not one of {sorted(who)}")
             continue
-        table[code] = Meaning(code, entry["meaning"], entry["who"], who[entry["who"]], entry["fix"], code in PENDING_REASONS)
+        table[code] = Meaning(
+            code, entry["meaning"], entry["who"], who[entry["who"]], entry["fix"], code in PENDING_REASONS
+        )
     if problems:
         raise SuiteLoadError(f"{path}: " + "; ".join(problems))
     with _lock:
@@ -78,8 +82,14 @@ def meaning_of(code: str) -> Meaning:
     found = reason_meanings().get(code)
     if found is not None:
         return found
-    return Meaning(code, f"Reason {code!r} (no description in expectations/reasons.json).", "otus_support",
-                   "unknown", "Add the code to expectations/reasons.json.", False)
+    return Meaning(
+        code,
+        f"Reason {code!r} (no description in expectations/reasons.json).",
+        "otus_support",
+        "unknown",
+        "Add the code to expectations/reasons.json.",
+        False,
+    )
 
 
 def reason_order() -> tuple[str, ...]:

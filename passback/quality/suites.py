@@ -48,8 +48,8 @@ _cache_lock = threading.Lock()
 class Rule:
     """One expectation of a loaded suite, as the validator needs it."""
 
-    position: int          # position in the suite file
-    type: str              # GX expectation type, e.g. "expect_column_values_to_be_in_set"
+    position: int  # position in the suite file
+    type: str  # GX expectation type, e.g. "expect_column_values_to_be_in_set"
     reason_code: str
     severity: str
     columns: tuple[str, ...]
@@ -97,8 +97,13 @@ def clear_cache() -> None:
 def rules(suite: ExpectationSuite) -> tuple[Rule, ...]:
     """The row-level rules of a suite loaded by ``load_suite``, in file order."""
     return tuple(
-        Rule(position=i, type=exp.expectation_type, reason_code=exp.meta["reason_code"],  # type: ignore[index]
-             severity=exp.meta["severity"], columns=_expectation_columns(exp.configuration.kwargs))  # type: ignore[index]
+        Rule(
+            position=i,
+            type=exp.expectation_type,
+            reason_code=exp.meta["reason_code"],  # type: ignore[index]
+            severity=exp.meta["severity"],  # type: ignore[index]
+            columns=_expectation_columns(exp.configuration.kwargs),
+        )
         for i, exp in enumerate(suite.expectations)
     )
 
@@ -120,8 +125,11 @@ def _build(name: str, path: Path, allowed_reasons: Sequence[str] | None) -> Expe
         raise SuiteLoadError(f"{path}: expected an object with an 'expectations' list")
     if data.get("name") != name:
         raise SuiteLoadError(f"{path}: the suite name {data.get('name')!r} must equal the file stem {name!r}")
-    allowed = tuple(allowed_reasons) if allowed_reasons is not None else SUITE_REASONS.get(
-        name, tuple(dict.fromkeys(ASSESSMENT_REASONS + SCORE_REASONS)))
+    allowed = (
+        tuple(allowed_reasons)
+        if allowed_reasons is not None
+        else SUITE_REASONS.get(name, tuple(dict.fromkeys(ASSESSMENT_REASONS + SCORE_REASONS)))
+    )
     declared: list[dict[str, Any]] = data["expectations"]
     problems = list(_meta_problems(declared, allowed)) + list(_build_problems(declared))
     if problems:
@@ -175,8 +183,11 @@ def _notes(meta: Mapping[str, Any]) -> list[str]:
     from passback.quality.meanings import meaning_of
 
     m = meaning_of(meta["reason_code"])
-    return [f"{meta['reason_code']} ({meta['severity']}): {m.meaning}", f"Who fixes it: {m.who_text}. {m.fix}",
-            f"Rule: {meta['rule']}"]
+    return [
+        f"{meta['reason_code']} ({meta['severity']}): {m.meaning}",
+        f"Who fixes it: {m.who_text}. {m.fix}",
+        f"Rule: {meta['rule']}",
+    ]
 
 
 def _build_problems(declared: list[Any]) -> Iterator[str]:
@@ -207,8 +218,10 @@ def _build_problems(declared: list[Any]) -> Iterator[str]:
             yield f"{label}: 'mostly' is not allowed: every failing row is tagged, whatever the share"
         condition = kwargs.get("row_condition")
         if condition is not None and not isinstance(condition, dict):
-            yield (f"{label}: row_condition must be structured "
-                   '({"type": "comparison", "column": {"name": ...}, ...}), not a query string')
+            yield (
+                f"{label}: row_condition must be structured "
+                '({"type": "comparison", "column": {"name": ...}, ...}), not a query string'
+            )
 
 
 def _expectation_columns(kwargs: Mapping[str, Any]) -> tuple[str, ...]:

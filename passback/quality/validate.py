@@ -38,10 +38,10 @@ class RuleOutcome:
     """Row-level outcome of one suite on one frame."""
 
     suite_name: str
-    reasons: pd.Series                 # index == frame.index, dtype "str"; NA = the row passes
-    counts: dict[str, int]             # reason code -> rows, in reason order (only codes with rows)
-    validation_result: Any             # GX ExpectationSuiteValidationResult (on the combinations)
-    combinations: int                  # distinct combinations validated
+    reasons: pd.Series  # index == frame.index, dtype "str"; NA = the row passes
+    counts: dict[str, int]  # reason code -> rows, in reason order (only codes with rows)
+    validation_result: Any  # GX ExpectationSuiteValidationResult (on the combinations)
+    combinations: int  # distinct combinations validated
     seconds: float
     severity_by_reason: dict[str, str] = field(default_factory=dict)
     _codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16), repr=False)
@@ -111,14 +111,19 @@ def validate_frame(
     per_code = np.bincount(row_code, minlength=none + 1)
     counts = {order[i]: int(per_code[i]) for i in range(none) if per_code[i]}
     severity = {r.reason_code: r.severity for r in suite_rules}
-    result.meta["passback"] = {"rows": len(frame), "combinations": len(combos),
-                               "rows_by_reason": counts}
+    result.meta["passback"] = {"rows": len(frame), "combinations": len(combos), "rows_by_reason": counts}
     # rows per combination: Data Docs count rows, not combinations (passback.quality.docs)
     result.passback_rows = np.bincount(group_of_row, minlength=len(combos)) if len(frame) else np.zeros(0, np.int64)
     return RuleOutcome(
-        suite_name=suite.name, reasons=reasons, counts=counts, validation_result=result,
-        combinations=len(combos), seconds=time.perf_counter() - started, severity_by_reason=severity,
-        _codes=row_code, _order=tuple(order),
+        suite_name=suite.name,
+        reasons=reasons,
+        counts=counts,
+        validation_result=result,
+        combinations=len(combos),
+        seconds=time.perf_counter() - started,
+        severity_by_reason=severity,
+        _codes=row_code,
+        _order=tuple(order),
     )
 
 
@@ -164,8 +169,9 @@ def normalise_for_gx(combos: pd.DataFrame) -> pd.DataFrame:
             out[name] = col.astype("datetime64[ns]")
         elif pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
             numpy_backed = isinstance(col.dtype, np.dtype) and not col.hasnans
-            out[name] = col if numpy_backed else pd.Series(
-                col.to_numpy(dtype="float64", na_value=np.nan), index=col.index)
+            out[name] = (
+                col if numpy_backed else pd.Series(col.to_numpy(dtype="float64", na_value=np.nan), index=col.index)
+            )
         elif col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) in ("date", "datetime", "datetime64"):
             out[name] = _object_dates(col)
         else:  # str / pyarrow / python strings, nullable booleans, categoricals, mixed objects
@@ -193,7 +199,9 @@ def _run_suite(suite: ExpectationSuite, combos: pd.DataFrame) -> Any:
         except Exception as exc:
             raise RuleExecutionError(
                 f"suite {suite.name!r}: Great Expectations failed to run the suite: {exc}",
-                suite=suite.name, expectation="(suite)", reason_code=None,
+                suite=suite.name,
+                expectation="(suite)",
+                reason_code=None,
             ) from exc
 
 
@@ -210,12 +218,16 @@ def _failing_combinations(suite: ExpectationSuite, suite_rules: tuple[Rule, ...]
         if error is not None:
             raise RuleExecutionError(
                 f"suite {suite.name!r}: expectation {label} raised an error instead of validating: {error}",
-                suite=suite.name, expectation=config.type, reason_code=code,
+                suite=suite.name,
+                expectation=config.type,
+                reason_code=code,
             )
         if rule is None:
             raise RuleExecutionError(
                 f"suite {suite.name!r}: a result for an expectation the suite does not hold: {label}",
-                suite=suite.name, expectation=config.type, reason_code=code,
+                suite=suite.name,
+                expectation=config.type,
+                reason_code=code,
             )
         seen.add(rule.position)
         failing = (er.result or {}).get("unexpected_index_list")
@@ -224,14 +236,18 @@ def _failing_combinations(suite: ExpectationSuite, suite_rules: tuple[Rule, ...]
                 continue
             raise RuleExecutionError(
                 f"suite {suite.name!r}: expectation {label} failed without naming the failing rows",
-                suite=suite.name, expectation=config.type, reason_code=code,
+                suite=suite.name,
+                expectation=config.type,
+                reason_code=code,
             )
         yield rule, np.asarray([int(i) for i in failing], dtype=np.intp)
     if len(seen) != len(suite_rules):
         skipped = [r.describe() for r in suite_rules if r.position not in seen]
         raise RuleExecutionError(
             f"suite {suite.name!r}: Great Expectations returned no result for {', '.join(skipped)}",
-            suite=suite.name, expectation=skipped[0], reason_code=None,
+            suite=suite.name,
+            expectation=skipped[0],
+            reason_code=None,
         )
 
 

@@ -58,10 +58,19 @@ def preview(district: str, old_date: Any, new_date: Any, before: pd.Series, eval
         out = []
         for i in ids[:MAX_LISTED]:
             a = firsts.loc[i]
-            out.append({"assessment_id": i, "title": _text(a.get("title")), "class_id": _text(a.get("class_id")),
-                        "assigned_by": _text(a.get("assigned_by")), "assign_date": _day(a.get("assign_date")),
-                        "old_reason": _text(before.get(i)) or None, "new_reason": _text(after.get(i)) or None,
-                        "line_item": _text(li.get(i)) or None, "result_writes": int(res_writes.get(i, 0))})
+            out.append(
+                {
+                    "assessment_id": i,
+                    "title": _text(a.get("title")),
+                    "class_id": _text(a.get("class_id")),
+                    "assigned_by": _text(a.get("assigned_by")),
+                    "assign_date": _day(a.get("assign_date")),
+                    "old_reason": _text(before.get(i)) or None,
+                    "new_reason": _text(after.get(i)) or None,
+                    "line_item": _text(li.get(i)) or None,
+                    "result_writes": int(res_writes.get(i, 0)),
+                }
+            )
         return out
 
     newly_eligible = after.index[(held_before & ~held_after).to_numpy()]
@@ -69,12 +78,23 @@ def preview(district: str, old_date: Any, new_date: Any, before: pd.Series, eval
     changed = after.index[(held_before & held_after & (before != after)).to_numpy()]
     counts = plan.counts()
     return BackfillPreview(
-        district, str(old_date), str(new_date), rows(newly_eligible), rows(newly_held), rows(changed),
-        {"newly_eligible": len(newly_eligible), "newly_held": len(newly_held), "reason_changed": len(changed),
-         "before_effective_date_now": int((before == "before_effective_date").sum()),
-         "before_effective_date_after": int((after == "before_effective_date").sum())},
-        {"line_items": {k: int(counts["line_items"].get(k, 0)) for k in ("create", "update")},
-         "results": {k: int(counts["results"].get(k, 0)) for k in ("create", "update")}},
+        district,
+        str(old_date),
+        str(new_date),
+        rows(newly_eligible),
+        rows(newly_held),
+        rows(changed),
+        {
+            "newly_eligible": len(newly_eligible),
+            "newly_held": len(newly_held),
+            "reason_changed": len(changed),
+            "before_effective_date_now": int((before == "before_effective_date").sum()),
+            "before_effective_date_after": int((after == "before_effective_date").sum()),
+        },
+        {
+            "line_items": {k: int(counts["line_items"].get(k, 0)) for k in ("create", "update")},
+            "results": {k: int(counts["results"].get(k, 0)) for k in ("create", "update")},
+        },
     )
 
 
@@ -90,23 +110,35 @@ def markdown(p: dict[str, Any]) -> str:
     """The preview as the backfill deployment's artifact (no student data)."""
     t, w = p["totals"], p["writes"]
     lines = [
-        f"# Backfill preview — district `{cell(p['district'])}`: effective date {p['old_date']} → {p['new_date']}", "",
+        f"# Backfill preview — district `{cell(p['district'])}`: effective date {p['old_date']} → {p['new_date']}",
+        "",
         f"**{t['newly_eligible']}** assessments become eligible, **{t['newly_held']}** become held back, "
         f"{t['reason_changed']} stay held for another reason.",
         f"Held as `before_effective_date`: {t['before_effective_date_now']} now, {t['before_effective_date_after']} with the new date.",
         f"Applying it would write lineItems: {w['line_items']['create']:,} new, {w['line_items']['update']:,} updated; "
-        f"results: {w['results']['create']:,} new, {w['results']['update']:,} updated.", "",
+        f"results: {w['results']['create']:,} new, {w['results']['update']:,} updated.",
+        "",
     ]
-    for title, key in (("Newly eligible", "newly_eligible"), ("Newly held back", "newly_held"),
-                       ("Still held, for another reason", "reason_changed")):
+    for title, key in (
+        ("Newly eligible", "newly_eligible"),
+        ("Newly held back", "newly_held"),
+        ("Still held, for another reason", "reason_changed"),
+    ):
         items = p[key]
         if not items:
             continue
-        lines += [f"## {title} ({t[key]})", "", "| assessment | title | class | assigned by | assigned | reason now | reason with the new date | lineItem | result writes |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {cell(a['assessment_id'])} | {cell(a['title'])} | {cell(a['class_id'])} | {cell(a['assigned_by'])} | "
-                  f"{a['assign_date']} | {_reason(a['old_reason'])} | {_reason(a['new_reason'])} | {a['line_item'] or '—'} | "
-                  f"{a['result_writes']:,} |" for a in items]
+        lines += [
+            f"## {title} ({t[key]})",
+            "",
+            "| assessment | title | class | assigned by | assigned | reason now | reason with the new date | lineItem | result writes |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {cell(a['assessment_id'])} | {cell(a['title'])} | {cell(a['class_id'])} | {cell(a['assigned_by'])} | "
+            f"{a['assign_date']} | {_reason(a['old_reason'])} | {_reason(a['new_reason'])} | {a['line_item'] or '—'} | "
+            f"{a['result_writes']:,} |"
+            for a in items
+        ]
         if t[key] > len(items):
             lines.append(f"\n… and {t[key] - len(items)} more.")
         lines.append("")

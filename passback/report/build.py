@@ -30,8 +30,10 @@ COMPARABLE_KINDS = ("sync", "dry_run")  # a backfill preview evaluates another d
 def write_outcomes(folder: Path, outcomes: RowOutcomes) -> list[str]:
     """The complete per-row outcomes, dictionary-encoded (a few MB for millions of scores)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name, frame, columns in ((ASSESSMENT_FILE, outcomes.assessments, ASSESSMENT_COLUMNS),
-                                 (SCORE_FILE, outcomes.scores, SCORE_COLUMNS)):
+    for name, frame, columns in (
+        (ASSESSMENT_FILE, outcomes.assessments, ASSESSMENT_COLUMNS),
+        (SCORE_FILE, outcomes.scores, SCORE_COLUMNS),
+    ):
         table = pa.Table.from_pandas(frame[columns], preserve_index=False)
         pq.write_table(table, folder / name, compression="zstd")
     return [ASSESSMENT_FILE, SCORE_FILE]
@@ -42,7 +44,9 @@ def read_outcomes(folder: Path, kind: str, columns: list[str] | None = None) -> 
     return pq.read_table(folder / name, columns=columns).to_pandas()
 
 
-def previous_outcomes(site: ReportSite, engine: Any, district_id: str, run_id: str) -> tuple[str | None, str | None, pd.DataFrame | None]:
+def previous_outcomes(
+    site: ReportSite, engine: Any, district_id: str, run_id: str
+) -> tuple[str | None, str | None, pd.DataFrame | None]:
     """(run id, page, held-back assessments) of the latest earlier sync or dry run with a report."""
     from passback.store.runs import recent_runs
 
@@ -55,9 +59,20 @@ def previous_outcomes(site: ReportSite, engine: Any, district_id: str, run_id: s
     return None, None, None
 
 
-def write_run_report(site: ReportSite, engine: Any, *, district_id: str, run_id: str, kind: str, detail: str | None,
-                     started_at: dt.datetime, summary: dict[str, Any], evaluation: Any, load: Any | None,
-                     dry_run: bool) -> tuple[str, list[model.Section]]:
+def write_run_report(
+    site: ReportSite,
+    engine: Any,
+    *,
+    district_id: str,
+    run_id: str,
+    kind: str,
+    detail: str | None,
+    started_at: dt.datetime,
+    summary: dict[str, Any],
+    evaluation: Any,
+    load: Any | None,
+    dry_run: bool,
+) -> tuple[str, list[model.Section]]:
     """Build the run's folder; returns its page (relative to the site root) and the reason sections."""
     t0 = time.perf_counter()
     page = site.run_page(district_id, run_id, started_at)
@@ -70,8 +85,17 @@ def write_run_report(site: ReportSite, engine: Any, *, district_id: str, run_id:
     titles = evaluation.assessments.drop_duplicates("id").set_index("id")["title"]
     changes = model.changes(outcomes, titles, previous, prev_id)
     sections = model.sections(evaluation, outcomes)
-    report = model.RunReport(district_id, run_id, kind, detail or "", f"{started_at:%Y-%m-%d %H:%M:%S}", summary["status"],
-                             summary, sections, changes)
+    report = model.RunReport(
+        district_id,
+        run_id,
+        kind,
+        detail or "",
+        f"{started_at:%Y-%m-%d %H:%M:%S}",
+        summary["status"],
+        summary,
+        sections,
+        changes,
+    )
     gx = _data_docs(folder / "gx", evaluation, district_id)
     previous_link = _relative(page, prev_page) if prev_page else None
     html = render("run.html", r=_view(report, previous_link), gx=gx, files=files)
@@ -80,13 +104,26 @@ def write_run_report(site: ReportSite, engine: Any, *, district_id: str, run_id:
     return page, sections
 
 
-def write_failure_page(site: ReportSite, *, district_id: str, run_id: str, kind: str, detail: str | None,
-                       started_at: dt.datetime, summary: dict[str, Any]) -> str:
+def write_failure_page(
+    site: ReportSite,
+    *,
+    district_id: str,
+    run_id: str,
+    kind: str,
+    detail: str | None,
+    started_at: dt.datetime,
+    summary: dict[str, Any],
+) -> str:
     page = site.run_page(district_id, run_id, started_at)
     folder = site.path(page).parent
     folder.mkdir(parents=True, exist_ok=True)
-    view = {"district": district_id, "run_id": run_id, "kind_label": kind_label(kind, detail),
-            "started_at": f"{started_at:%Y-%m-%d %H:%M:%S}", "summary": summary}
+    view = {
+        "district": district_id,
+        "run_id": run_id,
+        "kind_label": kind_label(kind, detail),
+        "started_at": f"{started_at:%Y-%m-%d %H:%M:%S}",
+        "summary": summary,
+    }
     write_page(folder / "index.html", render("failed.html", r=view, steps=what_to_do(district_id)))
     return page
 
@@ -111,8 +148,11 @@ def _data_docs(directory: Path, evaluation: Any, district_id: str) -> bool:
     if not evaluation.validation_results:
         return False
     try:
-        build_data_docs([(f"{district_id} {label}", result) for label, result in evaluation.validation_results], directory,
-                        back_link="../index.html")
+        build_data_docs(
+            [(f"{district_id} {label}", result) for label, result in evaluation.validation_results],
+            directory,
+            back_link="../index.html",
+        )
     except Exception as exc:  # noqa: BLE001 - the report must not fail the run
         log.warning("district %s: Data Docs were not built: %s", district_id, exc)
         return False

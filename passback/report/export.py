@@ -32,15 +32,21 @@ def run_folder(site: ReportSite, engine: Any, district_id: str, run_id: str | No
     run = find_run(engine, district_id, run_id)
     if run is None:
         which = f"run {run_id!r}" if run_id else "a run with a report"
-        raise ExportError(f"district {district_id} has no {which}: see `passback runs {district_id}`; "
-                          "a sync or dry run writes the report (PASSBACK_DATA_DOCS_DIR)")
+        raise ExportError(
+            f"district {district_id} has no {which}: see `passback runs {district_id}`; "
+            "a sync or dry run writes the report (PASSBACK_DATA_DOCS_DIR)"
+        )
     if not run.data_docs:
-        raise ExportError(f"run {run.id} of district {district_id} has no report (status {run.status}): "
-                          "pick another run with --run (see `passback runs`)")
+        raise ExportError(
+            f"run {run.id} of district {district_id} has no report (status {run.status}): "
+            "pick another run with --run (see `passback runs`)"
+        )
     folder = site.path(run.data_docs).parent
     if not (folder / ASSESSMENT_FILE).exists() or not (folder / SCORE_FILE).exists():
-        raise ExportError(f"run {run.id} of district {district_id} has no row outcomes in {folder} "
-                          "(a failed run, or removed by the retention setting PASSBACK_REPORT_KEEP_RUNS/_DAYS)")
+        raise ExportError(
+            f"run {run.id} of district {district_id} has no row outcomes in {folder} "
+            "(a failed run, or removed by the retention setting PASSBACK_REPORT_KEEP_RUNS/_DAYS)"
+        )
     return run.id, folder
 
 
@@ -50,17 +56,21 @@ def _table(path: Path, kind: str, meanings: dict[str, str]) -> pa.Table:
     reason = table.column("reason").cast(pa.string())
     codes = pa.array(list(meanings), type=pa.string())
     meaning = pc.take(pa.array(list(meanings.values()), type=pa.string()), pc.index_in(reason, value_set=codes))
-    student = table.column("student_id").cast(pa.string()) if "student_id" in table.column_names else pa.nulls(n, pa.string())
-    return pa.table({
-        "kind": pa.array([kind] * n, type=pa.string()) if n < 1_000 else pa.repeat(pa.scalar(kind), n),
-        "assessment_id": table.column("assessment_id").cast(pa.string()),
-        "student_id": pc.fill_null(student, "") if kind == "assessment" else student,
-        "outcome": table.column("outcome").cast(pa.string()),
-        "reason": reason,
-        "meaning": meaning,
-        "value": table.column("value").cast(pa.string()),
-        "message": table.column("message").cast(pa.string()),
-    })
+    student = (
+        table.column("student_id").cast(pa.string()) if "student_id" in table.column_names else pa.nulls(n, pa.string())
+    )
+    return pa.table(
+        {
+            "kind": pa.array([kind] * n, type=pa.string()) if n < 1_000 else pa.repeat(pa.scalar(kind), n),
+            "assessment_id": table.column("assessment_id").cast(pa.string()),
+            "student_id": pc.fill_null(student, "") if kind == "assessment" else student,
+            "outcome": table.column("outcome").cast(pa.string()),
+            "reason": reason,
+            "meaning": meaning,
+            "value": table.column("value").cast(pa.string()),
+            "message": table.column("message").cast(pa.string()),
+        }
+    )
 
 
 def export_run(folder: Path, out: Path, fmt: str) -> dict[str, int]:

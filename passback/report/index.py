@@ -81,16 +81,31 @@ def publish_index(site: ReportSite, engine: Any, district_id: str, now: dt.datet
         shutil.rmtree(district_dir / legacy, ignore_errors=True)
     prefix = f"{district_dir.name}/"
     decisions = guard_decisions(engine, district_id, kept)
-    view = [{
-        "id": r.id, "started": f"{r.started_at:%Y-%m-%d %H:%M:%S}", "kind_label": kind_label(r.kind, r.detail),
-        "status": r.status, "writes": r.writes, "held": r.held, "error": r.error,
-        "li": _cu(r.summary.get("line_items")), "res": _cu(r.summary.get("results")),
-        "top": sorted((r.summary.get("reasons") or {}).items(), key=lambda kv: -kv[1])[:3],
-        "link": r.page.removeprefix(prefix) if r.page and site.path(r.page).exists() else None,
-        "decision": decisions.get(r.id, ""),
-    } for r in kept]
-    html = render("district.html", district=district_id, runs=view, charts=trend(kept),
-                  keep_runs=site.keep_runs, keep_days=site.keep_days)
+    view = [
+        {
+            "id": r.id,
+            "started": f"{r.started_at:%Y-%m-%d %H:%M:%S}",
+            "kind_label": kind_label(r.kind, r.detail),
+            "status": r.status,
+            "writes": r.writes,
+            "held": r.held,
+            "error": r.error,
+            "li": _cu(r.summary.get("line_items")),
+            "res": _cu(r.summary.get("results")),
+            "top": sorted((r.summary.get("reasons") or {}).items(), key=lambda kv: -kv[1])[:3],
+            "link": r.page.removeprefix(prefix) if r.page and site.path(r.page).exists() else None,
+            "decision": decisions.get(r.id, ""),
+        }
+        for r in kept
+    ]
+    html = render(
+        "district.html",
+        district=district_id,
+        runs=view,
+        charts=trend(kept),
+        keep_runs=site.keep_runs,
+        keep_days=site.keep_days,
+    )
     write_page(district_dir / "index.html", html)
     _publish_root(site, engine)
     return f"{district_dir.name}/index.html"
@@ -105,10 +120,16 @@ def guard_decisions(engine: Any, district_id: str, runs: list[RunRow]) -> dict[s
     for r in runs:
         hold = holds.get(r.id)
         if r.status == "held" and hold is not None:
-            out[r.id] = (f"{hold.status} by {hold.decided_by} {hold.decided_at:%Y-%m-%d %H:%M}" + (f": {hold.note}" if hold.note else "")
-                         if hold.decided_by and hold.decided_at else f"guard: {(r.summary.get('hold') or {}).get('why', '')}")
+            out[r.id] = (
+                f"{hold.status} by {hold.decided_by} {hold.decided_at:%Y-%m-%d %H:%M}"
+                + (f": {hold.note}" if hold.note else "")
+                if hold.decided_by and hold.decided_at
+                else f"guard: {(r.summary.get('hold') or {}).get('why', '')}"
+            )
         for a in r.summary.get("approvals") or []:
-            out[r.id] = f"wrote a plan approved by {a.get('decided_by')} {a.get('decided_at')}" + (f": {a['note']}" if a.get("note") else "")
+            out[r.id] = f"wrote a plan approved by {a.get('decided_by')} {a.get('decided_at')}" + (
+                f": {a['note']}" if a.get("note") else ""
+            )
     return out
 
 
@@ -131,8 +152,12 @@ def trend(runs: list[RunRow]) -> list[Any]:
     series = {code: [float((r.summary.get("reasons") or {}).get(code, 0)) for r in chrono] for code in top}
     others = [c for c in totals if c not in top]
     if others:
-        series["other reasons"] = [float(sum(int((r.summary.get("reasons") or {}).get(c, 0)) for c in others)) for r in chrono]
-    charts = [svg.bars("Writes per run (lineItems + results sent to the SIS)", labels, [float(r.writes) for r in chrono])]
+        series["other reasons"] = [
+            float(sum(int((r.summary.get("reasons") or {}).get(c, 0)) for c in others)) for r in chrono
+        ]
+    charts = [
+        svg.bars("Writes per run (lineItems + results sent to the SIS)", labels, [float(r.writes) for r in chrono])
+    ]
     if series:
         charts.append(svg.lines("Held-back rows per reason", labels, series))  # type: ignore[arg-type]
     return [safe_svg(c) for c in charts]
@@ -148,10 +173,16 @@ def _publish_root(site: ReportSite, engine: Any) -> None:
         if not (folder / "index.html").exists():
             continue
         last = _rows_last(engine, d.id)
-        districts.append({"district": d.id, "link": f"{folder.name}/index.html",
-                          "started": f"{last.started_at:%Y-%m-%d %H:%M:%S}" if last else "",
-                          "kind_label": kind_label(last.kind, last.detail) if last else "",
-                          "status": last.status if last else "", "held": last.held if last else 0})
+        districts.append(
+            {
+                "district": d.id,
+                "link": f"{folder.name}/index.html",
+                "started": f"{last.started_at:%Y-%m-%d %H:%M:%S}" if last else "",
+                "kind_label": kind_label(last.kind, last.detail) if last else "",
+                "status": last.status if last else "",
+                "held": last.held if last else 0,
+            }
+        )
     site.root.mkdir(parents=True, exist_ok=True)
     write_page(site.root / "index.html", render("root.html", districts=districts))
 

@@ -15,8 +15,8 @@ import pandas as pd
 from passback.quality.meanings import ALL_REASONS, Meaning, meaning_of
 from passback.report.outcomes import RowOutcomes
 
-MAX_ASSESSMENTS = 100   # listed per reason on the page (the export has every row)
-MAX_STUDENTS = 25       # listed per assessment under a score reason
+MAX_ASSESSMENTS = 100  # listed per reason on the page (the export has every row)
+MAX_STUDENTS = 25  # listed per assessment under a score reason
 MAX_CHANGES = 200
 
 
@@ -42,7 +42,7 @@ class Listed:
     assign_date: str
     due_date: str
     value: str
-    scores: int                      # scores it holds back (assessment reason) / scores with this reason
+    scores: int  # scores it holds back (assessment reason) / scores with this reason
     students: list[Student] = field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
@@ -53,10 +53,10 @@ class Listed:
 @dataclass
 class Section:
     code: str
-    kind: str                        # "assessment" | "score"
+    kind: str  # "assessment" | "score"
     meaning: Meaning
     rows: int
-    assessments: int                 # distinct assessments concerned
+    assessments: int  # distinct assessments concerned
     listed: list[Listed]
     by_parent: dict[str, int] = field(default_factory=dict)  # assessment_ineligible: scores per assessment reason
 
@@ -68,8 +68,8 @@ class Section:
 @dataclass
 class Changes:
     previous_run: str | None
-    newly_held: list[dict[str, str]]       # assessment_id, title, reason, was
-    newly_passing: list[dict[str, str]]    # assessment_id, title, was
+    newly_held: list[dict[str, str]]  # assessment_id, title, reason, was
+    newly_passing: list[dict[str, str]]  # assessment_id, title, was
     newly_held_total: int = 0
     newly_passing_total: int = 0
 
@@ -117,11 +117,17 @@ def sections(evaluation: Any, outcomes: RowOutcomes) -> list[Section]:
         cls = rows["class_id"].astype("str")
         assigner = rows["assigned_by"].astype("str")
         columns = (
-            _texts(ids), _texts(rows["title"]), _texts(cls),
+            _texts(ids),
+            _texts(rows["title"]),
+            _texts(cls),
             _texts(rows["class_sis_id"]) if "class_sis_id" in rows else [""] * len(rows),
             _lookup(classes["title"], cls) if classes is not None else [""] * len(rows),
-            _texts(assigner), _lookup(names, assigner), _days(rows["assign_date"]), _days(rows["due_date"]),
-            _texts(values.reindex(rows.index)), [int(n) for n in counts.reindex(ids).fillna(0).to_numpy()],
+            _texts(assigner),
+            _lookup(names, assigner),
+            _days(rows["assign_date"]),
+            _days(rows["due_date"]),
+            _texts(values.reindex(rows.index)),
+            [int(n) for n in counts.reindex(ids).fillna(0).to_numpy()],
         )
         return [Listed(*fields) for fields in zip(*columns, strict=True)]
 
@@ -133,8 +139,16 @@ def sections(evaluation: Any, outcomes: RowOutcomes) -> list[Section]:
             rows = a[mask]
             order = held_scores.reindex(rows["id"].astype("str")).fillna(0).to_numpy()
             top = rows.iloc[(-order).argsort(kind="stable")[:MAX_ASSESSMENTS]]
-            out.append(Section(code, "assessment", meaning_of(code), int(mask.sum()), int(mask.sum()),
-                               listed(top, ao["value"], held_scores)))
+            out.append(
+                Section(
+                    code,
+                    "assessment",
+                    meaning_of(code),
+                    int(mask.sum()),
+                    int(mask.sum()),
+                    listed(top, ao["value"], held_scores),
+                )
+            )
     firsts = a[~a["is_duplicate"]].set_index(a.loc[~a["is_duplicate"], "id"].astype("str"))
     s_reason = so["reason"]
     for code in ALL_REASONS:
@@ -146,7 +160,9 @@ def sections(evaluation: Any, outcomes: RowOutcomes) -> list[Section]:
         section = Section(code, "score", meaning_of(code), int(mask.sum()), len(per), [])
         if code == "assessment_ineligible":
             parent = firsts["reason"].astype("str").reindex(per.index)
-            section.by_parent = {str(k): int(v) for k, v in per.groupby(parent.to_numpy()).sum().sort_values(ascending=False).items()}
+            section.by_parent = {
+                str(k): int(v) for k, v in per.groupby(parent.to_numpy()).sum().sort_values(ascending=False).items()
+            }
         else:
             top_ids = per.index[:MAX_ASSESSMENTS]
             known = [i for i in top_ids if i in firsts.index]
@@ -172,8 +188,14 @@ def _add_students(items: list[Listed], s: pd.DataFrame, sub: pd.DataFrame, names
     sis = s.loc[rows.index, "student_sis_id"] if "student_sis_id" in s else pd.Series("", index=rows.index)
     student = rows["student_id"].astype("str")
     by_assessment: dict[str, list[Student]] = {}
-    for aid, sid, sis_id, name, value in zip(_texts(rows["assessment_id"]), _texts(student), _texts(sis),
-                                             _lookup(names, student), _texts(rows["value"]), strict=True):
+    for aid, sid, sis_id, name, value in zip(
+        _texts(rows["assessment_id"]),
+        _texts(student),
+        _texts(sis),
+        _lookup(names, student),
+        _texts(rows["value"]),
+        strict=True,
+    ):
         by_assessment.setdefault(aid, []).append(Student(sid, sis_id, name, value))
     for item in items:
         item.students = by_assessment.get(item.assessment_id, [])
@@ -187,7 +209,9 @@ def _texts(series: pd.Series) -> list[str]:
     return [_text(v) for v in series.to_numpy(dtype=object)]
 
 
-def changes(outcomes: RowOutcomes, titles: pd.Series, previous: pd.DataFrame | None, previous_run: str | None) -> Changes:
+def changes(
+    outcomes: RowOutcomes, titles: pd.Series, previous: pd.DataFrame | None, previous_run: str | None
+) -> Changes:
     """Held-back assessments (any reason) now vs the previous run's (``assessment_id``, ``reason``)."""
     if previous is None:
         return Changes(None, [], [])
@@ -201,8 +225,16 @@ def changes(outcomes: RowOutcomes, titles: pd.Series, previous: pd.DataFrame | N
     title = titles.astype(object).to_dict()
     return Changes(
         previous_run,
-        [{"assessment_id": i, "title": _text(title.get(i)), "reason": str(now_r[i]), "was": _text(was_r[i]) or "passing"}
-         for i in new_held[:MAX_CHANGES]],
+        [
+            {
+                "assessment_id": i,
+                "title": _text(title.get(i)),
+                "reason": str(now_r[i]),
+                "was": _text(was_r[i]) or "passing",
+            }
+            for i in new_held[:MAX_CHANGES]
+        ],
         [{"assessment_id": i, "title": _text(title.get(i)), "was": str(was_r[i])} for i in new_pass[:MAX_CHANGES]],
-        len(new_held), len(new_pass),
+        len(new_held),
+        len(new_pass),
     )

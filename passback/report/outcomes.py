@@ -36,26 +36,32 @@ class RowOutcomes:
 
     def counts(self) -> dict[str, dict[str, int]]:
         """{"line_items": {outcome: n}, "results": {outcome: n}} like the summary's counts."""
-        return {key: {o: int(n) for o, n in frame["outcome"].value_counts().items() if n}
-                for key, frame in (("line_items", self.assessments), ("results", self.scores))}
+        return {
+            key: {o: int(n) for o, n in frame["outcome"].value_counts().items() if n}
+            for key, frame in (("line_items", self.assessments), ("results", self.scores))
+        }
 
 
 def row_outcomes(evaluation: Any, load: Any | None, *, dry_run: bool) -> RowOutcomes:
     a, s, plan = evaluation.assessments, evaluation.scores, evaluation.plan
-    details = pd.DataFrame(load.details if load is not None else [],
-                           columns=["kind", "assessment_id", "student_id", "outcome", "message"])
+    details = pd.DataFrame(
+        load.details if load is not None else [], columns=["kind", "assessment_id", "student_id", "outcome", "message"]
+    )
     a_out = _one_kind(a, plan.line_items, Kind.line_item, load, details, dry_run=dry_run)
     s_out = _one_kind(s, plan.results, Kind.result, load, details, dry_run=dry_run)
     assessments = pd.DataFrame({"assessment_id": a["id"].astype("str"), **a_out}, index=a.index)
     assessments["value"] = assessment_values(a, assessments["reason"], a_out["message"])
-    scores = pd.DataFrame({"assessment_id": s["assessment_id"].astype("str"), "student_id": s["student_id"].astype("str"),
-                           **s_out}, index=s.index)
+    scores = pd.DataFrame(
+        {"assessment_id": s["assessment_id"].astype("str"), "student_id": s["student_id"].astype("str"), **s_out},
+        index=s.index,
+    )
     scores["value"] = score_values(s, scores["reason"], a)
     return RowOutcomes(assessments, scores)
 
 
-def _one_kind(frame: pd.DataFrame, planned: pd.DataFrame, kind: str, load: Any | None, details: pd.DataFrame,
-              *, dry_run: bool) -> dict[str, Any]:
+def _one_kind(
+    frame: pd.DataFrame, planned: pd.DataFrame, kind: str, load: Any | None, details: pd.DataFrame, *, dry_run: bool
+) -> dict[str, Any]:
     n = len(frame)
     reason_codes = _reason_codes(frame["reason"])
     outcome = np.full(n, _O["pending"], dtype=np.int8)
@@ -64,14 +70,20 @@ def _one_kind(frame: pd.DataFrame, planned: pd.DataFrame, kind: str, load: Any |
     pos = frame.index.get_indexer(planned.index)
     action = planned["action"].to_numpy(dtype=object)
     loaded = load is not None and not dry_run
-    plan_outcome = {"create": "pending" if loaded else "created", "update": "pending" if loaded else "updated",
-                    "unchanged": "unchanged", "held": "rejected"}
+    plan_outcome = {
+        "create": "pending" if loaded else "created",
+        "update": "pending" if loaded else "updated",
+        "unchanged": "unchanged",
+        "held": "rejected",
+    }
     for act, name in plan_outcome.items():
         outcome[pos[action == act]] = _O[name]
     message[pos[action == "held"]] = HELD_MESSAGE
     if loaded:
         labels = np.frombuffer(load.written[kind], dtype=np.int64) if len(load.written[kind]) else np.zeros(0, np.int64)  # type: ignore[union-attr]
-        created = np.frombuffer(load.written_created[kind], dtype=np.int8).astype(bool) if len(labels) else np.zeros(0, bool)  # type: ignore[union-attr]
+        created = (
+            np.frombuffer(load.written_created[kind], dtype=np.int8).astype(bool) if len(labels) else np.zeros(0, bool)  # type: ignore[union-attr]
+        )
         at = frame.index.get_indexer(labels)
         outcome[at[created]] = _O["created"]
         outcome[at[~created]] = _O["updated"]
@@ -104,7 +116,9 @@ def _positions(frame: pd.DataFrame, planned: pd.DataFrame, details: pd.DataFrame
     """Positions in ``frame`` of the detail rows (matched on the plan's assessment and student ids)."""
     sub = planned[planned["assessment_id"].isin(pd.Index(details["assessment_id"].astype("str")))]
     keys = pd.MultiIndex.from_arrays([sub["assessment_id"].astype("str"), sub["student_id"].astype("str").fillna("")])
-    want = pd.MultiIndex.from_arrays([details["assessment_id"].astype("str"), details["student_id"].astype("str").fillna("")])
+    want = pd.MultiIndex.from_arrays(
+        [details["assessment_id"].astype("str"), details["student_id"].astype("str").fillna("")]
+    )
     hit = keys.get_indexer(want)
     found = hit >= 0
     labels = sub.index.to_numpy()[np.clip(hit, 0, None)] if len(sub) else np.zeros(len(hit), dtype=np.int64)

@@ -29,8 +29,12 @@ class ReportSite:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReportSite:
-        return cls(Path(settings.docs_dir), (settings.report_base_url or "").rstrip("/") or None,
-                   settings.report_keep_runs, settings.report_keep_days)
+        return cls(
+            Path(settings.docs_dir),
+            (settings.report_base_url or "").rstrip("/") or None,
+            settings.report_keep_runs,
+            settings.report_keep_days,
+        )
 
     def district_dir(self, district_id: str) -> Path:
         return self.root / safe_key(district_id)

@@ -23,9 +23,11 @@ def _scale(top: float) -> float:
 
 def _frame(title: str, labels: Sequence[str], top: float) -> list[str]:
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
-             f'role="img" aria-label="{escape(title)}" class="trend">',
-             f'<text x="{LEFT}" y="11" font-size="12" font-weight="600">{escape(title)}</text>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
+        f'role="img" aria-label="{escape(title)}" class="trend">',
+        f'<text x="{LEFT}" y="11" font-size="12" font-weight="600">{escape(title)}</text>',
+    ]
     for i in range(5):
         y = TOP + plot_h - plot_h * i / 4
         parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e9ecef"/>')
@@ -34,7 +36,9 @@ def _frame(title: str, labels: Sequence[str], top: float) -> list[str]:
     for i, label in enumerate(labels):
         if i % step == 0 or i == len(labels) - 1:
             x = _x(i, len(labels))
-            parts.append(f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 14}" font-size="10" text-anchor="middle">{escape(label)}</text>')
+            parts.append(
+                f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 14}" font-size="10" text-anchor="middle">{escape(label)}</text>'
+            )
     return parts
 
 
@@ -54,8 +58,10 @@ def bars(title: str, labels: Sequence[str], values: Sequence[float]) -> str:
     width = max(2.0, (WIDTH - LEFT - RIGHT) / max(len(labels), 1) * 0.6)
     for i, v in enumerate(values):
         y = _y(v, top)
-        parts.append(f'<rect x="{_x(i, len(labels)) - width / 2:.1f}" y="{y:.1f}" width="{width:.1f}" '
-                     f'height="{HEIGHT - BOTTOM - y:.1f}" fill="{PALETTE[0]}"><title>{escape(labels[i])}: {v:,.0f}</title></rect>')
+        parts.append(
+            f'<rect x="{_x(i, len(labels)) - width / 2:.1f}" y="{y:.1f}" width="{width:.1f}" '
+            f'height="{HEIGHT - BOTTOM - y:.1f}" fill="{PALETTE[0]}"><title>{escape(labels[i])}: {v:,.0f}</title></rect>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -69,10 +75,14 @@ def lines(title: str, labels: Sequence[str], series: dict[str, Sequence[float]])
         points = " ".join(f"{_x(i, n):.1f},{_y(v, top):.1f}" for i, v in enumerate(values))
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{points}"/>')
         for i, v in enumerate(values):
-            parts.append(f'<circle cx="{_x(i, n):.1f}" cy="{_y(v, top):.1f}" r="2.5" fill="{color}">'
-                         f'<title>{escape(name)} — {escape(labels[i])}: {v:,.0f}</title></circle>')
+            parts.append(
+                f'<circle cx="{_x(i, n):.1f}" cy="{_y(v, top):.1f}" r="2.5" fill="{color}">'
+                f"<title>{escape(name)} — {escape(labels[i])}: {v:,.0f}</title></circle>"
+            )
         y = TOP + 4 + 15 * k
-        parts.append(f'<rect x="{WIDTH - RIGHT + 12}" y="{y}" width="10" height="10" fill="{color}"/>'
-                     f'<text x="{WIDTH - RIGHT + 27}" y="{y + 9}" font-size="11">{escape(name)}</text>')
+        parts.append(
+            f'<rect x="{WIDTH - RIGHT + 12}" y="{y}" width="10" height="10" fill="{color}"/>'
+            f'<text x="{WIDTH - RIGHT + 27}" y="{y + 9}" font-size="11">{escape(name)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)

@@ -150,5 +150,11 @@ ROOT = """{% extends "base.html" %}
 {% endblock %}
 """
 
-TEMPLATES = {"base.html": BASE, "counts.html": COUNTS, "run.html": RUN, "failed.html": FAILED,
-             "district.html": DISTRICT, "root.html": ROOT}
+TEMPLATES = {
+    "base.html": BASE,
+    "counts.html": COUNTS,
+    "run.html": RUN,
+    "failed.html": FAILED,
+    "district.html": DISTRICT,
+    "root.html": ROOT,
+}

@@ -40,14 +40,22 @@ def _title_too_long(a: pd.DataFrame) -> pd.Series:
 
 def _missing_dates(a: pd.DataFrame) -> pd.Series:
     assign, due = a["assign_date"].isna(), a["due_date"].isna()
-    out = np.where(assign & due, "assign and due dates missing", np.where(assign, "assign date missing", "due date missing"))
+    out = np.where(
+        assign & due, "assign and due dates missing", np.where(assign, "assign date missing", "due date missing")
+    )
     return pd.Series(out, index=a.index, dtype="str")
 
 
 def _outside(a: pd.DataFrame) -> pd.Series:
     assign = a["assign_gp"].isna()
-    return pd.Series(np.where(assign, "assign date " + _day(a["assign_date"]), "due date " + _day(a["due_date"])),
-                     index=a.index, dtype="str") + " in no grading period"
+    return (
+        pd.Series(
+            np.where(assign, "assign date " + _day(a["assign_date"]), "due date " + _day(a["due_date"])),
+            index=a.index,
+            dtype="str",
+        )
+        + " in no grading period"
+    )
 
 
 ASSESSMENT_VALUES: dict[str, Text] = {
@@ -63,14 +71,22 @@ ASSESSMENT_VALUES: dict[str, Text] = {
     "assigner_not_in_group": lambda a: "assigned by " + _quoted(a["assigned_by"]) + ", not in the passback group",
     "missing_dates": _missing_dates,
     "due_before_assign": lambda a: "due " + _day(a["due_date"]) + " before assign " + _day(a["assign_date"]),
-    "before_effective_date": lambda a: "assigned " + _day(a["assign_date"]) + ", effective date " + _day(a["effective_date"]),
+    "before_effective_date": lambda a: (
+        "assigned " + _day(a["assign_date"]) + ", effective date " + _day(a["effective_date"])
+    ),
     "outside_grading_periods": _outside,
-    "straddles_grading_periods": lambda a: ("assign in " + a["assign_gp"].astype("str") + ", due in "
-                                            + a["due_gp"].astype("str")),
+    "straddles_grading_periods": lambda a: (
+        "assign in " + a["assign_gp"].astype("str") + ", due in " + a["due_gp"].astype("str")
+    ),
     "grading_period_closed": lambda a: "grading period " + a["assign_gp"].astype("str").fillna("?") + " closed",
     "category_unmapped": lambda a: "type " + _quoted(a["assessment_type"]) + " not mapped",
-    "category_not_in_sis": lambda a: ("type " + _quoted(a["assessment_type"]) + " mapped to category "
-                                      + _quoted(a["category_id"]) + ", not active in Skyward"),
+    "category_not_in_sis": lambda a: (
+        "type "
+        + _quoted(a["assessment_type"])
+        + " mapped to category "
+        + _quoted(a["category_id"])
+        + ", not active in Skyward"
+    ),
     "nothing_to_send": lambda a: pd.Series("no score graded or past due yet", index=a.index, dtype="str"),
 }
 
@@ -136,8 +152,11 @@ def score_values(s: pd.DataFrame, reasons: pd.Series, a: pd.DataFrame) -> pd.Cat
             put(mask, pd.Series(text))
         else:
             put(mask, SCORE_VALUES.get(code, code))
-    return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object)) if labels else \
-        pd.Categorical([None] * len(s), categories=pd.Index([], dtype=object))
+    return (
+        pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object))
+        if labels
+        else pd.Categorical([None] * len(s), categories=pd.Index([], dtype=object))
+    )
 
 
 SCORE_VALUES: dict[str, str] = {

@@ -19,8 +19,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--token-lifetime", type=float, default=3600.0)
     p.add_argument("--port-file", type=Path, default=None)
     a = p.parse_args(argv)
-    run_server(a.scenario, a.host, a.port, a.db, FaultConfig.model_validate_json(a.faults),
-               token_lifetime_s=a.token_lifetime, port_file=a.port_file)
+    run_server(
+        a.scenario,
+        a.host,
+        a.port,
+        a.db,
+        FaultConfig.model_validate_json(a.faults),
+        token_lifetime_s=a.token_lifetime,
+        port_file=a.port_file,
+    )
 
 
 if __name__ == "__main__":

@@ -68,8 +68,10 @@ async def state(request: Request, tenant: str, objects: bool = True) -> dict[str
         "tenant": tenant,
         "settings": store.settings(tenant),
         "closed_grading_periods": [p.sourced_id for p in store.periods(tenant) if p.closed],
-        "counts": {"lineItems": store.count("line_item", "tenant=?", [tenant]),
-                   "results": store.count("result", "tenant=?", [tenant])},
+        "counts": {
+            "lineItems": store.count("line_item", "tenant=?", [tenant]),
+            "results": store.count("result", "tenant=?", [tenant]),
+        },
         "duplicate_line_items": store.duplicate_line_items(tenant),
     }
     if objects:
@@ -91,7 +93,9 @@ async def reset_stats(request: Request) -> dict[str, Any]:
 
 
 @router.get("/requests")
-async def requests(request: Request, tenant: str | None = None, since: int = 0, limit: int | None = None) -> dict[str, Any]:
+async def requests(
+    request: Request, tenant: str | None = None, since: int = 0, limit: int | None = None
+) -> dict[str, Any]:
     return {"requests": _sim(request).telemetry.requests(tenant, since, limit)}
 
 
@@ -162,8 +166,15 @@ async def enrol(request: Request, tenant: str, enrollment: EnrollmentIn) -> dict
     sim = _sim(request)
     _tenant(sim, tenant)
     sid = f"enr-{enrollment.class_id}-{enrollment.user_id}-{enrollment.role}"
-    obj = {"sourcedId": sid, "status": "active", "dateLastModified": now_iso(), "role": enrollment.role, "primary": False,
-           "user": ref(tenant, "user", enrollment.user_id), "class": ref(tenant, "class", enrollment.class_id)}
+    obj = {
+        "sourcedId": sid,
+        "status": "active",
+        "dateLastModified": now_iso(),
+        "role": enrollment.role,
+        "primary": False,
+        "user": ref(tenant, "user", enrollment.user_id),
+        "class": ref(tenant, "class", enrollment.class_id),
+    }
     sim.store.add_enrollment(tenant, sid, enrollment.class_id, enrollment.user_id, enrollment.role, dumps(obj))
     return {"tenant": tenant, "sourcedId": sid}
 

@@ -48,8 +48,11 @@ async def token_endpoint(request: Request) -> Response:
     except OAuthError as exc:
         if record is not None:
             record.client_id = exc.client_id
-        return json_response({"error": exc.error, "error_description": exc.description}, exc.status,
-                             {**exc.headers, "Cache-Control": "no-store"})
+        return json_response(
+            {"error": exc.error, "error_description": exc.description},
+            exc.status,
+            {**exc.headers, "Cache-Control": "no-store"},
+        )
     if record is not None:
         record.client_id = client_id
     return json_response(payload, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
@@ -65,13 +68,23 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/admin"):
         return json_response({"detail": exc.detail}, exc.status_code, dict(exc.headers or {}))
     minor = "unknownobject" if exc.status_code == 404 else "invalid_data"
-    token = {404: "oneroster.unknown_path", 405: "oneroster.method_not_allowed"}.get(exc.status_code, "oneroster.http_error")
-    return json_response(status_body(minor, f"{token}: {exc.detail} ({request.method} {request.url.path})"),
-                         exc.status_code, dict(exc.headers or {}))
+    token = {404: "oneroster.unknown_path", 405: "oneroster.method_not_allowed"}.get(
+        exc.status_code, "oneroster.http_error"
+    )
+    return json_response(
+        status_body(minor, f"{token}: {exc.detail} ({request.method} {request.url.path})"),
+        exc.status_code,
+        dict(exc.headers or {}),
+    )
 
 
-def create_app(scenario: Scenario | None = None, *, db_path: str = ":memory:", faults: FaultConfig | None = None,
-               token_lifetime_s: float = 3600) -> FastAPI:
+def create_app(
+    scenario: Scenario | None = None,
+    *,
+    db_path: str = ":memory:",
+    faults: FaultConfig | None = None,
+    token_lifetime_s: float = 3600,
+) -> FastAPI:
     """A simulator app over a SQLite store at ``db_path`` (``:memory:`` or a file), seeded from ``scenario``
     (its tenants' rostering side is replaced; a file's existing gradebook is kept)."""
     store = Store(db_path)

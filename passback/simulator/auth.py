@@ -51,20 +51,32 @@ class Token:
 class OAuthError(Exception):
     """A token endpoint refusal: RFC 6749 ``{"error": ...}`` body."""
 
-    def __init__(self, status: int, error: str, description: str, headers: dict[str, str] | None = None,
-                 client_id: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        description: str,
+        headers: dict[str, str] | None = None,
+        client_id: str | None = None,
+    ) -> None:
         super().__init__(description)
         self.status, self.error, self.description, self.headers = status, error, description, headers or {}
         self.client_id = client_id  # the client id presented, if any (not a secret; for the request log)
 
 
 def _invalid_token(description: str) -> ApiError:
-    return ApiError(401, "unauthorisedrequest", f"oauth.invalid_token: {description}",
-                    {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"'})
+    return ApiError(
+        401,
+        "unauthorisedrequest",
+        f"oauth.invalid_token: {description}",
+        {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"'},
+    )
 
 
 class Auth:
-    def __init__(self, store: Store, lifetime_s: Callable[[], float], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, store: Store, lifetime_s: Callable[[], float], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.store = store
         self.lifetime_s = lifetime_s
         self.clock = clock
@@ -78,15 +90,20 @@ class Auth:
             try:
                 decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
             except (binascii.Error, UnicodeDecodeError):
-                raise OAuthError(401, "invalid_client", "malformed Basic credentials",
-                                 {"WWW-Authenticate": 'Basic realm="oauth"'}) from None
+                raise OAuthError(
+                    401, "invalid_client", "malformed Basic credentials", {"WWW-Authenticate": 'Basic realm="oauth"'}
+                ) from None
             client_id, sep, secret = decoded.partition(":")
             if not sep:
-                raise OAuthError(401, "invalid_client", "malformed Basic credentials", {"WWW-Authenticate": 'Basic realm="oauth"'})
+                raise OAuthError(
+                    401, "invalid_client", "malformed Basic credentials", {"WWW-Authenticate": 'Basic realm="oauth"'}
+                )
             return unquote_plus(client_id), unquote_plus(secret), True
         if form.get("client_id") and "client_secret" in form:
             return form["client_id"], form["client_secret"], False
-        raise OAuthError(401, "invalid_client", "no client credentials (HTTP Basic or client_id/client_secret form fields)")
+        raise OAuthError(
+            401, "invalid_client", "no client credentials (HTTP Basic or client_id/client_secret form fields)"
+        )
 
     def issue(self, tenant: str, authorization: str | None, body: bytes) -> tuple[str, dict[str, object]]:
         """(client_id, token response) for a token request; OAuthError when refused."""
@@ -102,14 +119,19 @@ class Auth:
         requested = {scope_name(s) for s in form.get("scope", "").split()}
         granted = allowed & requested if requested else allowed
         if not granted:
-            raise OAuthError(400, "invalid_scope", "none of the requested scopes is granted to this client",
-                             client_id=client_id)
+            raise OAuthError(
+                400, "invalid_scope", "none of the requested scopes is granted to this client", client_id=client_id
+            )
         self._purge()
         value = secrets.token_urlsafe(32)
         self.tokens[value] = Token(tenant, client_id, frozenset(granted), self.clock())
         lifetime = self.lifetime_s()
-        return client_id, {"access_token": value, "token_type": "bearer", "expires_in": math.ceil(lifetime),
-                           "scope": " ".join(scope_url(s) for s in sorted(granted))}
+        return client_id, {
+            "access_token": value,
+            "token_type": "bearer",
+            "expires_in": math.ceil(lifetime),
+            "scope": " ".join(scope_url(s) for s in sorted(granted)),
+        }
 
     def _purge(self) -> None:
         self._issued += 1
@@ -150,6 +172,9 @@ class Auth:
             self.tokens.pop(value, None)
             raise _invalid_token("token expired")
         if not token.scopes.intersection(needed):
-            raise ApiError(403, "forbidden", f"oauth.insufficient_scope: this operation needs the scope "
-                                             f"{' or '.join(scope_url(n) for n in needed)}")
+            raise ApiError(
+                403,
+                "forbidden",
+                f"oauth.insufficient_scope: this operation needs the scope {' or '.join(scope_url(n) for n in needed)}",
+            )
         return token

@@ -22,8 +22,7 @@ JSON = "application/json"
 class ApiError(Exception):
     """A refusal with its HTTP status, 1.1 codeMinor, token-prefixed description and extra headers."""
 
-    def __init__(self, status: int, code_minor: str, description: str,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, code_minor: str, description: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(description)
         self.status = status
         self.code_minor = code_minor
@@ -35,9 +34,19 @@ class ApiError(Exception):
         return self.description.split(":", 1)[0]
 
 
-def status_body(code_minor: str, description: str, *, major: str = "failure", severity: str = "error") -> dict[str, Any]:
-    return {"statusInfoSet": [{"imsx_codeMajor": major, "imsx_severity": severity,
-                               "imsx_codeMinor": code_minor, "imsx_description": description}]}
+def status_body(
+    code_minor: str, description: str, *, major: str = "failure", severity: str = "error"
+) -> dict[str, Any]:
+    return {
+        "statusInfoSet": [
+            {
+                "imsx_codeMajor": major,
+                "imsx_severity": severity,
+                "imsx_codeMinor": code_minor,
+                "imsx_description": description,
+            }
+        ]
+    }
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

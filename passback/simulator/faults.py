@@ -39,26 +39,42 @@ class FaultConfig(BaseModel):
     drop_rate: float = Field(0.0, ge=0, le=1, description="share whose connection is dropped without an answer")
     throttle_rate: float = Field(0.0, ge=0, le=1, description="share answered 429 with Retry-After: 1, at random")
     fault_phase: Literal["before", "after"] = Field(
-        "before", description="'after': the request is processed (a write is stored) before the error/drop/hang")
+        "before", description="'after': the request is processed (a write is stored) before the error/drop/hang"
+    )
     token_lifetime_s: float | None = Field(None, ge=0, description="overrides create_app(token_lifetime_s=...)")
     seed: int | None = Field(None, description="seed of the fault RNG (reproducible draws)")
     # -- hostile answers (docs/simulator.md, "Hostile faults"); one more draw per served write / API answer
-    html_write_rate: float = Field(0.0, ge=0, le=1, description="writes answered 200 with an HTML sign-in page; not stored")
-    foreign_json_rate: float = Field(0.0, ge=0, le=1, description="writes answered 200 with JSON of another shape; not stored")
-    redirect_rate: float = Field(0.0, ge=0, le=1, description="writes answered 307 to another host's login page; not stored")
+    html_write_rate: float = Field(
+        0.0, ge=0, le=1, description="writes answered 200 with an HTML sign-in page; not stored"
+    )
+    foreign_json_rate: float = Field(
+        0.0, ge=0, le=1, description="writes answered 200 with JSON of another shape; not stored"
+    )
+    redirect_rate: float = Field(
+        0.0, ge=0, le=1, description="writes answered 307 to another host's login page; not stored"
+    )
     phantom_write_rate: float = Field(
-        0.0, ge=0, le=1, description="writes answered as stored (2xx + the object) but not stored (the old version stays)")
+        0.0,
+        ge=0,
+        le=1,
+        description="writes answered as stored (2xx + the object) but not stored (the old version stays)",
+    )
     html_token: bool = Field(False, description="the token endpoint answers 200 with an HTML sign-in page")
     echo_credentials: bool = Field(
-        False, description="the token endpoint answers 200 with an OAuth error echoing the client id, secret and header")
+        False, description="the token endpoint answers 200 with an OAuth error echoing the client id, secret and header"
+    )
     drip_rate: float = Field(0.0, ge=0, le=1, description="API answers whose body is sent one byte per drip_interval_s")
     drip_interval_s: float = Field(2.0, gt=0)
-    oversize_rate: float = Field(0.0, ge=0, le=1, description="API answers padded with whitespace to oversize_mb (streamed)")
+    oversize_rate: float = Field(
+        0.0, ge=0, le=1, description="API answers padded with whitespace to oversize_mb (streamed)"
+    )
     oversize_mb: float = Field(64.0, gt=0)
     endless_next_links: bool = Field(
-        False, description="collections never end: invented records, a next link on every page, no X-Total-Count")
+        False, description="collections never end: invented records, a next link on every page, no X-Total-Count"
+    )
     lying_total_count: bool = Field(
-        False, description="collections never end: X-Total-Count two pages ahead of the reader, invented records")
+        False, description="collections never end: X-Total-Count two pages ahead of the reader, invented records"
+    )
     control_chars: bool = Field(False, description="error descriptions carry ANSI escapes (\\x1b[2J ...) and BEL")
 
     def merged(self, patch: dict[str, Any]) -> FaultConfig:
@@ -184,8 +200,11 @@ class FaultRuntime:
         """For a write that is served: html, foreign_json, redirect, phantom (cumulative rates) or nothing."""
         c = self.config
         rates: tuple[tuple[HostileWrite, float], ...] = (
-            ("html", c.html_write_rate), ("foreign_json", c.foreign_json_rate), ("redirect", c.redirect_rate),
-            ("phantom", c.phantom_write_rate))
+            ("html", c.html_write_rate),
+            ("foreign_json", c.foreign_json_rate),
+            ("redirect", c.redirect_rate),
+            ("phantom", c.phantom_write_rate),
+        )
         return self._pick(rates)
 
     def delivery(self) -> Delivery | None:

@@ -23,8 +23,10 @@ from passback.simulator.schema import API_PREFIX
 from passback.simulator.state import SimState, authorize
 from passback.simulator.store import Store
 
-LICENCE = ("skyward.not_licensed: this district has no Skyward LMS/OneRoster API licence; without it the "
-           "OneRoster API is read-only (no gradebook writes)")
+LICENCE = (
+    "skyward.not_licensed: this district has no Skyward LMS/OneRoster API licence; without it the "
+    "OneRoster API is read-only (no gradebook writes)"
+)
 
 
 def _licensed(sim: SimState, tenant: str) -> None:
@@ -34,8 +36,11 @@ def _licensed(sim: SimState, tenant: str) -> None:
 
 def _closed(store: Store, tenant: str, period_id: str | None, what: str) -> None:
     if period_id and any(p.sourced_id == period_id and p.closed for p in store.periods(tenant)):
-        raise invalid("skyward.grading_period_closed", f"{what} is in grading period {period_id!r}, which is closed: "
-                      "no gradebook writes into a closed grading period")
+        raise invalid(
+            "skyward.grading_period_closed",
+            f"{what} is in grading period {period_id!r}, which is closed: "
+            "no gradebook writes into a closed grading period",
+        )
 
 
 async def put_line_item(request: Request) -> Response:
@@ -88,8 +93,10 @@ async def delete_result(request: Request) -> Response:
 def register(app: FastAPI) -> None:
     base = "/{tenant}" + API_PREFIX
     reads = dict(GRADEBOOK_ITEMS)
-    for path, put, delete in (("/lineItems/{id}", put_line_item, delete_line_item),
-                              ("/results/{id}", put_result, delete_result)):
+    for path, put, delete in (
+        ("/lineItems/{id}", put_line_item, delete_line_item),
+        ("/results/{id}", put_result, delete_result),
+    ):
         app.add_route(base + path, reads[path], methods=["GET"])
         app.add_route(base + path, put, methods=["PUT"])
         app.add_route(base + path, delete, methods=["DELETE"])

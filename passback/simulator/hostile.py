@@ -23,9 +23,11 @@ from passback.simulator.errors import json_response
 from passback.simulator.store import Store
 
 LOGIN_HOST = "sso.login-gateway.invalid"
-LOGIN_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body><h1>Sign in to continue</h1>"
-              b"<form method=\"post\" action=\"https://" + LOGIN_HOST.encode() + b"/login\"><input name=\"user\">"
-              b"<input name=\"password\" type=\"password\"><button>Sign in</button></form></body></html>")
+LOGIN_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body><h1>Sign in to continue</h1>"
+    b'<form method="post" action="https://' + LOGIN_HOST.encode() + b'/login"><input name="user">'
+    b'<input name="password" type="password"><button>Sign in</button></form></body></html>'
+)
 CONTROLS = ("\x1b[2J\x1b[H\x1b[31m", "\x1b[0m\x07")  # clear screen, home, red ... reset, bell
 _TABLES = {"lineItems": "line_item", "results": "result"}
 
@@ -81,8 +83,9 @@ async def _watch(receive: Receive, gone: asyncio.Event) -> None:
     gone.set()
 
 
-async def deliver(kind: str, held: list[Message], send: Send, receive: Receive, *, interval_s: float,
-                  oversize_mb: float) -> None:
+async def deliver(
+    kind: str, held: list[Message], send: Send, receive: Receive, *, interval_s: float, oversize_mb: float
+) -> None:
     """Send the held answer ``drip`` (one byte per ``interval_s``) or ``oversize`` (padded with
     whitespace to ``oversize_mb``, streamed in 1 MB chunks), until the client goes away."""
     start = dict(held[0])
@@ -96,7 +99,7 @@ async def deliver(kind: str, held: list[Message], send: Send, receive: Receive, 
                 if gone.is_set():
                     return
                 last = i == len(body) - 1
-                await send({"type": "http.response.body", "body": body[i:i + 1], "more_body": not last})
+                await send({"type": "http.response.body", "body": body[i : i + 1], "more_body": not last})
                 if not last:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(gone.wait(), interval_s)
@@ -120,8 +123,14 @@ async def deliver(kind: str, held: list[Message], send: Send, receive: Receive, 
 # -- control characters in error descriptions -----------------------------------------------------
 def _poison(obj: Any) -> Any:
     if isinstance(obj, dict):
-        return {k: (f"{CONTROLS[0]}{v}{CONTROLS[1]}" if k.lower() in ("imsx_description", "error_description")
-                    and isinstance(v, str) else _poison(v)) for k, v in obj.items()}
+        return {
+            k: (
+                f"{CONTROLS[0]}{v}{CONTROLS[1]}"
+                if k.lower() in ("imsx_description", "error_description") and isinstance(v, str)
+                else _poison(v)
+            )
+            for k, v in obj.items()
+        }
     if isinstance(obj, list):
         return [_poison(v) for v in obj]
     return obj
@@ -156,6 +165,7 @@ def with_controls(send: Send) -> Send:
         held.clear()
         await send(start)
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
     return poisoned
 
 
@@ -166,14 +176,27 @@ def echo_credentials(credentials: Callable[[], tuple[str, str]], authorization: 
         client_id, secret = credentials()
     except Exception:  # noqa: BLE001 - no credentials presented: echo what there is
         client_id, secret = "", ""
-    return json_response({"error": "invalid_client", "client_id": client_id, "client_secret": secret,
-                          "error_description": f"client {client_id}:{secret} is not valid here "
-                                               f"(Authorization: {authorization or ''})"})
+    return json_response(
+        {
+            "error": "invalid_client",
+            "client_id": client_id,
+            "client_secret": secret,
+            "error_description": f"client {client_id}:{secret} is not valid here "
+            f"(Authorization: {authorization or ''})",
+        }
+    )
 
 
 # -- collections that never end -------------------------------------------------------------------
-def endless_page(request: Request, rows: list[dict[str, Any]], template: dict[str, Any] | None, limit: int,
-                 offset: int, *, lying_total: bool) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def endless_page(
+    request: Request,
+    rows: list[dict[str, Any]],
+    template: dict[str, Any] | None,
+    limit: int,
+    offset: int,
+    *,
+    lying_total: bool,
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """This page filled up to ``limit`` with invented records, and headers that promise more:
     a ``next`` link (and no X-Total-Count), or an X-Total-Count two pages ahead of the reader."""
     base = template or {"sourcedId": "ghost", "status": "active", "title": "ghost"}

@@ -29,7 +29,7 @@ from passback.simulator.schema import API_PREFIX, TOKEN_SUFFIX
 from passback.simulator.state import SimState
 from passback.simulator.telemetry import RequestRecord
 
-DROP_KEY = "passback.drop"      # scope key: a callable that closes the client connection (set by server.py)
+DROP_KEY = "passback.drop"  # scope key: a callable that closes the client connection (set by server.py)
 RECORD_KEY = "passback.record"  # scope key: the RequestRecord of this request (handlers add the client id)
 
 
@@ -82,7 +82,9 @@ class SimMiddleware:
             wait = faults.throttle(rec.tenant)
             if wait > 0:
                 rec.fault = "throttled"
-                body = status_body("server_busy", f"fault.rate_limited: too many gradebook writes; retry in {wait:.2f} s")
+                body = status_body(
+                    "server_busy", f"fault.rate_limited: too many gradebook writes; retry in {wait:.2f} s"
+                )
                 await json_response(body, 429, {"Retry-After": retry_after_header(wait)})(scope, receive, send)
                 return
         gate = faults.gate
@@ -119,7 +121,11 @@ class SimMiddleware:
                 await json_response(body, 429, {"Retry-After": "1"})(scope, receive, send)
                 return
             status = faults.error_status()
-            minor, token = ("server_busy", "fault.unavailable") if status == 503 else ("internal_server_error", "fault.server_error")
+            minor, token = (
+                ("server_busy", "fault.unavailable")
+                if status == 503
+                else ("internal_server_error", "fault.server_error")
+            )
             response: Response = json_response(status_body(minor, f"{token}: injected HTTP {status}"), status)
             await response(scope, receive, send)
         finally:
@@ -132,8 +138,11 @@ class SimMiddleware:
         bad = faults.hostile_write() if not is_token and scope["method"] in ("PUT", "DELETE") else None
         if bad in ("html", "foreign_json", "redirect"):
             rec.fault = bad
-            answer = {"html": hostile.html_page, "foreign_json": lambda: hostile.foreign_json(path),
-                      "redirect": lambda: hostile.redirect(path)}[bad]()
+            answer = {
+                "html": hostile.html_page,
+                "foreign_json": lambda: hostile.foreign_json(path),
+                "redirect": lambda: hostile.redirect(path),
+            }[bad]()
             await answer(scope, receive, send)
             return
         delivery = None if is_token else faults.delivery()
@@ -167,6 +176,7 @@ class SimMiddleware:
 def _holder(held: list[Message]) -> Callable[[Message], Any]:
     async def hold(message: Message) -> None:
         held.append(message)
+
     return hold
 
 
@@ -184,4 +194,5 @@ async def _buffered(receive: Receive) -> Receive:
         for message in pending:
             return message
         return await receive()
+
     return replay

@@ -23,7 +23,8 @@ MAX_LIMIT = 1000
 
 _PRED = re.compile(
     r"""\s*(?P<field>[A-Za-z_][A-Za-z0-9_.]*)\s*(?P<op>>=|<=|!=|=|>|<|~)\s*"""
-    r"""(?:'(?P<sq>(?:[^']|'')*)'|"(?P<dq>(?:[^"]|"")*)")\s*""")
+    r"""(?:'(?P<sq>(?:[^']|'')*)'|"(?P<dq>(?:[^"]|"")*)")\s*"""
+)
 _JOIN = re.compile(r"(AND|OR)\s+", re.IGNORECASE)
 _OPS = {"=": "=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 
@@ -32,8 +33,13 @@ _OPS = {"=": "=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 _INDEXED: dict[str, dict[str, str]] = {
     "result": {"lineItem": "line_item_id", "lineItem.sourcedId": "line_item_id"},
     "lineItem": {"class": "class_id", "class.sourcedId": "class_id"},
-    "enrollment": {"class": "class_id", "class.sourcedId": "class_id", "user": "user_id", "user.sourcedId": "user_id",
-                   "role": "role"},
+    "enrollment": {
+        "class": "class_id",
+        "class.sourcedId": "class_id",
+        "user": "user_id",
+        "user.sourcedId": "user_id",
+        "role": "role",
+    },
     "user": {"role": "k1"},
     "academicSession": {"type": "k1", "parent": "k2", "parent.sourcedId": "k2"},
 }
@@ -52,7 +58,7 @@ class Target:
     """Where a (possibly dotted) field lives in the stored JSON."""
 
     ftype: FieldType
-    path: str                  # JSON path of the scalar, or of the list for refs/strs
+    path: str  # JSON path of the scalar, or of the list for refs/strs
     item_path: str | None = None  # inside each list element (refs)
 
 
@@ -85,8 +91,9 @@ def _value(target: Target, field_name: str, raw: str) -> Any:
 
 
 def _predicate(kind: str, field_name: str, op: str, raw: str) -> tuple[str, list[Any]]:
-    target = resolve(kind, field_name, _filter_error(f"unknown field {field_name!r} for {kind} "
-                                                     f"(known: {', '.join(FIELDS[kind])})"))
+    target = resolve(
+        kind, field_name, _filter_error(f"unknown field {field_name!r} for {kind} (known: {', '.join(FIELDS[kind])})")
+    )
     value = _value(target, field_name, raw)
     column = "sid" if field_name == "sourcedId" else _INDEXED.get(kind, {}).get(field_name)
     if column is not None and op in ("=", "!="):
@@ -117,8 +124,10 @@ def parse_filter(kind: str, text: str) -> tuple[str, list[Any]]:
     while True:
         m = _PRED.match(text, pos)
         if not m:
-            raise _filter_error(f"cannot parse the filter at position {pos} ({text[pos:pos + 30]!r}); expected "
-                                "field OP 'value' with OP one of = != > >= < <= ~, joined by AND / OR")
+            raise _filter_error(
+                f"cannot parse the filter at position {pos} ({text[pos : pos + 30]!r}); expected "
+                "field OP 'value' with OP one of = != > >= < <= ~, joined by AND / OR"
+            )
         raw = m.group("sq").replace("''", "'") if m.group("sq") is not None else m.group("dq").replace('""', '"')
         groups[-1].append(_predicate(kind, m.group("field"), m.group("op"), raw))
         pos = m.end()
@@ -126,7 +135,7 @@ def parse_filter(kind: str, text: str) -> tuple[str, list[Any]]:
             break
         j = _JOIN.match(text, pos)
         if not j or not text[pos - 1].isspace():
-            raise _filter_error(f"expected AND or OR at position {pos} ({text[pos:pos + 30]!r})")
+            raise _filter_error(f"expected AND or OR at position {pos} ({text[pos : pos + 30]!r})")
         if j.group(1).upper() == "OR":
             groups.append([])
         pos = j.end()
@@ -138,8 +147,9 @@ def parse_filter(kind: str, text: str) -> tuple[str, list[Any]]:
 def parse_sort(kind: str, sort: str, order_by: str | None) -> str:
     direction = (order_by or "asc").lower()
     if direction not in ("asc", "desc"):
-        raise bad_request("invalid_sort_field", "oneroster.invalid_sort_field",
-                          f"orderBy must be asc or desc, not {order_by!r}")
+        raise bad_request(
+            "invalid_sort_field", "oneroster.invalid_sort_field", f"orderBy must be asc or desc, not {order_by!r}"
+        )
     keys = []
     for name in (s.strip() for s in sort.split(",")):
         error = bad_request("invalid_sort_field", "oneroster.invalid_sort_field", f"cannot sort {kind} by {name!r}")
@@ -154,9 +164,12 @@ def parse_fields(kind: str, text: str) -> list[str]:
     names = [f.strip() for f in text.split(",") if f.strip()]
     unknown = [f for f in names if f not in FIELDS[kind]]
     if unknown or not names:
-        raise bad_request("invalid_selection_field", "oneroster.invalid_selection_field",
-                          f"unknown field(s) {', '.join(map(repr, unknown)) or '(none given)'} for {kind} "
-                          f"(known: {', '.join(FIELDS[kind])})")
+        raise bad_request(
+            "invalid_selection_field",
+            "oneroster.invalid_selection_field",
+            f"unknown field(s) {', '.join(map(repr, unknown)) or '(none given)'} for {kind} "
+            f"(known: {', '.join(FIELDS[kind])})",
+        )
     return names
 
 
@@ -173,7 +186,9 @@ def _int_param(params: Mapping[str, str], name: str, default: int, minimum: int)
     except ValueError:
         value = minimum - 1
     if value < minimum:
-        raise bad_request("invalid_data", "oneroster.invalid_paging", f"{name} must be an integer >= {minimum}, not {raw!r}")
+        raise bad_request(
+            "invalid_data", "oneroster.invalid_paging", f"{name} must be an integer >= {minimum}, not {raw!r}"
+        )
     return value
 
 

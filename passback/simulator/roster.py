@@ -63,15 +63,19 @@ def collection(src: Source, envelope: str, params: tuple[str, ...] = (), parents
         rows = sim.store.page(src.table, where, all_params, q.order, q.limit, q.offset) if q.offset < total else []
         faults = sim.faults.config
         if faults.endless_next_links or faults.lying_total_count:
-            template = rows[0] if rows else next(iter(sim.store.page(src.table, where, all_params, q.order, 1, 0)), None)
-            rows, headers = hostile.endless_page(request, rows, template, q.limit, q.offset,
-                                                 lying_total=faults.lying_total_count)
+            template = (
+                rows[0] if rows else next(iter(sim.store.page(src.table, where, all_params, q.order, 1, 0)), None)
+            )
+            rows, headers = hostile.endless_page(
+                request, rows, template, q.limit, q.offset, lying_total=faults.lying_total_count
+            )
             return json_response({envelope: [select_fields(r, q.fields) for r in rows]}, headers=headers)
         headers = {"X-Total-Count": str(total)}
         link = _links(request, q.limit, q.offset, total)
         if link:
             headers["Link"] = link
         return json_response({envelope: [select_fields(r, q.fields) for r in rows]}, headers=headers)
+
     return endpoint
 
 
@@ -93,10 +97,13 @@ def single(src: Source, envelope: str) -> Endpoint:
         sim, tenant, _ = authorize(request, src.scope)
         sid = request.path_params["id"]
         q = parse_query(src.kind, request.query_params, paged=False)
-        row = sim.store.db.execute(f"SELECT data FROM {src.table} WHERE {src.clause()} AND sid=?2", (tenant, sid)).fetchone()
+        row = sim.store.db.execute(
+            f"SELECT data FROM {src.table} WHERE {src.clause()} AND sid=?2", (tenant, sid)
+        ).fetchone()
         if row is None:
             raise unknown_object(envelope, sid)
         return json_response({envelope: select_fields(json.loads(row[0]), q.fields)})
+
     return endpoint
 
 
@@ -121,18 +128,29 @@ ROUTES: list[tuple[str, Endpoint]] = [
     ("/gradingPeriods/{id}", single(PERIODS, "academicSession")),
     ("/terms", collection(TERMS, "academicSessions")),
     ("/terms/{id}", single(TERMS, "academicSession")),
-    ("/terms/{id}/gradingPeriods", collection(Source("academicSession", "roster", "k1='gradingPeriod' AND k2=?2"),
-                                              "academicSessions", ("id",), (("id", "term"),))),
+    (
+        "/terms/{id}/gradingPeriods",
+        collection(
+            Source("academicSession", "roster", "k1='gradingPeriod' AND k2=?2"),
+            "academicSessions",
+            ("id",),
+            (("id", "term"),),
+        ),
+    ),
     ("/orgs", collection(ORGS, "orgs")),
     ("/orgs/{id}", single(ORGS, "org")),
     ("/schools", collection(SCHOOLS, "orgs")),
     ("/schools/{id}", single(SCHOOLS, "org")),
     ("/classes", collection(CLASSES, "classes")),
     ("/classes/{id}", single(CLASSES, "class")),
-    ("/classes/{id}/students", collection(Source("user", "roster", ENROLLED.format(role="student")), "users",
-                                          ("id",), (("id", "class"),))),
-    ("/classes/{id}/teachers", collection(Source("user", "roster", ENROLLED.format(role="teacher")), "users",
-                                          ("id",), (("id", "class"),))),
+    (
+        "/classes/{id}/students",
+        collection(Source("user", "roster", ENROLLED.format(role="student")), "users", ("id",), (("id", "class"),)),
+    ),
+    (
+        "/classes/{id}/teachers",
+        collection(Source("user", "roster", ENROLLED.format(role="teacher")), "users", ("id",), (("id", "class"),)),
+    ),
     ("/users", collection(USERS, "users")),
     ("/users/{id}", single(USERS, "user")),
     ("/students", collection(STUDENTS, "users")),
@@ -145,16 +163,34 @@ ROUTES: list[tuple[str, Endpoint]] = [
     ("/categories/{id}", single(CATEGORIES, "category")),
     ("/lineItems", collection(LINE_ITEMS, "lineItems")),
     ("/results", collection(RESULTS, "results")),
-    ("/classes/{id}/lineItems", collection(Source("lineItem", "line_item", "class_id=?2", GRADEBOOK_READ), "lineItems",
-                                           ("id",), (("id", "class"),))),
-    ("/classes/{id}/results", collection(Source("result", "result", "class_id=?2", GRADEBOOK_READ), "results",
-                                         ("id",), (("id", "class"),))),
-    ("/classes/{id}/lineItems/{lid}/results",
-     collection(Source("result", "result", "class_id=?2 AND line_item_id=?3", GRADEBOOK_READ), "results",
-                ("id", "lid"), (("id", "class"), ("lid", "lineItem")))),
-    ("/classes/{id}/students/{sid}/results",
-     collection(Source("result", "result", "class_id=?2 AND json_extract(data, '$.student.sourcedId')=?3",
-                       GRADEBOOK_READ), "results", ("id", "sid"), (("id", "class"), ("sid", "user")))),
+    (
+        "/classes/{id}/lineItems",
+        collection(
+            Source("lineItem", "line_item", "class_id=?2", GRADEBOOK_READ), "lineItems", ("id",), (("id", "class"),)
+        ),
+    ),
+    (
+        "/classes/{id}/results",
+        collection(Source("result", "result", "class_id=?2", GRADEBOOK_READ), "results", ("id",), (("id", "class"),)),
+    ),
+    (
+        "/classes/{id}/lineItems/{lid}/results",
+        collection(
+            Source("result", "result", "class_id=?2 AND line_item_id=?3", GRADEBOOK_READ),
+            "results",
+            ("id", "lid"),
+            (("id", "class"), ("lid", "lineItem")),
+        ),
+    ),
+    (
+        "/classes/{id}/students/{sid}/results",
+        collection(
+            Source("result", "result", "class_id=?2 AND json_extract(data, '$.student.sourcedId')=?3", GRADEBOOK_READ),
+            "results",
+            ("id", "sid"),
+            (("id", "class"), ("sid", "user")),
+        ),
+    ),
 ]
 
 GRADEBOOK_ITEMS: list[tuple[str, Endpoint]] = [

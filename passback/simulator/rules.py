@@ -34,7 +34,7 @@ def envelope(body: bytes, key: str) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         raise bad_request("invalid_data", "oneroster.malformed_json", "the request body is not valid JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get(key), dict):
-        raise _shape(f"the body must be a JSON object {{\"{key}\": {{...}}}}")
+        raise _shape(f'the body must be a JSON object {{"{key}": {{...}}}}')
     return data[key]
 
 
@@ -49,7 +49,7 @@ def _ref_id(obj: dict[str, Any], kind: str, name: str, *, required: bool) -> str
     value = obj.get(name)
     if value is None:
         if required:
-            raise _shape(f"{kind}.{name} is required (a reference {{\"sourcedId\": \"...\"}})")
+            raise _shape(f'{kind}.{name} is required (a reference {{"sourcedId": "..."}})')
         return None
     if isinstance(value, str) and value.strip():
         return value.strip()
@@ -147,8 +147,20 @@ def parse_line_item(body: bytes, path_id: str) -> LineItemIn:
     period_id = _ref_id(o, k, "gradingPeriod", required=False)
     vmin, vmax = _number(o, k, "resultValueMin"), _number(o, k, "resultValueMax")
     assert title is not None and assign and due and class_id and category_id
-    return LineItemIn(sid, title, description, assign, due, class_id, category_id, period_id, vmin, vmax,
-                      _status(o, k), _metadata(o, k))
+    return LineItemIn(
+        sid,
+        title,
+        description,
+        assign,
+        due,
+        class_id,
+        category_id,
+        period_id,
+        vmin,
+        vmax,
+        _status(o, k),
+        _metadata(o, k),
+    )
 
 
 def _period_of(periods: list[Period], day: dt.date) -> Period | None:
@@ -161,40 +173,63 @@ def check_line_item(store: Store, tenant: str, li: LineItemIn) -> str:
         raise invalid("skyward.unknown_class", f"lineItem.class {li.class_id!r} is not a class of this district")
     category = store.categories(tenant).get(li.category_id)
     if category is None:
-        raise invalid("skyward.unknown_category", f"lineItem.category {li.category_id!r} is not a category of this district")
+        raise invalid(
+            "skyward.unknown_category", f"lineItem.category {li.category_id!r} is not a category of this district"
+        )
     if li.period_id is not None and store.roster_k1(tenant, "academicSession", li.period_id) != "gradingPeriod":
-        raise invalid("skyward.unknown_grading_period",
-                      f"lineItem.gradingPeriod {li.period_id!r} is not a grading period of this district")
+        raise invalid(
+            "skyward.unknown_grading_period",
+            f"lineItem.gradingPeriod {li.period_id!r} is not a grading period of this district",
+        )
     # rule 2: active district-level categories only
     if category.status != "active":
-        raise invalid("skyward.category_inactive", f"lineItem.category {li.category_id!r} is not active "
-                      f"(status {category.status!r}); only active district-level categories can be used")
+        raise invalid(
+            "skyward.category_inactive",
+            f"lineItem.category {li.category_id!r} is not active "
+            f"(status {category.status!r}); only active district-level categories can be used",
+        )
     if not category.district_level:
-        raise invalid("skyward.category_not_district_level", f"lineItem.category {li.category_id!r} is a school-level "
-                      "category; the API accepts district-level categories only")
+        raise invalid(
+            "skyward.category_not_district_level",
+            f"lineItem.category {li.category_id!r} is a school-level "
+            "category; the API accepts district-level categories only",
+        )
     # rule 3: grading periods
     periods = store.periods(tenant)
     (assign_day, _), (due_day, _) = li.assign, li.due
     at_assign, at_due = _period_of(periods, assign_day), _period_of(periods, due_day)
     for label, day, period in (("assignDate", assign_day, at_assign), ("dueDate", due_day, at_due)):
         if period is not None and period.closed:
-            raise invalid("skyward.grading_period_closed", f"lineItem.{label} {day} falls in grading period "
-                          f"{period.sourced_id!r}, which is closed: no gradebook writes into a closed grading period")
+            raise invalid(
+                "skyward.grading_period_closed",
+                f"lineItem.{label} {day} falls in grading period "
+                f"{period.sourced_id!r}, which is closed: no gradebook writes into a closed grading period",
+            )
     for label, day, period in (("assignDate", assign_day, at_assign), ("dueDate", due_day, at_due)):
         if period is None:
-            raise invalid("skyward.outside_grading_periods",
-                          f"lineItem.{label} {day} is not inside any grading period of this district")
+            raise invalid(
+                "skyward.outside_grading_periods",
+                f"lineItem.{label} {day} is not inside any grading period of this district",
+            )
     assert at_assign is not None and at_due is not None
     if at_assign.sourced_id != at_due.sourced_id:
-        raise invalid("skyward.straddles_grading_periods", f"lineItem.assignDate {assign_day} is in grading period "
-                      f"{at_assign.sourced_id!r} but lineItem.dueDate {due_day} is in {at_due.sourced_id!r}; "
-                      "both must fall in the same grading period")
+        raise invalid(
+            "skyward.straddles_grading_periods",
+            f"lineItem.assignDate {assign_day} is in grading period "
+            f"{at_assign.sourced_id!r} but lineItem.dueDate {due_day} is in {at_due.sourced_id!r}; "
+            "both must fall in the same grading period",
+        )
     if li.period_id is not None and li.period_id != at_assign.sourced_id:
-        raise invalid("skyward.grading_period_mismatch", f"lineItem.gradingPeriod {li.period_id!r} is not the grading "
-                      f"period of its dates ({at_assign.sourced_id!r})")
+        raise invalid(
+            "skyward.grading_period_mismatch",
+            f"lineItem.gradingPeriod {li.period_id!r} is not the grading "
+            f"period of its dates ({at_assign.sourced_id!r})",
+        )
     # rule 4: dates in order
     if due_day < assign_day:
-        raise invalid("skyward.due_before_assign", f"lineItem.dueDate {due_day} precedes lineItem.assignDate {assign_day}")
+        raise invalid(
+            "skyward.due_before_assign", f"lineItem.dueDate {due_day} precedes lineItem.assignDate {assign_day}"
+        )
     # rule 5: title
     title = li.title.strip()
     if not title:
@@ -203,16 +238,24 @@ def check_line_item(store: Store, tenant: str, li: LineItemIn) -> str:
         raise invalid("skyward.title_too_long", f"lineItem.title has {len(title)} characters; it must be less than 50")
     # rule 6: whole-number maximum points
     if li.value_max is not None and (li.value_max <= 0 or not li.value_max.is_integer()):
-        raise invalid("skyward.max_points_not_whole", f"lineItem.resultValueMax {li.value_max:g} must be a whole "
-                      "number greater than 0 (e.g. 10, not 10.5)")
+        raise invalid(
+            "skyward.max_points_not_whole",
+            f"lineItem.resultValueMax {li.value_max:g} must be a whole number greater than 0 (e.g. 10, not 10.5)",
+        )
     return at_assign.sourced_id
 
 
 def render_line_item(tenant: str, li: LineItemIn, period_id: str) -> dict[str, Any]:
     obj: dict[str, Any] = {
-        "sourcedId": li.sourced_id, "status": li.status, "dateLastModified": now_iso(), "title": li.title,
-        "description": li.description or "", "assignDate": li.assign[1], "dueDate": li.due[1],
-        "class": ref(tenant, "class", li.class_id), "category": ref(tenant, "category", li.category_id),
+        "sourcedId": li.sourced_id,
+        "status": li.status,
+        "dateLastModified": now_iso(),
+        "title": li.title,
+        "description": li.description or "",
+        "assignDate": li.assign[1],
+        "dueDate": li.due[1],
+        "class": ref(tenant, "class", li.class_id),
+        "category": ref(tenant, "category", li.category_id),
         "gradingPeriod": ref(tenant, "academicSession", period_id),
         "resultValueMin": li.value_min if li.value_min is not None else 0.0,
     }
@@ -253,38 +296,60 @@ def parse_result(body: bytes, path_id: str) -> ResultIn:
         raise _shape(f"result.score must be a number >= 0 (got {score:g})")
     score_date = _date(o, k, "scoreDate", required=False)
     assert line_item_id and student_id
-    return ResultIn(sid, line_item_id, student_id, score_status, score, score_date, _text(o, k, "comment"),
-                    _status(o, k), _metadata(o, k))
+    return ResultIn(
+        sid,
+        line_item_id,
+        student_id,
+        score_status,
+        score,
+        score_date,
+        _text(o, k, "comment"),
+        _status(o, k),
+        _metadata(o, k),
+    )
 
 
 def check_result(store: Store, tenant: str, r: ResultIn) -> str:
     """Refuses (ApiError 422) a result the SIS would not store; answers its class."""
     line_item = store.line_item(tenant, r.line_item_id)
     if line_item is None:
-        raise invalid("skyward.unknown_line_item", f"result.lineItem {r.line_item_id!r} is not a lineItem of this district")
+        raise invalid(
+            "skyward.unknown_line_item", f"result.lineItem {r.line_item_id!r} is not a lineItem of this district"
+        )
     role = store.roster_k1(tenant, "user", r.student_id)
     if role is None:
         raise invalid("skyward.unknown_student", f"result.student {r.student_id!r} is not a user of this district")
     if role != "student":
         raise invalid("skyward.unknown_student", f"result.student {r.student_id!r} is a {role}, not a student")
     if store.settings(tenant).get("use_grade_when_posting"):
-        raise invalid("skyward.use_grade_when_posting", f"score writes are refused while the Skyward API setting "
-                      f"\"{USE_GRADE}\" is checked; uncheck it under {USE_GRADE_WHERE}")
+        raise invalid(
+            "skyward.use_grade_when_posting",
+            f"score writes are refused while the Skyward API setting "
+            f'"{USE_GRADE}" is checked; uncheck it under {USE_GRADE_WHERE}',
+        )
     class_id, period_id, _ = line_item
     closed = {p.sourced_id for p in store.periods(tenant) if p.closed}
     if period_id in closed:
-        raise invalid("skyward.grading_period_closed", f"result.lineItem {r.line_item_id!r} is in grading period "
-                      f"{period_id!r}, which is closed: no gradebook writes into a closed grading period")
+        raise invalid(
+            "skyward.grading_period_closed",
+            f"result.lineItem {r.line_item_id!r} is in grading period "
+            f"{period_id!r}, which is closed: no gradebook writes into a closed grading period",
+        )
     if not store.is_enrolled(tenant, class_id, r.student_id, "student"):
-        raise invalid("skyward.student_not_enrolled",
-                      f"result.student {r.student_id!r} is not enrolled as a student in class {class_id!r}")
+        raise invalid(
+            "skyward.student_not_enrolled",
+            f"result.student {r.student_id!r} is not enrolled as a student in class {class_id!r}",
+        )
     return class_id
 
 
 def render_result(tenant: str, r: ResultIn) -> dict[str, Any]:
     obj: dict[str, Any] = {
-        "sourcedId": r.sourced_id, "status": r.status, "dateLastModified": now_iso(),
-        "lineItem": ref(tenant, "lineItem", r.line_item_id), "student": ref(tenant, "user", r.student_id),
+        "sourcedId": r.sourced_id,
+        "status": r.status,
+        "dateLastModified": now_iso(),
+        "lineItem": ref(tenant, "lineItem", r.line_item_id),
+        "student": ref(tenant, "user", r.student_id),
         "scoreStatus": r.score_status,
     }
     if r.score is not None:

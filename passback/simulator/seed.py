@@ -22,29 +22,62 @@ def _roster_rows(d: SisDistrict, stamp: str) -> Iterator[RosterRow]:
     t = d.tenant
     base = {"status": "active", "dateLastModified": stamp}
     for org in [d.org, *d.schools]:
-        obj = {"sourcedId": org.sourcedId, **base, "name": org.name, "type": org.type, "identifier": org.sourcedId,
-               "parent": ref(t, "org", org.parent) if org.parent else None}
+        obj = {
+            "sourcedId": org.sourcedId,
+            **base,
+            "name": org.name,
+            "type": org.type,
+            "identifier": org.sourcedId,
+            "parent": ref(t, "org", org.parent) if org.parent else None,
+        }
         yield "org", org.sourcedId, org.type, org.parent, dumps(obj)
     for s in d.academicSessions:
-        obj = {"sourcedId": s.sourcedId, **base, "title": s.title, "type": s.type, "startDate": s.startDate.isoformat(),
-               "endDate": s.endDate.isoformat(), "parent": ref(t, "academicSession", s.parent) if s.parent else None,
-               "schoolYear": s.schoolYear}
+        obj = {
+            "sourcedId": s.sourcedId,
+            **base,
+            "title": s.title,
+            "type": s.type,
+            "startDate": s.startDate.isoformat(),
+            "endDate": s.endDate.isoformat(),
+            "parent": ref(t, "academicSession", s.parent) if s.parent else None,
+            "schoolYear": s.schoolYear,
+        }
         if s.type == "gradingPeriod":
             obj["metadata"] = {CLOSED_KEY: s.closed}  # type: ignore[dict-item]
         yield "academicSession", s.sourcedId, s.type, s.parent, dumps(obj)
     for c in d.classes:
-        obj = {"sourcedId": c.sourcedId, **base, "title": c.title, "classCode": c.classCode or c.sourcedId,
-               "classType": "scheduled", "school": ref(t, "org", c.school),
-               "terms": [ref(t, "academicSession", term) for term in c.terms]}  # type: ignore[dict-item]
+        obj = {
+            "sourcedId": c.sourcedId,
+            **base,
+            "title": c.title,
+            "classCode": c.classCode or c.sourcedId,
+            "classType": "scheduled",
+            "school": ref(t, "org", c.school),
+            "terms": [ref(t, "academicSession", term) for term in c.terms],  # type: ignore[dict-item]
+        }
         yield "class", c.sourcedId, None, c.school, dumps(obj)
     for u in d.users:
-        obj = {"sourcedId": u.sourcedId, **base, "username": u.sourcedId, "enabledUser": "true",
-               "givenName": u.givenName, "familyName": u.familyName, "role": u.role, "identifier": u.sourcedId,
-               "orgs": [ref(t, "org", o) for o in u.orgs], "agents": []}  # type: ignore[dict-item]
+        obj = {
+            "sourcedId": u.sourcedId,
+            **base,
+            "username": u.sourcedId,
+            "enabledUser": "true",
+            "givenName": u.givenName,
+            "familyName": u.familyName,
+            "role": u.role,
+            "identifier": u.sourcedId,
+            "orgs": [ref(t, "org", o) for o in u.orgs],  # type: ignore[dict-item]
+            "agents": [],  # type: ignore[dict-item]
+        }
         yield "user", u.sourcedId, u.role, None, dumps(obj)
     for cat in d.categories:
-        obj = {"sourcedId": cat.sourcedId, "status": cat.status, "dateLastModified": stamp, "title": cat.title,
-               "metadata": {DISTRICT_LEVEL_KEY: cat.districtLevel}}  # type: ignore[dict-item]
+        obj = {
+            "sourcedId": cat.sourcedId,
+            "status": cat.status,
+            "dateLastModified": stamp,
+            "title": cat.title,
+            "metadata": {DISTRICT_LEVEL_KEY: cat.districtLevel},  # type: ignore[dict-item]
+        }
         yield "category", cat.sourcedId, cat.status, None, dumps(obj)
 
 
@@ -52,8 +85,15 @@ def _enrollment_rows(d: SisDistrict, stamp: str) -> Iterator[EnrollmentRow]:
     t = d.tenant
     school_of = {c.sourcedId: c.school for c in d.classes}
     for e in d.enrollments:
-        obj = {"sourcedId": e.sourcedId, "status": "active", "dateLastModified": stamp, "role": e.role,
-               "primary": e.primary, "user": ref(t, "user", e.userSourcedId), "class": ref(t, "class", e.classSourcedId)}
+        obj = {
+            "sourcedId": e.sourcedId,
+            "status": "active",
+            "dateLastModified": stamp,
+            "role": e.role,
+            "primary": e.primary,
+            "user": ref(t, "user", e.userSourcedId),
+            "class": ref(t, "class", e.classSourcedId),
+        }
         school = school_of.get(e.classSourcedId)
         if school:
             obj["school"] = ref(t, "org", school)

@@ -81,8 +81,18 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _config(app: Any, host: str, port: int, log_level: str = "warning") -> uvicorn.Config:
-    return uvicorn.Config(app, host=host, port=port, http=DroppableH11Protocol, lifespan="off", access_log=False,
-                          log_level=log_level, timeout_keep_alive=75, timeout_graceful_shutdown=2, backlog=2048)
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=DroppableH11Protocol,
+        lifespan="off",
+        access_log=False,
+        log_level=log_level,
+        timeout_keep_alive=75,
+        timeout_graceful_shutdown=2,
+        backlog=2048,
+    )
 
 
 def _url(host: str, port: int) -> str:
@@ -103,8 +113,16 @@ def wait_healthy(url: str, timeout_s: float, alive: Any = None) -> None:
     raise TimeoutError(f"the simulator at {url} was not healthy within {timeout_s:.0f} s")
 
 
-def run_server(scenario_path: Path | None, host: str, port: int, db_path: str, faults: FaultConfig,
-               *, token_lifetime_s: float = 3600, port_file: Path | None = None) -> None:
+def run_server(
+    scenario_path: Path | None,
+    host: str,
+    port: int,
+    db_path: str,
+    faults: FaultConfig,
+    *,
+    token_lifetime_s: float = 3600,
+    port_file: Path | None = None,
+) -> None:
     """Serve until interrupted (SIGINT/SIGTERM).  ``port`` 0 picks a free port (printed, and written
     to ``port_file`` when given)."""
     app = create_app(_load(scenario_path), db_path=db_path, faults=faults, token_lifetime_s=token_lifetime_s)
@@ -121,9 +139,17 @@ def run_server(scenario_path: Path | None, host: str, port: int, db_path: str, f
 class SimulatorThread:
     """uvicorn in a daemon thread of this process (tests).  ``.app`` is the live app (``.app.state.sim``)."""
 
-    def __init__(self, scenario: ScenarioSource = None, *, host: str = "127.0.0.1", port: int = 0,
-                 db_path: str = ":memory:", faults: FaultConfig | None = None, token_lifetime_s: float = 3600,
-                 startup_timeout_s: float = 30) -> None:
+    def __init__(
+        self,
+        scenario: ScenarioSource = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        db_path: str = ":memory:",
+        faults: FaultConfig | None = None,
+        token_lifetime_s: float = 3600,
+        startup_timeout_s: float = 30,
+    ) -> None:
         self.host, self.port = host, port
         self.startup_timeout_s = startup_timeout_s
         self.app = create_app(_load(scenario), db_path=db_path, faults=faults, token_lifetime_s=token_lifetime_s)
@@ -140,8 +166,9 @@ class SimulatorThread:
         sock = _bind(self.host, self.port)
         self.port = sock.getsockname()[1]
         self._server = uvicorn.Server(_config(self.app, self.host, self.port))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name=f"passback-sim-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name=f"passback-sim-{self.port}", daemon=True
+        )
         self._thread.start()
         wait_healthy(self.url, self.startup_timeout_s, self._thread.is_alive)
         return self
@@ -159,12 +186,19 @@ class SimulatorThread:
         self.stop()
 
 
-def serve(scenario: ScenarioSource = None, host: str = "127.0.0.1", port: int = 0, db_path: str = ":memory:",
-          faults: FaultConfig | None = None, token_lifetime_s: float = 3600) -> SimulatorThread:
+def serve(
+    scenario: ScenarioSource = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    db_path: str = ":memory:",
+    faults: FaultConfig | None = None,
+    token_lifetime_s: float = 3600,
+) -> SimulatorThread:
     """Start the simulator in a background thread and return it once healthy (``.url``, ``.stop()``;
     also a context manager)."""
-    return SimulatorThread(scenario, host=host, port=port, db_path=db_path, faults=faults,
-                           token_lifetime_s=token_lifetime_s).start()
+    return SimulatorThread(
+        scenario, host=host, port=port, db_path=db_path, faults=faults, token_lifetime_s=token_lifetime_s
+    ).start()
 
 
 class SimulatorProcess:
@@ -173,9 +207,19 @@ class SimulatorProcess:
     ``preexec_fn`` runs in the child before it starts (the CLI passes ``ephemeral.die_with_parent``:
     the simulator then ends with the CLI, even on ``kill -9``)."""
 
-    def __init__(self, scenario: ScenarioSource = None, *, host: str = "127.0.0.1", port: int = 0,
-                 db_path: str = ":memory:", faults: FaultConfig | None = None, token_lifetime_s: float = 3600,
-                 startup_timeout_s: float = 180, quiet: bool = True, preexec_fn: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        scenario: ScenarioSource = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        db_path: str = ":memory:",
+        faults: FaultConfig | None = None,
+        token_lifetime_s: float = 3600,
+        startup_timeout_s: float = 180,
+        quiet: bool = True,
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
         self.scenario, self.host, self.port = scenario, host, port
         self.db_path, self.faults, self.token_lifetime_s = db_path, faults or FaultConfig(), token_lifetime_s
         self.startup_timeout_s, self.quiet, self.preexec_fn = startup_timeout_s, quiet, preexec_fn
@@ -200,25 +244,49 @@ class SimulatorProcess:
             scenario.save(path)
             scenario = path
         port_file = self._tmp / "port"
-        cmd = [sys.executable, "-m", "passback.simulator", "--host", self.host, "--port", str(self.port),
-               "--db", self.db_path, "--faults", self.faults.model_dump_json(), "--token-lifetime",
-               str(self.token_lifetime_s), "--port-file", str(port_file)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "passback.simulator",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--db",
+            self.db_path,
+            "--faults",
+            self.faults.model_dump_json(),
+            "--token-lifetime",
+            str(self.token_lifetime_s),
+            "--port-file",
+            str(port_file),
+        ]
         if scenario is not None:
             cmd += ["--scenario", str(scenario)]
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL if self.quiet else None,
-                                      stderr=subprocess.DEVNULL if self.quiet else None, preexec_fn=self.preexec_fn)
+        self._proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.DEVNULL if self.quiet else None,
+            stderr=subprocess.DEVNULL if self.quiet else None,
+            preexec_fn=self.preexec_fn,
+        )
         deadline = time.monotonic() + self.startup_timeout_s
         while not port_file.exists():
             if self._proc.poll() is not None:
                 self.stop()
-                raise RuntimeError(f"the simulator process exited with {self._proc.returncode} before listening"
-                                   + (" (run with quiet=False to see why)" if self.quiet else ""))
+                raise RuntimeError(
+                    f"the simulator process exited with {self._proc.returncode} before listening"
+                    + (" (run with quiet=False to see why)" if self.quiet else "")
+                )
             if time.monotonic() > deadline:
                 self.stop()
                 raise TimeoutError(f"the simulator process did not listen within {self.startup_timeout_s:.0f} s")
             time.sleep(0.05)
         self.port = int(port_file.read_text())
-        wait_healthy(self.url, max(1.0, deadline - time.monotonic()), lambda: self._proc is not None and self._proc.poll() is None)
+        wait_healthy(
+            self.url,
+            max(1.0, deadline - time.monotonic()),
+            lambda: self._proc is not None and self._proc.poll() is None,
+        )
         return self
 
     def stop(self) -> None:
@@ -237,5 +305,7 @@ class SimulatorProcess:
     def __enter__(self) -> SimulatorProcess:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

@@ -129,26 +129,36 @@ class Store:
         return cached
 
     def set_settings(self, tenant: str, settings: dict[str, bool]) -> None:
-        self.db.execute("INSERT INTO tenant VALUES (?, ?) ON CONFLICT (tenant) DO UPDATE SET settings=excluded.settings",
-                        (tenant, dumps(settings)))
+        self.db.execute(
+            "INSERT INTO tenant VALUES (?, ?) ON CONFLICT (tenant) DO UPDATE SET settings=excluded.settings",
+            (tenant, dumps(settings)),
+        )
         self._settings[tenant] = dict(settings)
 
     def client(self, tenant: str, client_id: str) -> ClientRecord | None:
-        row = self._one("SELECT secret_sha256, scopes, revoked FROM client WHERE tenant=? AND client_id=?", (tenant, client_id))
+        row = self._one(
+            "SELECT secret_sha256, scopes, revoked FROM client WHERE tenant=? AND client_id=?", (tenant, client_id)
+        )
         return ClientRecord(tenant, client_id, row[0], tuple(json.loads(row[1])), bool(row[2])) if row else None
 
     def put_client(self, tenant: str, client_id: str, secret_sha256: str, scopes: Sequence[str]) -> None:
-        self.db.execute("INSERT INTO client VALUES (?, ?, ?, ?, 0) ON CONFLICT (tenant, client_id) DO UPDATE SET "
-                        "secret_sha256=excluded.secret_sha256, scopes=excluded.scopes, revoked=0",
-                        (tenant, client_id, secret_sha256, dumps(list(scopes))))
+        self.db.execute(
+            "INSERT INTO client VALUES (?, ?, ?, ?, 0) ON CONFLICT (tenant, client_id) DO UPDATE SET "
+            "secret_sha256=excluded.secret_sha256, scopes=excluded.scopes, revoked=0",
+            (tenant, client_id, secret_sha256, dumps(list(scopes))),
+        )
 
     def revoke_client(self, tenant: str, client_id: str) -> bool:
         cur = self.db.execute("UPDATE client SET revoked=1 WHERE tenant=? AND client_id=?", (tenant, client_id))
         return cur.rowcount > 0
 
     # -- seeding --------------------------------------------------------------------------------
-    def replace_roster(self, tenant: str, roster: Iterable[tuple[str, str, str | None, str | None, str]],
-                       enrollments: Iterable[tuple[str, str, str, str, str]]) -> None:
+    def replace_roster(
+        self,
+        tenant: str,
+        roster: Iterable[tuple[str, str, str | None, str | None, str]],
+        enrollments: Iterable[tuple[str, str, str, str, str]],
+    ) -> None:
         """Replace a tenant's rostering objects (kind, sid, k1, k2, json) and enrollments
         (sid, class, user, role, json) and its clients in one transaction; the gradebook stays."""
         db = self.db
@@ -156,10 +166,14 @@ class Store:
         try:
             for table in ("roster", "enrollment", "client"):
                 db.execute(f"DELETE FROM {table} WHERE tenant=?", (tenant,))
-            db.executemany("INSERT INTO roster (tenant, kind, sid, k1, k2, data) VALUES (?, ?, ?, ?, ?, ?)",
-                           ((tenant, *row) for row in roster))
-            db.executemany("INSERT INTO enrollment (tenant, sid, class_id, user_id, role, data) VALUES (?, ?, ?, ?, ?, ?)",
-                           ((tenant, *row) for row in enrollments))
+            db.executemany(
+                "INSERT INTO roster (tenant, kind, sid, k1, k2, data) VALUES (?, ?, ?, ?, ?, ?)",
+                ((tenant, *row) for row in roster),
+            )
+            db.executemany(
+                "INSERT INTO enrollment (tenant, sid, class_id, user_id, role, data) VALUES (?, ?, ?, ?, ?, ?)",
+                ((tenant, *row) for row in enrollments),
+            )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -182,24 +196,38 @@ class Store:
         return None if row is None else (row[0] or "")
 
     def is_enrolled(self, tenant: str, class_id: str, user_id: str, role: str = "student") -> bool:
-        return self._one("SELECT 1 FROM enrollment WHERE tenant=? AND class_id=? AND role=? AND user_id=? LIMIT 1",
-                         (tenant, class_id, role, user_id)) is not None
+        return (
+            self._one(
+                "SELECT 1 FROM enrollment WHERE tenant=? AND class_id=? AND role=? AND user_id=? LIMIT 1",
+                (tenant, class_id, role, user_id),
+            )
+            is not None
+        )
 
     def add_enrollment(self, tenant: str, sid: str, class_id: str, user_id: str, role: str, data: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO enrollment (tenant, sid, class_id, user_id, role, data) "
-                        "VALUES (?, ?, ?, ?, ?, ?)", (tenant, sid, class_id, user_id, role, data))
+        self.db.execute(
+            "INSERT OR REPLACE INTO enrollment (tenant, sid, class_id, user_id, role, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (tenant, sid, class_id, user_id, role, data),
+        )
 
     def periods(self, tenant: str) -> list[Period]:
         cached = self._periods.get(tenant)
         if cached is None:
-            rows = self.db.execute("SELECT data FROM roster WHERE tenant=? AND kind='academicSession' AND k1='gradingPeriod'",
-                                   (tenant,))
+            rows = self.db.execute(
+                "SELECT data FROM roster WHERE tenant=? AND kind='academicSession' AND k1='gradingPeriod'", (tenant,)
+            )
             cached = []
             for (data,) in rows:
                 obj = json.loads(data)
                 closed = bool((obj.get("metadata") or {}).get(CLOSED_KEY, False))
-                cached.append(Period(obj["sourcedId"], dt.date.fromisoformat(obj["startDate"][:10]),
-                                     dt.date.fromisoformat(obj["endDate"][:10]), closed))
+                cached.append(
+                    Period(
+                        obj["sourcedId"],
+                        dt.date.fromisoformat(obj["startDate"][:10]),
+                        dt.date.fromisoformat(obj["endDate"][:10]),
+                        closed,
+                    )
+                )
             cached.sort(key=lambda p: (p.start, p.sourced_id))
             self._periods[tenant] = cached
         return cached
@@ -208,7 +236,8 @@ class Store:
         cur = self.db.execute(
             f"UPDATE roster SET data=json_set(data, '$.metadata.\"{CLOSED_KEY}\"', json(?), '$.dateLastModified', ?) "
             "WHERE tenant=? AND kind='academicSession' AND k1='gradingPeriod' AND sid=?",
-            ("true" if closed else "false", now_iso(), tenant, sid))
+            ("true" if closed else "false", now_iso(), tenant, sid),
+        )
         self._periods.pop(tenant, None)
         return cur.rowcount > 0
 
@@ -242,25 +271,35 @@ class Store:
     def put_line_item(self, tenant: str, sid: str, class_id: str, period_id: str | None, obj: dict[str, Any]) -> bool:
         """Create or replace; True when created."""
         data = dumps(obj)
-        cur = self.db.execute("UPDATE line_item SET class_id=?, period_id=?, data=? WHERE tenant=? AND sid=?",
-                              (class_id, period_id, data, tenant, sid))
+        cur = self.db.execute(
+            "UPDATE line_item SET class_id=?, period_id=?, data=? WHERE tenant=? AND sid=?",
+            (class_id, period_id, data, tenant, sid),
+        )
         if cur.rowcount:
-            self.db.execute("UPDATE result SET class_id=? WHERE tenant=? AND line_item_id=? AND class_id!=?",
-                            (class_id, tenant, sid, class_id))
+            self.db.execute(
+                "UPDATE result SET class_id=? WHERE tenant=? AND line_item_id=? AND class_id!=?",
+                (class_id, tenant, sid, class_id),
+            )
             return False
-        self.db.execute("INSERT INTO line_item (tenant, sid, class_id, period_id, data) VALUES (?, ?, ?, ?, ?)",
-                        (tenant, sid, class_id, period_id, data))
+        self.db.execute(
+            "INSERT INTO line_item (tenant, sid, class_id, period_id, data) VALUES (?, ?, ?, ?, ?)",
+            (tenant, sid, class_id, period_id, data),
+        )
         self._bump("line_item", tenant, 1)
         return True
 
     def put_result(self, tenant: str, sid: str, line_item_id: str, class_id: str, obj: dict[str, Any]) -> bool:
         data = dumps(obj)
-        cur = self.db.execute("UPDATE result SET line_item_id=?, class_id=?, data=? WHERE tenant=? AND sid=?",
-                              (line_item_id, class_id, data, tenant, sid))
+        cur = self.db.execute(
+            "UPDATE result SET line_item_id=?, class_id=?, data=? WHERE tenant=? AND sid=?",
+            (line_item_id, class_id, data, tenant, sid),
+        )
         if cur.rowcount:
             return False
-        self.db.execute("INSERT INTO result (tenant, sid, line_item_id, class_id, data) VALUES (?, ?, ?, ?, ?)",
-                        (tenant, sid, line_item_id, class_id, data))
+        self.db.execute(
+            "INSERT INTO result (tenant, sid, line_item_id, class_id, data) VALUES (?, ?, ?, ?, ?)",
+            (tenant, sid, line_item_id, class_id, data),
+        )
         self._bump("result", tenant, 1)
         return True
 
@@ -291,11 +330,17 @@ class Store:
             self._counts[key] = n
         return n
 
-    def page(self, table: str, where: str, params: Sequence[Any], order: str, limit: int, offset: int) -> list[dict[str, Any]]:
+    def page(
+        self, table: str, where: str, params: Sequence[Any], order: str, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
         """One page of objects: the ids are chosen first (an index-only scan when ordered by sourcedId),
         then their JSON is read."""
-        ids = [r[0] for r in self.db.execute(
-            f"SELECT id FROM {table} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?", (*params, limit, offset))]
+        ids = [
+            r[0]
+            for r in self.db.execute(
+                f"SELECT id FROM {table} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?", (*params, limit, offset)
+            )
+        ]
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
@@ -304,7 +349,9 @@ class Store:
 
     # -- admin views ------------------------------------------------------------------------------
     def all_objects(self, table: str, tenant: str) -> list[dict[str, Any]]:
-        return [json.loads(d) for (d,) in self.db.execute(f"SELECT data FROM {table} WHERE tenant=? ORDER BY id", (tenant,))]
+        return [
+            json.loads(d) for (d,) in self.db.execute(f"SELECT data FROM {table} WHERE tenant=? ORDER BY id", (tenant,))
+        ]
 
     def duplicate_line_items(self, tenant: str) -> int:
         """lineItems sharing (class, title, due date) with another lineItem under a different sourcedId:
@@ -312,5 +359,7 @@ class Store:
         row = self._one(
             "SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT COUNT(DISTINCT sid) AS n FROM line_item WHERE tenant=? "
             "GROUP BY class_id, json_extract(data, '$.title'), substr(json_extract(data, '$.dueDate'), 1, 10) "
-            "HAVING n > 1)", (tenant,))
+            "HAVING n > 1)",
+            (tenant,),
+        )
         return int(row[0])

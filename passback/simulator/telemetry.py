@@ -22,15 +22,15 @@ HOSTILE = NOT_STORED | {"redirect", "drip", "oversize"}
 @dataclass(slots=True)
 class RequestRecord:
     seq: int
-    at: float                      # unix time
+    at: float  # unix time
     tenant: str
     method: str
     path: str
-    status: int | None             # None: the connection was dropped without an answer
+    status: int | None  # None: the connection was dropped without an answer
     client_id: str | None = None
-    token_tenant: str | None = None          # the tenant that issued the bearer token (never the token)
+    token_tenant: str | None = None  # the tenant that issued the bearer token (never the token)
     token_tenant_matches: bool | None = None  # None: no (known) bearer token
-    fault: str | None = None       # latency | throttled | error | hang | drop | a HOSTILE answer
+    fault: str | None = None  # latency | throttled | error | hang | drop | a HOSTILE answer
     duration_ms: float = 0.0
 
 

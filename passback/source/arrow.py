@@ -56,8 +56,9 @@ def read_tables(connect: Any, district_id: str, *, sqlite: bool) -> dict[str, pd
     try:
         for name, sql in rows.queries(cast_text=sqlite, coded=False).items():
             try:
-                frames[name] = read_table(conn, sql.replace(":d", "?" if sqlite else "$1"), (district_id,),
-                                          rows.COLUMNS[name], sqlite=sqlite)
+                frames[name] = read_table(
+                    conn, sql.replace(":d", "?" if sqlite else "$1"), (district_id,), rows.COLUMNS[name], sqlite=sqlite
+                )
             except NotArrow as exc:
                 log.debug("source: %s read row by row (%s)", name, exc)
     finally:
@@ -118,7 +119,9 @@ def convert(name: str, arr: pa.Array) -> Any:
         return rows.dates_of_text(_as_text(name, arr))
     if name in rows.TIMESTAMPS:
         if pa.types.is_timestamp(t):  # with a time zone: the instant in UTC, naive (as the row path converts offsets)
-            return rows.to_ns(pc.cast(arr, pa.timestamp("us", tz=t.tz)).cast(pa.timestamp("us")).to_numpy(zero_copy_only=False))
+            return rows.to_ns(
+                pc.cast(arr, pa.timestamp("us", tz=t.tz)).cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
+            )
         if pa.types.is_date(t):
             return rows.to_ns(arr.to_numpy(zero_copy_only=False).astype("datetime64[D]"))
         return rows.timestamps_of_text(_as_text(name, arr))

@@ -40,8 +40,21 @@ from passback.source.sis import build_sis_district, category_mapping, session_id
 from passback.source.violations import ASSESSMENT_KINDS, EXCLUDED_SHARE, INVALID_SHARE, kind_counts, plant_assessments
 
 STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype
-ASSESSMENT_COLUMNS = ["id", "district_id", "class_id", "assigned_by", "title", "assessment_type", "scoring",
-                      "points_possible", "include_in_final_grade", "assign_date", "due_date", "status", "updated_at"]
+ASSESSMENT_COLUMNS = [
+    "id",
+    "district_id",
+    "class_id",
+    "assigned_by",
+    "title",
+    "assessment_type",
+    "scoring",
+    "points_possible",
+    "include_in_final_grade",
+    "assign_date",
+    "due_date",
+    "status",
+    "updated_at",
+]
 SCORE_COLUMNS = ["assessment_id", "student_id", "points_earned", "state", "excluded", "updated_at"]
 TABLES = ("users", "classes", "enrollments", "assessments", "scores", "group_members")
 
@@ -66,15 +79,15 @@ class GeneratedWorld:
     preset: str
     seed: int
     violation_rate: float
-    users: pd.DataFrame          # id, district_id, sis_id, role, given_name, family_name
-    classes: pd.DataFrame        # id, district_id, sis_id, title
-    enrollments: pd.DataFrame    # class_id, user_id, role
-    assessments: pd.DataFrame    # ASSESSMENT_COLUMNS, read-contract dtypes
-    scores: pd.DataFrame         # SCORE_COLUMNS, read-contract dtypes
+    users: pd.DataFrame  # id, district_id, sis_id, role, given_name, family_name
+    classes: pd.DataFrame  # id, district_id, sis_id, title
+    enrollments: pd.DataFrame  # class_id, user_id, role
+    assessments: pd.DataFrame  # ASSESSMENT_COLUMNS, read-contract dtypes
+    scores: pd.DataFrame  # SCORE_COLUMNS, read-contract dtypes
     group_members: pd.DataFrame  # district_id, user_id
     scenario: Scenario
     seeds: list[DistrictSeed]
-    planted: pd.DataFrame        # assessment_id, kind: the reason code each planted row should get
+    planted: pd.DataFrame  # assessment_id, kind: the reason code each planted row should get
     counts: dict[str, int] = field(default_factory=dict)
 
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -87,8 +100,15 @@ class GeneratedWorld:
         return {f"otus_{name}": getattr(self, name) for name in TABLES}
 
 
-def generate(preset: str, *, seed: int = 7, violation_rate: float | None = None, districts: int = 1,
-             district_prefix: str | None = None, today: dt.date | None = None) -> GeneratedWorld:
+def generate(
+    preset: str,
+    *,
+    seed: int = 7,
+    violation_rate: float | None = None,
+    districts: int = 1,
+    district_prefix: str | None = None,
+    today: dt.date | None = None,
+) -> GeneratedWorld:
     """A deterministic synthetic world; see the module docstring and ``presets.PRESETS``.
 
     District ids: ``district_prefix`` (default: the preset name in lowercase), then ``{prefix}-2``, ``{prefix}-3``, ...
@@ -107,27 +127,53 @@ def generate(preset: str, *, seed: int = 7, violation_rate: float | None = None,
         day = today or dt.datetime.now(ZoneInfo(tz)).date()
         parts.append(_district(shape, np.random.default_rng(child), district_id, i, tz, day, rate))
     frames = {name: pd.concat([p[name] for p in parts], ignore_index=True) for name in (*TABLES, "planted")}
-    world = GeneratedWorld(preset=preset, seed=seed, violation_rate=rate, **frames,
-                           scenario=Scenario(districts=[p["sis"] for p in parts]), seeds=[p["seed"] for p in parts])
-    world.counts = {"districts": districts, **{name: len(frames[name]) for name in TABLES},
-                    "planted_assessments": len(frames["planted"]),
-                    **{k: sum(p["score_counts"][k] for p in parts) for k in parts[0]["score_counts"]}}
+    world = GeneratedWorld(
+        preset=preset,
+        seed=seed,
+        violation_rate=rate,
+        **frames,
+        scenario=Scenario(districts=[p["sis"] for p in parts]),
+        seeds=[p["seed"] for p in parts],
+    )
+    world.counts = {
+        "districts": districts,
+        **{name: len(frames[name]) for name in TABLES},
+        "planted_assessments": len(frames["planted"]),
+        **{k: sum(p["score_counts"][k] for p in parts) for k in parts[0]["score_counts"]},
+    }
     return world
 
 
-def _district(shape: Preset, rng: np.random.Generator, district_id: str, index: int, tz: str, today: dt.date,
-              rate: float) -> dict:
+def _district(
+    shape: Preset, rng: np.random.Generator, district_id: str, index: int, tz: str, today: dt.date, rate: float
+) -> dict:
     cal = Calendar.around(today)
-    n_per_class = (np.full(shape.classes, shape.assessments_per_class) if shape.cover_all_reasons else
-                   rng.integers(shape.assessments_per_class - 3, shape.assessments_per_class + 4, shape.classes))
+    n_per_class = (
+        np.full(shape.classes, shape.assessments_per_class)
+        if shape.cover_all_reasons
+        else rng.integers(shape.assessments_per_class - 3, shape.assessments_per_class + 4, shape.classes)
+    )
     counts = kind_counts(rng, int(n_per_class.sum()), rate, shape.cover_all_reasons)
-    pop = build_population(rng, shape, district_id, rate, otus_only_classes=math.ceil(counts["class_not_in_sis"] / 8),
-                           outsiders=math.ceil(counts["assigner_not_in_group"] / 10))
+    pop = build_population(
+        rng,
+        shape,
+        district_id,
+        rate,
+        otus_only_classes=math.ceil(counts["class_not_in_sis"] / 8),
+        outsiders=math.ceil(counts["assigner_not_in_group"] / 10),
+    )
     a, fresh, protected = _assessments(rng, shape, pop, cal, n_per_class)
     rows = _choose_rows(rng, counts, pool=np.flatnonzero(~(fresh | protected)))
-    plant_assessments(a, rows, rng=rng, cal=cal, otus_only_classes=pop.otus_only_classes,
-                      otus_only_teacher=pop.class_teacher[pop.otus_only_classes], admins=pop.admins,
-                      outsiders=pop.outsiders)
+    plant_assessments(
+        a,
+        rows,
+        rng=rng,
+        cal=cal,
+        otus_only_classes=pop.otus_only_classes,
+        otus_only_teacher=pop.class_teacher[pop.otus_only_classes],
+        admins=pop.admins,
+        outsiders=pop.outsiders,
+    )
     out = rows["assigner_not_in_group"]
     pop.add_co_teachers(a["class_idx"][out], a["assigner_idx"][out])
     planted = np.zeros(len(fresh), dtype=bool)
@@ -137,32 +183,61 @@ def _district(shape: Preset, rng: np.random.Generator, district_id: str, index: 
 
     ids = np.array([f"a-{district_id}-{i:07d}" for i in range(len(fresh))], dtype=object)
     assessments = _assessment_frame(a, ids, pop, district_id, cal, rng)
-    kinds = np.concatenate([np.full(len(idx), k, dtype=object) for k, idx in rows.items()] or [np.array([], dtype=object)])
-    planted_frame = pd.DataFrame({"assessment_id": pd.array(ids[np.concatenate(list(rows.values()))], dtype=STR),
-                                  "district_id": pd.array(np.full(len(kinds), district_id, dtype=object), dtype=STR),
-                                  "kind": pd.array(kinds, dtype=STR)})
+    kinds = np.concatenate(
+        [np.full(len(idx), k, dtype=object) for k, idx in rows.items()] or [np.array([], dtype=object)]
+    )
+    planted_frame = pd.DataFrame(
+        {
+            "assessment_id": pd.array(ids[np.concatenate(list(rows.values()))], dtype=STR),
+            "district_id": pd.array(np.full(len(kinds), district_id, dtype=object), dtype=STR),
+            "kind": pd.array(kinds, dtype=STR),
+        }
+    )
     scores_frame = _score_frame(scores, ids, pop)
 
     _, _, gps = session_ids(district_id, cal)
-    name = "Demo School District" if district_id == "demo" else f"{district_id.replace('-', ' ').title()} School District"
+    name = (
+        "Demo School District" if district_id == "demo" else f"{district_id.replace('-', ' ').title()} School District"
+    )
     client = SisClient(client_id=f"otus-{district_id}-{rng.bytes(4).hex()}", client_secret=rng.bytes(24).hex())
     frames = pop.frames()
-    sis = build_sis_district(district_id=district_id, name=name, cal=cal, users=frames["users"], classes=frames["classes"],
-                             enrollments=frames["enrollments"], class_school=pop.class_school(), client=client)
-    seed = DistrictSeed(district_id=district_id, name=name, timezone=tz, effective_date=cal.year_start,
-                        mapping=category_mapping(with_retired=rate > 0),
-                        client_id=client.client_id, client_secret=client.client_secret,
-                        closed_grading_period_ids=list(gp for gp, q in zip(gps, cal.quarters, strict=True) if q.closed),
-                        today=today)
-    return {**frames, "assessments": assessments, "scores": scores_frame, "planted": planted_frame, "sis": sis,
-            "seed": seed, "score_counts": score_counts}
+    sis = build_sis_district(
+        district_id=district_id,
+        name=name,
+        cal=cal,
+        users=frames["users"],
+        classes=frames["classes"],
+        enrollments=frames["enrollments"],
+        class_school=pop.class_school(),
+        client=client,
+    )
+    seed = DistrictSeed(
+        district_id=district_id,
+        name=name,
+        timezone=tz,
+        effective_date=cal.year_start,
+        mapping=category_mapping(with_retired=rate > 0),
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        closed_grading_period_ids=list(gp for gp, q in zip(gps, cal.quarters, strict=True) if q.closed),
+        today=today,
+    )
+    return {
+        **frames,
+        "assessments": assessments,
+        "scores": scores_frame,
+        "planted": planted_frame,
+        "sis": sis,
+        "seed": seed,
+        "score_counts": score_counts,
+    }
 
 
 def _choose_rows(rng: np.random.Generator, counts: dict[str, int], pool: np.ndarray) -> dict[str, np.ndarray]:
     order = rng.permutation(pool)
     total = min(sum(counts.values()), len(order))
     bounds = np.minimum(np.cumsum([0, *counts.values()]), total)
-    return {k: np.sort(order[bounds[i]:bounds[i + 1]]) for i, k in enumerate(ASSESSMENT_KINDS)}
+    return {k: np.sort(order[bounds[i] : bounds[i + 1]]) for i, k in enumerate(ASSESSMENT_KINDS)}
 
 
 def _weekday(days: np.ndarray) -> np.ndarray:
@@ -171,8 +246,9 @@ def _weekday(days: np.ndarray) -> np.ndarray:
     return days + np.where(wd == 5, -1, np.where(wd == 6, 1, 0)).astype("timedelta64[D]")
 
 
-def _assessments(rng: np.random.Generator, shape: Preset, pop: Population, cal: Calendar,
-                 n_per_class: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+def _assessments(
+    rng: np.random.Generator, shape: Preset, pop: Population, cal: Calendar, n_per_class: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Clean assessments, all in the current grading period.
 
     Also returns ``fresh`` (just assigned: nothing to send yet) and ``protected`` (rows that show an
@@ -212,17 +288,32 @@ def _assessments(rng: np.random.Generator, shape: Preset, pop: Population, cal: 
         first = np.flatnonzero(co >= 0)[:1]
         by_co[first], protected[first] = True, True
     a = {
-        "class_idx": class_idx, "assigner_idx": np.where(by_co, co, pop.class_teacher[class_idx]),
-        "title": title, "assessment_type": a_type, "scoring": np.full(n, "points", dtype=object),
-        "points_possible": np.array(POINTS, dtype=float)[rng.choice(len(POINTS), n, p=np.array(POINTS_WEIGHTS) / sum(POINTS_WEIGHTS))],
-        "include_in_final_grade": np.ones(n), "assign_date": assign, "due_date": due,
+        "class_idx": class_idx,
+        "assigner_idx": np.where(by_co, co, pop.class_teacher[class_idx]),
+        "title": title,
+        "assessment_type": a_type,
+        "scoring": np.full(n, "points", dtype=object),
+        "points_possible": np.array(POINTS, dtype=float)[
+            rng.choice(len(POINTS), n, p=np.array(POINTS_WEIGHTS) / sum(POINTS_WEIGHTS))
+        ],
+        "include_in_final_grade": np.ones(n),
+        "assign_date": assign,
+        "due_date": due,
         "status": np.full(n, "active", dtype=object),
     }
     return a, fresh, protected
 
 
-def _scores(rng: np.random.Generator, shape: Preset, pop: Population, cal: Calendar, a: dict[str, np.ndarray],
-            fresh: np.ndarray, planted: np.ndarray, rate: float) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+def _scores(
+    rng: np.random.Generator,
+    shape: Preset,
+    pop: Population,
+    cal: Calendar,
+    a: dict[str, np.ndarray],
+    fresh: np.ndarray,
+    planted: np.ndarray,
+    rate: float,
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """One score row per (assessment, student enrolled in its class), states by the assessment's phase."""
     ptr, roster = pop.student_roster()
     cls = a["class_idx"]
@@ -235,7 +326,9 @@ def _scores(rng: np.random.Generator, shape: Preset, pop: Population, cal: Calen
     today = np.datetime64(cal.today, "D")
     due = a["due_date"]
     due_eff = np.where(np.isnat(due), np.where(np.isnat(a["assign_date"]), today - 30, a["assign_date"]), due)
-    phase = np.where(fresh | (a["assign_date"] >= today), 2, np.where(due_eff < today, 0, 1))[parent]  # 0 past, 1 open, 2 new
+    phase = np.where(fresh | (a["assign_date"] >= today), 2, np.where(due_eff < today, 0, 1))[
+        parent
+    ]  # 0 past, 1 open, 2 new
     graded_p = np.array([0.90, 0.20, 0.0])[phase]
     turned_p = np.array([0.04, 0.30, 0.10])[phase]
     u = rng.random(m)
@@ -261,37 +354,57 @@ def _scores(rng: np.random.Generator, shape: Preset, pop: Population, cal: Calen
         state[late], points[late] = 1, np.nan
     points[invalid] = np.where(rng.random(int(invalid.sum())) < 0.5, np.nan, -1.0)
 
-    now = (today.astype("datetime64[s]") + np.timedelta64(6, "h"))
+    now = today.astype("datetime64[s]") + np.timedelta64(6, "h")
     stamp = due_eff[parent].astype("datetime64[s]") + rng.integers(3600, 72 * 3600, m).astype("timedelta64[s]")
-    counts = {"excluded_scores": int(excluded.sum()), "invalid_scores": int(invalid.sum()),
-              "students_without_sis_id": len(pop.students_without_sis)}
-    return {"parent": parent, "student": student, "points_earned": points, "state": state, "excluded": excluded,
-            "updated_at": np.minimum(stamp, now)}, counts
+    counts = {
+        "excluded_scores": int(excluded.sum()),
+        "invalid_scores": int(invalid.sum()),
+        "students_without_sis_id": len(pop.students_without_sis),
+    }
+    return {
+        "parent": parent,
+        "student": student,
+        "points_earned": points,
+        "state": state,
+        "excluded": excluded,
+        "updated_at": np.minimum(stamp, now),
+    }, counts
 
 
-def _assessment_frame(a: dict[str, np.ndarray], ids: np.ndarray, pop: Population, district_id: str, cal: Calendar,
-                      rng: np.random.Generator) -> pd.DataFrame:
+def _assessment_frame(
+    a: dict[str, np.ndarray],
+    ids: np.ndarray,
+    pop: Population,
+    district_id: str,
+    cal: Calendar,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     n = len(ids)
     today = np.datetime64(cal.today, "D")
     base = np.where(np.isnat(a["assign_date"]), today - 7, a["assign_date"]).astype("datetime64[s]")
-    updated = np.minimum(base + rng.integers(8 * 3600, 30 * 3600, n).astype("timedelta64[s]"),
-                         today.astype("datetime64[s]") + np.timedelta64(6, "h"))
+    updated = np.minimum(
+        base + rng.integers(8 * 3600, 30 * 3600, n).astype("timedelta64[s]"),
+        today.astype("datetime64[s]") + np.timedelta64(6, "h"),
+    )
     include = a["include_in_final_grade"]
-    return pd.DataFrame({
-        "id": pd.array(ids, dtype=STR),
-        "district_id": pd.array(np.full(n, district_id, dtype=object), dtype=STR),
-        "class_id": pd.array(pop.class_ids[a["class_idx"]], dtype=STR),
-        "assigned_by": pd.array(pop.user_ids[a["assigner_idx"]], dtype=STR),
-        "title": pd.array(a["title"], dtype=STR),
-        "assessment_type": pd.array(a["assessment_type"], dtype=STR),
-        "scoring": pd.array(a["scoring"], dtype=STR),
-        "points_possible": a["points_possible"].astype("float64"),
-        "include_in_final_grade": pd.arrays.BooleanArray(include == 1, np.isnan(include)),
-        "assign_date": a["assign_date"].astype("datetime64[ns]"),
-        "due_date": a["due_date"].astype("datetime64[ns]"),
-        "status": pd.array(a["status"], dtype=STR),
-        "updated_at": updated.astype("datetime64[ns]"),
-    }, columns=ASSESSMENT_COLUMNS)
+    return pd.DataFrame(
+        {
+            "id": pd.array(ids, dtype=STR),
+            "district_id": pd.array(np.full(n, district_id, dtype=object), dtype=STR),
+            "class_id": pd.array(pop.class_ids[a["class_idx"]], dtype=STR),
+            "assigned_by": pd.array(pop.user_ids[a["assigner_idx"]], dtype=STR),
+            "title": pd.array(a["title"], dtype=STR),
+            "assessment_type": pd.array(a["assessment_type"], dtype=STR),
+            "scoring": pd.array(a["scoring"], dtype=STR),
+            "points_possible": a["points_possible"].astype("float64"),
+            "include_in_final_grade": pd.arrays.BooleanArray(include == 1, np.isnan(include)),
+            "assign_date": a["assign_date"].astype("datetime64[ns]"),
+            "due_date": a["due_date"].astype("datetime64[ns]"),
+            "status": pd.array(a["status"], dtype=STR),
+            "updated_at": updated.astype("datetime64[ns]"),
+        },
+        columns=ASSESSMENT_COLUMNS,
+    )
 
 
 def _score_frame(s: dict[str, np.ndarray], ids: np.ndarray, pop: Population) -> pd.DataFrame:
@@ -302,11 +415,14 @@ def _score_frame(s: dict[str, np.ndarray], ids: np.ndarray, pop: Population) -> 
         return pd.Series(arr, dtype=STR)
 
     states = np.array(["graded", "turned_in", "not_submitted"], dtype=object)
-    return pd.DataFrame({
-        "assessment_id": take(ids, s["parent"]),
-        "student_id": take(pop.user_ids, s["student"]),
-        "points_earned": s["points_earned"].astype("float64"),
-        "state": take(states, s["state"]),
-        "excluded": pd.array(s["excluded"], dtype="boolean"),
-        "updated_at": s["updated_at"].astype("datetime64[ns]"),
-    }, columns=SCORE_COLUMNS)
+    return pd.DataFrame(
+        {
+            "assessment_id": take(ids, s["parent"]),
+            "student_id": take(pop.user_ids, s["student"]),
+            "points_earned": s["points_earned"].astype("float64"),
+            "state": take(states, s["state"]),
+            "excluded": pd.array(s["excluded"], dtype="boolean"),
+            "updated_at": s["updated_at"].astype("datetime64[ns]"),
+        },
+        columns=SCORE_COLUMNS,
+    )

@@ -76,8 +76,14 @@ class OtusGroupMember(SQLModel, table=True):
     user_id: str = Field(primary_key=True)
 
 
-SOURCE_TABLES = [OtusUser.__table__, OtusClass.__table__, OtusEnrollment.__table__, OtusAssessment.__table__,  # type: ignore[attr-defined]
-                 OtusScore.__table__, OtusGroupMember.__table__]  # type: ignore[attr-defined]
+SOURCE_TABLES = [
+    OtusUser.__table__,  # type: ignore[attr-defined]
+    OtusClass.__table__,  # type: ignore[attr-defined]
+    OtusEnrollment.__table__,  # type: ignore[attr-defined]
+    OtusAssessment.__table__,  # type: ignore[attr-defined]
+    OtusScore.__table__,  # type: ignore[attr-defined]
+    OtusGroupMember.__table__,  # type: ignore[attr-defined]
+]
 Index("ix_otus_enrollments_user", OtusEnrollment.__table__.c.user_id)  # type: ignore[attr-defined]
 
 

@@ -24,20 +24,20 @@ ADMINS = 2
 class Population:
     district_id: str
     rate: float
-    user_ids: np.ndarray        # object
-    user_sis: np.ndarray        # object, None = not in the SIS
-    user_role: np.ndarray       # object: student | teacher | administrator
+    user_ids: np.ndarray  # object
+    user_sis: np.ndarray  # object, None = not in the SIS
+    user_role: np.ndarray  # object: student | teacher | administrator
     given: np.ndarray
     family: np.ndarray
-    teachers: np.ndarray        # user positions of the primary teachers (in the group)
-    outsiders: np.ndarray       # teachers with a SIS id who are not in the group
-    admins: np.ndarray          # Otus administrators: no SIS id, in the group
+    teachers: np.ndarray  # user positions of the primary teachers (in the group)
+    outsiders: np.ndarray  # teachers with a SIS id who are not in the group
+    admins: np.ndarray  # Otus administrators: no SIS id, in the group
     students_without_sis: np.ndarray
     class_ids: np.ndarray
     class_sis: np.ndarray
     class_title: np.ndarray
-    class_teacher: np.ndarray   # user position of the primary teacher
-    co_teacher: np.ndarray      # user position of a co-teacher in the group, or -1
+    class_teacher: np.ndarray  # user position of the primary teacher
+    co_teacher: np.ndarray  # user position of a co-teacher in the group, or -1
     otus_only_classes: np.ndarray
     enroll_class: list[np.ndarray] = field(default_factory=list)
     enroll_user: list[np.ndarray] = field(default_factory=list)
@@ -73,41 +73,75 @@ class Population:
     def frames(self) -> dict[str, pd.DataFrame]:
         d = self.district_id
         n_users, n_classes = len(self.user_ids), len(self.class_ids)
-        users = pd.DataFrame({
-            "id": pd.array(self.user_ids, dtype=STR), "district_id": pd.array(np.full(n_users, d, dtype=object), dtype=STR),
-            "sis_id": pd.array(self.user_sis, dtype=STR), "role": pd.array(self.user_role, dtype=STR),
-            "given_name": pd.array(self.given, dtype=STR), "family_name": pd.array(self.family, dtype=STR)})
-        classes = pd.DataFrame({
-            "id": pd.array(self.class_ids, dtype=STR), "district_id": pd.array(np.full(n_classes, d, dtype=object), dtype=STR),
-            "sis_id": pd.array(self.class_sis, dtype=STR), "title": pd.array(self.class_title, dtype=STR)})
+        users = pd.DataFrame(
+            {
+                "id": pd.array(self.user_ids, dtype=STR),
+                "district_id": pd.array(np.full(n_users, d, dtype=object), dtype=STR),
+                "sis_id": pd.array(self.user_sis, dtype=STR),
+                "role": pd.array(self.user_role, dtype=STR),
+                "given_name": pd.array(self.given, dtype=STR),
+                "family_name": pd.array(self.family, dtype=STR),
+            }
+        )
+        classes = pd.DataFrame(
+            {
+                "id": pd.array(self.class_ids, dtype=STR),
+                "district_id": pd.array(np.full(n_classes, d, dtype=object), dtype=STR),
+                "sis_id": pd.array(self.class_sis, dtype=STR),
+                "title": pd.array(self.class_title, dtype=STR),
+            }
+        )
         c, u, r = self._enrollments()
-        enrollments = pd.DataFrame({"class_id": pd.array(self.class_ids[c], dtype=STR),
-                                    "user_id": pd.array(self.user_ids[u], dtype=STR), "role": pd.array(r, dtype=STR)})
+        enrollments = pd.DataFrame(
+            {
+                "class_id": pd.array(self.class_ids[c], dtype=STR),
+                "user_id": pd.array(self.user_ids[u], dtype=STR),
+                "role": pd.array(r, dtype=STR),
+            }
+        )
         group = np.concatenate([self.teachers, self.admins])
-        group_members = pd.DataFrame({"district_id": pd.array(np.full(len(group), d, dtype=object), dtype=STR),
-                                      "user_id": pd.array(self.user_ids[group], dtype=STR)})
+        group_members = pd.DataFrame(
+            {
+                "district_id": pd.array(np.full(len(group), d, dtype=object), dtype=STR),
+                "user_id": pd.array(self.user_ids[group], dtype=STR),
+            }
+        )
         return {"users": users, "classes": classes, "enrollments": enrollments, "group_members": group_members}
 
 
 def _names(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    return (np.array(GIVEN, dtype=object)[rng.integers(0, len(GIVEN), n)],
-            np.array(FAMILY, dtype=object)[rng.integers(0, len(FAMILY), n)])
+    return (
+        np.array(GIVEN, dtype=object)[rng.integers(0, len(GIVEN), n)],
+        np.array(FAMILY, dtype=object)[rng.integers(0, len(FAMILY), n)],
+    )
 
 
-def build_population(rng: np.random.Generator, shape: Preset, district_id: str, rate: float, *,
-                     otus_only_classes: int, outsiders: int) -> Population:
+def build_population(
+    rng: np.random.Generator, shape: Preset, district_id: str, rate: float, *, otus_only_classes: int, outsiders: int
+) -> Population:
     d, n_s, n_t, n_c = district_id, shape.students, shape.teachers, shape.classes
     n_o, n_a, n_k = outsiders, ADMINS, otus_only_classes
     students = np.arange(n_s)
     teachers = n_s + np.arange(n_t)
     outsider_pos = n_s + n_t + np.arange(n_o)
     admins = n_s + n_t + n_o + np.arange(n_a)
-    user_ids = np.array([f"u-{d}-s{i:06d}" for i in range(n_s)] + [f"u-{d}-t{i:05d}" for i in range(n_t + n_o)]
-                        + [f"u-{d}-adm{i:02d}" for i in range(n_a)], dtype=object)
-    user_sis = np.array([f"sky-{d}-stu-{i:06d}" for i in range(n_s)] + [f"sky-{d}-tch-{i:05d}" for i in range(n_t + n_o)]
-                        + [None] * n_a, dtype=object)
-    no_sis = np.sort(rng.choice(n_s, min(n_s, max(1, round(n_s * rate * NO_SIS_STUDENT_SHARE))), replace=False)) \
-        if rate > 0 else np.array([], dtype=np.int64)
+    user_ids = np.array(
+        [f"u-{d}-s{i:06d}" for i in range(n_s)]
+        + [f"u-{d}-t{i:05d}" for i in range(n_t + n_o)]
+        + [f"u-{d}-adm{i:02d}" for i in range(n_a)],
+        dtype=object,
+    )
+    user_sis = np.array(
+        [f"sky-{d}-stu-{i:06d}" for i in range(n_s)]
+        + [f"sky-{d}-tch-{i:05d}" for i in range(n_t + n_o)]
+        + [None] * n_a,
+        dtype=object,
+    )
+    no_sis = (
+        np.sort(rng.choice(n_s, min(n_s, max(1, round(n_s * rate * NO_SIS_STUDENT_SHARE))), replace=False))
+        if rate > 0
+        else np.array([], dtype=np.int64)
+    )
     user_sis[no_sis] = None
     role = np.array(["student"] * n_s + ["teacher"] * (n_t + n_o) + ["administrator"] * n_a, dtype=object)
     given, family = _names(rng, len(user_ids))
@@ -123,14 +157,27 @@ def build_population(rng: np.random.Generator, shape: Preset, district_id: str, 
         co[:n_c] = np.where(has_co, other, -1)
     k_teacher = teachers[rng.integers(0, n_t, n_k)] if n_k else np.array([], dtype=np.int64)
     subjects = np.array(SUBJECTS, dtype=object)[rng.integers(0, len(SUBJECTS), n_c)]
-    titles = np.array([f"{s} - P{k % 7 + 1}" for k, s in enumerate(subjects)]
-                      + [f"Advisory {k + 1} (Otus only)" for k in range(n_k)], dtype=object)
+    titles = np.array(
+        [f"{s} - P{k % 7 + 1}" for k, s in enumerate(subjects)] + [f"Advisory {k + 1} (Otus only)" for k in range(n_k)],
+        dtype=object,
+    )
     pop = Population(
-        district_id=d, rate=rate, user_ids=user_ids, user_sis=user_sis, user_role=role, given=given, family=family,
-        teachers=teachers, outsiders=outsider_pos, admins=admins, students_without_sis=no_sis,
+        district_id=d,
+        rate=rate,
+        user_ids=user_ids,
+        user_sis=user_sis,
+        user_role=role,
+        given=given,
+        family=family,
+        teachers=teachers,
+        outsiders=outsider_pos,
+        admins=admins,
+        students_without_sis=no_sis,
         class_ids=np.array([f"c-{d}-{k:05d}" for k in range(n_c + n_k)], dtype=object),
         class_sis=np.array([f"sky-{d}-cls-{k:05d}" for k in range(n_c)] + [None] * n_k, dtype=object),
-        class_title=titles, class_teacher=np.concatenate([class_teacher, k_teacher]).astype(np.int64), co_teacher=co,
+        class_title=titles,
+        class_teacher=np.concatenate([class_teacher, k_teacher]).astype(np.int64),
+        co_teacher=co,
         otus_only_classes=n_c + np.arange(n_k),
     )
     # Students: the sections are dealt into blocks; in each block every student sits in one section.

@@ -17,8 +17,8 @@ class Preset:
 
     name: str
     students: int
-    classes: int              # SIS classes (sections); Otus-only classes come on top when violations are asked for
-    teachers: int             # primary teachers, all in the passback group
+    classes: int  # SIS classes (sections); Otus-only classes come on top when violations are asked for
+    teachers: int  # primary teachers, all in the passback group
     students_per_class: int
     assessments_per_class: int
     cover_all_reasons: bool = False  # at least one row for every reason the generator can produce
@@ -26,8 +26,15 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "demo": Preset("demo", students=60, classes=3, teachers=3, students_per_class=20, assessments_per_class=20,
-                   cover_all_reasons=True),
+    "demo": Preset(
+        "demo",
+        students=60,
+        classes=3,
+        teachers=3,
+        students_per_class=20,
+        assessments_per_class=20,
+        cover_all_reasons=True,
+    ),
     "S": Preset("S", students=600, classes=96, teachers=20, students_per_class=25, assessments_per_class=20),
     "M": Preset("M", students=6_000, classes=960, teachers=192, students_per_class=25, assessments_per_class=20),
     "L": Preset("L", students=60_000, classes=9_600, teachers=1_920, students_per_class=25, assessments_per_class=20),
@@ -43,7 +50,7 @@ def get_preset(name: str) -> Preset:
 
 TIMEZONES = ("America/Chicago", "America/New_York", "America/Denver", "America/Los_Angeles")
 
-QUARTER_DAYS = 61   # Monday of week 1 .. Friday of week 9
+QUARTER_DAYS = 61  # Monday of week 1 .. Friday of week 9
 QUARTER_STRIDE = 63  # the next quarter starts on the Monday after
 
 
@@ -101,8 +108,18 @@ class Calendar:
 
 # Realistic shares of the 12 Otus assessment types (sum to 1 after normalising).
 TYPE_WEIGHTS: dict[str, float] = {
-    "Assignment": 16, "Checklist": 2, "Homework": 20, "Journal": 3, "Lab": 5, "Observation": 2,
-    "Paper": 4, "Presentation": 3, "Project": 6, "Quiz": 17, "Test": 10, "Worksheet": 12,
+    "Assignment": 16,
+    "Checklist": 2,
+    "Homework": 20,
+    "Journal": 3,
+    "Lab": 5,
+    "Observation": 2,
+    "Paper": 4,
+    "Presentation": 3,
+    "Project": 6,
+    "Quiz": 17,
+    "Test": 10,
+    "Worksheet": 12,
 }
 assert set(TYPE_WEIGHTS) == set(OTUS_TYPES)
 
@@ -112,9 +129,18 @@ POINTS_WEIGHTS = (30, 18, 12, 10, 14, 4, 4, 3, 3, 2)
 # District-level active Skyward categories, as in the admin guide's example mapping table.
 CATEGORY_TITLES = ("Assignment", "Classwork", "Homework", "Project", "Lab", "Observation", "Quiz", "Test")
 GUIDE_MAPPING: dict[str, str] = {
-    "Assignment": "Assignment", "Checklist": "Classwork", "Homework": "Homework", "Journal": "Project",
-    "Lab": "Lab", "Observation": "Observation", "Paper": "Project", "Presentation": "Project",
-    "Project": "Project", "Quiz": "Quiz", "Test": "Test", "Worksheet": "Classwork",
+    "Assignment": "Assignment",
+    "Checklist": "Classwork",
+    "Homework": "Homework",
+    "Journal": "Project",
+    "Lab": "Lab",
+    "Observation": "Observation",
+    "Paper": "Project",
+    "Presentation": "Project",
+    "Project": "Project",
+    "Quiz": "Quiz",
+    "Test": "Test",
+    "Worksheet": "Classwork",
 }
 INACTIVE_CATEGORY = ("Extra Credit", "tobedeleted")
 SCHOOL_CATEGORY = ("Warm-ups (school)", "active")
@@ -123,14 +149,60 @@ SCHOOL_CATEGORY = ("Warm-ups (school)", "active")
 RETIRED_TYPE = "Journal"
 UNMAPPED_TYPES = ("Poster", "Exit Ticket", "Bell Ringer")  # not among the 12: no mapping can exist
 
-SUBJECTS = ("Algebra I", "Geometry", "Biology", "Chemistry", "English 9", "English 10", "World History",
-            "US History", "Spanish I", "French I", "Physics", "Art", "Music", "Health", "Economics", "Civics",
-            "Computer Science", "Earth Science", "Pre-Calculus", "Español II")
-TOPICS = ("Fractions", "Linear equations", "Photosynthesis", "Cell division", "The Odyssey", "Newton's laws",
-          "Révolution française", "Verbos irregulares", "Día de los Muertos", "Ecosystems 🌱", "Periodic table",
-          "Supply & demand", "Poetry unit", "Map skills", "Color theory 🎨", "Python loops", "Volcanoes",
-          "Civil rights", "Renaissance", "Probability", "Ratios", "Shakespeare", "数学 review", "Genetics",
-          "Chemical bonds", "Plate tectonics", "Bill of Rights", "Café vocabulary", "Trigonometry", "Nutrition")
+SUBJECTS = (
+    "Algebra I",
+    "Geometry",
+    "Biology",
+    "Chemistry",
+    "English 9",
+    "English 10",
+    "World History",
+    "US History",
+    "Spanish I",
+    "French I",
+    "Physics",
+    "Art",
+    "Music",
+    "Health",
+    "Economics",
+    "Civics",
+    "Computer Science",
+    "Earth Science",
+    "Pre-Calculus",
+    "Español II",
+)
+TOPICS = (
+    "Fractions",
+    "Linear equations",
+    "Photosynthesis",
+    "Cell division",
+    "The Odyssey",
+    "Newton's laws",
+    "Révolution française",
+    "Verbos irregulares",
+    "Día de los Muertos",
+    "Ecosystems 🌱",
+    "Periodic table",
+    "Supply & demand",
+    "Poetry unit",
+    "Map skills",
+    "Color theory 🎨",
+    "Python loops",
+    "Volcanoes",
+    "Civil rights",
+    "Renaissance",
+    "Probability",
+    "Ratios",
+    "Shakespeare",
+    "数学 review",
+    "Genetics",
+    "Chemical bonds",
+    "Plate tectonics",
+    "Bill of Rights",
+    "Café vocabulary",
+    "Trigonometry",
+    "Nutrition",
+)
 LONG_TITLES = (
     "Chapter 7 cumulative review — reading comprehension & vocabulary 📚",
     "Unit 4 lab report: measuring the acceleration due to gravity with pendulums",
@@ -140,7 +212,47 @@ LONG_TITLES = (
 )
 EDGE_TITLE = "Unit review: ratios, rates & proportions 🧪🧪🧪 okay"  # 49 characters, more than 49 bytes
 assert len(EDGE_TITLE) == 49 and all(len(t) >= 50 for t in LONG_TITLES)
-GIVEN = ("Ava", "Liam", "Sofía", "Noah", "Zoë", "Mateo", "Chloé", "Ethan", "Amara", "Jürgen", "Mei", "Omar",
-         "Priya", "Lucas", "Hana", "Diego", "Nora", "Kwame", "Ingrid", "Yusuf")
-FAMILY = ("Smith", "García", "Nguyen", "Johnson", "Müller", "O'Brien", "Kowalski", "Okafor", "Rossi", "Kim",
-          "Hernández", "Dubois", "Patel", "Andersson", "Brown", "Łukasz", "Tanaka", "Silva", "Cohen", "Ali")
+GIVEN = (
+    "Ava",
+    "Liam",
+    "Sofía",
+    "Noah",
+    "Zoë",
+    "Mateo",
+    "Chloé",
+    "Ethan",
+    "Amara",
+    "Jürgen",
+    "Mei",
+    "Omar",
+    "Priya",
+    "Lucas",
+    "Hana",
+    "Diego",
+    "Nora",
+    "Kwame",
+    "Ingrid",
+    "Yusuf",
+)
+FAMILY = (
+    "Smith",
+    "García",
+    "Nguyen",
+    "Johnson",
+    "Müller",
+    "O'Brien",
+    "Kowalski",
+    "Okafor",
+    "Rossi",
+    "Kim",
+    "Hernández",
+    "Dubois",
+    "Patel",
+    "Andersson",
+    "Brown",
+    "Łukasz",
+    "Tanaka",
+    "Silva",
+    "Cohen",
+    "Ali",
+)

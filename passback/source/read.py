@@ -47,8 +47,21 @@ COLUMNS: dict[str, list[str]] = {
     "users": ["id", "sis_id", "role", "given_name", "family_name"],
     "classes": ["id", "sis_id", "title"],
     "enrollments": ["class_id", "user_id", "role"],
-    "assessments": ["id", "district_id", "class_id", "assigned_by", "title", "assessment_type", "scoring",
-                    "points_possible", "include_in_final_grade", "assign_date", "due_date", "status", "updated_at"],
+    "assessments": [
+        "id",
+        "district_id",
+        "class_id",
+        "assigned_by",
+        "title",
+        "assessment_type",
+        "scoring",
+        "points_possible",
+        "include_in_final_grade",
+        "assign_date",
+        "due_date",
+        "status",
+        "updated_at",
+    ],
     "scores": ["assessment_id", "student_id", "points_earned", "state", "excluded", "updated_at"],
     "group_members": ["user_id"],
 }
@@ -83,6 +96,7 @@ def queries(*, cast_text: bool, coded: bool = True) -> dict[str, str]:
 
     ``cast_text`` (SQLite): text columns are CAST so a BLOB or a number arrives as text, and
     (``coded``) ``CODED`` columns come as integer codes."""
+
     def cols(names: list[str], prefix: str = "") -> str:
         if not cast_text:
             return ", ".join(f"{prefix}{c}" for c in names)
@@ -93,10 +107,10 @@ def queries(*, cast_text: bool, coded: bool = True) -> dict[str, str]:
         "users": f"SELECT {cols(c['users'])} FROM otus_users WHERE district_id = :d",
         "classes": f"SELECT {cols(c['classes'])} FROM otus_classes WHERE district_id = :d",
         "enrollments": f"SELECT {cols(c['enrollments'], 'e.')} FROM otus_enrollments e "
-                       "WHERE e.class_id IN (SELECT id FROM otus_classes WHERE district_id = :d)",
+        "WHERE e.class_id IN (SELECT id FROM otus_classes WHERE district_id = :d)",
         "assessments": f"SELECT {cols(c['assessments'])} FROM otus_assessments WHERE district_id = :d",
         "scores": f"SELECT {cols(c['scores'], 's.')} FROM otus_scores s "
-                  "WHERE s.assessment_id IN (SELECT id FROM otus_assessments WHERE district_id = :d)",
+        "WHERE s.assessment_id IN (SELECT id FROM otus_assessments WHERE district_id = :d)",
         "group_members": f"SELECT {cols(c['group_members'])} FROM otus_group_members WHERE district_id = :d",
     }
 
@@ -226,15 +240,17 @@ def assemble(columns: list[str], pieces: dict[str, list[Any]]) -> pd.DataFrame:
     for name in columns:
         parts = pieces[name]
         if name in FLAGS:
-            out[name] = pd.array(pd.concat([pd.Series(p) for p in parts], ignore_index=True) if parts else [],
-                                 dtype="boolean")
+            out[name] = pd.array(
+                pd.concat([pd.Series(p) for p in parts], ignore_index=True) if parts else [], dtype="boolean"
+            )
         elif name in NUMBERS:
             out[name] = np.concatenate(parts) if parts else np.array([], dtype="float64")
         elif name in DATES | TIMESTAMPS:
             out[name] = np.concatenate(parts) if parts else np.array([], dtype="datetime64[ns]")
         else:
-            out[name] = pd.Series(pa.chunked_array([p.cast(pa.large_string()) for p in parts], type=pa.large_string()),
-                                  dtype=STR)
+            out[name] = pd.Series(
+                pa.chunked_array([p.cast(pa.large_string()) for p in parts], type=pa.large_string()), dtype=STR
+            )
     return pd.DataFrame(out, columns=columns, copy=False)
 
 
@@ -273,8 +289,9 @@ def _read_sqlite_table(conn: sqlite3.Connection, sql: str, district_id: str, col
 
 def _read_sqlite(path: str, district_id: str) -> dict[str, pd.DataFrame]:
     if not Path(path).exists():
-        raise FileNotFoundError(f"the Otus source database {path} does not exist; create it with `passback seed` "
-                                "or set PASSBACK_SOURCE_URL")
+        raise FileNotFoundError(
+            f"the Otus source database {path} does not exist; create it with `passback seed` or set PASSBACK_SOURCE_URL"
+        )
     frames = arrow.read_tables(lambda: arrow.sqlite_connection(path), district_id, sqlite=True)
     rest = [name for name in COLUMNS if name not in frames]
     if rest:
@@ -289,8 +306,13 @@ def _read_sqlite(path: str, district_id: str) -> dict[str, pd.DataFrame]:
 
 def _read_sqlalchemy(engine: Engine, district_id: str) -> dict[str, pd.DataFrame]:
     sqlite = engine.dialect.name == "sqlite"
-    frames = {} if sqlite else arrow.read_tables(lambda: arrow.postgres_connection(engine.url), district_id, sqlite=False) \
-        if engine.dialect.name == "postgresql" else {}
+    frames = (
+        {}
+        if sqlite
+        else arrow.read_tables(lambda: arrow.postgres_connection(engine.url), district_id, sqlite=False)
+        if engine.dialect.name == "postgresql"
+        else {}
+    )
     with engine.connect() as conn:
         if sqlite:  # an in-memory SQLite engine: decode like the file path does, but always tolerantly
             conn.connection.driver_connection.text_factory = _replacing  # type: ignore[union-attr]

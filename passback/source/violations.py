@@ -34,8 +34,8 @@ ASSESSMENT_KINDS: dict[str, float] = {
 }
 
 # Shares of the score rows (of clean assessments) per unit of violation rate.
-EXCLUDED_SHARE = 0.2      # violation_rate 0.05 -> 1 % of scores excluded
-INVALID_SHARE = 0.05      # graded but points missing or negative
+EXCLUDED_SHARE = 0.2  # violation_rate 0.05 -> 1 % of scores excluded
+INVALID_SHARE = 0.05  # graded but points missing or negative
 NO_SIS_STUDENT_SHARE = 0.1  # share of students without a SIS id
 
 
@@ -73,6 +73,7 @@ def plant_assessments(
 
     ``a`` holds positional ``class_idx`` / ``assigner_idx`` (ids are resolved later), dates as
     ``datetime64[D]``, ``include_in_final_grade`` as float 1/0/NaN and text as object arrays."""
+
     def pick(choices: tuple | np.ndarray, n: int) -> np.ndarray:
         return np.asarray(choices, dtype=object)[rng.integers(0, len(choices), n)]
 
@@ -123,7 +124,9 @@ def plant_assessments(
             summer = year_end + _days(rng.integers(5, 21, n))
             assign = np.where(in_gap, _date(cur.start) - _days(2), summer)
             setcol("assign_date", idx, assign)
-            setcol("due_date", idx, np.where(in_gap, _date(cur.start) - _days(1), summer + _days(rng.integers(0, 6, n))))
+            setcol(
+                "due_date", idx, np.where(in_gap, _date(cur.start) - _days(1), summer + _days(rng.integers(0, 6, n)))
+            )
         elif kind == "straddles_grading_periods":
             setcol("assign_date", idx, _date(prev.end) - _days(rng.integers(0, 4, n)))
             setcol("due_date", idx, _date(cur.start) + _days(rng.integers(0, 5, n)))

@@ -31,8 +31,14 @@ class World(Protocol):
     def frames(self) -> dict[str, pd.DataFrame]: ...
 
 
-TABLE_NAMES = {"users": "otus_users", "classes": "otus_classes", "enrollments": "otus_enrollments",
-               "assessments": "otus_assessments", "scores": "otus_scores", "group_members": "otus_group_members"}
+TABLE_NAMES = {
+    "users": "otus_users",
+    "classes": "otus_classes",
+    "enrollments": "otus_enrollments",
+    "assessments": "otus_assessments",
+    "scores": "otus_scores",
+    "group_members": "otus_group_members",
+}
 DATE_COLUMNS = frozenset({"assign_date", "due_date"})
 BATCH_ROWS = 100_000
 
@@ -101,8 +107,10 @@ def _write_sqlalchemy(world: World, url: str) -> None:
         for stmt in (
             "DELETE FROM otus_scores WHERE assessment_id IN (SELECT id FROM otus_assessments WHERE district_id IN :ds)",
             "DELETE FROM otus_enrollments WHERE class_id IN (SELECT id FROM otus_classes WHERE district_id IN :ds)",
-            *(f"DELETE FROM {t} WHERE district_id IN :ds" for t in ("otus_assessments", "otus_classes", "otus_users",
-                                                                    "otus_group_members")),
+            *(
+                f"DELETE FROM {t} WHERE district_id IN :ds"
+                for t in ("otus_assessments", "otus_classes", "otus_users", "otus_group_members")
+            ),
         ):
             conn.execute(text(stmt).bindparams(_in("ds")), districts)
         for name, frame in world.frames().items():

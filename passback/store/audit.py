@@ -91,45 +91,69 @@ def batch_of(entry_id: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class AuditRow:
-    kind: str                      # lineItem | result
+    kind: str  # lineItem | result
     assessment_id: str
-    student_id: str                # "" for a lineItem
-    action: str                    # create | update | delete | edited_in_sis | deleted_in_sis
+    student_id: str  # "" for a lineItem
+    action: str  # create | update | delete | edited_in_sis | deleted_in_sis
     sis_status: int | None = None  # the SIS's HTTP status (None for a reconcile finding)
-    before: str | None = None      # encoded values (``encode``)
+    before: str | None = None  # encoded values (``encode``)
     after: str | None = None
-    kept: str | None = None        # JSON {field: the SIS's value kept by a merged update}
-    message: str | None = None     # the SIS's message when it refused
+    kept: str | None = None  # JSON {field: the SIS's value kept by a merged update}
+    message: str | None = None  # the SIS's message when it refused
     request_id: str | None = None
 
 
-def write_batch(conn: Connection, district_id: str, run_id: str | None, at: dt.datetime, rows: Sequence[AuditRow]) -> int:
+def write_batch(
+    conn: Connection, district_id: str, run_id: str | None, at: dt.datetime, rows: Sequence[AuditRow]
+) -> int:
     """Insert one batch of audit rows on ``conn`` (inside the caller's transaction)."""
     if not rows:
         return 0
-    batch_id = conn.execute(insert(_BATCH).values(district_id=district_id, run_id=run_id, at=at).returning(_BATCH.c.id)).scalar_one()
+    batch_id = conn.execute(
+        insert(_BATCH).values(district_id=district_id, run_id=run_id, at=at).returning(_BATCH.c.id)
+    ).scalar_one()
     base = int(batch_id) << BATCH_SHIFT
-    conn.execute(insert(_ENTRY), [{
-        "id": base + i, "kind": KIND_CODE[r.kind], "assessment_id": r.assessment_id, "student_id": r.student_id,
-        "action": ACTION_CODE[r.action], "sis_status": r.sis_status, "before": r.before, "after": r.after,
-        "kept": r.kept, "message": r.message, "request_id": r.request_id,
-    } for i, r in enumerate(rows)])
+    conn.execute(
+        insert(_ENTRY),
+        [
+            {
+                "id": base + i,
+                "kind": KIND_CODE[r.kind],
+                "assessment_id": r.assessment_id,
+                "student_id": r.student_id,
+                "action": ACTION_CODE[r.action],
+                "sis_status": r.sis_status,
+                "before": r.before,
+                "after": r.after,
+                "kept": r.kept,
+                "message": r.message,
+                "request_id": r.request_id,
+            }
+            for i, r in enumerate(rows)
+        ],
+    )
     return len(rows)
 
 
-def record(engine: Engine, district_id: str, run_id: str | None, rows: Sequence[AuditRow], at: dt.datetime | None = None) -> int:
+def record(
+    engine: Engine, district_id: str, run_id: str | None, rows: Sequence[AuditRow], at: dt.datetime | None = None
+) -> int:
     """Audit rows that are not ledger writes (reconcile's findings), in their own transaction."""
 
     with engine.begin() as conn:
         return write_batch(conn, district_id, run_id, at or utcnow(), rows)
 
 
-def history(engine: Engine, district_id: str, assessment_id: str, student_id: str | None = None) -> list[dict[str, Any]]:
+def history(
+    engine: Engine, district_id: str, assessment_id: str, student_id: str | None = None
+) -> list[dict[str, Any]]:
     """An assessment's timeline (its lineItem and results, or one student's), oldest first."""
-    sql = ("SELECT e.id, e.kind, e.assessment_id, e.student_id, e.action, e.sis_status, e.before, e.after, e.kept, "
-           "e.message, e.request_id, b.at, b.run_id, r.flow_run_id "
-           "FROM audit_entry e JOIN audit_batch b ON b.id = e.id / :div LEFT JOIN run r ON r.id = b.run_id "
-           "WHERE e.assessment_id = :a AND b.district_id = :d")
+    sql = (
+        "SELECT e.id, e.kind, e.assessment_id, e.student_id, e.action, e.sis_status, e.before, e.after, e.kept, "
+        "e.message, e.request_id, b.at, b.run_id, r.flow_run_id "
+        "FROM audit_entry e JOIN audit_batch b ON b.id = e.id / :div LEFT JOIN run r ON r.id = b.run_id "
+        "WHERE e.assessment_id = :a AND b.district_id = :d"
+    )
     params: dict[str, Any] = {"a": assessment_id, "d": district_id, "div": 1 << BATCH_SHIFT}
     if student_id is not None:
         sql += " AND e.student_id IN (:s, '')"  # the student's results and the lineItem they belong to
@@ -140,20 +164,34 @@ def history(engine: Engine, district_id: str, assessment_id: str, student_id: st
     for r in rows:
         kind = KIND_NAME[r["kind"]]
         before, after = decode(r["before"]), decode(r["after"])
-        out.append({
-            "time": r["at"], "run_id": r["run_id"], "flow_run_id": r["flow_run_id"], "kind": kind,
-            "assessment_id": r["assessment_id"], "student_id": r["student_id"] or None,
-            "action": ACTION_NAME[r["action"]], "changes": changes(kind, before, after),
-            "kept": json.loads(r["kept"]) if r["kept"] else {}, "sis_status": r["sis_status"],
-            "message": r["message"], "request_id": r["request_id"],
-        })
+        out.append(
+            {
+                "time": r["at"],
+                "run_id": r["run_id"],
+                "flow_run_id": r["flow_run_id"],
+                "kind": kind,
+                "assessment_id": r["assessment_id"],
+                "student_id": r["student_id"] or None,
+                "action": ACTION_NAME[r["action"]],
+                "changes": changes(kind, before, after),
+                "kept": json.loads(r["kept"]) if r["kept"] else {},
+                "sis_status": r["sis_status"],
+                "message": r["message"],
+                "request_id": r["request_id"],
+            }
+        )
     return out
 
 
-def latest(engine: Engine, district_id: str, kind: str, assessment_id: str, student_id: str = "") -> dict[str, Any] | None:
+def latest(
+    engine: Engine, district_id: str, kind: str, assessment_id: str, student_id: str = ""
+) -> dict[str, Any] | None:
     """The newest audit row of one item (None when it has none)."""
-    rows = [r for r in history(engine, district_id, assessment_id, student_id or None)
-            if r["kind"] == kind and (r["student_id"] or "") == student_id]
+    rows = [
+        r
+        for r in history(engine, district_id, assessment_id, student_id or None)
+        if r["kind"] == kind and (r["student_id"] or "") == student_id
+    ]
     return rows[-1] if rows else None
 
 
@@ -166,12 +204,18 @@ def prune(engine: Engine, district_id: str, *, older_than_days: int, now: dt.dat
 
     cutoff = (now or utcnow()) - dt.timedelta(days=older_than_days)
     with engine.connect() as conn:
-        ids = [int(i) for i in conn.execute(select(_BATCH.c.id).where(_BATCH.c.district_id == district_id,
-                                                                      _BATCH.c.at < cutoff).order_by(_BATCH.c.id)).scalars()]
+        ids = [
+            int(i)
+            for i in conn.execute(
+                select(_BATCH.c.id)
+                .where(_BATCH.c.district_id == district_id, _BATCH.c.at < cutoff)
+                .order_by(_BATCH.c.id)
+            ).scalars()
+        ]
     removed = 0
     span = 1 << BATCH_SHIFT
     for start in range(0, len(ids), PRUNE_CHUNK):
-        chunk = ids[start:start + PRUNE_CHUNK]
+        chunk = ids[start : start + PRUNE_CHUNK]
         with engine.begin() as conn:
             for batch_id in chunk:
                 lo = batch_id << BATCH_SHIFT

@@ -89,8 +89,10 @@ class DistrictSpec(BaseModel):
     @classmethod
     def _concurrency(cls, v: int) -> int:
         if not 1 <= v <= MAX_POOL:
-            raise ValueError(f"{v} requests in flight: give 1 to {MAX_POOL} (the client keeps at most {MAX_POOL} "
-                             "connections per district; more would be capped silently)")
+            raise ValueError(
+                f"{v} requests in flight: give 1 to {MAX_POOL} (the client keeps at most {MAX_POOL} "
+                "connections per district; more would be capped silently)"
+            )
         return v
 
     _zone = field_validator("timezone")(classmethod(lambda cls, v: _tz(v)))
@@ -102,7 +104,9 @@ def add_district(engine: Engine, spec: DistrictSpec) -> District:
     district = District(**data, secret_ciphertext=encrypt_secret(spec.client_secret))
     with session(engine) as s:
         if s.get(District, spec.id) is not None:
-            raise DistrictExists(f"district {spec.id!r} exists already; change it with `passback district set {spec.id} ...`")
+            raise DistrictExists(
+                f"district {spec.id!r} exists already; change it with `passback district set {spec.id} ...`"
+            )
         s.add(district)
     return district
 
@@ -112,7 +116,9 @@ def get_district(engine: Engine, district_id: str) -> District:
         district = s.get(District, district_id)
         if district is None:
             known = ", ".join(d for d in s.exec(select(District.id)).all()) or "none yet"
-            raise UnknownDistrict(f"unknown district {district_id!r} (known: {known}); add it with `passback district add`")
+            raise UnknownDistrict(
+                f"unknown district {district_id!r} (known: {known}); add it with `passback district add`"
+            )
         return district
 
 
@@ -141,7 +147,9 @@ def update_district(engine: Engine, district_id: str, **changes: Any) -> Distric
 def set_mapping(engine: Engine, district_id: str, mapping: dict[str, str]) -> None:
     unknown = [t for t in mapping if t not in OTUS_TYPES]
     if unknown:
-        raise ValueError(f"unknown Otus type(s) {', '.join(map(repr, unknown))}; the 12 types are: {', '.join(OTUS_TYPES)}")
+        raise ValueError(
+            f"unknown Otus type(s) {', '.join(map(repr, unknown))}; the 12 types are: {', '.join(OTUS_TYPES)}"
+        )
     get_district(engine, district_id)
     with session(engine) as s:
         for otus_type, category in mapping.items():
@@ -161,23 +169,36 @@ def get_mapping(engine: Engine, district_id: str) -> dict[str, str]:
 
 def closed_periods(engine: Engine, district_id: str) -> set[str]:
     with session(engine) as s:
-        rows = s.exec(select(ClosedGradingPeriod.grading_period_id).where(ClosedGradingPeriod.district_id == district_id))
+        rows = s.exec(
+            select(ClosedGradingPeriod.grading_period_id).where(ClosedGradingPeriod.district_id == district_id)
+        )
         return set(rows.all())
 
 
-def mark_period_closed(engine: Engine, district_id: str, grading_period_id: str, source: str, message: str | None = None) -> None:
+def mark_period_closed(
+    engine: Engine, district_id: str, grading_period_id: str, source: str, message: str | None = None
+) -> None:
     with session(engine) as s:
         if s.get(ClosedGradingPeriod, (district_id, grading_period_id)) is None:
-            s.add(ClosedGradingPeriod(district_id=district_id, grading_period_id=grading_period_id,
-                                      source=source, message=(message or "")[:1000]))
+            s.add(
+                ClosedGradingPeriod(
+                    district_id=district_id,
+                    grading_period_id=grading_period_id,
+                    source=source,
+                    message=(message or "")[:1000],
+                )
+            )
 
 
 def set_closed_periods_config(engine: Engine, district_id: str, period_ids: list[str]) -> None:
     """Replace the grading periods closed by configuration (those learned from the SIS stay)."""
     get_district(engine, district_id)
     with session(engine) as s:
-        s.exec(delete(ClosedGradingPeriod).where(col(ClosedGradingPeriod.district_id) == district_id,
-                                                 col(ClosedGradingPeriod.source) == "config"))
+        s.exec(
+            delete(ClosedGradingPeriod).where(
+                col(ClosedGradingPeriod.district_id) == district_id, col(ClosedGradingPeriod.source) == "config"
+            )
+        )
         for gp in period_ids:
             if s.get(ClosedGradingPeriod, (district_id, gp)) is None:
                 s.add(ClosedGradingPeriod(district_id=district_id, grading_period_id=gp, source="config"))

@@ -23,16 +23,35 @@ from passback.store.models import GuardHold, utcnow
 OPEN = ("held", "paused")
 
 
-def record_hold(engine: Engine, district_id: str, *, run_id: str | None, digest: str, writes: int,
-                guards: list[dict[str, Any]], keys: np.ndarray) -> str:
+def record_hold(
+    engine: Engine,
+    district_id: str,
+    *,
+    run_id: str | None,
+    digest: str,
+    writes: int,
+    guards: list[dict[str, Any]],
+    keys: np.ndarray,
+) -> str:
     """A new hold for the district; the district's earlier open holds are superseded (one transaction)."""
     hold_id = str(uuid.uuid4())
     with session(engine) as s:
-        for old in s.exec(select(GuardHold).where(GuardHold.district_id == district_id, GuardHold.status.in_(OPEN))).all():  # type: ignore[attr-defined]
+        for old in s.exec(
+            select(GuardHold).where(GuardHold.district_id == district_id, GuardHold.status.in_(OPEN))  # type: ignore[attr-defined]
+        ).all():
             old.status = "superseded"
             s.add(old)
-        s.add(GuardHold(id=hold_id, district_id=district_id, run_id=run_id, digest=digest, writes=writes,
-                        guards=json.dumps(guards, default=str), write_keys=np.ascontiguousarray(keys, dtype="uint64").tobytes()))
+        s.add(
+            GuardHold(
+                id=hold_id,
+                district_id=district_id,
+                run_id=run_id,
+                digest=digest,
+                writes=writes,
+                guards=json.dumps(guards, default=str),
+                write_keys=np.ascontiguousarray(keys, dtype="uint64").tobytes(),
+            )
+        )
     return hold_id
 
 
@@ -44,8 +63,12 @@ def get_hold(engine: Engine, hold_id: str) -> GuardHold | None:
 def latest_open(engine: Engine, district_id: str) -> GuardHold | None:
     """The district's hold waiting for a decision (the newest), or None."""
     with session(engine) as s:
-        stmt = (select(GuardHold).where(GuardHold.district_id == district_id, GuardHold.status.in_(OPEN))  # type: ignore[attr-defined]
-                .order_by(GuardHold.created_at.desc()).limit(1))  # type: ignore[attr-defined]
+        stmt = (
+            select(GuardHold)
+            .where(GuardHold.district_id == district_id, GuardHold.status.in_(OPEN))  # type: ignore[attr-defined]
+            .order_by(GuardHold.created_at.desc())  # type: ignore[attr-defined]
+            .limit(1)
+        )
         return s.exec(stmt).first()
 
 
@@ -73,8 +96,10 @@ def decide(engine: Engine, hold_id: str, *, approve: bool, by: str, note: str | 
         if hold is None:
             raise ValueError(f"no held plan {hold_id!r}")
         if hold.status not in OPEN:
-            raise ValueError(f"the held plan of district {hold.district_id} from {hold.created_at:%Y-%m-%d %H:%M} UTC was "
-                             f"{hold.status} already (by {hold.decided_by or 'a later run'})")
+            raise ValueError(
+                f"the held plan of district {hold.district_id} from {hold.created_at:%Y-%m-%d %H:%M} UTC was "
+                f"{hold.status} already (by {hold.decided_by or 'a later run'})"
+            )
         hold.status = "approved" if approve else "rejected"
         hold.decided_by, hold.decided_at, hold.note = by[:200], utcnow(), (note or None) and note[:2000]
         s.add(hold)
@@ -115,7 +140,16 @@ def by_run(engine: Engine, district_id: str) -> dict[str, GuardHold]:
 
 def public(hold: GuardHold) -> dict[str, Any]:
     """A hold as JSON for summaries and the CLI (never the write keys)."""
-    return {"id": hold.id, "status": hold.status, "writes": hold.writes, "digest": hold.digest[:12],
-            "created_at": f"{hold.created_at:%Y-%m-%d %H:%M:%S}", "decided_by": hold.decided_by,
-            "decided_at": f"{hold.decided_at:%Y-%m-%d %H:%M:%S}" if hold.decided_at else None, "note": hold.note,
-            "run_id": hold.run_id, "flow_run_id": hold.flow_run_id, "guards": json.loads(hold.guards)}
+    return {
+        "id": hold.id,
+        "status": hold.status,
+        "writes": hold.writes,
+        "digest": hold.digest[:12],
+        "created_at": f"{hold.created_at:%Y-%m-%d %H:%M:%S}",
+        "decided_by": hold.decided_by,
+        "decided_at": f"{hold.decided_at:%Y-%m-%d %H:%M:%S}" if hold.decided_at else None,
+        "note": hold.note,
+        "run_id": hold.run_id,
+        "flow_run_id": hold.flow_run_id,
+        "guards": json.loads(hold.guards),
+    }

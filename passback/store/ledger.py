@@ -98,8 +98,10 @@ def _row_batches(engine: Engine, sql: str, params: tuple[str, str], cols: list[s
         while rows := cursor.fetchmany(STREAM_BATCH_ROWS):
             columns = list(zip(*rows, strict=True))
             del rows
-            yield {col: pa.array(values, type=pa.int64() if col == "payload_hash" else None)
-                   for col, values in zip(cols, columns, strict=True)}
+            yield {
+                col: pa.array(values, type=pa.int64() if col == "payload_hash" else None)
+                for col, values in zip(cols, columns, strict=True)
+            }
         cursor.close()
     finally:
         raw.close()
@@ -160,8 +162,15 @@ def _insert(engine: Engine) -> Any:
     return pg_insert(TABLE) if engine.dialect.name == "postgresql" else sqlite_insert(TABLE)
 
 
-def record_acks(engine: Engine, district_id: str, entries: list[dict[str, Any]] | pd.DataFrame, run_id: str | None,
-                *, now: dt.datetime | None = None, retry_max_days: int = DEFAULT_RETRY_MAX_DAYS) -> int:
+def record_acks(
+    engine: Engine,
+    district_id: str,
+    entries: list[dict[str, Any]] | pd.DataFrame,
+    run_id: str | None,
+    *,
+    now: dt.datetime | None = None,
+    retry_max_days: int = DEFAULT_RETRY_MAX_DAYS,
+) -> int:
     """Upsert SIS acknowledgements (and rejections) and their audit rows in ONE transaction.
 
     An entry: kind, assessment_id, student_id, sourced_id, payload_hash, status (acked|rejected),
@@ -189,40 +198,89 @@ def record_acks(engine: Engine, district_id: str, entries: list[dict[str, Any]] 
                 if ok:
                     deleted.append(key)
             else:
-                action = ("create" if r.get("http_status") == 201 else "update") if ok else ("update" if before else "create")
+                action = (
+                    ("create" if r.get("http_status") == 201 else "update")
+                    if ok
+                    else ("update" if before else "create")
+                )
                 upserts.append(_ledger_values(district_id, r, run_id, at, prev, after, message, retry_max_days))
-            audit_rows.append(audit.AuditRow(
-                kind=key[0], assessment_id=key[1], student_id=key[2], action=action, sis_status=r.get("http_status"),
-                before=before, after=after if action != "delete" else None,
-                kept=json.dumps(r["kept"], separators=(",", ":")) if r.get("kept") else None,
-                message=None if ok else message, request_id=r.get("request_id")))
+            audit_rows.append(
+                audit.AuditRow(
+                    kind=key[0],
+                    assessment_id=key[1],
+                    student_id=key[2],
+                    action=action,
+                    sis_status=r.get("http_status"),
+                    before=before,
+                    after=after if action != "delete" else None,
+                    kept=json.dumps(r["kept"], separators=(",", ":")) if r.get("kept") else None,
+                    message=None if ok else message,
+                    request_id=r.get("request_id"),
+                )
+            )
         if upserts:
             stmt = _insert(engine)
             stmt = stmt.on_conflict_do_update(index_elements=KEY, set_={c: stmt.excluded[c] for c in UPSERTED})
             conn.execute(stmt, upserts)
         for kind, assessment_id, student_id in deleted:
-            conn.execute(delete(TABLE).where(TABLE.c.district_id == district_id, TABLE.c.kind == kind,
-                                             TABLE.c.assessment_id == assessment_id, TABLE.c.student_id == student_id))
+            conn.execute(
+                delete(TABLE).where(
+                    TABLE.c.district_id == district_id,
+                    TABLE.c.kind == kind,
+                    TABLE.c.assessment_id == assessment_id,
+                    TABLE.c.student_id == student_id,
+                )
+            )
         audit.write_batch(conn, district_id, run_id or rows[0].get("run_id"), at, audit_rows)
     return len(rows)
 
 
-UPSERTED = ("sourced_id", "payload_hash", "status", "http_status", "sis_code", "sis_message", "grading_period_id",
-            "run_id", "updated_at", "sent", "refusals", "refused_since", "retry_at", "sent_score")
+UPSERTED = (
+    "sourced_id",
+    "payload_hash",
+    "status",
+    "http_status",
+    "sis_code",
+    "sis_message",
+    "grading_period_id",
+    "run_id",
+    "updated_at",
+    "sent",
+    "refusals",
+    "refused_since",
+    "retry_at",
+    "sent_score",
+)
 PREVIOUS_CHUNK = 2_000
 
 
-def _ledger_values(district_id: str, r: dict[str, Any], run_id: str | None, at: dt.datetime, prev: dict[str, Any] | None,
-                   after: str | None, message: str | None, retry_max_days: int) -> dict[str, Any]:
+def _ledger_values(
+    district_id: str,
+    r: dict[str, Any],
+    run_id: str | None,
+    at: dt.datetime,
+    prev: dict[str, Any] | None,
+    after: str | None,
+    message: str | None,
+    retry_max_days: int,
+) -> dict[str, Any]:
     ok = r["status"] == "acked"
     refused_before = int(prev["refusals"] or 0) if prev is not None and prev["status"] == "rejected" else 0
     refusals = 0 if ok else refused_before + 1
     return {
-        "district_id": district_id, "kind": r["kind"], "assessment_id": str(r["assessment_id"]),
-        "student_id": str(r.get("student_id") or ""), "sourced_id": r["sourced_id"],
-        "payload_hash": int(r["payload_hash"]), "status": r["status"], "http_status": r.get("http_status"),
-        "sis_code": r.get("sis_code"), "sis_message": message, "grading_period_id": r.get("grading_period_id"),
-        "run_id": run_id or r.get("run_id"), "updated_at": at,
+        "district_id": district_id,
+        "kind": r["kind"],
+        "assessment_id": str(r["assessment_id"]),
+        "student_id": str(r.get("student_id") or ""),
+        "sourced_id": r["sourced_id"],
+        "payload_hash": int(r["payload_hash"]),
+        "status": r["status"],
+        "http_status": r.get("http_status"),
+        "sis_code": r.get("sis_code"),
+        "sis_message": message,
+        "grading_period_id": r.get("grading_period_id"),
+        "run_id": run_id or r.get("run_id"),
+        "updated_at": at,
         # what the SIS holds from passback: a refusal leaves the last acknowledged values
         "sent": after if ok else (prev["sent"] if prev is not None else None),
         "refusals": refusals,
@@ -238,13 +296,23 @@ def _previous(conn: Any, district_id: str, rows: list[dict[str, Any]]) -> dict[t
     by_kind: dict[str, list[tuple[str, str]]] = {}
     for r in rows:
         by_kind.setdefault(r["kind"], []).append((str(r["assessment_id"]), str(r.get("student_id") or "")))
-    cols = [TABLE.c.kind, TABLE.c.assessment_id, TABLE.c.student_id, TABLE.c.sent, TABLE.c.status, TABLE.c.refusals,
-            TABLE.c.refused_since]
+    cols = [
+        TABLE.c.kind,
+        TABLE.c.assessment_id,
+        TABLE.c.student_id,
+        TABLE.c.sent,
+        TABLE.c.status,
+        TABLE.c.refusals,
+        TABLE.c.refused_since,
+    ]
     for kind, keys in by_kind.items():
         for start in range(0, len(keys), PREVIOUS_CHUNK):
-            chunk = keys[start:start + PREVIOUS_CHUNK]
-            stmt = select(*cols).where(TABLE.c.district_id == district_id, TABLE.c.kind == kind,
-                                       tuple_(TABLE.c.assessment_id, TABLE.c.student_id).in_(chunk))
+            chunk = keys[start : start + PREVIOUS_CHUNK]
+            stmt = select(*cols).where(
+                TABLE.c.district_id == district_id,
+                TABLE.c.kind == kind,
+                tuple_(TABLE.c.assessment_id, TABLE.c.student_id).in_(chunk),
+            )
             for row in conn.execute(stmt).mappings():
                 out[(row["kind"], row["assessment_id"], row["student_id"])] = dict(row)
     return out
@@ -270,10 +338,13 @@ def last_sent(engine: Engine, district_id: str, kind: str, assessment_ids: list[
     out: dict[str, list[Any] | None] = {}
     with engine.connect() as conn:
         for start in range(0, len(assessment_ids), PREVIOUS_CHUNK):
-            chunk = assessment_ids[start:start + PREVIOUS_CHUNK]
+            chunk = assessment_ids[start : start + PREVIOUS_CHUNK]
             stmt = select(TABLE.c.assessment_id, TABLE.c.sent).where(
-                TABLE.c.district_id == district_id, TABLE.c.kind == kind, TABLE.c.assessment_id.in_(chunk),
-                TABLE.c.student_id == "")
+                TABLE.c.district_id == district_id,
+                TABLE.c.kind == kind,
+                TABLE.c.assessment_id.in_(chunk),
+                TABLE.c.student_id == "",
+            )
             for aid, sent in conn.execute(stmt):
                 out[aid] = audit.decode(sent)
     return out
@@ -282,12 +353,18 @@ def last_sent(engine: Engine, district_id: str, kind: str, assessment_ids: list[
 def ledger_of_assessments(engine: Engine, district_id: str, assessment_ids: list[str]) -> pd.DataFrame:
     """Every ledger row (both kinds) of the given assessments: ``kind``, ``assessment_id``,
     ``student_id``, ``sourced_id``, ``status``, ``grading_period_id`` (a few assessments, not the whole ledger)."""
-    cols = [TABLE.c.kind, TABLE.c.assessment_id, TABLE.c.student_id, TABLE.c.sourced_id, TABLE.c.status,
-            TABLE.c.grading_period_id]
+    cols = [
+        TABLE.c.kind,
+        TABLE.c.assessment_id,
+        TABLE.c.student_id,
+        TABLE.c.sourced_id,
+        TABLE.c.status,
+        TABLE.c.grading_period_id,
+    ]
     rows: list[Any] = []
     with engine.connect() as conn:
         for start in range(0, len(assessment_ids), 500):
-            chunk = [str(a) for a in assessment_ids[start:start + 500]]
+            chunk = [str(a) for a in assessment_ids[start : start + 500]]
             stmt = select(*cols).where(TABLE.c.district_id == district_id, TABLE.c.assessment_id.in_(chunk))
             rows.extend(tuple(r) for r in conn.execute(stmt))
     return pd.DataFrame.from_records(rows, columns=[c.name for c in cols])
@@ -319,5 +396,8 @@ def ledger_for_assessment(engine: Engine, district_id: str, assessment_id: str) 
 
 def delete_entries(engine: Engine, district_id: str, kind: str, assessment_ids: list[str]) -> None:
     with engine.begin() as conn:
-        conn.execute(delete(TABLE).where(TABLE.c.district_id == district_id, TABLE.c.kind == kind,
-                                         TABLE.c.assessment_id.in_(assessment_ids)))
+        conn.execute(
+            delete(TABLE).where(
+                TABLE.c.district_id == district_id, TABLE.c.kind == kind, TABLE.c.assessment_id.in_(assessment_ids)
+            )
+        )

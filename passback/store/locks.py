@@ -59,16 +59,21 @@ class Lock:
         self._thread: threading.Thread | None = None
 
     def _taken_over(self) -> DistrictBusy:
-        return DistrictBusy(f"district {self.district_id}: another run took over this run's lock (no heartbeat for "
-                            "too long); stopping so that nothing is written twice — rerun when it has finished")
+        return DistrictBusy(
+            f"district {self.district_id}: another run took over this run's lock (no heartbeat for "
+            "too long); stopping so that nothing is written twice — rerun when it has finished"
+        )
 
     def heartbeat(self) -> None:
         """Tell other runs this one is alive; raises DistrictBusy if another run took the lock over."""
         if self.lost.is_set():
             raise self._taken_over()
         with session(self.engine) as s:
-            done = s.exec(update(DistrictLock).where(col(DistrictLock.district_id) == self.district_id,
-                                                     col(DistrictLock.owner) == self.owner).values(heartbeat_at=utcnow()))
+            done = s.exec(
+                update(DistrictLock)
+                .where(col(DistrictLock.district_id) == self.district_id, col(DistrictLock.owner) == self.owner)
+                .values(heartbeat_at=utcnow())
+            )
         if done.rowcount != 1:
             self.lost.set()
             raise self._taken_over()
@@ -80,13 +85,16 @@ class Lock:
 
     def keep_alive(self, every_s: float) -> None:
         """Heartbeat every ``every_s`` seconds on a daemon thread until the lock is released or lost."""
+
         def beat() -> None:
             while not self._released.wait(every_s):
                 try:
                     self.heartbeat()
                 except DistrictBusy:
-                    log.error("district %s: the lock was taken over by another run; this run stops before its next write",
-                              self.district_id)
+                    log.error(
+                        "district %s: the lock was taken over by another run; this run stops before its next write",
+                        self.district_id,
+                    )
                     return
                 except Exception as exc:  # a DB hiccup: the next beat tries again, well inside the takeover time  # noqa: BLE001
                     log.warning("district %s: lock heartbeat failed (%s); retrying", self.district_id, exc)
@@ -114,17 +122,28 @@ def _try_acquire(engine: Engine, district_id: str, owner: str, stale_after_s: fl
         if holder is None:
             return DistrictLock(district_id=district_id, owner="?", pid=0, host="?")  # released meanwhile: retry
         stale = (holder.host == host and not _alive(holder.pid)) or (
-            utcnow() - holder.heartbeat_at > dt.timedelta(seconds=stale_after_s))
+            utcnow() - holder.heartbeat_at > dt.timedelta(seconds=stale_after_s)
+        )
         if not stale:
             return holder
-        taken = s.exec(update(DistrictLock).where(col(DistrictLock.district_id) == district_id, col(DistrictLock.owner) == holder.owner)
-                       .values(owner=owner, pid=os.getpid(), host=host, acquired_at=utcnow(), heartbeat_at=utcnow()))
+        taken = s.exec(
+            update(DistrictLock)
+            .where(col(DistrictLock.district_id) == district_id, col(DistrictLock.owner) == holder.owner)
+            .values(owner=owner, pid=os.getpid(), host=host, acquired_at=utcnow(), heartbeat_at=utcnow())
+        )
         return None if taken.rowcount == 1 else holder
 
 
 @contextlib.contextmanager
-def district_lock(engine: Engine, district_id: str, *, wait_s: float = 0.0, poll_s: float = 0.5,
-                  stale_after_s: float = STALE_AFTER_S, keep_alive: bool = False) -> Iterator[Lock]:
+def district_lock(
+    engine: Engine,
+    district_id: str,
+    *,
+    wait_s: float = 0.0,
+    poll_s: float = 0.5,
+    stale_after_s: float = STALE_AFTER_S,
+    keep_alive: bool = False,
+) -> Iterator[Lock]:
     """Hold the district's lock; with ``keep_alive`` a thread heartbeats it until the block ends."""
     owner = str(uuid.uuid4())
     deadline = time.monotonic() + wait_s
@@ -146,4 +165,8 @@ def district_lock(engine: Engine, district_id: str, *, wait_s: float = 0.0, poll
     finally:
         lock.stop()
         with session(engine) as s:
-            s.exec(delete(DistrictLock).where(col(DistrictLock.district_id) == district_id, col(DistrictLock.owner) == owner))
+            s.exec(
+                delete(DistrictLock).where(
+                    col(DistrictLock.district_id) == district_id, col(DistrictLock.owner) == owner
+                )
+            )

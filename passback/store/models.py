@@ -44,8 +44,8 @@ class District(SQLModel, table=True):
     guard_zero_share: float | None = None
     guard_factor: float | None = None
     guard_timeout_h: float = 12.0
-    audit_retention_days: int = 400   # audit rows older than this are pruned by the district's runs
-    refusal_retry_max_days: int = 7   # a refused item is retried after 1, 2, 4 ... nights, at most this many
+    audit_retention_days: int = 400  # audit rows older than this are pruned by the district's runs
+    refusal_retry_max_days: int = 7  # a refused item is retried after 1, 2, 4 ... nights, at most this many
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
 
@@ -107,7 +107,7 @@ class AuditEntry(SQLModel, table=True):
     __table_args__ = (Index("ix_audit_entry_item", "assessment_id", "student_id"),)
 
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    kind: str = Field(sa_column=Column(String(1), nullable=False))    # L lineItem, R result
+    kind: str = Field(sa_column=Column(String(1), nullable=False))  # L lineItem, R result
     assessment_id: str
     student_id: str = ""
     action: str = Field(sa_column=Column(String(1), nullable=False))  # c create, u update, d delete, e/x drift

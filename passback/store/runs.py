@@ -34,8 +34,14 @@ def abandon_running(engine: Engine, district_id: str) -> int:
     return len(stale)
 
 
-def finish_run(engine: Engine, run_id: str, status: str, counts: dict[str, Any] | None, error: str | None,
-               data_docs: str | None = None) -> None:
+def finish_run(
+    engine: Engine,
+    run_id: str,
+    status: str,
+    counts: dict[str, Any] | None,
+    error: str | None,
+    data_docs: str | None = None,
+) -> None:
     with session(engine) as s:
         run = s.get(Run, run_id)
         if run is None:
@@ -69,16 +75,24 @@ def recent_runs(engine: Engine, district_id: str, n: int = 10) -> list[Run]:
 
 def last_successful_run(engine: Engine, district_id: str) -> Run | None:
     with session(engine) as s:
-        stmt = (select(Run).where(Run.district_id == district_id, col(Run.status).in_(["completed", "partial"]))
-                .order_by(col(Run.started_at).desc()).limit(1))
+        stmt = (
+            select(Run)
+            .where(Run.district_id == district_id, col(Run.status).in_(["completed", "partial"]))
+            .order_by(col(Run.started_at).desc())
+            .limit(1)
+        )
         return s.exec(stmt).first()
 
 
 def run_of_flow_run(engine: Engine, district_id: str, flow_run_id: str) -> Run | None:
     """The district's run recorded by one Prefect flow run (None when that flow run recorded none)."""
     with session(engine) as s:
-        stmt = (select(Run).where(Run.district_id == district_id, Run.flow_run_id == flow_run_id)
-                .order_by(col(Run.started_at).desc()).limit(1))
+        stmt = (
+            select(Run)
+            .where(Run.district_id == district_id, Run.flow_run_id == flow_run_id)
+            .order_by(col(Run.started_at).desc())
+            .limit(1)
+        )
         return s.exec(stmt).first()
 
 
@@ -97,5 +111,7 @@ def find_run(engine: Engine, district_id: str, run_id: str | None) -> Run | None
             stmt = stmt.where(col(Run.data_docs).is_not(None))
         found = list(s.exec(stmt.order_by(col(Run.started_at).desc()).limit(2)).all())
     if run_id and len(found) > 1:
-        raise ValueError(f"run id {run_id!r} of district {district_id} is ambiguous: give more characters (see `passback runs {district_id}`)")
+        raise ValueError(
+            f"run id {run_id!r} of district {district_id} is ambiguous: give more characters (see `passback runs {district_id}`)"
+        )
     return found[0] if found else None

@@ -33,8 +33,10 @@ def _key() -> bytes:
     try:
         Fernet(key)
     except ValueError:
-        raise SecretKeyError(f"the key file {path} does not hold a Fernet key (32 url-safe base64-encoded bytes): "
-                             "restore it from your backup, or set PASSBACK_SECRET_KEY") from None
+        raise SecretKeyError(
+            f"the key file {path} does not hold a Fernet key (32 url-safe base64-encoded bytes): "
+            "restore it from your backup, or set PASSBACK_SECRET_KEY"
+        ) from None
     return key
 
 

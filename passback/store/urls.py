@@ -35,7 +35,9 @@ def url_problem(value: str, *, allow_http: bool = False) -> str | None:
     """None when ``value`` may be a district's base or token URL, else one sentence saying what to fix."""
     shown = mask_userinfo(value or "")
     if not value or any(ch.isspace() for ch in value):
-        return f"{shown!r} is not a URL: write it whole, without spaces (e.g. https://sis.example.org/ims/oneroster/v1p1)"
+        return (
+            f"{shown!r} is not a URL: write it whole, without spaces (e.g. https://sis.example.org/ims/oneroster/v1p1)"
+        )
     try:
         parts = urlsplit(value)
         port = parts.port
@@ -47,15 +49,19 @@ def url_problem(value: str, *, allow_http: bool = False) -> str | None:
     if parts.scheme not in ("http", "https"):
         return f"{shown!r} is not an http(s) URL (e.g. https://sis.example.org/ims/oneroster/v1p1)"
     if "@" in parts.netloc:
-        return (f"{shown!r} contains a user name or password: remove it from the URL; the credentials are "
-                "--client-id and --client-secret")
+        return (
+            f"{shown!r} contains a user name or password: remove it from the URL; the credentials are "
+            "--client-id and --client-secret"
+        )
     if not parts.hostname:
         return f"{shown!r} names no host (e.g. https://sis.example.org/ims/oneroster/v1p1)"
     if port is not None and not 1 <= port <= 65535:
         return f"{shown!r}: the port must be a number from 1 to 65535"
     if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname):
-        return (f"{shown!r} is plain http: the client secret and grades would travel unencrypted; use https, "
-                "or opt in for this district with --allow-http (test hosts only)")
+        return (
+            f"{shown!r} is plain http: the client secret and grades would travel unencrypted; use https, "
+            "or opt in for this district with --allow-http (test hosts only)"
+        )
     return None
 
 

@@ -60,8 +60,9 @@ class Deleter:
         counts = self.result.deleted[kind]
         entries: list[dict[str, Any]] = []
         try:
-            async for outcome in loader.client.delete_many(kind, list(by_sid),
-                                                           should_stop=lambda: not loader._budget_left()):
+            async for outcome in loader.client.delete_many(
+                kind, list(by_sid), should_stop=lambda: not loader._budget_left()
+            ):
                 row = by_sid[outcome.sourced_id]
                 answered.add(outcome.sourced_id)
                 if outcome.error is not None:  # not answered (retries spent, or not a OneRoster answer)
@@ -82,10 +83,19 @@ class Deleter:
                     continue
                 counts["deleted"] += 1
                 self._row(kind, row, "deleted", "")
-                entries.append({"action": "delete", "kind": kind, "assessment_id": row.assessment_id,
-                                "student_id": row.student_id, "sourced_id": row.sourced_id, "status": "deleted",
-                                "http_status": outcome.http_status, "grading_period_id": row.grading_period_id,
-                                "run_id": loader.run_id})
+                entries.append(
+                    {
+                        "action": "delete",
+                        "kind": kind,
+                        "assessment_id": row.assessment_id,
+                        "student_id": row.student_id,
+                        "sourced_id": row.sourced_id,
+                        "status": "deleted",
+                        "http_status": outcome.http_status,
+                        "grading_period_id": row.grading_period_id,
+                        "run_id": loader.run_id,
+                    }
+                )
                 if len(entries) >= loader.limits.batch_size:
                     loader.sink.record(entries)
                     entries = []
@@ -104,11 +114,20 @@ class Deleter:
             self._row(row.kind, row, outcome, message)
 
     def _row(self, kind: str, row: Any, outcome: str, message: str) -> None:
-        self.result.deletions.append({"kind": kind, "assessment_id": row.assessment_id, "student_id": row.student_id,
-                                      "outcome": outcome, "message": message})
+        self.result.deletions.append(
+            {
+                "kind": kind,
+                "assessment_id": row.assessment_id,
+                "student_id": row.student_id,
+                "outcome": outcome,
+                "message": message,
+            }
+        )
 
 
-def planned_deletes(engine: Any, district_id: str, assessments: pd.DataFrame, closed_periods: frozenset[str]) -> pd.DataFrame:
+def planned_deletes(
+    engine: Any, district_id: str, assessments: pd.DataFrame, closed_periods: frozenset[str]
+) -> pd.DataFrame:
     """``Plan.deletes`` for a district that propagates deletions: the acknowledged lineItems (and
     results) of its assessments deleted in Otus, except in closed grading periods (the SIS refuses
     writes there: they wait in the ledger until the period opens)."""

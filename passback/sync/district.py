@@ -1,7 +1,7 @@
 """One district's run as plain library calls (no Prefect): the flows wrap these stages.
 
-    preflight (SIS reads) -> extract (Otus source) -> evaluate (derive, GX, payloads, plan)
-    -> load (writes, ledger acks) -> report (summary, Data Docs, run history)
+preflight (SIS reads) -> extract (Otus source) -> evaluate (derive, GX, payloads, plan)
+-> load (writes, ledger acks) -> report (summary, Data Docs, run history)
 """
 
 from __future__ import annotations
@@ -89,8 +89,13 @@ class DistrictRun:
     def guarded(self) -> Iterator[DistrictRun]:
         """Hold the district's lock (heartbeaten on its own timer for the whole run: extract,
         evaluate, load, pauses) and a run record for the duration of the run."""
-        with district_lock(self.engine, self.district_id, wait_s=self.options.lock_wait_s,
-                           stale_after_s=self.settings.lock_takeover_s, keep_alive=True) as lock:
+        with district_lock(
+            self.engine,
+            self.district_id,
+            wait_s=self.options.lock_wait_s,
+            stale_after_s=self.settings.lock_takeover_s,
+            keep_alive=True,
+        ) as lock:
             self.lock = lock
             store_runs.abandon_running(self.engine, self.district_id)
             self.started = time.perf_counter()
@@ -120,14 +125,22 @@ class DistrictRun:
         async with client.time_budget(self.options.preflight_budget_s, "the pre-flight reads"):
             periods = await client.grading_periods()
             categories = await client.categories()
-        gp = grading_period_frame([
-            {"sourced_id": p.sourcedId, "title": p.title, "start_date": p.startDate, "end_date": p.endDate} for p in periods
-        ])
+        gp = grading_period_frame(
+            [
+                {"sourced_id": p.sourcedId, "title": p.title, "start_date": p.startDate, "end_date": p.endDate}
+                for p in periods
+            ]
+        )
         cats = [c.model_dump(mode="json") for c in categories]
         active = frozenset(c.sourcedId for c in categories if is_active_district_category(c))
         closed = frozenset(p.sourcedId for p in periods if is_closed_in_sis(p))
-        return SisSnapshot(grading_periods=gp, categories=cats, active_categories=active, closed_periods=closed,
-                           open_periods=heal.open_in_sis(periods))
+        return SisSnapshot(
+            grading_periods=gp,
+            categories=cats,
+            active_categories=active,
+            closed_periods=closed,
+            open_periods=heal.open_in_sis(periods),
+        )
 
     async def snapshot(self) -> tuple[SisSnapshot, Any]:
         """The pre-flight reads and the source, without a lock or a run record (read-only commands)."""
@@ -143,11 +156,13 @@ class DistrictRun:
     def context(self, sis: SisSnapshot) -> DistrictContext:
         d = self.district
         return DistrictContext(
-            district_id=d.id, timezone=d.timezone,
+            district_id=d.id,
+            timezone=d.timezone,
             effective_date=self.options.effective_date or d.effective_date,
             now_local=local_now(d.timezone, self.options.utc_now),
             mapping=store_districts.get_mapping(self.engine, d.id),
-            grading_periods=sis.grading_periods, active_categories=sis.active_categories,
+            grading_periods=sis.grading_periods,
+            active_categories=sis.active_categories,
             closed_periods=self.period_check(sis).closed | sis.closed_periods,
             grace_hours=d.grace_hours or 0.0,
         )
@@ -168,14 +183,20 @@ class DistrictRun:
             return line_items[0], store_ledger.ledger_batches(self.engine, self.district_id, Kind.result)
 
         context = self.context(sis)
-        evaluation = evaluate(source, context, read_ledger=read_ledger, retry_rejected=self.options.retry_rejected,
-                              now=store_ledger.epoch_seconds(self.now))
+        evaluation = evaluate(
+            source,
+            context,
+            read_ledger=read_ledger,
+            retry_rejected=self.options.retry_rejected,
+            now=store_ledger.epoch_seconds(self.now),
+        )
         ledger_li = line_items[0]
         if self.district.deletion_policy == "propagate":
             from passback.sync.deletes import planned_deletes
 
-            evaluation.plan.deletes = planned_deletes(self.engine, self.district_id, evaluation.assessments,
-                                                      context.closed_periods)
+            evaluation.plan.deletes = planned_deletes(
+                self.engine, self.district_id, evaluation.assessments, context.closed_periods
+            )
         evaluation.acked_line_items = pd.Index(ledger_li.loc[ledger_li["status"] == "acked", "assessment_id"])
         # what the SIS held before, for the guards (the results' ledger is read again only for updates)
         acked = store_ledger.ledger_counts(self.engine, self.district_id).get(Kind.result, {}).get("acked", 0)
@@ -191,15 +212,23 @@ class DistrictRun:
             self.lock.check()  # taken over during extract or evaluate: write nothing
         limits = LoadLimits(
             batch_size=getattr(d, "batch_size", None) or 500,
-            max_writes=self.options.max_writes if self.options.max_writes is not None else getattr(d, "max_writes_per_run", None),
+            max_writes=self.options.max_writes
+            if self.options.max_writes is not None
+            else getattr(d, "max_writes_per_run", None),
             deadline=time.monotonic() + self.options.max_seconds if self.options.max_seconds else None,
         )
         writer: Any = client if self.lock is None else _WhileLocked(client, self.lock)
         periods = self.period_check(sis)
         heal.forget(self.engine, d.id, periods.reopened)  # the SIS says they are open again: their items resume
-        self.loader = loader = Loader(writer, d.id, _LedgerSink(self), run_id=self.run_id or "", limits=limits,
-                                      on_progress=progress.writes_callback(d.id, self.options.on_progress),
-                                      probe_periods=set(periods.probe))
+        self.loader = loader = Loader(
+            writer,
+            d.id,
+            _LedgerSink(self),
+            run_id=self.run_id or "",
+            limits=limits,
+            on_progress=progress.writes_callback(d.id, self.options.on_progress),
+            probe_periods=set(periods.probe),
+        )
         newest_first = sis.grading_periods.sort_values("start_date", ascending=False)["sourced_id"].tolist()
         result = await loader.load(evaluation.plan, evaluation.acked_line_items, newest_first)
         if self.lock is not None:
@@ -212,8 +241,9 @@ class DistrictRun:
         from passback.report import backfill as preview
 
         before = preview.current_reasons(self, source, sis)
-        return preview.preview(self.district_id, self.district.effective_date, self.options.effective_date,
-                               before, evaluation).as_json()
+        return preview.preview(
+            self.district_id, self.district.effective_date, self.options.effective_date, before, evaluation
+        ).as_json()
 
     def report(self, evaluation: Evaluation, load: LoadResult | None) -> DistrictSummary:
         summary = self._summary(summarise(self.district_id, evaluation, load, dry_run=self.options.dry_run))
@@ -242,19 +272,36 @@ class DistrictRun:
         run = store_runs.get_run(self.engine, self.run_id) if self.run_id else None
         return run.started_at if run is not None else dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
-    def _write_report(self, evaluation: Evaluation | None, load: LoadResult | None, summary: DistrictSummary) -> str | None:
+    def _write_report(
+        self, evaluation: Evaluation | None, load: LoadResult | None, summary: DistrictSummary
+    ) -> str | None:
         """This run's report folder (never fails the run: a broken report is a warning)."""
         from passback.report import build
 
         try:
             if evaluation is None or summary.status == "failed":
-                return build.write_failure_page(self.site, district_id=self.district_id, run_id=self.run_id or "",
-                                                kind=self.kind, detail=summary.detail, started_at=self._started_at(),
-                                                summary=summary.as_json())
+                return build.write_failure_page(
+                    self.site,
+                    district_id=self.district_id,
+                    run_id=self.run_id or "",
+                    kind=self.kind,
+                    detail=summary.detail,
+                    started_at=self._started_at(),
+                    summary=summary.as_json(),
+                )
             page, sections = build.write_run_report(
-                self.site, self.engine, district_id=self.district_id, run_id=self.run_id or "", kind=self.kind,
-                detail=summary.detail, started_at=self._started_at(), summary=summary.as_json(), evaluation=evaluation,
-                load=load, dry_run=self.options.dry_run)
+                self.site,
+                self.engine,
+                district_id=self.district_id,
+                run_id=self.run_id or "",
+                kind=self.kind,
+                detail=summary.detail,
+                started_at=self._started_at(),
+                summary=summary.as_json(),
+                evaluation=evaluation,
+                load=load,
+                dry_run=self.options.dry_run,
+            )
             summary.top_held = {s.code: [item.public() for item in s.listed[:TOP_HELD]] for s in sections if s.listed}
             return page
         except Exception as exc:  # noqa: BLE001 - the report must not fail the run
@@ -263,7 +310,9 @@ class DistrictRun:
 
     def finish(self, summary: DistrictSummary) -> None:
         if self.run_id:
-            store_runs.finish_run(self.engine, self.run_id, summary.status, summary.as_json(), summary.error, summary.report_page)
+            store_runs.finish_run(
+                self.engine, self.run_id, summary.status, summary.as_json(), summary.error, summary.report_page
+            )
         if not self.options.dry_run:
             self.prune_audit()
         if self.options.build_docs:
@@ -279,7 +328,9 @@ class DistrictRun:
         from passback.store.audit import prune
 
         try:
-            return prune(self.engine, self.district_id, older_than_days=self.district.audit_retention_days, now=self.now)
+            return prune(
+                self.engine, self.district_id, older_than_days=self.district.audit_retention_days, now=self.now
+            )
         except Exception as exc:  # noqa: BLE001 - housekeeping must not fail the run
             log.warning("district %s: old audit rows were not pruned: %s", self.district_id, exc)
             return 0
@@ -326,12 +377,24 @@ class _LedgerSink:
 
     def record(self, entries: list[dict[str, Any]]) -> None:
         if entries:  # what the SIS acknowledged is recorded, even after a takeover: it is the truth
-            store_ledger.record_acks(self.run.engine, self.run.district_id, entries, self.run.run_id, now=self.run.now,
-                                     retry_max_days=self.run.district.refusal_retry_max_days)
+            store_ledger.record_acks(
+                self.run.engine,
+                self.run.district_id,
+                entries,
+                self.run.run_id,
+                now=self.run.now,
+                retry_max_days=self.run.district.refusal_retry_max_days,
+            )
 
     def mark_period_closed(self, grading_period_id: str, message: str) -> None:
-        heal.note_closed(self.run.engine, self.run.district_id, grading_period_id, message, self.run.now,
-                         self.run._sis_open.get(grading_period_id))
+        heal.note_closed(
+            self.run.engine,
+            self.run.district_id,
+            grading_period_id,
+            message,
+            self.run.now,
+            self.run._sis_open.get(grading_period_id),
+        )
 
     def mark_period_open(self, grading_period_id: str) -> None:
         heal.forget(self.run.engine, self.run.district_id, {grading_period_id})
@@ -349,18 +412,30 @@ def client_for(district: Any, transport: httpx.AsyncBaseTransport | None = None)
     for label, url in (("base URL", district.base_url), ("token URL", district.token_url)):
         problem = url_problem(url, allow_http=allow_http)
         if problem:
-            raise ValueError(f"district {district.id}: the {label} {problem}; fix it with "
-                             f"`passback district set {district.id} --{label.split()[0]}-url URL`")
+            raise ValueError(
+                f"district {district.id}: the {label} {problem}; fix it with "
+                f"`passback district set {district.id} --{label.split()[0]}-url URL`"
+            )
     if not district.verify_tls:
         log.warning("district %s: TLS certificate verification is OFF (test hosts only)", district.id)
     hosts = sorted({h for h in (plain_http_host(district.base_url), plain_http_host(district.token_url)) if h})
     if hosts:
-        log.warning("district %s: plain http to %s is allowed (--allow-http): the client secret, tokens and grades "
-                    "travel unencrypted (test hosts only)", district.id, ", ".join(hosts))
+        log.warning(
+            "district %s: plain http to %s is allowed (--allow-http): the client secret, tokens and grades "
+            "travel unencrypted (test hosts only)",
+            district.id,
+            ", ".join(hosts),
+        )
     return OneRosterClient(
-        district.id, district.base_url, district.token_url, district.client_id,
-        decrypt_secret(district.secret_ciphertext), concurrency=district.concurrency,
-        rate_limit_per_s=district.rate_limit_per_s, verify=district.verify_tls, transport=transport,
+        district.id,
+        district.base_url,
+        district.token_url,
+        district.client_id,
+        decrypt_secret(district.secret_ciphertext),
+        concurrency=district.concurrency,
+        rate_limit_per_s=district.rate_limit_per_s,
+        verify=district.verify_tls,
+        transport=transport,
         timeout=request_timeout(district.request_timeout_s),
     )
 
@@ -378,6 +453,7 @@ def is_closed_in_sis(period: Any) -> bool:
 def category_problem(category: Any) -> str | None:
     """THE rule for a category lineItems may use (mapping set, doctor and the sync all ask here):
     None when it is active and district-level, else why not.  ``category``: a model or its JSON."""
+
     def field(name: str) -> Any:
         return category.get(name) if isinstance(category, dict) else getattr(category, name, None)
 
@@ -394,7 +470,9 @@ def is_active_district_category(category: Any) -> bool:
     return category_problem(category) is None
 
 
-async def sync_district(district_id: str, options: RunOptions | None = None, settings: Settings | None = None) -> DistrictSummary:
+async def sync_district(
+    district_id: str, options: RunOptions | None = None, settings: Settings | None = None
+) -> DistrictSummary:
     """The whole district run without Prefect (benchmarks, tests): the one sequence, stages called directly."""
     from passback.sync.sequence import run_district
 

@@ -36,12 +36,14 @@ class SourceLike(Protocol):
 @dataclass
 class Evaluation:
     assessments: pd.DataFrame  # derived columns + "reason" (NA = eligible)
-    scores: pd.DataFrame       # derived columns + "reason" (NA = passes back)
+    scores: pd.DataFrame  # derived columns + "reason" (NA = passes back)
     plan: Plan
     validation_results: list[tuple[str, Any]] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
-    acked_line_items: pd.Index = field(default_factory=lambda: pd.Index([], dtype="str"))  # held by the SIS before this run
-    users: pd.DataFrame | None = None    # the source's users and classes (names, SIS ids) for the report
+    acked_line_items: pd.Index = field(
+        default_factory=lambda: pd.Index([], dtype="str")
+    )  # held by the SIS before this run
+    users: pd.DataFrame | None = None  # the source's users and classes (names, SIS ids) for the report
     classes: pd.DataFrame | None = None
     guard_writes: Any = None  # the plan's writes with what the SIS held before (passback.guards.writes_of)
 
@@ -52,8 +54,11 @@ class Evaluation:
 def classify(source: SourceLike, context: DistrictContext) -> tuple[pd.DataFrame, pd.DataFrame, list[tuple[str, Any]]]:
     """Derive, validate (GX) and tag every assessment and score row with its first failing reason."""
     assessments = derive.derive_assessments(
-        source.assessments, users=source.users, classes=source.classes,
-        group_members=source.group_members["user_id"], context=context,
+        source.assessments,
+        users=source.users,
+        classes=source.classes,
+        group_members=source.group_members["user_id"],
+        context=context,
     )
     scores = derive.derive_scores(source.scores, assessments=assessments, users=source.users, context=context)
     score_rules = validate_frame(scores, "scores", reason_order=SCORE_REASONS)
@@ -71,7 +76,11 @@ def classify(source: SourceLike, context: DistrictContext) -> tuple[pd.DataFrame
     structural = reason.isin(STRUCTURAL_SCORE_REASONS).to_numpy()
     reason[blocked & ~structural] = "assessment_ineligible"
     scores["reason"] = reason
-    return assessments, scores, [("assessments", assessment_rules.validation_result), ("scores", score_rules.validation_result)]
+    return (
+        assessments,
+        scores,
+        [("assessments", assessment_rules.validation_result), ("scores", score_rules.validation_result)],
+    )
 
 
 LedgerReader = Callable[[], tuple[pd.DataFrame | LedgerBatches, pd.DataFrame | LedgerBatches]]
@@ -105,10 +114,12 @@ def evaluate(
         ledger_line_items, ledger_results = read_ledger()  # (results may stream while the plan is made)
     t_ledger = time.perf_counter() - t2
     plan = make_plan(
-        desired_li, desired_res,
+        desired_li,
+        desired_res,
         ledger_line_items if ledger_line_items is not None else empty_ledger(),
         ledger_results if ledger_results is not None else empty_ledger(),
-        retry_rejected=retry_rejected, now=now,
+        retry_rejected=retry_rejected,
+        now=now,
     )
     del desired_res, ledger_results
     scores.loc[plan.blocked_results, "reason"] = "line_item_rejected"
@@ -118,6 +129,11 @@ def evaluate(
     if read_ledger is not None:
         seconds["ledger"] = t_ledger
     return Evaluation(
-        assessments=assessments, scores=scores, plan=plan, validation_results=results,
-        users=source.users, classes=source.classes, stage_seconds=seconds,
+        assessments=assessments,
+        scores=scores,
+        plan=plan,
+        validation_results=results,
+        users=source.users,
+        classes=source.classes,
+        stage_seconds=seconds,
     )

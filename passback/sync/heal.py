@@ -33,16 +33,19 @@ CLOSED_KEY = "skyward.gradingPeriodClosed"
 
 @dataclass(frozen=True)
 class PeriodCheck:
-    closed: frozenset[str] = frozenset()    # held back this run (configuration, learned and not due)
+    closed: frozenset[str] = frozenset()  # held back this run (configuration, learned and not due)
     reopened: frozenset[str] = frozenset()  # the SIS says open since: forgotten when the run loads
-    probe: frozenset[str] = frozenset()     # one probe write first
+    probe: frozenset[str] = frozenset()  # one probe write first
     learned: dict[str, dt.datetime] = field(default_factory=dict)  # learned-closed period -> since
 
 
 def open_in_sis(periods: list[Any]) -> dict[str, str | None]:
     """The grading periods the SIS's own record flags open, with its ``dateLastModified``."""
-    return {p.sourcedId: getattr(p, "dateLastModified", None) for p in periods
-            if (getattr(p, "metadata", None) or {}).get(CLOSED_KEY) is False}
+    return {
+        p.sourcedId: getattr(p, "dateLastModified", None)
+        for p in periods
+        if (getattr(p, "metadata", None) or {}).get(CLOSED_KEY) is False
+    }
 
 
 def _naive_utc(at: dt.datetime) -> dt.datetime:
@@ -72,16 +75,30 @@ def check(engine: Any, district_id: str, sis_open: dict[str, str | None], now: d
     return PeriodCheck(frozenset(closed), frozenset(reopened), frozenset(probe), learned)
 
 
-def note_closed(engine: Any, district_id: str, grading_period_id: str, message: str, at: dt.datetime,
-                sis_modified: str | None = None) -> None:
+def note_closed(
+    engine: Any,
+    district_id: str,
+    grading_period_id: str,
+    message: str,
+    at: dt.datetime,
+    sis_modified: str | None = None,
+) -> None:
     """A write into the period was refused "closed": learn it (or, re-learned by a probe, note the
     probe).  ``sis_modified``: the period record's ``dateLastModified`` in this run's pre-flight."""
     at = _naive_utc(at)
     with session(engine) as s:
         row = s.get(ClosedGradingPeriod, (district_id, grading_period_id))
         if row is None:
-            s.add(ClosedGradingPeriod(district_id=district_id, grading_period_id=grading_period_id, source="sis",
-                                      message=(message or "")[:1000], noted_at=at, sis_modified=sis_modified))
+            s.add(
+                ClosedGradingPeriod(
+                    district_id=district_id,
+                    grading_period_id=grading_period_id,
+                    source="sis",
+                    message=(message or "")[:1000],
+                    noted_at=at,
+                    sis_modified=sis_modified,
+                )
+            )
         elif row.source == "sis":
             row.probed_at, row.sis_modified = at, sis_modified
             s.add(row)
@@ -92,6 +109,10 @@ def forget(engine: Any, district_id: str, grading_period_ids: set[str] | frozens
     if not grading_period_ids:
         return
     with session(engine) as s:
-        s.exec(delete(ClosedGradingPeriod).where(col(ClosedGradingPeriod.district_id) == district_id,
-                                                 col(ClosedGradingPeriod.source) == "sis",
-                                                 col(ClosedGradingPeriod.grading_period_id).in_(list(grading_period_ids))))
+        s.exec(
+            delete(ClosedGradingPeriod).where(
+                col(ClosedGradingPeriod.district_id) == district_id,
+                col(ClosedGradingPeriod.source) == "sis",
+                col(ClosedGradingPeriod.grading_period_id).in_(list(grading_period_ids)),
+            )
+        )

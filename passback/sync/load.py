@@ -46,13 +46,18 @@ from passback.sync.verdicts import (
 
 log = logging.getLogger("passback.load")
 
+
 class ReadBackMismatch(RuntimeError):
     """The SIS acknowledged a write but does not hold what was written."""
 
 
 class WriteClient(Protocol):
-    def put_many(self, kind: str, items: Iterable[tuple[str, dict[str, Any]]], *, should_stop: Callable[[], bool] | None = None) -> AsyncIterator[Any]: ...
-    def delete_many(self, kind: str, sourced_ids: Iterable[str], *, should_stop: Callable[[], bool] | None = None) -> AsyncIterator[Any]: ...
+    def put_many(
+        self, kind: str, items: Iterable[tuple[str, dict[str, Any]]], *, should_stop: Callable[[], bool] | None = None
+    ) -> AsyncIterator[Any]: ...
+    def delete_many(
+        self, kind: str, sourced_ids: Iterable[str], *, should_stop: Callable[[], bool] | None = None
+    ) -> AsyncIterator[Any]: ...
     async def read_back(self, kind: str, sourced_id: str, payload: dict[str, Any]) -> list[str]: ...
     async def get_line_item(self, sourced_id: str) -> Any: ...
 
@@ -67,11 +72,11 @@ class AckSink(Protocol):
 @dataclass
 class LoadLimits:
     batch_size: int = 500
-    max_writes: int | None = None       # stop after this many writes (resume next run)
-    deadline: float | None = None        # time.monotonic() after which no new write starts
-    systemic_threshold: int = 20         # same rejection on the first N writes of a kind -> stop
-    readback_rate: float = 0.001         # share of acknowledged writes read back (besides the first of each kind)
-    readback_seed: int | None = None     # seed of the sample (tests)
+    max_writes: int | None = None  # stop after this many writes (resume next run)
+    deadline: float | None = None  # time.monotonic() after which no new write starts
+    systemic_threshold: int = 20  # same rejection on the first N writes of a kind -> stop
+    readback_rate: float = 0.001  # share of acknowledged writes read back (besides the first of each kind)
+    readback_seed: int | None = None  # seed of the sample (tests)
 
 
 @dataclass
@@ -88,10 +93,14 @@ class LoadResult:
     # per kind, the plan-frame index labels (ints) of the items the SIS acknowledged, and whether it
     # answered "created" (1) or "updated" (0): 9 bytes a write, for the report's per-row outcomes
     written: dict[str, array] = field(default_factory=lambda: {Kind.line_item: array("q"), Kind.result: array("q")})
-    written_created: dict[str, array] = field(default_factory=lambda: {Kind.line_item: array("b"), Kind.result: array("b")})
+    written_created: dict[str, array] = field(
+        default_factory=lambda: {Kind.line_item: array("b"), Kind.result: array("b")}
+    )
     # deletes (propagate policy): per kind, counts by outcome (deleted, rejected, failed, closed, pending),
     # and one row per planned delete that did not go through, or went through (kind, ids, outcome, message)
-    deleted: dict[str, Counter[str]] = field(default_factory=lambda: {Kind.line_item: Counter(), Kind.result: Counter()})
+    deleted: dict[str, Counter[str]] = field(
+        default_factory=lambda: {Kind.line_item: Counter(), Kind.result: Counter()}
+    )
     deletions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -100,9 +109,17 @@ class LoadResult:
 
 
 class Loader:
-    def __init__(self, client: WriteClient, district_id: str, sink: AckSink, *, run_id: str,
-                 limits: LoadLimits | None = None, on_progress: Callable[[int, int], None] | None = None,
-                 probe_periods: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        client: WriteClient,
+        district_id: str,
+        sink: AckSink,
+        *,
+        run_id: str,
+        limits: LoadLimits | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+        probe_periods: set[str] | None = None,
+    ) -> None:
         self.client = client
         self.district_id = district_id
         self.sink = sink
@@ -110,8 +127,10 @@ class Loader:
         self.limits = limits or LoadLimits()
         self.on_progress = on_progress
         self.result = LoadResult()
-        self._probation = {Kind.line_item: Probation(self.limits.systemic_threshold),
-                           Kind.result: Probation(self.limits.systemic_threshold)}
+        self._probation = {
+            Kind.line_item: Probation(self.limits.systemic_threshold),
+            Kind.result: Probation(self.limits.systemic_threshold),
+        }
         self._verified: set[str] = set()  # kinds whose first acknowledged write was read back
         self._sample = random.Random(self.limits.readback_seed)
         self._total = 0
@@ -128,7 +147,9 @@ class Loader:
         deletes = plan.deletes
         self._total = len(li) + len(res) + len(deletes)
         rank = {gp: i for i, gp in enumerate(period_order)}
-        periods = sorted(set(li["grading_period_id"]) | set(res["grading_period_id"]), key=lambda gp: rank.get(gp, len(rank)))
+        periods = sorted(
+            set(li["grading_period_id"]) | set(res["grading_period_id"]), key=lambda gp: rank.get(gp, len(rank))
+        )
         acked = set(acked_line_items)
         try:
             self._tick(force=True)
@@ -204,7 +225,7 @@ class Loader:
                 self.sink.mark_period_open(gp)
         alone = min(len(rows), self.limits.systemic_threshold + 1)
         while kind not in self._verified and taken < alone and stop_reason is None and not self._halted(gp):
-            n, in_flight, stop_reason, answered = await self._stream(kind, rows.iloc[taken:taken + 1], gp, acked)
+            n, in_flight, stop_reason, answered = await self._stream(kind, rows.iloc[taken : taken + 1], gp, acked)
             taken += n
             if n == 0 or not answered:  # a transient failure: the stream's own checks take over
                 break
@@ -212,13 +233,18 @@ class Loader:
             n, in_flight, stop_reason, _ = await self._stream(kind, rows.iloc[taken:], gp, acked)
             taken += n
         if stop_reason is None and gp in self.result.closed_periods:
-            unsent = (pd.DataFrame([r for r, _ in in_flight.values()], columns=["Index", *rows.columns]).set_index("Index")
-                      if in_flight else rows.iloc[:0])
-            self._note(kind, pd.concat([unsent, planned.iloc[taken:]]), "closed", f"grading period {gp} is closed in the SIS")
+            unsent = (
+                pd.DataFrame([r for r, _ in in_flight.values()], columns=["Index", *rows.columns]).set_index("Index")
+                if in_flight
+                else rows.iloc[:0]
+            )
+            self._note(
+                kind, pd.concat([unsent, planned.iloc[taken:]]), "closed", f"grading period {gp} is closed in the SIS"
+            )
         if stop_reason is not None:
             raise SystemicRejection(
                 f"district {self.district_id}: the first {len(self._probation[kind].pending)} {kind} writes were all "  # type: ignore[index]
-                f"rejected by the SIS with \"{stop_reason}\". Likely cause: {systemic_cause(stop_reason)}."
+                f'rejected by the SIS with "{stop_reason}". Likely cause: {systemic_cause(stop_reason)}.'
             )
         if taken < len(planned) and gp not in self.result.closed_periods:
             self._budget_left()  # the write budget cut this stream: say so
@@ -227,8 +253,9 @@ class Loader:
     def _halted(self, gp: str) -> bool:
         return gp in self.result.closed_periods or not self._budget_left()
 
-    async def _stream(self, kind: str, rows: pd.DataFrame, gp: str,
-                      acked: set[str]) -> tuple[int, dict[str, Any], str | None, bool]:
+    async def _stream(
+        self, kind: str, rows: pd.DataFrame, gp: str, acked: set[str]
+    ) -> tuple[int, dict[str, Any], str | None, bool]:
         """Write ``rows``; returns (rows taken, the requests never answered, the systemic stop
         reason or None, whether every answer was the SIS's verdict rather than a failure)."""
         build = line_item_payload if kind == Kind.line_item else result_payload
@@ -268,15 +295,23 @@ class Loader:
                 self.result.writes += 1
                 message = rejection_text(outcome)
                 entry = {
-                    "kind": kind, "assessment_id": row.assessment_id, "student_id": row.student_id,
-                    "sourced_id": outcome.sourced_id, "payload_hash": int(row.payload_hash),
-                    "status": "acked" if outcome.ok else "rejected", "http_status": outcome.http_status,
+                    "kind": kind,
+                    "assessment_id": row.assessment_id,
+                    "student_id": row.student_id,
+                    "sourced_id": outcome.sourced_id,
+                    "payload_hash": int(row.payload_hash),
+                    "status": "acked" if outcome.ok else "rejected",
+                    "http_status": outcome.http_status,
                     "sis_code": None if outcome.ok else getattr(outcome.rejection, "code_minor", None),
-                    "sis_message": message or None, "grading_period_id": row.grading_period_id, "run_id": self.run_id,
+                    "sis_message": message or None,
+                    "grading_period_id": row.grading_period_id,
+                    "run_id": self.run_id,
                     "sent_score": getattr(row, "score", None) if outcome.ok else None,  # guards: scores that go down
                     # the audit trail's: what was written (its values, the plan's action) and the SIS's request id
-                    "action": getattr(row, "action", None), "sent": values_of(kind, row),
-                    "request_id": getattr(outcome, "request_id", None), "kept": self._kept.get(outcome.sourced_id),
+                    "action": getattr(row, "action", None),
+                    "sent": values_of(kind, row),
+                    "request_id": getattr(outcome, "request_id", None),
+                    "kept": self._kept.get(outcome.sourced_id),
                 }
                 if outcome.ok:
                     counts["created" if outcome.created else "updated"] += 1
@@ -319,8 +354,13 @@ class Loader:
         self._kept.update(kept)
         for row, error in unread:
             self.result.counts[Kind.line_item]["failed"] += 1
-            self._detail(Kind.line_item, row, "failed", f"its SIS copy could not be read before the update "
-                         f"(held for the next run so a teacher's edit is not overwritten): {error}")
+            self._detail(
+                Kind.line_item,
+                row,
+                "failed",
+                f"its SIS copy could not be read before the update "
+                f"(held for the next run so a teacher's edit is not overwritten): {error}",
+            )
         return rows.drop(index=[row.Index for row, _ in unread]) if unread else rows
 
     def _sampled(self) -> bool:
@@ -335,12 +375,20 @@ class Loader:
                 f"district {self.district_id}: the SIS acknowledged {kind} {sourced_id} but reading it back shows "
                 f"{'; '.join(differences[:3])} — the SIS (or something in front of it) does not hold what it "
                 f"acknowledges; stopped before recording more. Check the base URL with `passback district show "
-                f"{self.district_id}` and the SIS, then rerun (what was not recorded is sent again)")
+                f"{self.district_id}` and the SIS, then rerun (what was not recorded is sent again)"
+            )
         self._verified.add(kind)
 
     def _detail(self, kind: str, row: Any, outcome: str, message: str) -> None:
-        self.result.details.append({"kind": kind, "assessment_id": row.assessment_id, "student_id": row.student_id,
-                                    "outcome": outcome, "message": message})
+        self.result.details.append(
+            {
+                "kind": kind,
+                "assessment_id": row.assessment_id,
+                "student_id": row.student_id,
+                "outcome": outcome,
+                "message": message,
+            }
+        )
 
     def flush(self) -> None:
         """Record rejections still held on probation (call at the end of a load that completed)."""

@@ -44,8 +44,7 @@ def merge(base: list[Any] | None, desired: list[Any], sis: list[Any] | None) -> 
     whole).  No base (nothing sent before is known) or no SIS copy (deleted there): nothing is kept."""
     if base is None or sis is None:
         return {}
-    return {name: s for name, b, d, s in zip(LINE_ITEM_FIELDS, base, desired, sis, strict=False)
-            if d == b and s != b}
+    return {name: s for name, b, d, s in zip(LINE_ITEM_FIELDS, base, desired, sis, strict=False) if d == b and s != b}
 
 
 def apply_kept(body: dict[str, Any], kept: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +64,9 @@ def apply_kept(body: dict[str, Any], kept: dict[str, Any]) -> dict[str, Any]:
     return {"lineItem": li}
 
 
-async def read_and_merge(client: Any, sink: Any, district_id: str, rows: Any) -> tuple[dict[str, dict[str, Any]], list[tuple[Any, str]]]:
+async def read_and_merge(
+    client: Any, sink: Any, district_id: str, rows: Any
+) -> tuple[dict[str, dict[str, Any]], list[tuple[Any, str]]]:
     """For the ``update`` rows of a lineItem plan frame: ({sourcedId: fields to keep}, [(row, error)
     of the lineItems whose SIS copy could not be read]).  One GET per update whose last-sent values
     the ledger holds (``sink.last_sent``)."""
@@ -84,7 +85,9 @@ async def read_and_merge(client: Any, sink: Any, district_id: str, rows: Any) ->
         except Exception as exc:  # noqa: BLE001 - a failed read holds this update, not the run
             unread.append((row, str(exc)))
             continue
-        fields = merge(base[row.assessment_id], values_of(Kind.line_item, row), None if copy is None else sis_values(copy))
+        fields = merge(
+            base[row.assessment_id], values_of(Kind.line_item, row), None if copy is None else sis_values(copy)
+        )
         if fields:
             kept[sid] = fields
     return kept, unread

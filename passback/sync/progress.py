@@ -61,6 +61,7 @@ def finished(district_id: str, status: str, writes: int) -> None:
 
 def writes_callback(district_id: str, also: Callable[[int, int], None] | None = None) -> Callable[[int, int], None]:
     """The load's ``on_progress``: the run's own callback (``also``) and this process's listeners."""
+
     def report(done: int, planned: int) -> None:
         if also is not None:
             also(done, planned)

@@ -23,8 +23,9 @@ from passback.store.urls import url_problem
 CONNECT_S = 5.0
 
 
-async def unreachable(district: Any, *, connect_s: float = CONNECT_S,
-                      transport: httpx.AsyncBaseTransport | None = None) -> str | None:
+async def unreachable(
+    district: Any, *, connect_s: float = CONNECT_S, transport: httpx.AsyncBaseTransport | None = None
+) -> str | None:
     """None when the district's SIS answers (or its URLs are invalid: the run says so itself), else
     the ``SisUnreachable`` sentence naming the host and what to check."""
     allow_http = bool(getattr(district, "allow_http", False))
@@ -32,8 +33,9 @@ async def unreachable(district: Any, *, connect_s: float = CONNECT_S,
     if any(url_problem(u, allow_http=allow_http) for u in urls):
         return None  # the run's own URL check names the problem (a connect would hide it)
     timeout = httpx.Timeout(connect_s * 2, connect=connect_s)
-    async with httpx.AsyncClient(verify=district.verify_tls, timeout=timeout, transport=transport,
-                                 follow_redirects=False) as http:
+    async with httpx.AsyncClient(
+        verify=district.verify_tls, timeout=timeout, transport=transport, follow_redirects=False
+    ) as http:
         for url in urls:
             try:
                 async with http.stream("GET", url):
@@ -48,6 +50,7 @@ async def unreachable(district: Any, *, connect_s: float = CONNECT_S,
 
 def unreachable_districts(districts: list[Any]) -> dict[str, str]:
     """{district id: why} for the districts whose SIS does not answer (checked at once, in parallel)."""
+
     async def check() -> list[str | None]:
         return list(await asyncio.gather(*(unreachable(d) for d in districts)))
 

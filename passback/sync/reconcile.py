@@ -33,8 +33,8 @@ from passback.store import audit
 from passback.store import ledger as store_ledger
 
 PAGE_SIZE = 1000
-MAX_PAGES = 100_000          # 100M objects: far above any district; the SIS's paging cannot run away
-TIME_BUDGET_S = 6 * 3600.0   # the whole read-back ends within this, whatever the SIS does
+MAX_PAGES = 100_000  # 100M objects: far above any district; the SIS's paging cannot run away
+TIME_BUDGET_S = 6 * 3600.0  # the whole read-back ends within this, whatever the SIS does
 COMPARED = {Kind.line_item: ("title", "assign_date", "due_date", "category"), Kind.result: ("score", "score_status")}
 COLLECTION = {Kind.line_item: "lineItems", Kind.result: "results"}
 
@@ -47,8 +47,11 @@ class Drift:
     restored: int | None = None  # --restore: objects the follow-up sync re-created
 
     def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"edited_in_sis": self.edited_in_sis, "deleted_in_sis": self.deleted_in_sis,
-                               "checked": self.checked}
+        out: dict[str, Any] = {
+            "edited_in_sis": self.edited_in_sis,
+            "deleted_in_sis": self.deleted_in_sis,
+            "checked": self.checked,
+        }
         if self.restored is not None:
             out["restored"] = self.restored
         return out
@@ -68,23 +71,34 @@ def sis_fields(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     """The compared fields of one SIS object (raw OneRoster JSON)."""
     if kind == Kind.line_item:
         category = obj.get("category") or {}
-        return {"title": obj.get("title"), "assign_date": (obj.get("assignDate") or "")[:10] or None,
-                "due_date": (obj.get("dueDate") or "")[:10] or None,
-                "category": category.get("sourcedId") if isinstance(category, dict) else None}
+        return {
+            "title": obj.get("title"),
+            "assign_date": (obj.get("assignDate") or "")[:10] or None,
+            "due_date": (obj.get("dueDate") or "")[:10] or None,
+            "category": category.get("sourcedId") if isinstance(category, dict) else None,
+        }
     return {"score": _number(obj.get("score")), "score_status": obj.get("scoreStatus")}
 
 
 def owned(engine: Any, district_id: str, kind: str, closed_periods: set[str] | frozenset[str]) -> pd.DataFrame:
     """The objects of ``kind`` passback owns in open grading periods, indexed by sourcedId."""
-    frame = store_ledger.read_ledger(engine, district_id, kind, columns=[
-        "assessment_id", "student_id", "sourced_id", "status", "grading_period_id", "sent"])
+    frame = store_ledger.read_ledger(
+        engine,
+        district_id,
+        kind,
+        columns=["assessment_id", "student_id", "sourced_id", "status", "grading_period_id", "sent"],
+    )
     keep = (frame["status"] == "acked").to_numpy() & ~frame["grading_period_id"].isin(list(closed_periods)).to_numpy()
     return frame[keep].set_index("sourced_id")
 
 
 def _finding(kind: str, sid: str, row: Any) -> dict[str, Any]:
-    return {"kind": str(kind), "sourced_id": sid, "assessment_id": row.assessment_id,
-            "student_id": (row.student_id or None) if kind == Kind.result else None}
+    return {
+        "kind": str(kind),
+        "sourced_id": sid,
+        "assessment_id": row.assessment_id,
+        "student_id": (row.student_id or None) if kind == Kind.result else None,
+    }
 
 
 async def read_drift(engine: Any, district_id: str, client: Any, closed_periods: set[str] | frozenset[str]) -> Drift:
@@ -97,8 +111,13 @@ async def read_drift(engine: Any, district_id: str, client: Any, closed_periods:
         index = mine.index
         page: list[dict[str, Any]] = []
 
-        def compare(objects: list[dict[str, Any]], kind: str = kind, mine: pd.DataFrame = mine, index: pd.Index = index,
-                    seen: np.ndarray = seen) -> None:
+        def compare(
+            objects: list[dict[str, Any]],
+            kind: str = kind,
+            mine: pd.DataFrame = mine,
+            index: pd.Index = index,
+            seen: np.ndarray = seen,
+        ) -> None:
             pos = index.get_indexer([o.get("sourcedId") for o in objects])
             for obj, p in zip(objects, pos, strict=True):
                 if p < 0:
@@ -113,8 +132,9 @@ async def read_drift(engine: Any, district_id: str, client: Any, closed_periods:
                 held = sis_fields(kind, obj)
                 for name in COMPARED[kind]:  # type: ignore[index]
                     if name in sent and _number(sent[name]) != _number(held[name]):
-                        drift.edited_in_sis.append({**_finding(kind, sid, row), "field": name,
-                                                    "sent": sent[name], "sis": held[name]})
+                        drift.edited_in_sis.append(
+                            {**_finding(kind, sid, row), "field": name, "sent": sent[name], "sis": held[name]}
+                        )
 
         async with client.time_budget(TIME_BUDGET_S, f"the reconcile read of {COLLECTION[kind]}"):
             async for obj in client.iter_collection(COLLECTION[kind], page_size=PAGE_SIZE, max_pages=MAX_PAGES):
@@ -133,11 +153,23 @@ async def read_drift(engine: Any, district_id: str, client: Any, closed_periods:
 def record_findings(engine: Any, district_id: str, drift: Drift, *, forget_deleted: bool) -> None:
     """The findings as audit rows (``history`` shows them); with ``forget_deleted`` the ledger forgets
     the deleted items in the same transaction, so the next sync re-creates them."""
-    rows = [audit.AuditRow(kind=f["kind"], assessment_id=f["assessment_id"], student_id=f["student_id"] or "",
-                           action="edited_in_sis", before=audit.encode(_values(f["kind"], {f["field"]: f["sent"]})),
-                           after=audit.encode(_values(f["kind"], {f["field"]: f["sis"]}))) for f in drift.edited_in_sis]
-    rows += [audit.AuditRow(kind=f["kind"], assessment_id=f["assessment_id"], student_id=f["student_id"] or "",
-                            action="deleted_in_sis") for f in drift.deleted_in_sis]
+    rows = [
+        audit.AuditRow(
+            kind=f["kind"],
+            assessment_id=f["assessment_id"],
+            student_id=f["student_id"] or "",
+            action="edited_in_sis",
+            before=audit.encode(_values(f["kind"], {f["field"]: f["sent"]})),
+            after=audit.encode(_values(f["kind"], {f["field"]: f["sis"]})),
+        )
+        for f in drift.edited_in_sis
+    ]
+    rows += [
+        audit.AuditRow(
+            kind=f["kind"], assessment_id=f["assessment_id"], student_id=f["student_id"] or "", action="deleted_in_sis"
+        )
+        for f in drift.deleted_in_sis
+    ]
     rows = _new(engine, district_id, rows)
     if not rows and not (forget_deleted and drift.deleted_in_sis):
         return
@@ -147,8 +179,13 @@ def record_findings(engine: Any, district_id: str, drift: Drift, *, forget_delet
             for kind in (Kind.line_item, Kind.result):
                 keys = [(f["assessment_id"], f["student_id"] or "") for f in drift.deleted_in_sis if f["kind"] == kind]
                 for start in range(0, len(keys), 1000):
-                    conn.execute(delete(table).where(table.c.district_id == district_id, table.c.kind == kind,
-                                                     tuple_(table.c.assessment_id, table.c.student_id).in_(keys[start:start + 1000])))
+                    conn.execute(
+                        delete(table).where(
+                            table.c.district_id == district_id,
+                            table.c.kind == kind,
+                            tuple_(table.c.assessment_id, table.c.student_id).in_(keys[start : start + 1000]),
+                        )
+                    )
         audit.write_batch(conn, district_id, None, audit.utcnow(), rows)
 
 
@@ -182,13 +219,18 @@ async def reconcile(district_id: str, *, restore: bool = False, options: Any = N
         summary = await run_district(run.district.id, options, steps)
         if summary.status == "held":  # the guard stage of that sync: a person decides (nothing was re-sent)
             hold = summary.hold or {}
-            raise RestoreNotDone(f"district {run.district.id}: the restore sync was held by its guards "
-                               f"({hold.get('why') or 'a guard tripped'}) — nothing re-sent; approve with "
-                               f"`{hold.get('command') or 'passback approve ' + run.district.id}`, then the next sync "
-                               "re-creates them (the ledger has forgotten them)", held=True)
+            raise RestoreNotDone(
+                f"district {run.district.id}: the restore sync was held by its guards "
+                f"({hold.get('why') or 'a guard tripped'}) — nothing re-sent; approve with "
+                f"`{hold.get('command') or 'passback approve ' + run.district.id}`, then the next sync "
+                "re-creates them (the ledger has forgotten them)",
+                held=True,
+            )
         if summary.status not in ("completed",):
-            raise RestoreNotDone(f"district {run.district.id}: the restore sync ended {summary.status}: {summary.error or ''}"
-                               " — the deleted items are forgotten by the ledger, so the next nightly run re-creates them")
+            raise RestoreNotDone(
+                f"district {run.district.id}: the restore sync ended {summary.status}: {summary.error or ''}"
+                " — the deleted items are forgotten by the ledger, so the next nightly run re-creates them"
+            )
         drift.restored = int(summary.writes)
     return drift
 

@@ -34,7 +34,9 @@ def refusal_text(entry: dict[str, Any]) -> str:
     """``entry``: a ledger row (mapping) of a refused item."""
     n = int(entry.get("refusals") or 0)
     since = entry.get("refused_since")
-    head = f"refused {n} time{'s' if n != 1 else ''}" + (f" since {str(since)[:10]}" if since else "") if n else "refused"
+    head = (
+        f"refused {n} time{'s' if n != 1 else ''}" + (f" since {str(since)[:10]}" if since else "") if n else "refused"
+    )
     retry = entry.get("retry_at")
     message = entry.get("sis_message") or ""
     schedule = f"{head}, {next_try(None if retry is None else int(retry))}"
@@ -47,16 +49,29 @@ def annotate(engine: Engine, district_id: str, details: list[dict[str, Any]]) ->
     if not wanted:
         return
     keys = {(d["kind"], str(d["assessment_id"]), str(d.get("student_id") or "")) for d in wanted}
-    cols = [_TABLE.c.kind, _TABLE.c.assessment_id, _TABLE.c.student_id, _TABLE.c.refusals, _TABLE.c.refused_since,
-            _TABLE.c.retry_at, _TABLE.c.sis_message, _TABLE.c.status]
+    cols = [
+        _TABLE.c.kind,
+        _TABLE.c.assessment_id,
+        _TABLE.c.student_id,
+        _TABLE.c.refusals,
+        _TABLE.c.refused_since,
+        _TABLE.c.retry_at,
+        _TABLE.c.sis_message,
+        _TABLE.c.status,
+    ]
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     with engine.connect() as conn:
         for kind in (Kind.line_item, Kind.result):
             pairs = [(a, s) for k, a, s in keys if k == kind]
             if pairs:
-                stmt = select(*cols).where(_TABLE.c.district_id == district_id, _TABLE.c.kind == kind,
-                                           tuple_(_TABLE.c.assessment_id, _TABLE.c.student_id).in_(pairs))
-                rows.update({(r["kind"], r["assessment_id"], r["student_id"]): dict(r) for r in conn.execute(stmt).mappings()})
+                stmt = select(*cols).where(
+                    _TABLE.c.district_id == district_id,
+                    _TABLE.c.kind == kind,
+                    tuple_(_TABLE.c.assessment_id, _TABLE.c.student_id).in_(pairs),
+                )
+                rows.update(
+                    {(r["kind"], r["assessment_id"], r["student_id"]): dict(r) for r in conn.execute(stmt).mappings()}
+                )
     for d in wanted:
         row = rows.get((d["kind"], str(d["assessment_id"]), str(d.get("student_id") or "")))
         if row is not None and row["status"] == "rejected":

@@ -38,16 +38,16 @@ class DistrictSummary:
     data_docs: str | None = None
     rejected: list[dict[str, Any]] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
-    kind: str = "sync"                 # sync | dry_run | backfill (a preview with another effective date)
-    detail: str | None = None          # backfill: the effective date previewed
-    report_page: str | None = None     # this run's report, relative to the report folder
-    run_seconds: float = 0.0           # the whole district run
+    kind: str = "sync"  # sync | dry_run | backfill (a preview with another effective date)
+    detail: str | None = None  # backfill: the effective date previewed
+    report_page: str | None = None  # this run's report, relative to the report folder
+    run_seconds: float = 0.0  # the whole district run
     reasons_by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
     top_held: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # per reason, no student data
     backfill: dict[str, Any] | None = None  # the backfill preview (passback.report.backfill)
     guards: list[dict[str, Any]] = field(default_factory=list)  # tripped guards: name, value, limit, usual
     guard_measures: dict[str, Any] | None = None  # every guard's value tonight (the history of the next nights)
-    hold: dict[str, Any] | None = None          # held: the plan waiting for a person (why, how to approve)
+    hold: dict[str, Any] | None = None  # held: the plan waiting for a person (why, how to approve)
     approvals: list[dict[str, Any]] = field(default_factory=list)  # earlier approvals this run wrote: who, when, note
     # deletion policy "propagate": DELETEs per kind by outcome (a dry run counts what it would delete
     # as "deleted"), and one row per planned delete (kind, assessment_id, student_id, outcome, message)
@@ -56,18 +56,34 @@ class DistrictSummary:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "district": self.district, "status": self.status,
-            "line_items": dict(self.line_items), "results": dict(self.results),
+            "district": self.district,
+            "status": self.status,
+            "line_items": dict(self.line_items),
+            "results": dict(self.results),
             "reasons": dict(sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "error": self.error, "run_id": self.run_id, "writes": self.writes,
-            "seconds": round(self.seconds, 3), "writes_per_s": round(self.writes_per_s, 2),
-            "backlog": self.backlog, "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds, 1),
-            "data_docs": self.data_docs, "rejected": self.rejected[:MAX_DETAILS],
-            "kind": self.kind, "detail": self.detail, "report_page": self.report_page,
-            "run_seconds": round(self.run_seconds, 3), "reasons_by_kind": self.reasons_by_kind,
-            "top_held": self.top_held, "backfill": self.backfill, "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
-            "guards": self.guards, "guard_measures": self.guard_measures, "hold": self.hold, "approvals": self.approvals,
-            "deletes": {k: dict(v) for k, v in self.deletes.items()}, "deletions": self.deletions[:MAX_DETAILS],
+            "error": self.error,
+            "run_id": self.run_id,
+            "writes": self.writes,
+            "seconds": round(self.seconds, 3),
+            "writes_per_s": round(self.writes_per_s, 2),
+            "backlog": self.backlog,
+            "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds, 1),
+            "data_docs": self.data_docs,
+            "rejected": self.rejected[:MAX_DETAILS],
+            "kind": self.kind,
+            "detail": self.detail,
+            "report_page": self.report_page,
+            "run_seconds": round(self.run_seconds, 3),
+            "reasons_by_kind": self.reasons_by_kind,
+            "top_held": self.top_held,
+            "backfill": self.backfill,
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "guards": self.guards,
+            "guard_measures": self.guard_measures,
+            "hold": self.hold,
+            "approvals": self.approvals,
+            "deletes": {k: dict(v) for k, v in self.deletes.items()},
+            "deletions": self.deletions[:MAX_DETAILS],
         }
 
 
@@ -75,8 +91,10 @@ def summarise(district: str, evaluation: Evaluation, load: LoadResult | None, *,
     """Counts every assessment and score row exactly once."""
     summary = DistrictSummary(district=district, status="planned" if dry_run else "completed")
     reasons: Counter[str] = Counter()
-    by_kind = {"assessment": Counter(evaluation.assessments["reason"].value_counts().to_dict()),
-               "score": Counter(evaluation.scores["reason"].value_counts().to_dict())}
+    by_kind = {
+        "assessment": Counter(evaluation.assessments["reason"].value_counts().to_dict()),
+        "score": Counter(evaluation.scores["reason"].value_counts().to_dict()),
+    }
     reasons.update(by_kind["assessment"])
     reasons.update(by_kind["score"])
     plan = evaluation.plan
@@ -117,8 +135,10 @@ def summarise(district: str, evaluation: Evaluation, load: LoadResult | None, *,
     _deletes(summary, plan.deletes, load, dry_run=dry_run)
     for kind, frame in ((Kind.line_item, plan.line_items), (Kind.result, plan.results)):  # held until their next try
         held = frame.loc[frame["action"] == "held", ["assessment_id", "student_id"]].head(MAX_DETAILS)
-        summary.rejected.extend({"kind": kind, "assessment_id": a, "student_id": s, "outcome": "rejected",
-                                 "message": HELD_MESSAGE} for a, s in zip(held["assessment_id"], held["student_id"], strict=True))
+        summary.rejected.extend(
+            {"kind": kind, "assessment_id": a, "student_id": s, "outcome": "rejected", "message": HELD_MESSAGE}
+            for a, s in zip(held["assessment_id"], held["student_id"], strict=True)
+        )
     summary.reasons = {k: int(v) for k, v in reasons.items()}
     summary.reasons_by_kind = {kind: {k: int(v) for k, v in c.items() if v} for kind, c in by_kind.items()}
     summary.stage_seconds = dict(evaluation.stage_seconds)
@@ -132,8 +152,16 @@ def _deletes(summary: DistrictSummary, planned: pd.DataFrame, load: LoadResult |
         for kind, key in keys.items():
             n = int((planned["kind"] == kind).sum())
             summary.deletes[key] = {"deleted": n} if n else {}
-        summary.deletions = [{"kind": r.kind, "assessment_id": r.assessment_id, "student_id": r.student_id,
-                              "outcome": "planned", "message": ""} for r in planned.head(MAX_DETAILS).itertuples()]
+        summary.deletions = [
+            {
+                "kind": r.kind,
+                "assessment_id": r.assessment_id,
+                "student_id": r.student_id,
+                "outcome": "planned",
+                "message": "",
+            }
+            for r in planned.head(MAX_DETAILS).itertuples()
+        ]
         return
     for kind, key in keys.items():
         summary.deletes[key] = {k: int(v) for k, v in load.deleted[kind].items() if v}
@@ -143,4 +171,3 @@ def _deletes(summary: DistrictSummary, planned: pd.DataFrame, load: LoadResult |
         summary.backlog += waiting
         if summary.status == "completed":
             summary.status = "partial"
-

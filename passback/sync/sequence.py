@@ -51,12 +51,17 @@ class Steps:
         ``held`` (nothing written) until ``passback approve``; the flows pause for approval instead."""
         decision = guard_district(run, evaluation)
         if decision.hold:
-            log.warning("district %s held: %s — nothing written; approve with `%s`", run.district_id,
-                        decision.hold["why"], decision.hold["command"])
+            log.warning(
+                "district %s held: %s — nothing written; approve with `%s`",
+                run.district_id,
+                decision.hold["why"],
+                decision.hold["command"],
+            )
         return decision
 
-    async def load(self, run: DistrictRun, client: OneRosterClient, evaluation: Evaluation,
-                   sis: SisSnapshot) -> LoadResult:
+    async def load(
+        self, run: DistrictRun, client: OneRosterClient, evaluation: Evaluation, sis: SisSnapshot
+    ) -> LoadResult:
         return await run.load(client, evaluation, sis)
 
     async def report(self, run: DistrictRun, evaluation: Evaluation, load: LoadResult | None) -> DistrictSummary:
@@ -68,8 +73,9 @@ class Steps:
             log.error("district %s failed: %s", summary.district, summary.error)
 
 
-async def run_district(district_id: str, options: RunOptions | None = None, steps: Steps | None = None,
-                       **run_kw: Any) -> DistrictSummary:
+async def run_district(
+    district_id: str, options: RunOptions | None = None, steps: Steps | None = None, **run_kw: Any
+) -> DistrictSummary:
     """Build the district's run and execute it; an unknown or unreadable district is a failed summary."""
     from passback.sync.district import DistrictRun, RunOptions
 
@@ -129,6 +135,7 @@ async def execute(run: DistrictRun, steps: Steps | None = None) -> DistrictSumma
 
 def replanned_too_often(decision: GuardDecision) -> GuardDecision:
     """Approved again and again while the plan kept changing: end held (the last plan stays open)."""
-    hold = dict(decision.hold or {}) | {"why": f"the plan changed after each of {MAX_REPLANS} approvals; approve it "
-                                               "when the Otus data has settled"}
+    hold = dict(decision.hold or {}) | {
+        "why": f"the plan changed after each of {MAX_REPLANS} approvals; approve it when the Otus data has settled"
+    }
     return GuardDecision(decision.check, proceed=False, hold=hold)

@@ -30,8 +30,10 @@ def is_closed_period_rejection(message: str) -> bool:
 
 def systemic_cause(message: str) -> str:
     if "use grade when posting" in message.lower() or "use_grade_when_posting" in message.lower():
-        return (f"the Skyward API setting \"{USE_GRADE_SETTING}\" is checked: uncheck it under Skyward "
-                "Contact Access > District Setup > Configuration > API Configuration, then rerun")
+        return (
+            f'the Skyward API setting "{USE_GRADE_SETTING}" is checked: uncheck it under Skyward '
+            "Contact Access > District Setup > Configuration > API Configuration, then rerun"
+        )
     return "a district-wide setting or configuration in the SIS; fix it, then rerun"
 
 

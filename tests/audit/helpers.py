@@ -30,8 +30,9 @@ def _other_client(sis: Sis, tenant: str) -> tuple[str, dict[str, str]]:
     return api, {"Authorization": f"Bearer {token['access_token']}"}
 
 
-def teacher_put(sis: Sis, collection: str, sourced_id: str, envelope: str, changes: dict[str, Any],
-                tenant: str = "d1") -> dict[str, Any]:
+def teacher_put(
+    sis: Sis, collection: str, sourced_id: str, envelope: str, changes: dict[str, Any], tenant: str = "d1"
+) -> dict[str, Any]:
     """Another client edits an object in the SIS: GET it, change fields, PUT it back whole."""
     api, headers = _other_client(sis, tenant)
     current = httpx.get(f"{api}/{collection}/{sourced_id}", headers=headers).raise_for_status().json()[envelope]
@@ -57,4 +58,6 @@ def sync_on(n: int, district_id: str = "d1", **options: Any) -> Any:
 def sis_period(sis: Sis, period_id: str, tenant: str = "d1") -> dict[str, Any]:
     """The SIS's grading period record, as any client reads it."""
     api, headers = _other_client(sis, tenant)
-    return httpx.get(f"{api}/academicSessions/{period_id}", headers=headers).raise_for_status().json()["academicSession"]
+    return (
+        httpx.get(f"{api}/academicSessions/{period_id}", headers=headers).raise_for_status().json()["academicSession"]
+    )

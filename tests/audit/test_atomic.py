@@ -19,20 +19,28 @@ KINDS = {"L": "lineItem", "R": "result"}
 
 def audited(district_id: str) -> list[tuple[str, str, str]]:
     with W.state_engine().connect() as conn:
-        rows = conn.execute(text("SELECT e.kind, e.assessment_id, e.student_id FROM audit_entry e "
-                                 "JOIN audit_batch b ON b.id = e.id / 1048576 WHERE b.district_id = :d"),
-                            {"d": district_id}).fetchall()
+        rows = conn.execute(
+            text(
+                "SELECT e.kind, e.assessment_id, e.student_id FROM audit_entry e "
+                "JOIN audit_batch b ON b.id = e.id / 1048576 WHERE b.district_id = :d"
+            ),
+            {"d": district_id},
+        ).fetchall()
     return [(KINDS[k], a, s) for k, a, s in rows]
 
 
 @pytest.mark.parametrize("kill_on", ["INSERT INTO LEDGER_ENTRY", "INSERT INTO AUDIT_ENTRY"])
-def test_a_crash_inside_a_batch_leaves_audit_and_ledger_agreeing(state_url: str, home: Path, tmp_path: Path,
-                                                                  kill_on: str) -> None:
+def test_a_crash_inside_a_batch_leaves_audit_and_ledger_agreeing(
+    state_url: str, home: Path, tmp_path: Path, kill_on: str
+) -> None:
     with W.testbed(home, "demo", register_overrides={"batch_size": BATCH}) as bed:
         d = bed.district_id
         log = tmp_path / "ledger.jsonl"
-        proc = W.spawn(W.sync_command(d, bed.utc_now, kill_in_ledger_tx=KILL_AT_TX, ledger_log=log), tmp_path / "torn",
-                       env={"PASSBACK_TEST_KILL_ON": kill_on})
+        proc = W.spawn(
+            W.sync_command(d, bed.utc_now, kill_in_ledger_tx=KILL_AT_TX, ledger_log=log),
+            tmp_path / "torn",
+            env={"PASSBACK_TEST_KILL_ON": kill_on},
+        )
         rc, _, err = W.finish(proc)
         assert rc == -9, err
         batches = W.logged_batches(log)

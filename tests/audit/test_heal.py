@@ -22,7 +22,8 @@ def test_the_schedule_doubles_up_to_its_cap() -> None:
 
 
 def test_a_score_refused_for_a_missing_enrollment_is_sent_once_the_sis_enrols_the_student(
-        late_enrolment: tuple[Sis, Any]) -> None:
+    late_enrolment: tuple[Sis, Any],
+) -> None:
     sis, missing = late_enrolment
     first = sync_on(0)
     assert first.status == "completed" and (first.results["created"], first.results["rejected"]) == (2, 2), first.error
@@ -30,11 +31,15 @@ def test_a_score_refused_for_a_missing_enrollment_is_sent_once_the_sis_enrols_th
     assert again.writes == 2 and again.results["rejected"] == 2
     for e in missing:  # the SIS enrols the student the day after
         sis.admin("POST", "tenants/d1/enrollments", json={"class_id": e.classSourcedId, "user_id": e.userSourcedId})
-    assert {r["message"].rsplit(" (", 1)[1] for r in again.rejected} == {"refused 2 times since 2026-11-18, next try 2026-11-21)"}
+    assert {r["message"].rsplit(" (", 1)[1] for r in again.rejected} == {
+        "refused 2 times since 2026-11-18, next try 2026-11-21)"
+    }
     assert all("enrolled" in r["message"] for r in again.rejected)  # with the SIS's own words
     waiting = sync_on(2)
     assert waiting.writes == 0 and waiting.results["rejected"] == 2  # held until its next try
-    assert [r["message"].rsplit(" (", 1)[1] for r in waiting.rejected] == ["refused 2 times since 2026-11-18, next try 2026-11-21)"] * 2
+    assert [r["message"].rsplit(" (", 1)[1] for r in waiting.rejected] == [
+        "refused 2 times since 2026-11-18, next try 2026-11-21)"
+    ] * 2
     explained = cli("explain", "d1", "a-1", "--json")
     assert explained.code == 0, explained.err
     s2 = next(s for s in json.loads(explained.out)["scores"] if s["student_id"] == "u-s2")
@@ -51,7 +56,9 @@ def test_a_permanently_refused_item_is_tried_on_the_schedule_only(late_enrolment
     assert writes == [6, 2, 0, 2, 0, 0, 0, 2, 0]  # nights 0 (all), 1, 3, 7: after 1, 2, 4 nights
 
 
-def test_a_changed_payload_of_a_refused_item_is_sent_at_once(late_enrolment: tuple[Sis, Any], factory_world: Any) -> None:
+def test_a_changed_payload_of_a_refused_item_is_sent_at_once(
+    late_enrolment: tuple[Sis, Any], factory_world: Any
+) -> None:
     from tests.toolkit import rewrite_source
 
     w = factory_world
@@ -67,8 +74,14 @@ def _learned_closed(sis: Sis, period_id: str, n: int) -> None:
     from passback.sync.heal import note_closed
 
     record = sis_period(sis, period_id)
-    note_closed(get_engine(get_settings().state_db_url), "d1", period_id, "grading period closed", night(n),
-                record.get("dateLastModified"))
+    note_closed(
+        get_engine(get_settings().state_db_url),
+        "d1",
+        period_id,
+        "grading period closed",
+        night(n),
+        record.get("dateLastModified"),
+    )
 
 
 def _in_sis(sis: Sis) -> int:
@@ -87,7 +100,12 @@ def test_a_period_learned_closed_resumes_when_the_sis_says_it_reopened(sis: Sis)
     resumed = sync_on(2)
     assert resumed.writes == 6 and _in_sis(sis) == 6, resumed.error
     with get_engine(get_settings().state_db_url).connect() as conn:
-        assert conn.execute(text("SELECT COUNT(*) FROM closed_grading_period WHERE grading_period_id = 'gp-q2'")).scalar_one() == 0
+        assert (
+            conn.execute(
+                text("SELECT COUNT(*) FROM closed_grading_period WHERE grading_period_id = 'gp-q2'")
+            ).scalar_one()
+            == 0
+        )
     assert sync_on(3).writes == 0
 
 

@@ -15,12 +15,13 @@ from tests.factory import World
 from tests.toolkit import Sis, cli, rewrite_source, run_sync
 
 
-def _engine():  # noqa: ANN202
+def _engine():
     return get_engine(get_settings().state_db_url)
 
 
 def test_history_after_create_rescore_retitle_lists_the_writes_with_before_after_and_runs(
-        sis: Sis, factory_world: World) -> None:
+    sis: Sis, factory_world: World
+) -> None:
     w = factory_world
     created = run_sync()
     assert created.status == "completed" and created.writes == 6, created.error
@@ -37,12 +38,19 @@ def test_history_after_create_rescore_retitle_lists_the_writes_with_before_after
     assert ran.code == 0, ran.err
     timeline = json.loads(ran.out)
     assert [(e["kind"], e["action"], e["student_id"]) for e in timeline] == [
-        ("lineItem", "create", None), ("result", "create", "u-s1"), ("result", "update", "u-s1"),
-        ("lineItem", "update", None)]
+        ("lineItem", "create", None),
+        ("result", "create", "u-s1"),
+        ("result", "update", "u-s1"),
+        ("lineItem", "update", None),
+    ]
     li_create, res_create, rescore, retitle = timeline
-    assert li_create["changes"] == {"title": [None, "Fractions quiz"], "assign_date": [None, "2026-11-02"],
-                                    "due_date": [None, "2026-11-09"], "category": [None, "cat-quiz"],
-                                    "points_possible": [None, 10]}
+    assert li_create["changes"] == {
+        "title": [None, "Fractions quiz"],
+        "assign_date": [None, "2026-11-02"],
+        "due_date": [None, "2026-11-09"],
+        "category": [None, "cat-quiz"],
+        "points_possible": [None, 10],
+    }
     assert res_create["changes"] == {"score": [None, 7], "score_status": [None, "fully graded"], "comment": [None, ""]}
     assert rescore["changes"] == {"score": [7, 8]}
     assert retitle["changes"] == {"title": ["Fractions quiz", "Fractions quiz v2"]}
@@ -76,7 +84,9 @@ def test_audit_and_ledger_hold_the_same_writes(sis: Sis) -> None:
     assert all(sent is not None for *_, sent in held)  # the "before" of every next write
     assert run_sync().writes == 0
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT COUNT(*) FROM audit_entry")).scalar_one() == 6  # nothing written, nothing audited
+        assert (
+            conn.execute(text("SELECT COUNT(*) FROM audit_entry")).scalar_one() == 6
+        )  # nothing written, nothing audited
 
 
 def test_a_refused_write_is_audited_with_the_sis_status_and_message(sis: Sis, factory_world: World) -> None:
@@ -89,10 +99,26 @@ def test_a_refused_write_is_audited_with_the_sis_status_and_message(sis: Sis, fa
     assert "Use Grade When Posting" in refused[0]["message"]
 
 
-def _batch(engine, at: dt.datetime, student: str) -> None:  # noqa: ANN001
-    ledger.record_acks(engine, "d1", [dict(kind="result", assessment_id="a", student_id=student, sourced_id=f"x{student}",
-                                           payload_hash=1, status="acked", action="create", sent=[1, "fully graded", ""],
-                                           http_status=201)], "run-x", now=at)
+def _batch(engine, at: dt.datetime, student: str) -> None:
+    ledger.record_acks(
+        engine,
+        "d1",
+        [
+            dict(
+                kind="result",
+                assessment_id="a",
+                student_id=student,
+                sourced_id=f"x{student}",
+                payload_hash=1,
+                status="acked",
+                action="create",
+                sent=[1, "fully graded", ""],
+                http_status=201,
+            )
+        ],
+        "run-x",
+        now=at,
+    )
 
 
 def test_retention_prunes_only_rows_older_than_the_setting(state_url: str) -> None:

@@ -25,8 +25,10 @@ def test_merge_sends_what_otus_changed_and_keeps_what_only_the_sis_changed() -> 
     # both changed one field: Otus's change is sent (it is newer than passback's last send)
     assert merge(BASE, ["Quiz", "2026-11-02", "2026-11-09", "cat-hw", 10], sis) == {"due_date": "2026-11-10"}
     assert merge(None, desired, sis) == {} and merge(BASE, desired, None) == {}
-    body = apply_kept({"lineItem": {"title": "Quiz v2", "dueDate": "2026-11-09T00:00:00Z", "category": None}},
-                      {"due_date": "2026-11-10", "category": "cat-test"})
+    body = apply_kept(
+        {"lineItem": {"title": "Quiz v2", "dueDate": "2026-11-09T00:00:00Z", "category": None}},
+        {"due_date": "2026-11-10", "category": "cat-test"},
+    )
     assert body["lineItem"]["dueDate"] == "2026-11-10T00:00:00Z"
     assert body["lineItem"]["category"]["sourcedId"] == "cat-test" and body["lineItem"]["title"] == "Quiz v2"
 
@@ -36,8 +38,13 @@ def test_a_category_changed_by_a_teacher_in_the_sis_stays_when_otus_retitles(sis
     assert run_sync().status == "completed"
     sid = line_item_id("d1", "a-1")
     assert line_item(sis, sid)["category"]["sourcedId"] == "cat-quiz"
-    teacher_put(sis, "lineItems", sid, "lineItem",
-                {"category": {"href": "/categories/cat-test", "sourcedId": "cat-test", "type": "category"}})
+    teacher_put(
+        sis,
+        "lineItems",
+        sid,
+        "lineItem",
+        {"category": {"href": "/categories/cat-test", "sourcedId": "cat-test", "type": "category"}},
+    )
 
     w.assessments.loc[w.assessments["id"] == "a-1", "title"] = "Fractions quiz v2"
     rewrite_source(w)

@@ -10,7 +10,9 @@ from tests.audit.helpers import teacher_delete, teacher_put
 from tests.toolkit import Sis, cli, run_sync
 
 
-def test_reconcile_reports_a_teacher_edit_and_a_deletion_exactly_and_restore_recreates_only_the_deleted(sis: Sis) -> None:
+def test_reconcile_reports_a_teacher_edit_and_a_deletion_exactly_and_restore_recreates_only_the_deleted(
+    sis: Sis,
+) -> None:
     assert run_sync().writes == 6  # 2 lineItems (a-1, a-2) and 4 results
     edited = result_id("d1", "a-1", "u-s1")
     teacher_put(sis, "results", edited, "result", {"score": 9.5})
@@ -21,8 +23,17 @@ def test_reconcile_reports_a_teacher_edit_and_a_deletion_exactly_and_restore_rec
     ran = cli("reconcile", "d1", "--json")
     assert ran.code == 0, ran.err
     drift = json.loads(ran.out)
-    assert drift["edited_in_sis"] == [{"kind": "result", "sourced_id": edited, "assessment_id": "a-1",
-                                       "student_id": "u-s1", "field": "score", "sent": 7, "sis": 9.5}]
+    assert drift["edited_in_sis"] == [
+        {
+            "kind": "result",
+            "sourced_id": edited,
+            "assessment_id": "a-1",
+            "student_id": "u-s1",
+            "field": "score",
+            "sent": 7,
+            "sis": 9.5,
+        }
+    ]
     deleted = sorted((d["kind"], d["assessment_id"], d["student_id"]) for d in drift["deleted_in_sis"])
     assert deleted == [("lineItem", "a-2", None), ("result", "a-2", "u-s1"), ("result", "a-2", "u-s2")]
     assert drift["checked"] == 6
@@ -43,7 +54,11 @@ def test_reconcile_reports_a_teacher_edit_and_a_deletion_exactly_and_restore_rec
 
     timeline = json.loads(cli("history", "d1", "a-2", "--json").out)
     assert [e["action"] for e in timeline if e["kind"] == "lineItem"] == ["create", "deleted_in_sis", "create"]
-    edits = [e for e in json.loads(cli("history", "d1", "a-1", "--student", "u-s1", "--json").out) if e["action"] == "edited_in_sis"]
+    edits = [
+        e
+        for e in json.loads(cli("history", "d1", "a-1", "--student", "u-s1", "--json").out)
+        if e["action"] == "edited_in_sis"
+    ]
     assert edits and edits[0]["changes"] == {"score": [7, 9.5]}
 
 

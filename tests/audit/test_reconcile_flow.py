@@ -26,7 +26,9 @@ def test_the_reconcile_flow_reports_drift_as_an_artifact(prefect_harness, sis: S
         async with get_client() as client:
             from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-            return await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["reconcile-d1"])))
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["reconcile-d1"]))
+            )
 
     artifacts = asyncio.run(artifact())
     assert artifacts and "exempt" in str(artifacts[0].data)

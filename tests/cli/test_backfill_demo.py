@@ -38,9 +38,14 @@ def test_backfill_previews_without_writing_then_applies(home: Path, cli_process:
         assert preview.code == 0, preview.err
         assert "would write 2 new lineItems (0 updated) and 4 new results (0 updated)" in preview.out
         assert "Nothing was changed" in preview.out and "--apply" in preview.out
-        assert "Assessments newly eligible: 2, newly held back: 0" in preview.out and "newly eligible (2)" in preview.out
+        assert (
+            "Assessments newly eligible: 2, newly held back: 0" in preview.out and "newly eligible (2)" in preview.out
+        )
         listed = [line for line in preview.out.splitlines() if line.startswith("│ a-")]
-        assert sorted(line.split()[1] for line in listed) == ["a-1", "a-2"]  # not a-3: held by the group rule either way
+        assert sorted(line.split()[1] for line in listed) == [
+            "a-1",
+            "a-2",
+        ]  # not a-3: held by the group rule either way
         assert all("before_effective_date" in line and "eligible" in line for line in listed)
         assert sis.state()["lineItems"] == [] and effective_date() == dt.date(2026, 11, 5)
 
@@ -55,14 +60,27 @@ def test_backfill_previews_without_writing_then_applies(home: Path, cli_process:
 def summary_rows(out: str) -> dict[str, dict[str, int]]:
     """The demo's summary table: {kind: {outcome: n}} (rich table rows start with │)."""
     rows = [[c.strip() for c in line.strip("│").split("│")] for line in out.splitlines() if line.startswith("│")]
-    header = ["district", "status", "kind", "created", "updated", "unchanged", "ineligible", "rejected", "failed", "pending"]
+    header = [
+        "district",
+        "status",
+        "kind",
+        "created",
+        "updated",
+        "unchanged",
+        "ineligible",
+        "rejected",
+        "failed",
+        "pending",
+    ]
     return {r[2]: {k: int(v) for k, v in zip(header[3:], r[3:], strict=True)} for r in rows if len(r) == len(header)}
 
 
 def ledger_snapshot(home: Path) -> list[tuple[Any, ...]]:
     with sqlite3.connect(home / "state.db") as conn:
-        return conn.execute("SELECT kind, assessment_id, student_id, payload_hash, status, updated_at FROM ledger_entry "
-                            "ORDER BY kind, assessment_id, student_id").fetchall()
+        return conn.execute(
+            "SELECT kind, assessment_id, student_id, payload_hash, status, updated_at FROM ledger_entry "
+            "ORDER BY kind, assessment_id, student_id"
+        ).fetchall()
 
 
 def free_port() -> int:
@@ -81,14 +99,21 @@ def test_demo_runs_twice_and_the_second_run_writes_nothing(home: Path, cli_proce
     assert one["lineItems"]["created"] > 0 and one["results"]["created"] > 0
     assert one["lineItems"]["failed"] == one["results"]["failed"] == 0
     assert "Run `passback demo` again" in first.out  # it wrote: the rerun has something to show
-    for command in ("passback sim serve", "passback doctor demo", "passback explain demo", "passback sync --district demo --dry-run"):
+    for command in (
+        "passback sim serve",
+        "passback doctor demo",
+        "passback explain demo",
+        "passback sync --district demo --dry-run",
+    ):
         assert command in first.out  # the last lines say what to try next
     ledger = ledger_snapshot(home)
 
     second = cli_process("demo", "--port", str(port))
     assert second.code == 0, second.err
     assert "reusing it" in second.out and "no changes since the last sync — nothing written" in second.out
-    assert "Run `passback demo` again" not in second.out  # no "rerun to see a run that writes nothing" after one that wrote nothing
+    assert (
+        "Run `passback demo` again" not in second.out
+    )  # no "rerun to see a run that writes nothing" after one that wrote nothing
     two = summary_rows(second.out)
     for kind in ("lineItems", "results"):
         assert two[kind]["created"] == two[kind]["updated"] == 0
@@ -116,8 +141,13 @@ def test_the_demo_can_be_explored_after_it_exits(home: Path, cli_process: Any, p
     assert time.monotonic() - started < 40  # no retries of a SIS that never answered (they took ~50 s each)
 
     env = {**os.environ, "PASSBACK_HOME": str(home), "PREFECT_HOME": str(prefect_home)}
-    sim = subprocess.Popen([sys.executable, "-m", "passback", "sim", "serve"], cwd=REPO, env=env,  # no arguments
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "passback", "sim", "serve"],
+        cwd=REPO,
+        env=env,  # no arguments
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_healthy(f"http://127.0.0.1:{port}", 60, lambda: sim.poll() is None)
         doctor = cli_process("doctor", "demo")
@@ -142,8 +172,13 @@ def test_kill_9_of_the_demo_takes_its_simulator_with_it(home: Path, prefect_home
     port = free_port()
     env = {**os.environ, "PASSBACK_HOME": str(home), "PREFECT_HOME": str(prefect_home)}
     env.pop("PREFECT_API_URL", None)
-    demo = subprocess.Popen([sys.executable, "-m", "passback", "demo", "--port", str(port)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "passback", "demo", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     family: list[int] = []
     try:
         wait_healthy(f"http://127.0.0.1:{port}", 180, lambda: demo.poll() is None)  # the demo's simulator serves

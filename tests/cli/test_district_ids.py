@@ -32,17 +32,34 @@ def secret_of(district: str) -> str:
 
 
 def test_the_whole_cli_on_otus_spelled_ids_keeps_each_district_to_itself(
-        home: Path, prefect_home: Path, cli_process: Any) -> None:
+    home: Path, prefect_home: Path, cli_process: Any
+) -> None:
     worlds = {d: as_district(small_world(), d) for d in IDS}
     write_source(merge(*worlds.values()), get_settings().source_db_url)
-    scenario = Scenario(districts=[scenario_for(worlds[d], tenant=d, client_id=f"otus-{d}", client_secret=secret_of(d))
-                                   for d in IDS])
+    scenario = Scenario(
+        districts=[scenario_for(worlds[d], tenant=d, client_id=f"otus-{d}", client_secret=secret_of(d)) for d in IDS]
+    )
     with SimulatorThread(scenario) as server:
         sis = Sis(server.url)
         for d in IDS:
             api, token = tenant_urls(server.url, d)
-            added = cli("district", "add", d, "--name", f"District {d}", "--base-url", api, "--token-url", token,
-                        "--client-id", f"otus-{d}", "--client-secret", secret_of(d), "--effective-date", "2026-08-17")
+            added = cli(
+                "district",
+                "add",
+                d,
+                "--name",
+                f"District {d}",
+                "--base-url",
+                api,
+                "--token-url",
+                token,
+                "--client-id",
+                f"otus-{d}",
+                "--client-secret",
+                secret_of(d),
+                "--effective-date",
+                "2026-08-17",
+            )
             assert added.code == 0, added.err
             assert f"district {d} added" in added.out
             mapped = cli("mapping", "set", d, *(f"{t}={c}" for t, c in MAPPING.items()))
@@ -66,7 +83,10 @@ def test_the_whole_cli_on_otus_spelled_ids_keeps_each_district_to_itself(
             assert {r["student"]["sourcedId"] for r in state["results"]} == {f"{d}:sky-s1", f"{d}:sky-s2"}
             puts = sis.stats()["tenants"][d]["puts"]
             # (the 422 is this district's doctor probe, refused as invalid data)
-            assert {k: dict(v) for k, v in puts.items() if v} == {"lineItem": {"201": 2, "422": 1}, "result": {"201": 4}}
+            assert {k: dict(v) for k, v in puts.items() if v} == {
+                "lineItem": {"201": 2, "422": 1},
+                "result": {"201": 4},
+            }
 
             # passback's side: the ledger, the explanation, the Data Docs folder
             engine = get_engine(get_settings().state_db_url)

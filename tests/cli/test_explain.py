@@ -53,5 +53,7 @@ def test_explain_says_sent_unchanged_rejected_with_the_sis_message_pending_or_wh
     history = cli("runs", "d1")
     assert history.code == 0
     rows = [line for line in history.out.splitlines() if line.startswith("│ d1")]
-    assert len(rows) == 1 and "completed" in rows[0] and "sync" in rows[0] and "│ 6 " in rows[0]  # 2 lineItems + 4 results sent (2 refused)
+    assert (
+        len(rows) == 1 and "completed" in rows[0] and "sync" in rows[0] and "│ 6 " in rows[0]
+    )  # 2 lineItems + 4 results sent (2 refused)
     assert cli("runs").out == history.out  # all districts: the only one

@@ -17,14 +17,36 @@ from passback.store.secrets import decrypt_secret
 from tests.factory import CLIENT_ID, CLIENT_SECRET
 from tests.toolkit import Sis, cli, register, running_sis, small_world, unlicensed
 
-DOCTOR_CHECKS = ("credentials", "read scopes", "licence and write scope", "mapping complete",
-                 "categories district-level and active", "grading periods", "effective date", "teacher group")
+DOCTOR_CHECKS = (
+    "credentials",
+    "read scopes",
+    "licence and write scope",
+    "mapping complete",
+    "categories district-level and active",
+    "grading periods",
+    "effective date",
+    "teacher group",
+)
 
 
 def add_args(url: str, district: str = "d1", *extra: str) -> list[str]:
     api, token = tenant_urls(url, district)
-    return ["district", "add", district, "--name", f"District {district}", "--base-url", api, "--token-url", token,
-            "--client-id", CLIENT_ID, "--effective-date", "2026-08-17", *extra]
+    return [
+        "district",
+        "add",
+        district,
+        "--name",
+        f"District {district}",
+        "--base-url",
+        api,
+        "--token-url",
+        token,
+        "--client-id",
+        CLIENT_ID,
+        "--effective-date",
+        "2026-08-17",
+        *extra,
+    ]
 
 
 def stored_secret(district: str = "d1") -> str:
@@ -34,7 +56,8 @@ def stored_secret(district: str = "d1") -> str:
 
 @pytest.mark.parametrize("source", ["option", "environment", "prompt"])
 def test_district_add_takes_the_secret_from_option_env_or_hidden_prompt_and_never_shows_it(
-        home: Path, monkeypatch: pytest.MonkeyPatch, source: str) -> None:
+    home: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
     monkeypatch.delenv("PASSBACK_CLIENT_SECRET", raising=False)
     secret = f"s3cret-from-the-{source}-0042"
     args = add_args("https://sis.example.org", "springfield-isd", "--timezone", "America/New_York")
@@ -62,7 +85,8 @@ def test_district_add_takes_the_secret_from_option_env_or_hidden_prompt_and_neve
 
 
 def test_district_set_changes_only_what_is_given_and_rotates_the_secret(
-        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert cli(*add_args("https://sis.example.org"), "--client-secret", "first-secret-0001").code == 0
     monkeypatch.setenv("PASSBACK_CLIENT_SECRET", "rotated-secret-0002")
     ran = cli("district", "set", "d1", "--effective-date", "2026-09-01", "--client-secret", "-", "--disabled")
@@ -80,7 +104,9 @@ def test_district_set_changes_only_what_is_given_and_rotates_the_secret(
 def test_a_district_client_uses_the_district_request_timeout(home: Path) -> None:
     from passback.sync.district import client_for
 
-    assert cli(*add_args("https://sis.example.org"), "--client-secret", "first-secret-0001", "--timeout", "12").code == 0
+    assert (
+        cli(*add_args("https://sis.example.org"), "--client-secret", "first-secret-0001", "--timeout", "12").code == 0
+    )
     client = client_for(store.get_district(get_engine(get_settings().state_db_url), "d1"))
     timeout = client._http.timeout
     assert (timeout.read, timeout.connect) == (12.0, 5.0)
@@ -110,7 +136,9 @@ def test_mapping_by_title_or_sourced_id_then_doctor_until_healthy(home: Path, si
     assert [li[2:].split(":", 1)[0] for li in lines] == list(DOCTOR_CHECKS)
     assert "12 of 12" in healthy.out and "1 members" in healthy.out
     assert "Q2 2026-10-19..2026-12-18" in healthy.out
-    assert store.get_mapping(get_engine(get_settings().state_db_url), "d1") == {t: f"cat-{t.lower()}" for t in OTUS_TYPES}
+    assert store.get_mapping(get_engine(get_settings().state_db_url), "d1") == {
+        t: f"cat-{t.lower()}" for t in OTUS_TYPES
+    }
     assert sis.state()["lineItems"] == []  # the write probe created nothing
 
 

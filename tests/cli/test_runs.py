@@ -12,8 +12,11 @@ from passback.store.db import get_engine
 from tests.factory import assessment, score, world
 from tests.toolkit import cli, register, run_sync, running_sis
 
-LONG_ERROR = ("cannot reach the SIS at sis.example.org for district d1 (connect: refused) — " + "check the URLs " * 12
-              + "[red]THE END")
+LONG_ERROR = (
+    "cannot reach the SIS at sis.example.org for district d1 (connect: refused) — "
+    + "check the URLs " * 12
+    + "[red]THE END"
+)
 
 
 def test_runs_shows_the_flow_run_its_ui_link_and_the_whole_error(home: Path) -> None:
@@ -35,8 +38,11 @@ def test_runs_shows_the_flow_run_its_ui_link_and_the_whole_error(home: Path) -> 
 
 
 def test_explain_prints_an_otus_title_with_markup_literally(home: Path) -> None:
-    w = world([assessment(id="a-1", title="[red]x[/red] quiz")], [score(assessment_id="a-1", student_id="u-s1")],
-              group=["u-t1"])
+    w = world(
+        [assessment(id="a-1", title="[red]x[/red] quiz")],
+        [score(assessment_id="a-1", student_id="u-s1")],
+        group=["u-t1"],
+    )
     with running_sis(w) as sis:
         register("d1", sis.url)
         run_sync()

@@ -33,11 +33,14 @@ SHOWN = "\\x1b[2J\\x07[bold]Evil\\x9b31m\\u202e"  # what a terminal must show in
 
 
 def no_controls(text: str) -> bool:
-    return not any(ord(ch) < 32 and ch not in "\n\t" or 0x7F <= ord(ch) <= 0x9F or ch == "\u202e" for ch in text)
+    return not any((ord(ch) < 32 and ch not in "\n\t") or 0x7F <= ord(ch) <= 0x9F or ch == "\u202e" for ch in text)
 
 
 BAD_URLS = {
-    "password in the URL": ("https://otus:hunter2@sis.example.org/ims/oneroster/v1p1", "contains a user name or password"),
+    "password in the URL": (
+        "https://otus:hunter2@sis.example.org/ims/oneroster/v1p1",
+        "contains a user name or password",
+    ),
     "plain http to a remote host": ("http://sis.example.org/ims/oneroster/v1p1", "plain http"),
     "port out of range": ("https://sis.example.org:99999/ims", "port must be a number from 1 to 65535"),
     "port zero": ("https://sis.example.org:0/ims", "port must be a number from 1 to 65535"),
@@ -61,8 +64,17 @@ def test_a_bad_url_is_refused_at_add_and_set_with_one_line(home: Path, case: str
     assert state_dump(home) == before
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8765/d1/ims/oneroster/v1p1", "http://127.5.0.1/x", "http://localhost:9/x",
-                                 "http://[::1]:8765/x", "https://[2001:db8::1]:443/x", "https://sis.example.org:65535/x"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8765/d1/ims/oneroster/v1p1",
+        "http://127.5.0.1/x",
+        "http://localhost:9/x",
+        "http://[::1]:8765/x",
+        "https://[2001:db8::1]:443/x",
+        "https://sis.example.org:65535/x",
+    ],
+)
 def test_loopback_http_ipv6_literals_and_valid_ports_are_accepted(home: Path, url: str) -> None:
     ran = cli(*add(**{"--base-url": url}))
     assert ran.code == 0, ran.err
@@ -70,7 +82,8 @@ def test_loopback_http_ipv6_literals_and_valid_ports_are_accepted(home: Path, ur
 
 
 def test_allow_http_is_an_opt_in_stored_per_district_and_warned_on_every_run(
-        home: Path, caplog: pytest.LogCaptureFixture) -> None:
+    home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from passback.sync.district import client_for
 
     remote = "http://sis.test.internal/ims/oneroster/v1p1"
@@ -117,11 +130,13 @@ def test_batch_size_tls_switch_and_concurrency_are_set_and_validated(home: Path)
     assert (view["verify_tls"], view["concurrency"]) == (True, 8)
 
     before = state_dump(home)
-    for args, words in ((["district", "set", "d2", "--batch-size", "0"], "batch_size"),
-                        (["district", "set", "d2", "--batch-size", "10001"], "batch_size"),
-                        (["district", "set", "d2", "--concurrency", "32"], "give 1 to 8"),
-                        (["district", "set", "d2", "--concurrency", "0"], "give 1 to 8"),
-                        (add(district="d3", **{"--concurrency": "9"}), "give 1 to 8")):
+    for args, words in (
+        (["district", "set", "d2", "--batch-size", "0"], "batch_size"),
+        (["district", "set", "d2", "--batch-size", "10001"], "batch_size"),
+        (["district", "set", "d2", "--concurrency", "32"], "give 1 to 8"),
+        (["district", "set", "d2", "--concurrency", "0"], "give 1 to 8"),
+        (add(district="d3", **{"--concurrency": "9"}), "give 1 to 8"),
+    ):
         ran = cli(*args)
         assert ran.code != 0 and len(ran.err_lines) == 1 and words in ran.err, (args, ran.err)
     assert state_dump(home) == before
@@ -150,8 +165,10 @@ def test_state_db_key_and_source_db_are_readable_by_their_owner_only(home: Path)
 
 def hostile_categories(district: Any) -> None:
     """The SIS's category titles carry control characters and markup; one category is school-level."""
-    district.categories += [SisCategory(sourcedId="cat-evil", title=f"Quiz {HOSTILE}"),
-                            SisCategory(sourcedId="cat-school", title=f"School {HOSTILE}", districtLevel=False)]
+    district.categories += [
+        SisCategory(sourcedId="cat-evil", title=f"Quiz {HOSTILE}"),
+        SisCategory(sourcedId="cat-school", title=f"School {HOSTILE}", districtLevel=False),
+    ]
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ def document(ran: Ran) -> dict[str, dict[str, Any]]:
     for d in doc["districts"]:
         assert {"district", "status", "line_items", "results", "reasons", "error"} <= set(d)
         if d["status"] != "failed":
-            assert OUTCOMES <= set(d["line_items"]) and OUTCOMES <= set(d["results"])
+            assert set(d["line_items"]) >= OUTCOMES and set(d["results"]) >= OUTCOMES
             assert all(isinstance(k, str) and isinstance(v, int) for k, v in d["reasons"].items())
         out[d["district"]] = d
     return out

@@ -19,7 +19,9 @@ from tests.toolkit import REPO, cli, small_world
 def test_seed_writes_the_otus_source_and_the_matching_sis_scenario(home: Path) -> None:
     ran = cli("seed", "--preset", "demo", "--seed", "3")
     assert ran.code == 0, ran.err
-    assert "Seeded demo: 1 district with" in ran.out and "{" not in ran.out and "passback sim serve --scenario" in ran.out
+    assert (
+        "Seeded demo: 1 district with" in ran.out and "{" not in ran.out and "passback sim serve --scenario" in ran.out
+    )
     scenario = Scenario.load(home / "scenario.json")
     assert [d.tenant for d in scenario.districts] == ["demo"]
     with sqlite3.connect(home / "otus.db") as conn:
@@ -33,9 +35,26 @@ def test_sim_serve_starts_on_a_free_port_answers_health_and_stops(home: Path, tm
     scenario_path = tmp_path / "scenario.json"
     Scenario(districts=[scenario_for(small_world())]).save(scenario_path)
     env = {**os.environ, "PASSBACK_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "passback", "sim", "serve", "--port", "0", "--scenario",
-                             str(scenario_path), "--db", ":memory:"], cwd=REPO, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "passback",
+            "sim",
+            "serve",
+            "--port",
+            "0",
+            "--scenario",
+            str(scenario_path),
+            "--db",
+            ":memory:",
+        ],
+        cwd=REPO,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert proc.stderr is not None
         url = None
@@ -48,8 +67,12 @@ def test_sim_serve_starts_on_a_free_port_answers_health_and_stops(home: Path, tm
         assert url is not None and not url.endswith(":0")
         health = httpx.get(f"{url}/admin/health", timeout=10).json()
         assert health["status"] == "ok" and health["tenants"] == ["d1"]
-        token = httpx.post(f"{url}/d1/oauth/token", data={"grant_type": "client_credentials"},
-                           auth=("otus-d1", "factory-secret-0123456789"), timeout=10)
+        token = httpx.post(
+            f"{url}/d1/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=("otus-d1", "factory-secret-0123456789"),
+            timeout=10,
+        )
         assert token.status_code == 200 and token.json()["token_type"] == "bearer"
     finally:
         proc.terminate()

@@ -25,7 +25,11 @@ def clock() -> FakeClock:
 @pytest.fixture
 def make_client(sis: StrictSIS, clock: FakeClock) -> Callable[..., OneRosterClient]:
     def make(**kw: Any) -> OneRosterClient:
-        retry = kw.pop("retry", None) or RetryPolicy(sleep=clock.sleep, clock=clock.now, rand=kw.pop("rand", lambda: 0.5))
-        return OneRosterClient("d1", BASE, TOKEN_URL, "client-1", SECRET, transport=httpx.MockTransport(sis.handler),
-                               retry=retry, **kw)
+        retry = kw.pop("retry", None) or RetryPolicy(
+            sleep=clock.sleep, clock=clock.now, rand=kw.pop("rand", lambda: 0.5)
+        )
+        return OneRosterClient(
+            "d1", BASE, TOKEN_URL, "client-1", SECRET, transport=httpx.MockTransport(sis.handler), retry=retry, **kw
+        )
+
     return make

@@ -20,8 +20,16 @@ Step = httpx.Response | Exception | Callable[[httpx.Request], Any]
 
 
 def status_body(code: int, minor: str, description: str) -> dict[str, Any]:
-    return {"statusInfoSet": [{"imsx_codeMajor": "failure", "imsx_severity": "error",
-                               "imsx_codeMinor": minor, "imsx_description": description}]}
+    return {
+        "statusInfoSet": [
+            {
+                "imsx_codeMajor": "failure",
+                "imsx_severity": "error",
+                "imsx_codeMinor": minor,
+                "imsx_description": description,
+            }
+        ]
+    }
 
 
 class FakeClock:

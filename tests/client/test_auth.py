@@ -55,7 +55,10 @@ async def test_token_is_refreshed_shortly_before_expiry(sis: StrictSIS, make_cli
         await client.categories()
     assert sis.token_calls == 2
     assert [r.headers["authorization"] for r in sis.api_requests()] == [
-        "Bearer tok-1-opaque", "Bearer tok-1-opaque", "Bearer tok-2-opaque"]
+        "Bearer tok-1-opaque",
+        "Bearer tok-1-opaque",
+        "Bearer tok-2-opaque",
+    ]
 
 
 async def test_long_lived_token_refreshes_30s_early(sis: StrictSIS, make_client: Make, clock: FakeClock) -> None:
@@ -95,8 +98,9 @@ async def test_401_after_refresh_is_credentials_rejected(sis: StrictSIS, make_cl
 
 async def test_concurrent_401s_share_one_refresh(sis: StrictSIS, make_client: Make) -> None:
     def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(401 if request.headers["authorization"] == "Bearer tok-1-opaque" else 200,
-                              json={"categories": []})
+        return httpx.Response(
+            401 if request.headers["authorization"] == "Bearer tok-1-opaque" else 200, json={"categories": []}
+        )
 
     sis.on("GET", "/categories", answer)
     async with make_client() as client:
@@ -104,12 +108,16 @@ async def test_concurrent_401s_share_one_refresh(sis: StrictSIS, make_client: Ma
     assert sis.token_calls == 2
 
 
-@pytest.mark.parametrize(("status", "body"), [
-    (401, {"error": "invalid_client", "error_description": "unknown client"}),
-    (400, {"error": "invalid_client"}),
-])
-async def test_token_endpoint_refusal_is_credentials_rejected(sis: StrictSIS, make_client: Make, status: int,
-                                                              body: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (401, {"error": "invalid_client", "error_description": "unknown client"}),
+        (400, {"error": "invalid_client"}),
+    ],
+)
+async def test_token_endpoint_refusal_is_credentials_rejected(
+    sis: StrictSIS, make_client: Make, status: int, body: dict[str, str]
+) -> None:
     sis.token_steps.append(httpx.Response(status, json=body))
     async with make_client() as client:
         with pytest.raises(CredentialsRejected) as info:
@@ -128,8 +136,13 @@ async def test_token_endpoint_invalid_scope_is_access_forbidden(sis: StrictSIS, 
 
 
 async def test_token_endpoint_5xx_is_retried(sis: StrictSIS, make_client: Make) -> None:
-    sis.token_steps.extend([httpx.Response(503), httpx.ReadTimeout("slow"),
-                            httpx.Response(200, json={"access_token": "late-token", "expires_in": 60})])
+    sis.token_steps.extend(
+        [
+            httpx.Response(503),
+            httpx.ReadTimeout("slow"),
+            httpx.Response(200, json={"access_token": "late-token", "expires_in": 60}),
+        ]
+    )
     sis.on("GET", "/categories", OK_LIST)
     async with make_client() as client:
         await client.categories()
@@ -147,20 +160,36 @@ async def test_token_without_expiry_is_kept_until_a_401(sis: StrictSIS, make_cli
     assert sis.token_calls == 1
 
 
-async def test_secret_and_token_never_shown(sis: StrictSIS, make_client: Make, caplog: pytest.LogCaptureFixture) -> None:
+async def test_secret_and_token_never_shown(
+    sis: StrictSIS, make_client: Make, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)  # every logger: ours, httpx, httpcore, authlib
     token = "tok-1-opaque"
-    sis.on("PUT", "/lineItems/li-1",
-           httpx.Response(422, json=status_body(422, "invalid_data", f"bad request with Bearer {token}")))
-    sis.on("PUT", "/lineItems/li-2", httpx.Response(401, text=f'{{"access_token": "{token}", "client_secret": "{SECRET}"}}'))
+    sis.on(
+        "PUT",
+        "/lineItems/li-1",
+        httpx.Response(422, json=status_body(422, "invalid_data", f"bad request with Bearer {token}")),
+    )
+    sis.on(
+        "PUT",
+        "/lineItems/li-2",
+        httpx.Response(401, text=f'{{"access_token": "{token}", "client_secret": "{SECRET}"}}'),
+    )
     client = make_client()
     async with client:
         rejected = await client.put_line_item("li-1", {"sourcedId": "li-1"})
         with pytest.raises(CredentialsRejected) as info:
             await client.put_line_item("li-2", {"sourcedId": "li-2"})
     basic = base64.b64encode(f"client-1:{SECRET}".encode()).decode()
-    shown = [str(info.value), repr(info.value), repr(client), str(rejected), repr(rejected), caplog.text,
-             str(pickle.loads(pickle.dumps(info.value)))]
+    shown = [
+        str(info.value),
+        repr(info.value),
+        repr(client),
+        str(rejected),
+        repr(rejected),
+        caplog.text,
+        str(pickle.loads(pickle.dumps(info.value))),
+    ]
     for text in shown:
         assert SECRET not in text and token not in text and "tok-2-opaque" not in text and basic not in text
     assert "passback.oneroster" in {r.name for r in caplog.records}

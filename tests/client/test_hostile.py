@@ -46,46 +46,61 @@ def html(status: int = 200) -> httpx.Response:
 WRITE = Expect("item", "lineItem", "li-1")
 
 
-@pytest.mark.parametrize(("response", "expect", "kind", "reason"), [
-    (httpx.Response(204), WRITE, "ok", ""),
-    (httpx.Response(200, content=b"  \n"), WRITE, "ok", ""),
-    (httpx.Response(201, json={"lineItem": {"sourcedId": "li-1"}}), WRITE, "ok", ""),
-    (httpx.Response(200, json={"lineItem": {"title": "no id echoed"}}), WRITE, "ok", ""),
-    (httpx.Response(200, json={"statusInfoSet": [{"imsx_codeMajor": "success"}]}), WRITE, "ok", ""),
-    (httpx.Response(200, json={"lineItem": {"sourcedId": "li-2"}}), WRITE, "foreign", "sourced_id"),
-    (httpx.Response(200, json={"result": {"sourcedId": "li-1"}}), WRITE, "foreign", "shape"),
-    (httpx.Response(200, json={"status": "ok", "id": 7}), WRITE, "foreign", "shape"),
-    (httpx.Response(200, json=[{"sourcedId": "li-1"}]), WRITE, "foreign", "shape"),
-    (httpx.Response(200, json={"statusInfoSet": [{"imsx_codeMajor": "failure"}]}), WRITE, "foreign", "failure_status"),
-    (html(200), WRITE, "foreign", "html"),
-    (httpx.Response(200, text="<html>no content type</html>"), WRITE, "foreign", "html"),
-    (httpx.Response(200, text="OK"), WRITE, "foreign", "not_json"),
-    (html(404), WRITE, "foreign", "html"),
-    (httpx.Response(422, json=status_body(422, "invalid_data", "bad")), WRITE, "reject", "422"),
-    (httpx.Response(307, headers={"Location": "https://sso.example.net/login"}), WRITE, "redirect", "307"),
-    (httpx.Response(301), None, "redirect", "301"),
-    (html(503), WRITE, "retry", "503"),
-    (html(401), WRITE, "auth", "401"),
-    (httpx.Response(200, json={"classes": []}), Expect("json"), "ok", ""),
-    (httpx.Response(200, text=HTML), Expect("json"), "foreign", "html"),
-    (httpx.Response(200, text="42"), Expect("json"), "foreign", "shape"),
-    (httpx.Response(200, json={"access_token": "t"}), Expect("token"), "ok", ""),
-    (httpx.Response(200, json={"error": "invalid_client"}), Expect("token"), "reject", "oauth_error"),
-    (httpx.Response(200, json={"token": "t"}), Expect("token"), "foreign", "shape"),
-    (html(200), Expect("token"), "foreign", "html"),
-])
+@pytest.mark.parametrize(
+    ("response", "expect", "kind", "reason"),
+    [
+        (httpx.Response(204), WRITE, "ok", ""),
+        (httpx.Response(200, content=b"  \n"), WRITE, "ok", ""),
+        (httpx.Response(201, json={"lineItem": {"sourcedId": "li-1"}}), WRITE, "ok", ""),
+        (httpx.Response(200, json={"lineItem": {"title": "no id echoed"}}), WRITE, "ok", ""),
+        (httpx.Response(200, json={"statusInfoSet": [{"imsx_codeMajor": "success"}]}), WRITE, "ok", ""),
+        (httpx.Response(200, json={"lineItem": {"sourcedId": "li-2"}}), WRITE, "foreign", "sourced_id"),
+        (httpx.Response(200, json={"result": {"sourcedId": "li-1"}}), WRITE, "foreign", "shape"),
+        (httpx.Response(200, json={"status": "ok", "id": 7}), WRITE, "foreign", "shape"),
+        (httpx.Response(200, json=[{"sourcedId": "li-1"}]), WRITE, "foreign", "shape"),
+        (
+            httpx.Response(200, json={"statusInfoSet": [{"imsx_codeMajor": "failure"}]}),
+            WRITE,
+            "foreign",
+            "failure_status",
+        ),
+        (html(200), WRITE, "foreign", "html"),
+        (httpx.Response(200, text="<html>no content type</html>"), WRITE, "foreign", "html"),
+        (httpx.Response(200, text="OK"), WRITE, "foreign", "not_json"),
+        (html(404), WRITE, "foreign", "html"),
+        (httpx.Response(422, json=status_body(422, "invalid_data", "bad")), WRITE, "reject", "422"),
+        (httpx.Response(307, headers={"Location": "https://sso.example.net/login"}), WRITE, "redirect", "307"),
+        (httpx.Response(301), None, "redirect", "301"),
+        (html(503), WRITE, "retry", "503"),
+        (html(401), WRITE, "auth", "401"),
+        (httpx.Response(200, json={"classes": []}), Expect("json"), "ok", ""),
+        (httpx.Response(200, text=HTML), Expect("json"), "foreign", "html"),
+        (httpx.Response(200, text="42"), Expect("json"), "foreign", "shape"),
+        (httpx.Response(200, json={"access_token": "t"}), Expect("token"), "ok", ""),
+        (httpx.Response(200, json={"error": "invalid_client"}), Expect("token"), "reject", "oauth_error"),
+        (httpx.Response(200, json={"token": "t"}), Expect("token"), "foreign", "shape"),
+        (html(200), Expect("token"), "foreign", "html"),
+    ],
+)
 def test_what_an_answer_is(response: httpx.Response, expect: Expect | None, kind: str, reason: str) -> None:
     decision = classify(response, expect)
     assert (decision.kind, decision.reason if kind != "ok" else "") == (kind, reason)
 
 
 # -- writes ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("answer", [
-    html(200), httpx.Response(200, json={"status": "ok"}), httpx.Response(200, text="saved"),
-    httpx.Response(201, json={"lineItem": {"sourcedId": "someone-else"}}), html(404),
-])
-async def test_a_write_answered_with_something_else_is_not_acknowledged(sis: StrictSIS, make_client: Make,
-                                                                       answer: httpx.Response) -> None:
+@pytest.mark.parametrize(
+    "answer",
+    [
+        html(200),
+        httpx.Response(200, json={"status": "ok"}),
+        httpx.Response(200, text="saved"),
+        httpx.Response(201, json={"lineItem": {"sourcedId": "someone-else"}}),
+        html(404),
+    ],
+)
+async def test_a_write_answered_with_something_else_is_not_acknowledged(
+    sis: StrictSIS, make_client: Make, answer: httpx.Response
+) -> None:
     sis.on("PUT", "/lineItems/li-1", answer)
     async with make_client() as client:
         outcome = await client.put_line_item("li-1", LI)
@@ -118,7 +133,9 @@ async def test_a_delete_of_an_absent_item_needs_a_oneroster_404(sis: StrictSIS, 
 
 
 async def test_a_refusal_with_control_characters_is_neutralised(sis: StrictSIS, make_client: Make) -> None:
-    sis.on("PUT", "/lineItems/li-1", httpx.Response(422, json=status_body(422, "\x1b[2Jinvalid_data", "\x1b[31mbad\x07")))
+    sis.on(
+        "PUT", "/lineItems/li-1", httpx.Response(422, json=status_body(422, "\x1b[2Jinvalid_data", "\x1b[31mbad\x07"))
+    )
     async with make_client() as client:
         outcome = await client.put_line_item("li-1", LI)
     assert outcome.rejection is not None
@@ -127,8 +144,9 @@ async def test_a_refusal_with_control_characters_is_neutralised(sis: StrictSIS, 
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
-async def test_a_redirect_is_a_configuration_error_never_a_rejection(sis: StrictSIS, make_client: Make,
-                                                                     status: int) -> None:
+async def test_a_redirect_is_a_configuration_error_never_a_rejection(
+    sis: StrictSIS, make_client: Make, status: int
+) -> None:
     sis.on("PUT", "/lineItems/li-1", httpx.Response(status, headers={"Location": "https://sso.example.net/x"}))
     async with make_client() as client:
         with pytest.raises(SisRedirected) as caught:
@@ -139,10 +157,13 @@ async def test_a_redirect_is_a_configuration_error_never_a_rejection(sis: Strict
 
 
 # -- reads -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("answer", "said"), [(html(200), "HTML page"), (httpx.Response(200, text="hello"), "not JSON"),
-                                              (html(404), "HTML page")])
-async def test_a_read_answered_with_something_else_raises(sis: StrictSIS, make_client: Make, answer: httpx.Response,
-                                                          said: str) -> None:
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [(html(200), "HTML page"), (httpx.Response(200, text="hello"), "not JSON"), (html(404), "HTML page")],
+)
+async def test_a_read_answered_with_something_else_raises(
+    sis: StrictSIS, make_client: Make, answer: httpx.Response, said: str
+) -> None:
     sis.on("GET", "/categories", answer)
     async with make_client() as client:
         with pytest.raises(UnexpectedAnswer) as caught:
@@ -180,7 +201,7 @@ class Drip(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         for i in range(len(self.body)):
             await asyncio.sleep(self.every_s)
-            yield self.body[i:i + 1]
+            yield self.body[i : i + 1]
 
 
 class Endless(httpx.AsyncByteStream):
@@ -212,8 +233,16 @@ async def test_a_head_that_never_comes_is_a_timeout_retried(sis: StrictSIS, cloc
 
     sis.on("GET", "/categories", hang)
     retry = RetryPolicy(max_attempts=2, sleep=clock.sleep, clock=clock.now)
-    async with OneRosterClient("d1", BASE, "https://auth.example.org/d1/oauth/token", "client-1", SECRET,
-                               transport=httpx.MockTransport(sis.handler), retry=retry, deadline_s=0.2) as client:
+    async with OneRosterClient(
+        "d1",
+        BASE,
+        "https://auth.example.org/d1/oauth/token",
+        "client-1",
+        SECRET,
+        transport=httpx.MockTransport(sis.handler),
+        retry=retry,
+        deadline_s=0.2,
+    ) as client:
         with pytest.raises(SisUnreachable) as caught:
             await client.categories()
     assert sis.api_calls("GET", "/categories") == 2 and "timeout" in str(caught.value)
@@ -241,7 +270,8 @@ async def test_an_announced_size_beyond_the_limit_is_not_read(sis: StrictSIS, ma
 # -- tokens ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("lifetime", [0, -5, "0", 0.2, "soon"])
 async def test_a_zero_or_absurd_token_lifetime_does_not_mean_a_token_per_request(
-        sis: StrictSIS, make_client: Make, clock: FakeClock, lifetime: Any) -> None:
+    sis: StrictSIS, make_client: Make, clock: FakeClock, lifetime: Any
+) -> None:
     sis.token_steps.append(lambda _: httpx.Response(200, json={"access_token": "t-1", "expires_in": lifetime}))
     sis.on("PUT", "/results/r-1", httpx.Response(200))
     async with make_client() as client:
@@ -260,21 +290,33 @@ async def test_a_token_kept_until_a_401_is_refreshed_by_it(sis: StrictSIS, make_
     assert sis.token_calls == 2
 
 
-ECHO = {"error": "invalid_client", "error_description": f"client client-1 secret {SECRET} (Basic {BASIC})",
-        "client_secret": SECRET, "echo": f"client_secret={SECRET}&grant_type=client_credentials"}
+ECHO = {
+    "error": "invalid_client",
+    "error_description": f"client client-1 secret {SECRET} (Basic {BASIC})",
+    "client_secret": SECRET,
+    "echo": f"client_secret={SECRET}&grant_type=client_credentials",
+}
 
 
-@pytest.mark.parametrize(("answer", "error", "said"), [
-    (httpx.Response(200, json=ECHO), CredentialsRejected, "invalid_client"),
-    (httpx.Response(401, json=ECHO), CredentialsRejected, "invalid_client"),
-    (httpx.Response(400, json={**ECHO, "error": "invalid_scope"}), AccessForbidden, "invalid_scope"),
-    (httpx.Response(200, text=f"<html>Sign in, client-1 / {SECRET}</html>"), UnexpectedAnswer, "HTML page"),
-    (httpx.Response(200, json={"token": SECRET}), UnexpectedAnswer, "JSON without an access_token"),
-    (httpx.Response(200, text=f"client_secret={SECRET}"), UnexpectedAnswer, "not JSON"),
-    (httpx.Response(302, headers={"Location": f"https://sso.example.net/?secret={SECRET}"}), SisRedirected, "--token-url"),
-])
+@pytest.mark.parametrize(
+    ("answer", "error", "said"),
+    [
+        (httpx.Response(200, json=ECHO), CredentialsRejected, "invalid_client"),
+        (httpx.Response(401, json=ECHO), CredentialsRejected, "invalid_client"),
+        (httpx.Response(400, json={**ECHO, "error": "invalid_scope"}), AccessForbidden, "invalid_scope"),
+        (httpx.Response(200, text=f"<html>Sign in, client-1 / {SECRET}</html>"), UnexpectedAnswer, "HTML page"),
+        (httpx.Response(200, json={"token": SECRET}), UnexpectedAnswer, "JSON without an access_token"),
+        (httpx.Response(200, text=f"client_secret={SECRET}"), UnexpectedAnswer, "not JSON"),
+        (
+            httpx.Response(302, headers={"Location": f"https://sso.example.net/?secret={SECRET}"}),
+            SisRedirected,
+            "--token-url",
+        ),
+    ],
+)
 async def test_a_token_endpoint_that_echoes_the_secret_never_shows_it(
-        sis: StrictSIS, make_client: Make, answer: httpx.Response, error: type[OneRosterError], said: str) -> None:
+    sis: StrictSIS, make_client: Make, answer: httpx.Response, error: type[OneRosterError], said: str
+) -> None:
     sis.token_steps.append(answer)
     async with make_client() as client:
         with pytest.raises(error) as caught:
@@ -287,13 +329,20 @@ async def test_a_token_endpoint_that_echoes_the_secret_never_shows_it(
 
 
 # -- what a retry can help -----------------------------------------------------------------------------
-@pytest.mark.parametrize(("error", "retriable"), [
-    (TransientExhausted("x", district_id="d"), True), (SisUnreachable("x", district_id="d"), True),
-    (CredentialsRejected("x", district_id="d"), False), (AccessForbidden("x", district_id="d"), False),
-    (UnexpectedAnswer("x", district_id="d"), False), (SisRedirected("x", district_id="d"), False),
-    (BoundExceeded("x", district_id="d"), False), (PaginationError("x", district_id="d"), False),
-    (ValueError("a bug"), False),
-])
+@pytest.mark.parametrize(
+    ("error", "retriable"),
+    [
+        (TransientExhausted("x", district_id="d"), True),
+        (SisUnreachable("x", district_id="d"), True),
+        (CredentialsRejected("x", district_id="d"), False),
+        (AccessForbidden("x", district_id="d"), False),
+        (UnexpectedAnswer("x", district_id="d"), False),
+        (SisRedirected("x", district_id="d"), False),
+        (BoundExceeded("x", district_id="d"), False),
+        (PaginationError("x", district_id="d"), False),
+        (ValueError("a bug"), False),
+    ],
+)
 def test_the_preflight_task_retries_what_the_error_says_a_retry_can_help(error: Exception, retriable: bool) -> None:
     from tasks.extract import _transient
 

@@ -19,13 +19,19 @@ def classes(n: int, start: int = 0) -> list[dict[str, Any]]:
     return [{"sourcedId": f"c{i}", "title": f"Class {i}"} for i in range(start, start + n)]
 
 
-def paged(rows: list[dict[str, Any]], *, total: bool = True, links: bool = False, cap: int | None = None,
-          ignore_offset: bool = False) -> Callable[[httpx.Request], httpx.Response]:
+def paged(
+    rows: list[dict[str, Any]],
+    *,
+    total: bool = True,
+    links: bool = False,
+    cap: int | None = None,
+    ignore_offset: bool = False,
+) -> Callable[[httpx.Request], httpx.Response]:
     def answer(request: httpx.Request) -> httpx.Response:
         limit = int(request.url.params.get("limit", 100))
         limit = min(limit, cap) if cap else limit
         offset = 0 if ignore_offset else int(request.url.params.get("offset", 0))
-        page = rows[offset:offset + limit]
+        page = rows[offset : offset + limit]
         headers: dict[str, str] = {}
         if total:
             headers["X-Total-Count"] = str(len(rows))
@@ -35,6 +41,7 @@ def paged(rows: list[dict[str, Any]], *, total: bool = True, links: bool = False
                 link.append(f'<{BASE}/classes?limit={limit}&offset={offset + limit}>; rel="next"')
             headers["Link"] = ", ".join(link)
         return httpx.Response(200, json={"classes": page}, headers=headers)
+
     return answer
 
 
@@ -81,7 +88,9 @@ async def test_without_headers_stops_on_empty_page(sis: StrictSIS, make_client: 
 async def test_empty_page_stops_even_when_total_says_more(sis: StrictSIS, make_client: Make) -> None:
     def lying(request: httpx.Request) -> httpx.Response:
         offset = int(request.url.params["offset"])
-        return httpx.Response(200, json={"classes": classes(100) if offset == 0 else []}, headers={"X-Total-Count": "500"})
+        return httpx.Response(
+            200, json={"classes": classes(100) if offset == 0 else []}, headers={"X-Total-Count": "500"}
+        )
 
     sis.on("GET", "/classes", lying)
     async with make_client() as client:
@@ -123,8 +132,15 @@ async def test_ignored_offset_raises(sis: StrictSIS, make_client: Make) -> None:
 
 
 async def test_next_link_to_another_host_is_not_followed(sis: StrictSIS, make_client: Make) -> None:
-    sis.on("GET", "/classes", httpx.Response(200, json={"classes": classes(100)},
-                                             headers={"Link": '<https://evil.example.com/classes?offset=100>; rel="next"'}))
+    sis.on(
+        "GET",
+        "/classes",
+        httpx.Response(
+            200,
+            json={"classes": classes(100)},
+            headers={"Link": '<https://evil.example.com/classes?offset=100>; rel="next"'},
+        ),
+    )
     async with make_client() as client:
         with pytest.raises(PaginationError, match="another host"):
             await client.get_collection("classes", page_size=100)
@@ -134,18 +150,30 @@ async def test_next_link_to_another_host_is_not_followed(sis: StrictSIS, make_cl
 async def test_iter_collection_streams_and_passes_filters(sis: StrictSIS, make_client: Make) -> None:
     sis.on("GET", "/classes", paged(classes(30)))
     async with make_client() as client:
-        seen = [row["sourcedId"] async for row in client.iter_collection("classes", params={"filter": "title~'C'"},
-                                                                          page_size=10)]
+        seen = [
+            row["sourcedId"]
+            async for row in client.iter_collection("classes", params={"filter": "title~'C'"}, page_size=10)
+        ]
     assert len(seen) == 30
     assert {r.url.params["filter"] for r in sis.api_requests()} == {"title~'C'"}
 
 
 async def test_grading_periods_are_read_from_academic_sessions(sis: StrictSIS, make_client: Make) -> None:
     sessions = [
-        {"sourcedId": "gp1", "type": "gradingPeriod", "title": "Q1", "startDate": "2025-08-01", "endDate": "2025-10-31"},
+        {
+            "sourcedId": "gp1",
+            "type": "gradingPeriod",
+            "title": "Q1",
+            "startDate": "2025-08-01",
+            "endDate": "2025-10-31",
+        },
         {"sourcedId": "t1", "type": "term", "title": "S1", "startDate": "2025-08-01", "endDate": "2025-12-31"},
     ]
-    sis.on("GET", "/academicSessions", httpx.Response(200, json={"academicSessions": sessions}, headers={"X-Total-Count": "2"}))
+    sis.on(
+        "GET",
+        "/academicSessions",
+        httpx.Response(200, json={"academicSessions": sessions}, headers={"X-Total-Count": "2"}),
+    )
     async with make_client() as client:
         periods = await client.grading_periods()
     assert [p.sourcedId for p in periods] == ["gp1"] and isinstance(periods[0], AcademicSession)
@@ -155,8 +183,21 @@ async def test_grading_periods_are_read_from_academic_sessions(sis: StrictSIS, m
 async def test_single_reads_and_404(sis: StrictSIS, make_client: Make) -> None:
     sis.on("GET", "/lineItems/li-1", httpx.Response(200, json={"lineItem": {"sourcedId": "li-1", "title": "Quiz"}}))
     sis.on("GET", "/lineItems/li-x", httpx.Response(404, json={"statusInfoSet": [{"imsx_codeMinor": "unknownobject"}]}))
-    sis.on("GET", "/results/r-1", httpx.Response(200, json={"result": {"sourcedId": "r-1", "lineItem": {"sourcedId": "li-1"},
-                                                                       "student": {"sourcedId": "s1"}, "score": 3}}))
+    sis.on(
+        "GET",
+        "/results/r-1",
+        httpx.Response(
+            200,
+            json={
+                "result": {
+                    "sourcedId": "r-1",
+                    "lineItem": {"sourcedId": "li-1"},
+                    "student": {"sourcedId": "s1"},
+                    "score": 3,
+                }
+            },
+        ),
+    )
     async with make_client() as client:
         li = await client.get_line_item("li-1")
         assert li is not None and li.title == "Quiz"
@@ -168,8 +209,13 @@ async def test_single_reads_and_404(sis: StrictSIS, make_client: Make) -> None:
 async def test_read_rejection_raises(sis: StrictSIS, make_client: Make) -> None:
     from passback.oneroster import RequestRejected
 
-    sis.on("GET", "/classes", httpx.Response(400, json={"statusInfoSet": [{"imsx_codeMinor": "invalid_filter_field",
-                                                                           "imsx_description": "bad field"}]}))
+    sis.on(
+        "GET",
+        "/classes",
+        httpx.Response(
+            400, json={"statusInfoSet": [{"imsx_codeMinor": "invalid_filter_field", "imsx_description": "bad field"}]}
+        ),
+    )
     async with make_client() as client:
         with pytest.raises(RequestRejected) as info:
             await client.classes()

@@ -14,28 +14,47 @@ from passback.oneroster.policy import Decision, RetryPolicy, classify, parse_ret
 REQ = httpx.Request("PUT", "https://sis.example.org/x")
 
 
-@pytest.mark.parametrize(("status", "kind"), [
-    (200, "ok"), (201, "ok"), (204, "ok"),
-    (408, "retry"), (429, "retry"), (500, "retry"), (502, "retry"), (503, "retry"), (504, "retry"),
-    (400, "reject"), (404, "reject"), (409, "reject"), (422, "reject"), (405, "reject"), (501, "reject"),
-    (401, "auth"), (403, "forbidden"),
-])
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (200, "ok"),
+        (201, "ok"),
+        (204, "ok"),
+        (408, "retry"),
+        (429, "retry"),
+        (500, "retry"),
+        (502, "retry"),
+        (503, "retry"),
+        (504, "retry"),
+        (400, "reject"),
+        (404, "reject"),
+        (409, "reject"),
+        (422, "reject"),
+        (405, "reject"),
+        (501, "reject"),
+        (401, "auth"),
+        (403, "forbidden"),
+    ],
+)
 def test_status_table(status: int, kind: str) -> None:
     assert classify(httpx.Response(status)).kind == kind
 
 
-@pytest.mark.parametrize(("exc", "reason"), [
-    (httpx.ConnectTimeout("t", request=REQ), "timeout"),
-    (httpx.ReadTimeout("t", request=REQ), "timeout"),
-    (httpx.WriteTimeout("t", request=REQ), "timeout"),
-    (httpx.PoolTimeout("t", request=REQ), "timeout"),
-    (httpx.ConnectError("[Errno 111] Connection refused", request=REQ), "connect"),
-    (httpx.ConnectError("[Errno -2] Name or service not known", request=REQ), "dns"),
-    (httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", request=REQ), "tls"),
-    (httpx.RemoteProtocolError("Server disconnected without sending a response.", request=REQ), "dropped"),
-    (httpx.ReadError("reset", request=REQ), "network"),
-    (httpx.WriteError("broken pipe", request=REQ), "network"),
-])
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (httpx.ConnectTimeout("t", request=REQ), "timeout"),
+        (httpx.ReadTimeout("t", request=REQ), "timeout"),
+        (httpx.WriteTimeout("t", request=REQ), "timeout"),
+        (httpx.PoolTimeout("t", request=REQ), "timeout"),
+        (httpx.ConnectError("[Errno 111] Connection refused", request=REQ), "connect"),
+        (httpx.ConnectError("[Errno -2] Name or service not known", request=REQ), "dns"),
+        (httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", request=REQ), "tls"),
+        (httpx.RemoteProtocolError("Server disconnected without sending a response.", request=REQ), "dropped"),
+        (httpx.ReadError("reset", request=REQ), "network"),
+        (httpx.WriteError("broken pipe", request=REQ), "network"),
+    ],
+)
 def test_network_failures_retry(exc: Exception, reason: str) -> None:
     assert classify(exc) == Decision("retry", reason)
 

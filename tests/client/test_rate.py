@@ -175,8 +175,9 @@ async def test_the_background_share_fades_when_the_server_recovers(clock: FakeCl
     assert await answer(g, clock, True) is True  # so congestion is seen again at once: a flood
 
 
-async def bucket_run(g: RateGate, clock: FakeClock, seconds: float, *, limit: float, noise: float,
-                     seed: int) -> tuple[int, int]:
+async def bucket_run(
+    g: RateGate, clock: FakeClock, seconds: float, *, limit: float, noise: float, seed: int
+) -> tuple[int, int]:
     """One worker against a one-token bucket of ``limit``/s, arrivals jittered by up to 1 ms, plus
     a share ``noise`` of 429s at random; returns (accepted, throttled)."""
     import random
@@ -224,10 +225,16 @@ async def test_rate_never_exceeds_the_configured_ceiling(clock: FakeClock) -> No
     assert g.rate == 5.0
 
 
-async def test_client_an_isolated_429_waits_alone(sis: StrictSIS, make_client: Callable[..., OneRosterClient],
-                                                 clock: FakeClock) -> None:
-    sis.on("PUT", "/results/r-1", *[httpx.Response(200)] * 10, httpx.Response(429, headers={"Retry-After": "3"}),
-           httpx.Response(200))
+async def test_client_an_isolated_429_waits_alone(
+    sis: StrictSIS, make_client: Callable[..., OneRosterClient], clock: FakeClock
+) -> None:
+    sis.on(
+        "PUT",
+        "/results/r-1",
+        *[httpx.Response(200)] * 10,
+        httpx.Response(429, headers={"Retry-After": "3"}),
+        httpx.Response(200),
+    )
     async with make_client() as client:
         for _ in range(10):
             await client.put_result("r-1", {"sourcedId": "r-1"})
@@ -238,9 +245,15 @@ async def test_client_an_isolated_429_waits_alone(sis: StrictSIS, make_client: C
 
 
 async def test_client_a_run_of_429s_engages_the_shared_gate(
-        sis: StrictSIS, make_client: Callable[..., OneRosterClient], clock: FakeClock) -> None:
-    sis.on("PUT", "/results/r-1", *[httpx.Response(200)] * 10,
-           *[httpx.Response(429, headers={"Retry-After": "2"})] * 2, httpx.Response(200))
+    sis: StrictSIS, make_client: Callable[..., OneRosterClient], clock: FakeClock
+) -> None:
+    sis.on(
+        "PUT",
+        "/results/r-1",
+        *[httpx.Response(200)] * 10,
+        *[httpx.Response(429, headers={"Retry-After": "2"})] * 2,
+        httpx.Response(200),
+    )
     async with make_client() as client:
         for _ in range(10):
             await client.put_result("r-1", {"sourcedId": "r-1"})

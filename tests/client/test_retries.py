@@ -34,7 +34,9 @@ async def test_retriable_statuses_are_retried(sis: StrictSIS, make_client: Make,
 
 @pytest.mark.parametrize("status", [400, 404, 409, 422])
 async def test_permanent_4xx_is_a_rejection_not_retried(sis: StrictSIS, make_client: Make, status: int) -> None:
-    sis.on("PUT", "/lineItems/li-1", httpx.Response(status, json=status_body(status, "invalid_data", "Title is too long")))
+    sis.on(
+        "PUT", "/lineItems/li-1", httpx.Response(status, json=status_body(status, "invalid_data", "Title is too long"))
+    )
     async with make_client() as client:
         outcome = await client.put_line_item("li-1", LI)
     assert not outcome.ok and outcome.http_status == status and outcome.attempts == 1
@@ -45,13 +47,16 @@ async def test_permanent_4xx_is_a_rejection_not_retried(sis: StrictSIS, make_cli
     assert client.stats.rejections == 1
 
 
-@pytest.mark.parametrize("exc", [
-    httpx.ConnectTimeout("connect timed out"),
-    httpx.ReadTimeout("read timed out"),
-    httpx.ConnectError("[Errno 111] Connection refused"),
-    httpx.RemoteProtocolError("Server disconnected without sending a response."),
-    httpx.ReadError("connection reset"),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        httpx.ConnectTimeout("connect timed out"),
+        httpx.ReadTimeout("read timed out"),
+        httpx.ConnectError("[Errno 111] Connection refused"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        httpx.ReadError("connection reset"),
+    ],
+)
 async def test_timeouts_and_connection_errors_are_retried(sis: StrictSIS, make_client: Make, exc: Exception) -> None:
     sis.on("GET", "/categories", httpx.Response(200, json={"categories": []}))  # first contact succeeds
     sis.on("PUT", "/results/r-1", exc, httpx.Response(200))
@@ -88,9 +93,15 @@ async def test_retry_after_is_capped(sis: StrictSIS, make_client: Make, clock: F
 async def test_attempt_budget_is_exact(sis: StrictSIS, clock: FakeClock, attempts: int) -> None:
     sis.on("PUT", "/lineItems/li-1", httpx.Response(503, json=status_body(503, "server_busy", "busy")))
     retry = RetryPolicy(max_attempts=attempts, sleep=clock.sleep, clock=clock.now)
-    client = OneRosterClient("d1", "https://sis.example.org/d1/ims/oneroster/v1p1",
-                             "https://auth.example.org/d1/oauth/token", "client-1", "secret-x",
-                             transport=httpx.MockTransport(sis.handler), retry=retry)
+    client = OneRosterClient(
+        "d1",
+        "https://sis.example.org/d1/ims/oneroster/v1p1",
+        "https://auth.example.org/d1/oauth/token",
+        "client-1",
+        "secret-x",
+        transport=httpx.MockTransport(sis.handler),
+        retry=retry,
+    )
     async with client:
         with pytest.raises(TransientExhausted) as info:
             await client.put_line_item("li-1", LI)
@@ -100,8 +111,9 @@ async def test_attempt_budget_is_exact(sis: StrictSIS, clock: FakeClock, attempt
     assert len(clock.sleeps) == attempts - 1  # no sleep after the last attempt
 
 
-async def test_default_budget_is_six_attempts_with_growing_backoff(sis: StrictSIS, make_client: Make,
-                                                                   clock: FakeClock) -> None:
+async def test_default_budget_is_six_attempts_with_growing_backoff(
+    sis: StrictSIS, make_client: Make, clock: FakeClock
+) -> None:
     sis.on("PUT", "/lineItems/li-1", httpx.Response(500))
     async with make_client(rand=lambda: 1.0) as client:
         with pytest.raises(TransientExhausted):
@@ -140,7 +152,11 @@ async def test_payload_is_sent_once_wrapped_in_its_envelope(sis: StrictSIS, make
     import json
 
     bodies = [json.loads(r.content) for r in sis.api_requests()]
-    assert bodies == [{"lineItem": {"sourcedId": "li-1", "title": "bare"}}, LI, {"result": {"sourcedId": "r-1", "score": 9.5}}]
+    assert bodies == [
+        {"lineItem": {"sourcedId": "li-1", "title": "bare"}},
+        LI,
+        {"result": {"sourcedId": "r-1", "score": 9.5}},
+    ]
     assert all(r.headers["content-type"] == "application/json" for r in sis.api_requests())
 
 
@@ -172,7 +188,13 @@ async def test_bad_certificate_on_first_api_contact_is_unreachable(sis: StrictSI
 
 
 async def test_stats_count_requests_retries_and_bytes(sis: StrictSIS, make_client: Make) -> None:
-    sis.on("PUT", "/lineItems/li-1", httpx.Response(502), httpx.ReadTimeout("slow"), httpx.Response(201, json={"lineItem": {}}))
+    sis.on(
+        "PUT",
+        "/lineItems/li-1",
+        httpx.Response(502),
+        httpx.ReadTimeout("slow"),
+        httpx.Response(201, json={"lineItem": {}}),
+    )
     async with make_client() as client:
         await client.put_line_item("li-1", LI)
     stats = client.stats.as_dict()

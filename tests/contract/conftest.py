@@ -31,6 +31,7 @@ def make_client(sim: Sis) -> Callable[..., OneRosterClient]:
         kw.setdefault("timeout", httpx.Timeout(5.0, connect=2.0))
         secret = kw.pop("secret", SECRETS[tenant])
         return OneRosterClient(tenant, base, token, kw.pop("client_id", f"otus-{tenant}"), secret, **kw)
+
     return make
 
 

@@ -29,8 +29,9 @@ def puts(sim: Sis) -> list[int | None]:
     return [r["status"] for r in sim.requests("d1") if r["method"] == "PUT"]
 
 
-async def test_a_429_is_waited_out_for_retry_after_then_resent(make_client: Callable[..., OneRosterClient],
-                                                               sim: Sis) -> None:
+async def test_a_429_is_waited_out_for_retry_after_then_resent(
+    make_client: Callable[..., OneRosterClient], sim: Sis
+) -> None:
     sleep = RecordingSleep()
     sim.faults(rate_limit_per_s=1, rate_burst=1)  # one write now, the next in a second
     async with make_client(retry=RetryPolicy(base_delay=0.01, max_delay=0.2, sleep=sleep)) as client:
@@ -45,8 +46,9 @@ async def test_a_429_is_waited_out_for_retry_after_then_resent(make_client: Call
     assert sim.stats()["tenants"]["d1"]["throttled_429"] == 1
 
 
-async def test_5xx_answers_are_retried_and_the_writes_land(make_client: Callable[..., OneRosterClient],
-                                                          sim: Sis) -> None:
+async def test_5xx_answers_are_retried_and_the_writes_land(
+    make_client: Callable[..., OneRosterClient], sim: Sis
+) -> None:
     async with make_client(concurrency=1) as client:
         await client.categories()  # token first
         sim.faults(error_rate=0.3, seed=11)
@@ -60,7 +62,8 @@ async def test_5xx_answers_are_retried_and_the_writes_land(make_client: Callable
 
 
 async def test_a_failure_after_the_write_landed_is_resent_without_a_duplicate(
-        make_client: Callable[..., OneRosterClient], sim: Sis) -> None:
+    make_client: Callable[..., OneRosterClient], sim: Sis
+) -> None:
     async with make_client(concurrency=1) as client:
         await client.categories()
         sim.faults(error_rate=0.4, fault_phase="after", seed=1)
@@ -74,7 +77,8 @@ async def test_a_failure_after_the_write_landed_is_resent_without_a_duplicate(
 
 
 async def test_5xx_beyond_the_attempt_budget_raises_transient_exhausted(
-        make_client: Callable[..., OneRosterClient], sim: Sis) -> None:
+    make_client: Callable[..., OneRosterClient], sim: Sis
+) -> None:
     async with make_client(retry=RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)) as client:
         await client.categories()
         sim.faults(error_rate=1.0)
@@ -97,8 +101,9 @@ async def test_an_unreachable_sis_raises_sis_unreachable_saying_what_to_check(si
     api, _ = tenant_urls(dead, "d1")
     _, token_url = tenant_urls(sim.url if token_reachable else dead, "d1")
     retry = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05)
-    async with OneRosterClient("d1", api, token_url, "otus-d1", SECRETS["d1"], retry=retry,
-                               timeout=httpx.Timeout(2.0, connect=1.0)) as client:
+    async with OneRosterClient(
+        "d1", api, token_url, "otus-d1", SECRETS["d1"], retry=retry, timeout=httpx.Timeout(2.0, connect=1.0)
+    ) as client:
         with pytest.raises(SisUnreachable) as caught:
             await client.categories()
     text = str(caught.value)

@@ -32,12 +32,16 @@ def items(n: int) -> list[tuple[str, dict[str, Any]]]:
     return [(f"li-{i}", line_item(f"li-{i}", title=f"Quiz {i}")) for i in range(n)]
 
 
-@pytest.mark.parametrize(("knob", "said"), [
-    ("html_write_rate", "an HTML page: a login page or a proxy"),
-    ("foreign_json_rate", "JSON that is not a OneRoster lineItem"),
-])
-async def test_writes_answered_with_something_else_are_never_acknowledged(make_client: Make, sim: Sis, knob: str,
-                                                                        said: str) -> None:
+@pytest.mark.parametrize(
+    ("knob", "said"),
+    [
+        ("html_write_rate", "an HTML page: a login page or a proxy"),
+        ("foreign_json_rate", "JSON that is not a OneRoster lineItem"),
+    ],
+)
+async def test_writes_answered_with_something_else_are_never_acknowledged(
+    make_client: Make, sim: Sis, knob: str, said: str
+) -> None:
     sim.faults(**{knob: 1.0})
     async with make_client(concurrency=2) as client:
         first = await client.put_line_item("li-0", line_item("li-0"))
@@ -70,7 +74,8 @@ async def test_a_phantom_write_is_caught_by_the_read_back(make_client: Make, sim
         changed, new = line_item("li-1", title="Lost title"), line_item("li-2")
         assert (await client.put_line_item("li-1", changed)).ok and (await client.put_line_item("li-2", new)).ok
         assert await client.read_back("lineItem", "li-1", changed) == [
-            "title 'Lost title' was sent but the SIS holds 'Kept title'"]
+            "title 'Lost title' was sent but the SIS holds 'Kept title'"
+        ]
         assert await client.read_back("lineItem", "li-2", new) == ["the SIS has no lineItem li-2 (GET answered 404)"]
 
 
@@ -122,10 +127,12 @@ async def test_an_oversized_answer_stops_at_the_size_limit(make_client: Make, si
     assert "larger than the 1 MB limit" in str(caught.value) and "district d1" in str(caught.value)
 
 
-@pytest.mark.parametrize(("knob", "said"), [("endless_next_links", "100 pages"),
-                                            ("lying_total_count", "lying X-Total-Count")])
-async def test_paging_that_never_ends_stops_with_a_clear_error(make_client: Make, sim: Sis, knob: str,
-                                                               said: str) -> None:
+@pytest.mark.parametrize(
+    ("knob", "said"), [("endless_next_links", "100 pages"), ("lying_total_count", "lying X-Total-Count")]
+)
+async def test_paging_that_never_ends_stops_with_a_clear_error(
+    make_client: Make, sim: Sis, knob: str, said: str
+) -> None:
     sim.faults(**{knob: True})
     async with make_client() as client:
         with pytest.raises(PaginationError) as caught:

@@ -19,8 +19,9 @@ async def test_a_collection_is_read_page_by_page_until_the_end(client: OneRoster
     assert gets(sim, "/users") == 3  # 2 + 2 + 1
 
 
-async def test_an_exact_multiple_of_the_page_size_stops_without_an_extra_page(client: OneRosterClient,
-                                                                              sim: Sis) -> None:
+async def test_an_exact_multiple_of_the_page_size_stops_without_an_extra_page(
+    client: OneRosterClient, sim: Sis
+) -> None:
     categories = await client.get_collection("categories", page_size=2)
     assert len(categories) == 4
     assert gets(sim, "/categories") == 2  # no Link rel="next" after the second page

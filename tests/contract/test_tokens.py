@@ -36,8 +36,9 @@ async def test_one_token_serves_many_requests(client: OneRosterClient, sim: Sis)
     assert api_statuses(sim) == [200, 200, 200]
 
 
-async def test_a_token_about_to_expire_is_fetched_again_before_use(make_client: Callable[..., OneRosterClient],
-                                                                   sim: Sis) -> None:
+async def test_a_token_about_to_expire_is_fetched_again_before_use(
+    make_client: Callable[..., OneRosterClient], sim: Sis
+) -> None:
     sim.faults(token_lifetime_s=1)
     async with make_client() as client:
         await client.categories()
@@ -81,8 +82,9 @@ async def test_a_revoked_client_is_told_to_rotate(client: OneRosterClient, sim: 
     assert token_calls(sim) == [200, 401]
 
 
-async def test_a_wrong_secret_is_rejected_at_the_token_endpoint(make_client: Callable[..., OneRosterClient],
-                                                                 sim: Sis) -> None:
+async def test_a_wrong_secret_is_rejected_at_the_token_endpoint(
+    make_client: Callable[..., OneRosterClient], sim: Sis
+) -> None:
     async with make_client(secret="not-the-secret-at-all") as client:
         with pytest.raises(CredentialsRejected) as caught:
             await client.categories()

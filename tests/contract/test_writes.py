@@ -16,7 +16,8 @@ def stored(sim: Sis, kind: str) -> dict[str, dict[str, Any]]:
 
 
 async def test_put_line_item_creates_then_replaces_and_an_identical_resend_changes_nothing(
-        client: OneRosterClient, sim: Sis) -> None:
+    client: OneRosterClient, sim: Sis
+) -> None:
     created = await client.put_line_item("li-1", line_item())
     assert (created.ok, created.http_status, created.created) == (True, 201, True)
     renamed = await client.put_line_item("li-1", line_item(title="Fractions quiz (retake)"))
@@ -28,8 +29,9 @@ async def test_put_line_item_creates_then_replaces_and_an_identical_resend_chang
     assert len(after["lineItems"]) == 1 and after["duplicate_line_items"] == 0
     item = after["lineItems"][0]
     assert item["title"] == "Fractions quiz (retake)"
-    assert {k: v for k, v in item.items() if k != "dateLastModified"} == \
-        {k: v for k, v in before.items() if k != "dateLastModified"}
+    assert {k: v for k, v in item.items() if k != "dateLastModified"} == {
+        k: v for k, v in before.items() if k != "dateLastModified"
+    }
 
 
 async def test_put_result_creates_then_replaces(client: OneRosterClient, sim: Sis) -> None:
@@ -50,19 +52,26 @@ async def test_an_envelope_less_payload_is_wrapped(client: OneRosterClient, sim:
     assert "li-2" in stored(sim, "lineItems")
 
 
-@pytest.mark.parametrize(("kind", "payload", "token"), [
-    ("lineItem", line_item("li-bad", title="x" * 57), "skyward.title_too_long"),
-    ("lineItem", line_item("li-bad", category={"sourcedId": "cat-school"}), "skyward.category_not_district_level"),
-    ("lineItem", line_item("li-bad", category={"sourcedId": "cat-old"}), "skyward.category_inactive"),
-    ("lineItem", line_item("li-bad", assignDate="2026-09-01", dueDate="2026-09-08", gradingPeriod=...),
-     "skyward.grading_period_closed"),
-    ("lineItem", line_item("li-bad", resultValueMax="10.5"), "skyward.max_points_not_whole"),
-    ("lineItem", line_item("li-bad", resultValueMax="ten"), "oneroster.invalid_data"),
-    ("result", result("r-bad", student="s3"), "skyward.student_not_enrolled"),
-    ("result", result("r-bad", line_item_id="li-unknown"), "skyward.unknown_line_item"),
-])
+@pytest.mark.parametrize(
+    ("kind", "payload", "token"),
+    [
+        ("lineItem", line_item("li-bad", title="x" * 57), "skyward.title_too_long"),
+        ("lineItem", line_item("li-bad", category={"sourcedId": "cat-school"}), "skyward.category_not_district_level"),
+        ("lineItem", line_item("li-bad", category={"sourcedId": "cat-old"}), "skyward.category_inactive"),
+        (
+            "lineItem",
+            line_item("li-bad", assignDate="2026-09-01", dueDate="2026-09-08", gradingPeriod=...),
+            "skyward.grading_period_closed",
+        ),
+        ("lineItem", line_item("li-bad", resultValueMax="10.5"), "skyward.max_points_not_whole"),
+        ("lineItem", line_item("li-bad", resultValueMax="ten"), "oneroster.invalid_data"),
+        ("result", result("r-bad", student="s3"), "skyward.student_not_enrolled"),
+        ("result", result("r-bad", line_item_id="li-unknown"), "skyward.unknown_line_item"),
+    ],
+)
 async def test_a_refused_write_surfaces_the_sis_status_and_stores_nothing(
-        client: OneRosterClient, sim: Sis, kind: str, payload: dict[str, Any], token: str) -> None:
+    client: OneRosterClient, sim: Sis, kind: str, payload: dict[str, Any], token: str
+) -> None:
     if kind == "result":
         assert (await client.put_line_item("li-1", line_item())).ok
         outcome = await client.put_result("r-bad", payload)
@@ -77,7 +86,8 @@ async def test_a_refused_write_surfaces_the_sis_status_and_stores_nothing(
 
 
 async def test_without_the_licence_a_write_raises_access_forbidden_and_reads_still_work(
-        client: OneRosterClient, sim: Sis) -> None:
+    client: OneRosterClient, sim: Sis
+) -> None:
     sim.settings(licensed=False)
     with pytest.raises(AccessForbidden) as caught:
         await client.put_line_item("li-1", line_item())

@@ -36,18 +36,39 @@ from passback.source.read import read_district
 from passback.source.write import write_world
 from passback.store.db import make_engine
 from passback.store.ledger import read_ledger
-from tests.statedb import fresh_engine
 from passback.sync.evaluate import Evaluation, evaluate
+from tests.statedb import fresh_engine
 
 FIXTURE = Path(__file__).parent / "fixtures" / "plan_identity.json"
 TODAY = dt.date(2026, 11, 18)
 DIGESTED = {
     "assessments": ["id", "reason"],
     "scores": ["assessment_id", "student_id", "reason"],
-    "line_items": ["assessment_id", "student_id", "action", "payload_hash", "title", "assign_date", "due_date",
-                   "class_sis_id", "category_id", "grading_period_id", "result_value_max"],
-    "results": ["assessment_id", "student_id", "action", "payload_hash", "student_sis_id", "score", "score_status",
-                "comment", "score_date", "grading_period_id"],
+    "line_items": [
+        "assessment_id",
+        "student_id",
+        "action",
+        "payload_hash",
+        "title",
+        "assign_date",
+        "due_date",
+        "class_sis_id",
+        "category_id",
+        "grading_period_id",
+        "result_value_max",
+    ],
+    "results": [
+        "assessment_id",
+        "student_id",
+        "action",
+        "payload_hash",
+        "student_sis_id",
+        "score",
+        "score_status",
+        "comment",
+        "score_date",
+        "grading_period_id",
+    ],
 }
 COUNTED = {"assessments": "reason", "scores": "reason", "line_items": "action", "results": "action"}
 
@@ -65,11 +86,15 @@ def add_structural_faults(path: str) -> None:
             conn.execute(f"ALTER TABLE {table} RENAME TO {table}_pk")
             conn.execute(f"CREATE TABLE {table} AS SELECT * FROM {table}_pk")
             conn.execute(f"DROP TABLE {table}_pk")
-        conn.execute("INSERT INTO otus_assessments SELECT id, district_id, class_id, assigned_by, 'A second row, same id',"
-                     " assessment_type, scoring, points_possible, include_in_final_grade, assign_date, due_date, status,"
-                     " updated_at FROM otus_assessments WHERE rowid = 4")
-        conn.execute("INSERT INTO otus_scores SELECT assessment_id, student_id, 1.0, state, excluded, updated_at"
-                     " FROM otus_scores WHERE rowid = 6")
+        conn.execute(
+            "INSERT INTO otus_assessments SELECT id, district_id, class_id, assigned_by, 'A second row, same id',"
+            " assessment_type, scoring, points_possible, include_in_final_grade, assign_date, due_date, status,"
+            " updated_at FROM otus_assessments WHERE rowid = 4"
+        )
+        conn.execute(
+            "INSERT INTO otus_scores SELECT assessment_id, student_id, 1.0, state, excluded, updated_at"
+            " FROM otus_scores WHERE rowid = 6"
+        )
 
 
 def context_of(world: GeneratedWorld) -> DistrictContext:
@@ -77,10 +102,17 @@ def context_of(world: GeneratedWorld) -> DistrictContext:
     periods = [p for p in sis.academicSessions if p.type == "gradingPeriod"]
     utc_now = dt.datetime.combine(TODAY, dt.time(12, 0), tzinfo=ZoneInfo(seed.timezone)).astimezone(dt.UTC)
     return DistrictContext(
-        district_id=seed.district_id, timezone=seed.timezone, effective_date=seed.effective_date,
-        now_local=local_now(seed.timezone, utc_now), mapping=dict(seed.mapping),
-        grading_periods=grading_period_frame([{"sourced_id": p.sourcedId, "title": p.title, "start_date": p.startDate,
-                                               "end_date": p.endDate} for p in periods]),
+        district_id=seed.district_id,
+        timezone=seed.timezone,
+        effective_date=seed.effective_date,
+        now_local=local_now(seed.timezone, utc_now),
+        mapping=dict(seed.mapping),
+        grading_periods=grading_period_frame(
+            [
+                {"sourced_id": p.sourcedId, "title": p.title, "start_date": p.startDate, "end_date": p.endDate}
+                for p in periods
+            ]
+        ),
         active_categories=frozenset(c.sourcedId for c in sis.categories if c.status == "active" and c.districtLevel),
         closed_periods=frozenset(seed.closed_grading_period_ids) | {p.sourcedId for p in periods if p.closed},
     )
@@ -104,12 +136,18 @@ def write_ledger(url: str, district_id: str, evaluation: Evaluation) -> None:
         hashes = np.where((t == 1) | (t == 3), hashes ^ 1, hashes)
         status = np.where((t == 2) | (t == 3), "rejected", "acked")
         keep = t != 0
-        rows += [(district_id, kind, a, s, f"sid-{i}", int(h), st, "", "2026-11-17 00:00:00")
-                 for i, (a, s, h, st) in enumerate(zip(frame["assessment_id"][keep], frame["student_id"][keep],
-                                                       hashes[keep], status[keep], strict=True))]
+        rows += [
+            (district_id, kind, a, s, f"sid-{i}", int(h), st, "", "2026-11-17 00:00:00")
+            for i, (a, s, h, st) in enumerate(
+                zip(frame["assessment_id"][keep], frame["student_id"][keep], hashes[keep], status[keep], strict=True)
+            )
+        ]
     with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
-        conn.executemany("INSERT INTO ledger_entry (district_id, kind, assessment_id, student_id, sourced_id, payload_hash,"
-                         " status, grading_period_id, updated_at) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        conn.executemany(
+            "INSERT INTO ledger_entry (district_id, kind, assessment_id, student_id, sourced_id, payload_hash,"
+            " status, grading_period_id, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
 
 
 # -- digests ---------------------------------------------------------------------------------------
@@ -127,11 +165,22 @@ def digest(frame: pd.DataFrame, columns: list[str]) -> str:
 
 
 def summary(evaluation: Evaluation) -> dict[str, Any]:
-    frames = {"assessments": evaluation.assessments, "scores": evaluation.scores,
-              "line_items": evaluation.plan.line_items, "results": evaluation.plan.results}
-    return {name: {"rows": len(frame), "digest": digest(frame, DIGESTED[name]),
-                   "counts": {str(k): int(v) for k, v in sorted(frame[COUNTED[name]].fillna("(passes)").value_counts().items())}}
-            for name, frame in frames.items()}
+    frames = {
+        "assessments": evaluation.assessments,
+        "scores": evaluation.scores,
+        "line_items": evaluation.plan.line_items,
+        "results": evaluation.plan.results,
+    }
+    return {
+        name: {
+            "rows": len(frame),
+            "digest": digest(frame, DIGESTED[name]),
+            "counts": {
+                str(k): int(v) for k, v in sorted(frame[COUNTED[name]].fillna("(passes)").value_counts().items())
+            },
+        }
+        for name, frame in frames.items()
+    }
 
 
 def evaluate_twice(preset: str, tmp: Path) -> dict[str, Any]:

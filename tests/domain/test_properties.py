@@ -20,34 +20,41 @@ from passback.simulator.app import create_app
 from passback.sync.evaluate import evaluate
 from tests.factory import CLIENT_ID, CLIENT_SECRET, context, scenario_for, world
 
-ODD_TEXT = st.one_of(st.none(), st.text(max_size=60), st.sampled_from(["🙂" * 49, "🙂" * 50, "é" * 49, "  ", "Quiz\x00"]))
-POINTS = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True),
-                   st.sampled_from([10.0, 10.5, 0.0, -5.0, 1e12, 100.0]))
+ODD_TEXT = st.one_of(
+    st.none(), st.text(max_size=60), st.sampled_from(["🙂" * 49, "🙂" * 50, "é" * 49, "  ", "Quiz\x00"])
+)
+POINTS = st.one_of(
+    st.none(), st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([10.0, 10.5, 0.0, -5.0, 1e12, 100.0])
+)
 DATES = st.one_of(st.none(), st.dates(dt.date(2026, 7, 1), dt.date(2027, 2, 28)).map(pd.Timestamp))
 
-ASSESSMENT = st.fixed_dictionaries({
-    "id": st.sampled_from(["a-1", "a-2", "a-3"]),
-    "district_id": st.just("d1"),
-    "class_id": st.sampled_from(["c-1", "c-2", "c-x", None]),
-    "assigned_by": st.sampled_from(["u-t1", "u-t2", "u-adm", "u-x", None]),
-    "title": ODD_TEXT,
-    "assessment_type": st.sampled_from([*OTUS_TYPES, "Poster", "quiz", None]),
-    "scoring": st.sampled_from(["points", "rubric", "Points", None]),
-    "points_possible": POINTS,
-    "include_in_final_grade": st.sampled_from([True, False, None]),
-    "assign_date": DATES,
-    "due_date": DATES,
-    "status": st.sampled_from(["active", "deleted", "archived", None]),
-    "updated_at": st.just(pd.Timestamp("2026-11-10 12:00")),
-})
-SCORE = st.fixed_dictionaries({
-    "assessment_id": st.sampled_from(["a-1", "a-2", "a-3", "a-orphan"]),
-    "student_id": st.sampled_from(["u-s1", "u-s2", "u-s3", "u-t1", "u-zz", None]),
-    "points_earned": POINTS,
-    "state": st.sampled_from(["graded", "submitted", "missing", "assigned", "weird", None]),
-    "excluded": st.sampled_from([True, False, None]),
-    "updated_at": st.just(pd.Timestamp("2026-11-10 12:00")),
-})
+ASSESSMENT = st.fixed_dictionaries(
+    {
+        "id": st.sampled_from(["a-1", "a-2", "a-3"]),
+        "district_id": st.just("d1"),
+        "class_id": st.sampled_from(["c-1", "c-2", "c-x", None]),
+        "assigned_by": st.sampled_from(["u-t1", "u-t2", "u-adm", "u-x", None]),
+        "title": ODD_TEXT,
+        "assessment_type": st.sampled_from([*OTUS_TYPES, "Poster", "quiz", None]),
+        "scoring": st.sampled_from(["points", "rubric", "Points", None]),
+        "points_possible": POINTS,
+        "include_in_final_grade": st.sampled_from([True, False, None]),
+        "assign_date": DATES,
+        "due_date": DATES,
+        "status": st.sampled_from(["active", "deleted", "archived", None]),
+        "updated_at": st.just(pd.Timestamp("2026-11-10 12:00")),
+    }
+)
+SCORE = st.fixed_dictionaries(
+    {
+        "assessment_id": st.sampled_from(["a-1", "a-2", "a-3", "a-orphan"]),
+        "student_id": st.sampled_from(["u-s1", "u-s2", "u-s3", "u-t1", "u-zz", None]),
+        "points_earned": POINTS,
+        "state": st.sampled_from(["graded", "submitted", "missing", "assigned", "weird", None]),
+        "excluded": st.sampled_from([True, False, None]),
+        "updated_at": st.just(pd.Timestamp("2026-11-10 12:00")),
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +63,16 @@ def sis() -> Iterator[TestClient]:
     class, category, grading periods open/closed, enrolled students)."""
     scenario = Scenario(districts=[scenario_for(world())])
     with TestClient(create_app(scenario, db_path=":memory:")) as client:
-        token = client.post("/d1/oauth/token", data={"grant_type": "client_credentials"},
-                            auth=(CLIENT_ID, CLIENT_SECRET)).json()["access_token"]
+        token = client.post(
+            "/d1/oauth/token", data={"grant_type": "client_credentials"}, auth=(CLIENT_ID, CLIENT_SECRET)
+        ).json()["access_token"]
         client.headers["Authorization"] = f"Bearer {token}"
         yield client
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(assessments=st.lists(ASSESSMENT, min_size=1, max_size=6), scores=st.lists(SCORE, max_size=12))
 def test_any_rows_classify_once_and_every_payload_is_accepted(sis: TestClient, assessments: list, scores: list) -> None:
     w = world(assessments, scores, group=["u-t1", "u-adm"])

@@ -51,8 +51,14 @@ def test_the_valid_world_passes_back() -> None:
         ({"assign_date": None}, "missing_dates"),
         ({"due_date": None}, "missing_dates"),
         ({"due_date": pd.Timestamp("2026-11-01")}, "due_before_assign"),
-        ({"assign_date": pd.Timestamp("2027-06-01"), "due_date": pd.Timestamp("2027-06-05")}, "outside_grading_periods"),
-        ({"assign_date": pd.Timestamp("2026-12-15"), "due_date": pd.Timestamp("2027-01-06")}, "straddles_grading_periods"),
+        (
+            {"assign_date": pd.Timestamp("2027-06-01"), "due_date": pd.Timestamp("2027-06-05")},
+            "outside_grading_periods",
+        ),
+        (
+            {"assign_date": pd.Timestamp("2026-12-15"), "due_date": pd.Timestamp("2027-01-06")},
+            "straddles_grading_periods",
+        ),
         ({"assessment_type": "Poster"}, "category_unmapped"),
     ],
 )
@@ -90,7 +96,10 @@ def test_points_whole_boundary() -> None:
 
 def test_grading_period_first_and_last_day_are_inside() -> None:
     assert pd.isna(assessment_reason(assign_date=pd.Timestamp("2026-10-19"), due_date=pd.Timestamp("2026-12-18")))
-    assert assessment_reason(assign_date=pd.Timestamp("2026-10-18"), due_date=pd.Timestamp("2026-10-20")) == "outside_grading_periods"
+    assert (
+        assessment_reason(assign_date=pd.Timestamp("2026-10-18"), due_date=pd.Timestamp("2026-10-20"))
+        == "outside_grading_periods"
+    )
 
 
 def test_first_failing_reason_wins() -> None:
@@ -122,7 +131,9 @@ def test_each_score_rule_blocks_its_row(overrides: dict, code: str) -> None:
 
 
 def test_fractions_and_extra_credit_pass_unchanged() -> None:
-    a, s, _ = classify(world(scores=[score(points_earned=8.5), score(student_id="u-s2", points_earned=13.0)]), context())
+    a, s, _ = classify(
+        world(scores=[score(points_earned=8.5), score(student_id="u-s2", points_earned=13.0)]), context()
+    )
     assert s["reason"].isna().all()
 
 
@@ -148,8 +159,12 @@ def test_due_date_uses_the_district_time_zone_across_dst() -> None:
     now = local_now("America/Chicago", utc)
     assert now.date() == dt.date(2026, 11, 1)
     missing = [score(), score(student_id="u-s2", state="not_submitted", points_earned=None)]
-    due_today = world([assessment(assign_date=pd.Timestamp("2026-10-26"), due_date=pd.Timestamp("2026-11-01"))], missing)
-    due_yesterday = world([assessment(assign_date=pd.Timestamp("2026-10-26"), due_date=pd.Timestamp("2026-10-31"))], missing)
+    due_today = world(
+        [assessment(assign_date=pd.Timestamp("2026-10-26"), due_date=pd.Timestamp("2026-11-01"))], missing
+    )
+    due_yesterday = world(
+        [assessment(assign_date=pd.Timestamp("2026-10-26"), due_date=pd.Timestamp("2026-10-31"))], missing
+    )
     assert reasons(due_today, context(now_local=now))[1][1] == "not_yet_due"
     assert pd.isna(reasons(due_yesterday, context(now_local=now))[1][1])
     # In UTC it is already Nov 2: only the district's time zone gives the right answer.

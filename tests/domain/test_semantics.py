@@ -25,20 +25,28 @@ class Ledger:
         for attr, frame in (("line_items", ev.plan.line_item_writes), ("results", ev.plan.result_writes)):
             acked = frame[["assessment_id", "student_id", "payload_hash"]].assign(status="acked")
             old = getattr(self, attr)
-            keep = ~(old["assessment_id"] + "|" + old["student_id"]).isin(acked["assessment_id"] + "|" + acked["student_id"])
+            keep = ~(old["assessment_id"] + "|" + old["student_id"]).isin(
+                acked["assessment_id"] + "|" + acked["student_id"]
+            )
             setattr(self, attr, pd.concat([old[keep], acked], ignore_index=True))
 
 
 def writes(ev: Evaluation) -> tuple[dict, dict]:
-    return (ev.plan.line_item_writes["action"].value_counts().to_dict(),
-            ev.plan.result_writes["action"].value_counts().to_dict())
+    return (
+        ev.plan.line_item_writes["action"].value_counts().to_dict(),
+        ev.plan.result_writes["action"].value_counts().to_dict(),
+    )
 
 
 def two_teacher_world(group: list[str], a2_due: pd.Timestamp | None = None) -> object:
     rows = [assessment(id="a-1"), assessment(id="a-2", assigned_by="u-t2", title="Lab report")]
     if a2_due is not None:
         rows[1]["due_date"] = a2_due
-    scores = [score(assessment_id=a, student_id=s, points_earned=p) for a in ("a-1", "a-2") for s, p in (("u-s1", 7.0), ("u-s2", 9.5))]
+    scores = [
+        score(assessment_id=a, student_id=s, points_earned=p)
+        for a in ("a-1", "a-2")
+        for s, p in (("u-s1", 7.0), ("u-s2", 9.5))
+    ]
     return world(rows, scores, group=group)
 
 
@@ -73,9 +81,17 @@ def test_adding_a_teacher_plans_their_whole_eligible_backlog() -> None:
 
 
 def test_retroactive_only_back_to_the_later_of_period_start_and_effective_date() -> None:
-    rows = [assessment(id="early", assigned_by="u-t2", assign_date=pd.Timestamp("2026-10-20"), due_date=pd.Timestamp("2026-10-22")),
-            assessment(id="late", assigned_by="u-t2", assign_date=pd.Timestamp("2026-11-05"), due_date=pd.Timestamp("2026-11-06")),
-            assessment(id="closed", assigned_by="u-t2", assign_date=pd.Timestamp("2026-09-01"), due_date=pd.Timestamp("2026-09-03"))]
+    rows = [
+        assessment(
+            id="early", assigned_by="u-t2", assign_date=pd.Timestamp("2026-10-20"), due_date=pd.Timestamp("2026-10-22")
+        ),
+        assessment(
+            id="late", assigned_by="u-t2", assign_date=pd.Timestamp("2026-11-05"), due_date=pd.Timestamp("2026-11-06")
+        ),
+        assessment(
+            id="closed", assigned_by="u-t2", assign_date=pd.Timestamp("2026-09-01"), due_date=pd.Timestamp("2026-09-03")
+        ),
+    ]
     scores = [score(assessment_id=r["id"]) for r in rows]
     ev = Ledger().plan(world(rows, scores, group=["u-t1", "u-t2"]), context(effective_date=dt.date(2026, 11, 1)))
     assert set(ev.plan.line_item_writes["assessment_id"]) == {"late"}
@@ -102,8 +118,10 @@ def test_re_adding_a_teacher_resends_only_what_changed_meanwhile() -> None:
 
 
 def test_moving_the_effective_date_earlier_plans_the_newly_eligible_items_only() -> None:
-    rows = [assessment(id="old", assign_date=pd.Timestamp("2026-10-20"), due_date=pd.Timestamp("2026-10-23")),
-            assessment(id="new", assign_date=pd.Timestamp("2026-11-05"), due_date=pd.Timestamp("2026-11-06"))]
+    rows = [
+        assessment(id="old", assign_date=pd.Timestamp("2026-10-20"), due_date=pd.Timestamp("2026-10-23")),
+        assessment(id="new", assign_date=pd.Timestamp("2026-11-05"), due_date=pd.Timestamp("2026-11-06")),
+    ]
     w = world(rows, [score(assessment_id="old"), score(assessment_id="new")])
     ledger = Ledger()
     ledger.acknowledge(ledger.plan(w, context(effective_date=dt.date(2026, 11, 1))))

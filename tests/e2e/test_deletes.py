@@ -23,11 +23,16 @@ def ledger_rows(assessment_id: str) -> list[dict[str, Any]]:
 
 
 def deletes_sent(sis: Sis) -> list[tuple[str, str]]:
-    return [(r["method"], r["path"]) for r in sis.admin("GET", "requests", params={"tenant": "d1"}).json()["requests"]
-            if r["method"] == "DELETE"]
+    return [
+        (r["method"], r["path"])
+        for r in sis.admin("GET", "requests", params={"tenant": "d1"}).json()["requests"]
+        if r["method"] == "DELETE"
+    ]
 
 
-def test_propagate_deletes_the_results_then_the_line_item_and_a_rerun_sends_nothing(sis: Sis, factory_world: World) -> None:
+def test_propagate_deletes_the_results_then_the_line_item_and_a_rerun_sends_nothing(
+    sis: Sis, factory_world: World
+) -> None:
     store.update_district(get_engine(get_settings().state_db_url), "d1", deletion_policy="propagate")
     first = run_sync()
     assert (first.line_items["created"], first.results["created"]) == (2, 4)
@@ -44,7 +49,10 @@ def test_propagate_deletes_the_results_then_the_line_item_and_a_rerun_sends_noth
     assert summary.deletes == {"line_items": {"deleted": 1}, "results": {"deleted": 2}}
     assert summary.writes == 3 and summary.reasons.get("assessment_deleted") == 1
     assert sorted((d["kind"], d["outcome"]) for d in summary.deletions) == [
-        ("lineItem", "deleted"), ("result", "deleted"), ("result", "deleted")]
+        ("lineItem", "deleted"),
+        ("result", "deleted"),
+        ("result", "deleted"),
+    ]
     state = sis.state()
     assert len(state["lineItems"]) == 1 and len(state["results"]) == 2
     assert a1_line_item not in {li["sourcedId"] for li in state["lineItems"]}

@@ -136,7 +136,8 @@ def test_two_runs_of_one_district_never_overlap(sis: Sis) -> None:
 
 
 def test_an_item_that_outlives_its_retries_leaves_the_run_partial_and_the_rerun_sends_it(
-        sis: Sis, monkeypatch: pytest.MonkeyPatch) -> None:
+    sis: Sis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import httpx
 
     from passback.sync import district as module
@@ -152,8 +153,10 @@ def test_an_item_that_outlives_its_retries_leaves_the_run_partial_and_the_rerun_
             if request.method == "PUT" and "/results/" in request.url.path:
                 self.target = self.target or request.url.path
                 if request.url.path == self.target:
-                    return httpx.Response(503, json={"imsx_codeMajor": "failure", "imsx_severity": "error",
-                                                     "imsx_codeMinor": "server_busy"})
+                    return httpx.Response(
+                        503,
+                        json={"imsx_codeMajor": "failure", "imsx_severity": "error", "imsx_codeMinor": "server_busy"},
+                    )
             return await self.inner.handle_async_request(request)
 
         async def aclose(self) -> None:

@@ -29,7 +29,9 @@ def free_port() -> int:
 
 
 def prefect(env: dict[str, str], *args: str, timeout: float = 180) -> str:
-    done = subprocess.run([sys.executable, "-m", "prefect", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", "prefect", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -42,12 +44,23 @@ def test_nightly_deployment_runs_on_a_worker(home: Path, tmp_path: Path) -> None
     write_source(merge(*worlds.values()), get_settings().source_db_url)
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_API_URL=api,
-               PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false",
-               PASSBACK_HOME=str(home), PREFECT_LOGGING_LEVEL="INFO")
+    env = dict(
+        os.environ,
+        PREFECT_HOME=str(tmp_path / "prefect"),
+        PREFECT_API_URL=api,
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_UI_ENABLED="false",
+        PASSBACK_HOME=str(home),
+        PREFECT_LOGGING_LEVEL="INFO",
+    )
     env.pop("PASSBACK_STATE_URL", None)
-    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     worker = None
     try:
         deadline = time.monotonic() + 120
@@ -67,8 +80,13 @@ def test_nightly_deployment_runs_on_a_worker(home: Path, tmp_path: Path) -> None
             register("d2", sim.url)
             out = prefect(env, "deployment", "run", "nightly-passback/nightly", "--param", "max_concurrency=2")
             flow_run_id = next(line.split()[-1] for line in out.splitlines() if "UUID" in line)
-            worker = subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", "--pool", "passback", "--limit", "4"],
-                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "prefect", "worker", "start", "--pool", "passback", "--limit", "4"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             state = None
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:

@@ -34,7 +34,9 @@ def run(coro):
     return asyncio.run(coro)
 
 
-def test_nightly_runs_every_district_and_one_failure_does_not_stop_the_others(prefect_harness, three_districts: Sis) -> None:
+def test_nightly_runs_every_district_and_one_failure_does_not_stop_the_others(
+    prefect_harness, three_districts: Sis
+) -> None:
     from flows.nightly import nightly
 
     three_districts.admin("POST", "tenants/d2/clients/otus-d1/revoke")
@@ -75,8 +77,9 @@ def test_backfill_previews_then_applies(prefect_harness, three_districts: Sis) -
     assert len(three_districts.state("d1")["lineItems"]) == 1
 
 
-def test_a_district_run_publishes_its_summary_and_a_link_to_its_report(prefect_harness, three_districts: Sis, home,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_district_run_publishes_its_summary_and_a_link_to_its_report(
+    prefect_harness, three_districts: Sis, home, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from prefect.client.orchestration import get_client
 
     from flows.district_sync import district_sync
@@ -86,7 +89,9 @@ def test_a_district_run_publishes_its_summary_and_a_link_to_its_report(prefect_h
     reset_settings()
     state = run(district_sync("d1", return_state=True))
     data = state.result()
-    assert data["data_docs"].startswith("https://reports.example/pb/d1/runs/") and data["data_docs"].endswith("/index.html")
+    assert data["data_docs"].startswith("https://reports.example/pb/d1/runs/") and data["data_docs"].endswith(
+        "/index.html"
+    )
     assert "lineItems 1 created" in state.message and "results 1 created" in state.message
 
     async def artifacts():

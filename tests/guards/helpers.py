@@ -16,8 +16,8 @@ from tests.factory import World, assessment, score, world, write_source
 from tests.toolkit import Sis, run_sync
 
 STUDENTS = [f"u-x{i:03d}" for i in range(40)]
-OWN = [f"a-{i:02d}" for i in range(30)]           # by u-t1 (in the group)
-OTHER = [f"b-{i:02d}" for i in range(20)]         # by u-t2 (not in the group until a test adds them)
+OWN = [f"a-{i:02d}" for i in range(30)]  # by u-t1 (in the group)
+OTHER = [f"b-{i:02d}" for i in range(20)]  # by u-t2 (not in the group until a test adds them)
 PAST_DUE = pd.Timestamp("2026-11-09")
 
 
@@ -29,23 +29,48 @@ def points(i: int, j: int) -> float:
 def guard_world() -> World:
     rows = [assessment(id=a, title=f"Quiz {a}") for a in OWN]
     rows += [assessment(id=b, title=f"Lab {b}", assigned_by="u-t2", assessment_type="Lab") for b in OTHER]
-    scores = [score(assessment_id=a, student_id=s, points_earned=points(i, j) if a in OWN else 1.0 + i % 9)
-              for j, a in enumerate(OWN + OTHER) for i, s in enumerate(STUDENTS)]
+    scores = [
+        score(assessment_id=a, student_id=s, points_earned=points(i, j) if a in OWN else 1.0 + i % 9)
+        for j, a in enumerate(OWN + OTHER)
+        for i, s in enumerate(STUDENTS)
+    ]
     w = world(rows, scores, group=["u-t1"])
-    users = pd.DataFrame([{"id": u, "district_id": "d1", "sis_id": f"sky-{u}", "role": "student", "given_name": "X",
-                           "family_name": u} for u in STUDENTS])
+    users = pd.DataFrame(
+        [
+            {"id": u, "district_id": "d1", "sis_id": f"sky-{u}", "role": "student", "given_name": "X", "family_name": u}
+            for u in STUDENTS
+        ]
+    )
     enroll = pd.DataFrame([{"class_id": "c-1", "user_id": u, "role": "student"} for u in STUDENTS])
-    return replace(w, users=pd.concat([w.users, users], ignore_index=True),
-                   enrollments=pd.concat([w.enrollments, enroll], ignore_index=True))
+    return replace(
+        w,
+        users=pd.concat([w.users, users], ignore_index=True),
+        enrollments=pd.concat([w.enrollments, enroll], ignore_index=True),
+    )
 
 
-def add_assessment(w: World, aid: str, *, state: str = "graded", due: pd.Timestamp = PAST_DUE,
-                   points_of: Any = None, students: list[str] | None = None) -> None:
+def add_assessment(
+    w: World,
+    aid: str,
+    *,
+    state: str = "graded",
+    due: pd.Timestamp = PAST_DUE,
+    points_of: Any = None,
+    students: list[str] | None = None,
+) -> None:
     """A new assessment by u-t1 with a score row for each student (``state`` for all of them)."""
     w.assessments.loc[len(w.assessments)] = assessment(id=aid, title=f"New {aid}", due_date=due)
-    new = pd.DataFrame([score(assessment_id=aid, student_id=s, state=state,
-                              points_earned=(points_of(i) if points_of else 7.0) if state == "graded" else None)
-                        for i, s in enumerate(students or STUDENTS)])
+    new = pd.DataFrame(
+        [
+            score(
+                assessment_id=aid,
+                student_id=s,
+                state=state,
+                points_earned=(points_of(i) if points_of else 7.0) if state == "graded" else None,
+            )
+            for i, s in enumerate(students or STUDENTS)
+        ]
+    )
     w.scores = pd.concat([w.scores, new], ignore_index=True)
 
 

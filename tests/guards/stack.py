@@ -51,9 +51,16 @@ class PrefectStack:
     def __init__(self, home: Path, prefect_home: Path, **env: str) -> None:
         port = free_port()
         self.api = f"http://127.0.0.1:{port}/api"
-        self.env = dict(os.environ, PREFECT_HOME=str(prefect_home), PREFECT_API_URL=self.api,
-                        PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false",
-                        PASSBACK_HOME=str(home), PREFECT_LOGGING_LEVEL="INFO", **env)
+        self.env = dict(
+            os.environ,
+            PREFECT_HOME=str(prefect_home),
+            PREFECT_API_URL=self.api,
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            PREFECT_UI_ENABLED="false",
+            PASSBACK_HOME=str(home),
+            PREFECT_LOGGING_LEVEL="INFO",
+            **env,
+        )
         self.env.pop("PASSBACK_STATE_URL", None)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs = prefect_home / "logs"
@@ -66,8 +73,11 @@ class PrefectStack:
 
     def _start(self, name: str, *args: str) -> None:
         out = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        self.procs.append(subprocess.Popen([sys.executable, "-m", "prefect", *args], cwd=ROOT, env=self.env,
-                                           stdout=out, stderr=subprocess.STDOUT))
+        self.procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "prefect", *args], cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        )
 
     def _healthy(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
@@ -127,8 +137,10 @@ class PrefectStack:
             if state.get("type") in types or state.get("type") in FINAL:
                 return state
             time.sleep(1)
-        raise AssertionError(f"flow run {flow_run_id} still {state.get('type')} after {timeout:.0f} s "
-                             f"(worker log: {self.logs / 'worker.log'})")
+        raise AssertionError(
+            f"flow run {flow_run_id} still {state.get('type')} after {timeout:.0f} s "
+            f"(worker log: {self.logs / 'worker.log'})"
+        )
 
     def inputs(self, flow_run_id: str) -> dict[str, Any]:
         """The flow run's inputs (the pause form's description and schema) by key."""

@@ -90,18 +90,36 @@ def wait_for(receiver: Receiver, district: str, timeout: float = 180) -> list[di
     return receiver.about(district)
 
 
-def test_install_then_a_revoked_district_and_a_held_one_each_send_one_message(stack: tuple[PrefectStack, Receiver]) -> None:
+def test_install_then_a_revoked_district_and_a_held_one_each_send_one_message(
+    stack: tuple[PrefectStack, Receiver],
+) -> None:
     prefect, receiver = stack
-    done = subprocess.run([sys.executable, "-m", "passback", "alerts", "install", "--webhook", receiver.url],
-                          capture_output=True, text=True, env=prefect.env, cwd=ROOT, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "passback", "alerts", "install", "--webhook", receiver.url],
+        capture_output=True,
+        text=True,
+        env=prefect.env,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "installed 2 alert automations" in done.stdout and WEBHOOK_SECRET not in done.stdout + done.stderr
-    again = subprocess.run([sys.executable, "-m", "passback", "alerts", "install", "--webhook", receiver.url],
-                           capture_output=True, text=True, env=prefect.env, cwd=ROOT, timeout=300, check=False)
+    again = subprocess.run(
+        [sys.executable, "-m", "passback", "alerts", "install", "--webhook", receiver.url],
+        capture_output=True,
+        text=True,
+        env=prefect.env,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
     assert again.returncode == 0, again.stderr  # replaces them: still one message per event below
     automations = prefect.post("/automations/filter", {}).json()
-    assert sorted(a["name"] for a in automations) == ["passback: district held for approval",
-                                                      "passback: district run failed"]
+    assert sorted(a["name"] for a in automations) == [
+        "passback: district held for approval",
+        "passback: district run failed",
+    ]
 
     failed = prefect.run_deployment("district-sync/district-sync", district_id="dRevoked")
     assert prefect.wait(failed, timeout=240)["type"] == "FAILED"

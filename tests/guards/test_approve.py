@@ -41,7 +41,10 @@ def test_approve_then_the_next_run_writes_exactly_the_approved_plan(sis: Sis, gw
 
     summary = night(gw)
     assert summary.status == "completed" and summary.guards == []
-    assert summary.writes == hold.writes == 41 and (summary.line_items["created"], summary.results["created"]) == (1, 40)
+    assert summary.writes == hold.writes == 41 and (summary.line_items["created"], summary.results["created"]) == (
+        1,
+        40,
+    )
     assert stored(sis) == (before[0] + 1, before[1] + 40)
     applied = store_holds.get_hold(engine(), hold.id)
     assert applied.status == "applied" and applied.applied_run_id == summary.run_id
@@ -87,7 +90,11 @@ def test_reject_writes_nothing_and_the_next_night_is_checked_again(sis: Sis, gw:
     ran = cli("reject", "d1", "--note", "wrong due date, teacher fixes it", "--by", "Dana")
     assert ran.code == 0 and "rejected the held plan of d1" in ran.out
     rejected = store_holds.get_hold(engine(), held["hold"]["id"])
-    assert (rejected.status, rejected.decided_by, rejected.note) == ("rejected", "Dana", "wrong due date, teacher fixes it")
+    assert (rejected.status, rejected.decided_by, rejected.note) == (
+        "rejected",
+        "Dana",
+        "wrong due date, teacher fixes it",
+    )
     again = night(gw)
     assert again.status == "held" and again.hold["id"] != held["hold"]["id"]
 

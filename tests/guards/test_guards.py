@@ -51,8 +51,10 @@ def test_new_zeros(sis: Sis, gw: World) -> None:
     ordinary_history(gw)
     for k in range(6):  # six new quizzes, each missing for 10 of 40 students: 60 auto-zeros, 25 % of each class
         add_assessment(gw, f"z-{k}", points_of=lambda i: 5.0)
-        gw.scores.loc[gw.scores["assessment_id"].eq(f"z-{k}") & gw.scores["student_id"].isin(STUDENTS[:10]),
-                      ["state", "points_earned"]] = ["not_submitted", None]
+        gw.scores.loc[
+            gw.scores["assessment_id"].eq(f"z-{k}") & gw.scores["student_id"].isin(STUDENTS[:10]),
+            ["state", "points_earned"],
+        ] = ["not_submitted", None]
     assert held_by(gw, sis) == {"new_zeros"}
 
 

@@ -105,7 +105,10 @@ def test_approved_in_the_form_the_run_writes_and_only_then(stack: tuple[PrefectS
     assert gradebook(sis, "dA") == (1, 1)
     summary = last_summary("dA")
     assert summary["status"] == "completed" and summary["writes"] == 2
-    assert summary["approvals"][0]["decided_by"] == "Tess" and summary["approvals"][0]["note"] == "checked with the teacher"
+    assert (
+        summary["approvals"][0]["decided_by"] == "Tess"
+        and summary["approvals"][0]["note"] == "checked with the teacher"
+    )
     assert store_holds.get_hold(engine(), hold.id).status == "applied"
     with Session(lock) as s:
         assert s.get(DistrictLock, "dA") is None  # released when the run ended
@@ -121,7 +124,11 @@ def test_rejected_in_the_form_the_run_ends_held(stack: tuple[PrefectStack, Sis])
     assert gradebook(sis, "dR") == (0, 0)
     summary = last_summary("dR")
     assert summary["status"] == "held" and summary["writes"] == 0
-    assert (summary["hold"]["status"], summary["hold"]["decided_by"], summary["hold"]["note"]) == ("rejected", "Tess", "wrong due date")
+    assert (summary["hold"]["status"], summary["hold"]["decided_by"], summary["hold"]["note"]) == (
+        "rejected",
+        "Tess",
+        "wrong due date",
+    )
 
 
 def test_no_answer_in_time_ends_held_and_passback_approve_still_works(stack: tuple[PrefectStack, Sis]) -> None:

@@ -41,8 +41,10 @@ def test_suite_json_validates_in_a_fresh_gx_context(name):
 def _outcomes():
     assessments = derived_frame([PASSING_ASSESSMENT, {**PASSING_ASSESSMENT, "title_length": 50}])
     scores = derived_frame([PASSING_SCORE, {**PASSING_SCORE, "excluded": True}, {**PASSING_SCORE, "state": None}])
-    return (validate_frame(assessments, "assessments", reason_order=ASSESSMENT_REASONS),
-            validate_frame(scores, "scores", reason_order=SCORE_REASONS))
+    return (
+        validate_frame(assessments, "assessments", reason_order=ASSESSMENT_REASONS),
+        validate_frame(scores, "scores", reason_order=SCORE_REASONS),
+    )
 
 
 def test_data_docs_are_built_for_the_run_and_readable_offline(tmp_path):
@@ -57,7 +59,7 @@ def test_data_docs_are_built_for_the_run_and_readable_offline(tmp_path):
     assert "assessments" in text and "scores" in text
     assert "title_too_long: 1" in text and "score_excluded: 1" in text  # row counts by reason
 
-    summary = text[text.index('id="passback-run-summary"'):]
+    summary = text[text.index('id="passback-run-summary"') :]
     links = re.findall(r'href="([^"]+\.html)"', summary.split("</table>")[0])
     assert len(links) >= 4
     for link in links:
@@ -84,7 +86,7 @@ def test_rebuilding_into_the_same_directory_shows_only_the_new_run(tmp_path):
     import datetime as dt
 
     assessments, _ = _outcomes()
-    first = dt.datetime(2026, 11, 17, 2, 0, tzinfo=dt.timezone.utc)
+    first = dt.datetime(2026, 11, 17, 2, 0, tzinfo=dt.UTC)
     build_data_docs([("nightly", assessments.validation_result)], tmp_path, run_time=first)
     index = build_data_docs([("nightly", assessments.validation_result)], tmp_path)
     pages = list((tmp_path / "validations").rglob("*.html"))
@@ -99,18 +101,22 @@ def test_rebuilds_reuse_compiled_templates_and_render_the_same_pages(tmp_path, m
 
     assessments, scores = _outcomes()
     results = [("d assessments", assessments.validation_result), ("d scores", scores.validation_result)]
-    at = dt.datetime(2026, 11, 17, 2, 0, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2026, 11, 17, 2, 0, tzinfo=dt.UTC)
     build_data_docs(results, tmp_path / "a", run_time=at)
     compiled = []
     original = jinja2.Environment.compile
-    monkeypatch.setattr(jinja2.Environment, "compile", lambda env, *a, **kw: compiled.append(a) or original(env, *a, **kw))
+    monkeypatch.setattr(
+        jinja2.Environment, "compile", lambda env, *a, **kw: compiled.append(a) or original(env, *a, **kw)
+    )
     build_data_docs(results, tmp_path / "b", run_time=at)
     assert compiled == []  # every GX view has its own Jinja environment; none compiled a template again
 
     def pages(root):
         # GX stamps render times and element uuids into pages: compare them without those
-        volatile = re.compile(r"\d{8}T\d{6}\.\d+Z|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|"
-                              r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}[^<\"]*")
+        volatile = re.compile(
+            r"\d{8}T\d{6}\.\d+Z|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|"
+            r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}[^<\"]*"
+        )
         return {p.relative_to(root): volatile.sub("", p.read_text()) for p in root.rglob("*.html")}
 
     assert pages(tmp_path / "a") == pages(tmp_path / "b")

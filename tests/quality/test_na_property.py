@@ -15,9 +15,13 @@ from tests.quality.helpers import PASSING_ASSESSMENT, PASSING_SCORE
 
 NA_VALUES = st.sampled_from([None, np.nan, pd.NA])
 ODD_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6) | st.sampled_from(
-    ["", " ", "\u0000", "e\u0301", "\U0001f600", "ÄCTIVE", "active ", "NaN", "None", "<NA>"])
+    ["", " ", "\u0000", "e\u0301", "\U0001f600", "ÄCTIVE", "active ", "NaN", "None", "<NA>"]
+)
 FLAG = st.booleans() | NA_VALUES
-DATE = st.dates(min_value=pd.Timestamp("2025-08-25").date(), max_value=pd.Timestamp("2025-09-20").date()).map(pd.Timestamp) | st.none()
+DATE = (
+    st.dates(min_value=pd.Timestamp("2025-08-25").date(), max_value=pd.Timestamp("2025-09-20").date()).map(pd.Timestamp)
+    | st.none()
+)
 NUMBER = st.sampled_from([10.0, 10.5, 0.0, -1.0, 1.0, 49.0, 50.0, np.inf, -np.inf, np.nan]) | st.none()
 
 
@@ -26,17 +30,34 @@ def text(*vocabulary: str):
 
 
 ASSESSMENT_COLUMNS = {
-    "is_duplicate": FLAG, "status": text("active", "deleted"), "scoring": text("points", "standards", "rubric"),
-    "points_possible": NUMBER, "points_is_whole": FLAG,
+    "is_duplicate": FLAG,
+    "status": text("active", "deleted"),
+    "scoring": text("points", "standards", "rubric"),
+    "points_possible": NUMBER,
+    "points_is_whole": FLAG,
     "title_length": st.integers(0, 60) | st.sampled_from([np.nan, np.inf, None]),
-    "include_in_final_grade": FLAG, "class_in_sis": FLAG, "assigner_in_sis": FLAG, "assigner_in_group": FLAG,
-    "assign_date": DATE, "due_date": DATE, "effective_date": DATE,
-    "assign_gp": text("gp-1", "gp-2"), "due_gp": text("gp-1", "gp-2"), "gp_open": FLAG,
-    "category_id": text("cat-1"), "category_active": FLAG, "has_sendable_score": FLAG,
+    "include_in_final_grade": FLAG,
+    "class_in_sis": FLAG,
+    "assigner_in_sis": FLAG,
+    "assigner_in_group": FLAG,
+    "assign_date": DATE,
+    "due_date": DATE,
+    "effective_date": DATE,
+    "assign_gp": text("gp-1", "gp-2"),
+    "due_gp": text("gp-1", "gp-2"),
+    "gp_open": FLAG,
+    "category_id": text("cat-1"),
+    "category_active": FLAG,
+    "has_sendable_score": FLAG,
 }
 SCORE_COLUMNS = {
-    "is_duplicate": FLAG, "assessment_known": FLAG, "excluded": FLAG, "student_in_sis": FLAG,
-    "state": text("graded", "turned_in", "not_submitted"), "past_due": FLAG, "points_valid": FLAG,
+    "is_duplicate": FLAG,
+    "assessment_known": FLAG,
+    "excluded": FLAG,
+    "student_in_sis": FLAG,
+    "state": text("graded", "turned_in", "not_submitted"),
+    "past_due": FLAG,
+    "points_valid": FLAG,
 }
 TEXT = {"status", "scoring", "assign_gp", "due_gp", "category_id", "state"}
 DATES = {"assign_date", "due_date", "effective_date"}
@@ -78,7 +99,9 @@ def _check(frame: pd.DataFrame, suite: str, order) -> None:
     pd.testing.assert_series_equal(reasons, per_row.reasons)
 
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 @SETTINGS

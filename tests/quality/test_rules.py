@@ -63,7 +63,9 @@ def _outcome(suite, base, changes, order):
     return validate_frame(frame, suite, reason_order=order)
 
 
-@pytest.mark.parametrize(("code", "changes"), ASSESSMENT_CASES, ids=[f"{c}-{i}" for i, (c, _) in enumerate(ASSESSMENT_CASES)])
+@pytest.mark.parametrize(
+    ("code", "changes"), ASSESSMENT_CASES, ids=[f"{c}-{i}" for i, (c, _) in enumerate(ASSESSMENT_CASES)]
+)
 def test_assessment_rule(code, changes):
     outcome = _outcome("assessments", PASSING_ASSESSMENT, changes, ASSESSMENT_REASONS)
     assert pd.isna(outcome.reasons["passes"])
@@ -80,35 +82,43 @@ def test_score_rule(code, changes):
     assert outcome.counts == {code: 1}
 
 
-@pytest.mark.parametrize(("changes"), [
-    {"title_length": 49},
-    {"title_length": 1},
-    {"points_possible": 1.0},
-    {"due_date": D("2025-09-10")},                                   # due == assign
-    {"assign_date": D("2025-09-01"), "due_date": D("2025-09-01")},    # assign == effective date
-    {"points_possible": 1e9},
-])
+@pytest.mark.parametrize(
+    ("changes"),
+    [
+        {"title_length": 49},
+        {"title_length": 1},
+        {"points_possible": 1.0},
+        {"due_date": D("2025-09-10")},  # due == assign
+        {"assign_date": D("2025-09-01"), "due_date": D("2025-09-01")},  # assign == effective date
+        {"points_possible": 1e9},
+    ],
+)
 def test_assessment_boundaries_pass(changes):
     outcome = _outcome("assessments", PASSING_ASSESSMENT, changes, ASSESSMENT_REASONS)
     assert outcome.reasons.isna().all(), outcome.reasons.to_dict()
 
 
-@pytest.mark.parametrize("changes", [
-    {"state": "not_submitted", "past_due": True, "points_valid": False},  # missing after the due date: a 0
-    {"state": "not_submitted", "past_due": True, "points_valid": True},
-    {"state": "graded", "past_due": False},                              # graded early
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"state": "not_submitted", "past_due": True, "points_valid": False},  # missing after the due date: a 0
+        {"state": "not_submitted", "past_due": True, "points_valid": True},
+        {"state": "graded", "past_due": False},  # graded early
+    ],
+)
 def test_score_cases_that_pass(changes):
     outcome = _outcome("scores", PASSING_SCORE, changes, SCORE_REASONS)
     assert outcome.reasons.isna().all(), outcome.reasons.to_dict()
 
 
 def test_row_breaking_several_rules_gets_the_earliest_reason():
-    frame = derived_frame([
-        {**PASSING_ASSESSMENT, "title_length": 80, "category_id": None, "status": "deleted"},
-        {**PASSING_ASSESSMENT, "title_length": 80, "include_in_final_grade": False, "has_sendable_score": False},
-        {**PASSING_ASSESSMENT, "gp_open": False, "due_gp": "gp-2", "due_date": D("2025-09-01")},
-    ])
+    frame = derived_frame(
+        [
+            {**PASSING_ASSESSMENT, "title_length": 80, "category_id": None, "status": "deleted"},
+            {**PASSING_ASSESSMENT, "title_length": 80, "include_in_final_grade": False, "has_sendable_score": False},
+            {**PASSING_ASSESSMENT, "gp_open": False, "due_gp": "gp-2", "due_date": D("2025-09-01")},
+        ]
+    )
     outcome = validate_frame(frame, "assessments", reason_order=ASSESSMENT_REASONS)
     assert outcome.reasons.tolist() == ["assessment_deleted", "title_too_long", "due_before_assign"]
 
@@ -140,14 +150,21 @@ def test_changing_a_threshold_in_the_json_changes_the_outcome(tmp_path):
 
 def test_reasons_align_with_the_frame_index_and_map_back_to_every_row():
     rng = np.random.default_rng(7)
-    patterns = [PASSING_SCORE, {**PASSING_SCORE, "excluded": True}, {**PASSING_SCORE, "state": None},
-                {**PASSING_SCORE, "state": "not_submitted", "past_due": False}]
+    patterns = [
+        PASSING_SCORE,
+        {**PASSING_SCORE, "excluded": True},
+        {**PASSING_SCORE, "state": None},
+        {**PASSING_SCORE, "state": "not_submitted", "past_due": False},
+    ]
     picks = rng.integers(0, len(patterns), 5000)
     index = pd.Index(rng.permutation(10_000)[:5000] * 3, name="row")
     frame = derived_frame([patterns[i] for i in picks], index=list(index))
     outcome = validate_frame(frame, "scores", reason_order=SCORE_REASONS)
-    expected = pd.Series(np.array([None, "score_excluded", "score_invalid", "not_yet_due"], dtype=object)[picks],
-                         index=frame.index, dtype="str")
+    expected = pd.Series(
+        np.array([None, "score_excluded", "score_invalid", "not_yet_due"], dtype=object)[picks],
+        index=frame.index,
+        dtype="str",
+    )
     assert outcome.combinations == 4
     assert outcome.reasons.index.equals(frame.index)
     assert str(outcome.reasons.dtype) == "str"
@@ -180,10 +197,13 @@ def test_an_expectation_on_a_renamed_column_errors(tmp_path):
     frame = derived_frame([PASSING_SCORE])
     frame["title_length"] = ["long"]
     data = json.loads((tmp_path / "scores.json").read_text())
-    data["expectations"].append({
-        "type": "expect_column_values_to_be_between", "kwargs": {"column": "title_length", "max_value": 3},
-        "meta": {"reason_code": "score_invalid", "severity": "error", "rule": "type clash"},
-    })
+    data["expectations"].append(
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "title_length", "max_value": 3},
+            "meta": {"reason_code": "score_invalid", "severity": "error", "rule": "type clash"},
+        }
+    )
     (tmp_path / "scores.json").write_text(json.dumps(data))
     with pytest.raises(RuleExecutionError, match="score_invalid"):
         validate_frame(frame, "scores", reason_order=SCORE_REASONS, directory=tmp_path)
@@ -191,8 +211,10 @@ def test_an_expectation_on_a_renamed_column_errors(tmp_path):
 
 def test_nested_exception_info_is_found():
     assert _raised_exception({"raised_exception": False, "exception_message": None}) is None
-    nested = {"MetricConfigurationID(a)": {"raised_exception": False},
-              "MetricConfigurationID(b)": {"raised_exception": True, "exception_message": "boom"}}
+    nested = {
+        "MetricConfigurationID(a)": {"raised_exception": False},
+        "MetricConfigurationID(b)": {"raised_exception": True, "exception_message": "boom"},
+    }
     assert _raised_exception(nested) == "boom"
     assert _raised_exception({"x": {"y": {"raised_exception": True, "exception_message": "deep"}}}) == "deep"
 
@@ -220,9 +242,15 @@ def test_other_dtypes_of_the_same_values_give_the_same_reasons():
 def test_suite_objects_not_loaded_by_load_suite_are_refused():
     import great_expectations as gx
 
-    suite = gx.ExpectationSuite(name="scores", expectations=[
-        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "excluded", "value_set": [False]},
-         "meta": {"reason_code": "score_excluded", "severity": "error", "rule": "x"}},
-    ])
+    suite = gx.ExpectationSuite(
+        name="scores",
+        expectations=[
+            {
+                "type": "expect_column_values_to_be_in_set",
+                "kwargs": {"column": "excluded", "value_set": [False]},
+                "meta": {"reason_code": "score_excluded", "severity": "error", "rule": "x"},
+            },
+        ],
+    )
     with pytest.raises(ValueError, match="load_suite"):
         validate_frame(derived_frame([PASSING_SCORE]), suite, reason_order=SCORE_REASONS)

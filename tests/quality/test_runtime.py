@@ -52,8 +52,11 @@ def test_memoized_configurations_give_the_same_validation_results(monkeypatch):
     from passback.quality import _gx
     from tests.quality.helpers import PASSING_ASSESSMENT
 
-    failing = [{**PASSING_ASSESSMENT, "title_length": 300}, {**PASSING_ASSESSMENT, "status": None},  # 3 reasons
-               {**PASSING_ASSESSMENT, "category_active": False}]
+    failing = [
+        {**PASSING_ASSESSMENT, "title_length": 300},
+        {**PASSING_ASSESSMENT, "status": None},  # 3 reasons
+        {**PASSING_ASSESSMENT, "category_active": False},
+    ]
     frame = derived_frame([PASSING_ASSESSMENT, *failing] * 3)
 
     def run():

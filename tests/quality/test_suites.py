@@ -51,12 +51,33 @@ def test_suite_covers_every_reason_code_in_order(name, codes):
 
 def test_suites_reference_exactly_the_design_columns():
     assert set(referenced_columns(load_suite("scores"))) == {
-        "is_duplicate", "assessment_known", "excluded", "student_in_sis", "state", "past_due", "points_valid",
+        "is_duplicate",
+        "assessment_known",
+        "excluded",
+        "student_in_sis",
+        "state",
+        "past_due",
+        "points_valid",
     }
     assert set(referenced_columns(load_suite("assessments"))) == {
-        "is_duplicate", "status", "scoring", "points_possible", "points_is_whole", "title_length",
-        "include_in_final_grade", "class_in_sis", "assigner_in_sis", "assigner_in_group", "assign_date",
-        "due_date", "effective_date", "assign_gp", "due_gp", "gp_open", "category_id", "category_active",
+        "is_duplicate",
+        "status",
+        "scoring",
+        "points_possible",
+        "points_is_whole",
+        "title_length",
+        "include_in_final_grade",
+        "class_in_sis",
+        "assigner_in_sis",
+        "assigner_in_group",
+        "assign_date",
+        "due_date",
+        "effective_date",
+        "assign_gp",
+        "due_gp",
+        "gp_open",
+        "category_id",
+        "category_active",
         "has_sendable_score",
     }
 
@@ -85,10 +106,14 @@ def _broken(tmp_path: Path, mutate) -> str:
 
 def test_unknown_expectation_type_is_not_dropped_silently(tmp_path):
     def mutate(data):
-        data["expectations"].append({
-            "type": "expect_column_values_to_be_passback_custom", "kwargs": {"column": "state"},
-            "meta": {"reason_code": "score_invalid", "severity": "error", "rule": "custom"},
-        })
+        data["expectations"].append(
+            {
+                "type": "expect_column_values_to_be_passback_custom",
+                "kwargs": {"column": "state"},
+                "meta": {"reason_code": "score_invalid", "severity": "error", "rule": "custom"},
+            }
+        )
+
     message = _broken(tmp_path, mutate)
     assert "expect_column_values_to_be_passback_custom" in message and "dropped" in message
 
@@ -108,10 +133,13 @@ def test_reason_code_of_the_other_suite_fails_loading(tmp_path):
     assert "title_too_long" in message
 
 
-@pytest.mark.parametrize(("severity", "code"), [("pending", "score_excluded"), ("error", "not_yet_due"), ("warn", "score_excluded")])
+@pytest.mark.parametrize(
+    ("severity", "code"), [("pending", "score_excluded"), ("error", "not_yet_due"), ("warn", "score_excluded")]
+)
 def test_severity_must_match_the_code(tmp_path, severity, code):
     def mutate(data):
         data["expectations"][0]["meta"].update(reason_code=code, severity=severity)
+
     assert "severity" in _broken(tmp_path, mutate)
 
 
@@ -126,10 +154,14 @@ def test_invalid_kwargs_fail_loading(tmp_path):
 
 def test_table_level_expectation_is_refused(tmp_path):
     def mutate(data):
-        data["expectations"].append({
-            "type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1},
-            "meta": {"reason_code": "score_invalid", "severity": "error", "rule": "rows"},
-        })
+        data["expectations"].append(
+            {
+                "type": "expect_table_row_count_to_be_between",
+                "kwargs": {"min_value": 1},
+                "meta": {"reason_code": "score_invalid", "severity": "error", "rule": "rows"},
+            }
+        )
+
     assert "row-level" in _broken(tmp_path, mutate)
 
 
@@ -137,6 +169,7 @@ def test_query_string_row_condition_is_refused(tmp_path):
     def mutate(data):
         kwargs = data["expectations"][1]["kwargs"]
         kwargs.update(row_condition='state == "graded"', condition_parser="pandas")
+
     assert "structured" in _broken(tmp_path, mutate)
 
 

@@ -21,20 +21,49 @@ from tests.factory import MAPPING, PERIODS, context, world
 
 IDS = [f"a-{i}" for i in range(6)]
 STUDENTS = ["u-s1", "u-s2", "u-s3", "u-blank", "u-zz"]
-ZONES = ["America/Chicago", "America/New_York", "Europe/London", "Australia/Lord_Howe", "Pacific/Chatham",
-         "America/St_Johns", "Asia/Kathmandu", "Pacific/Kiritimati", "Pacific/Pago_Pago", "UTC"]
+ZONES = [
+    "America/Chicago",
+    "America/New_York",
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+    "America/St_Johns",
+    "Asia/Kathmandu",
+    "Pacific/Kiritimati",
+    "Pacific/Pago_Pago",
+    "UTC",
+]
 # instants around the 2026-27 DST changes (US, EU, southern hemisphere) and the periods' edges
-DST_INSTANTS = [dt.datetime(2026, 11, 1, 7, 0), dt.datetime(2026, 10, 25, 1, 0), dt.datetime(2027, 3, 14, 8, 0),
-                dt.datetime(2027, 3, 28, 1, 0), dt.datetime(2027, 4, 4, 2, 0), dt.datetime(2026, 10, 4, 15, 0),
-                dt.datetime(2026, 10, 17, 5, 30), dt.datetime(2026, 12, 19, 5, 59)]
-PERIOD_BOUNDS = {p["sourced_id"]: (dt.date.fromisoformat(p["start_date"]), dt.date.fromisoformat(p["end_date"])) for p in PERIODS}
+DST_INSTANTS = [
+    dt.datetime(2026, 11, 1, 7, 0),
+    dt.datetime(2026, 10, 25, 1, 0),
+    dt.datetime(2027, 3, 14, 8, 0),
+    dt.datetime(2027, 3, 28, 1, 0),
+    dt.datetime(2027, 4, 4, 2, 0),
+    dt.datetime(2026, 10, 4, 15, 0),
+    dt.datetime(2026, 10, 17, 5, 30),
+    dt.datetime(2026, 12, 19, 5, 59),
+]
+PERIOD_BOUNDS = {
+    p["sourced_id"]: (dt.date.fromisoformat(p["start_date"]), dt.date.fromisoformat(p["end_date"])) for p in PERIODS
+}
 PERIOD_SIS = {"sky-c1"}
 
 
 def _users() -> pd.DataFrame:
     base = world().users
-    extra = pd.DataFrame([{"id": "u-blank", "district_id": "d1", "sis_id": "   ", "role": "student",
-                           "given_name": "B", "family_name": "Lank"}])
+    extra = pd.DataFrame(
+        [
+            {
+                "id": "u-blank",
+                "district_id": "d1",
+                "sis_id": "   ",
+                "role": "student",
+                "given_name": "B",
+                "family_name": "Lank",
+            }
+        ]
+    )
     return pd.concat([base, extra], ignore_index=True)
 
 
@@ -53,14 +82,35 @@ def sometimes(draw: Any, valid: Any, weird: st.SearchStrategy[Any]) -> Any:
 
 
 weird_titles = st.one_of(
-    st.sampled_from([None, "", "   ", "\t\n\u3000", "x" * 50, " " + "y" * 49 + " ", "z" * 10_000, "e\u0301" * 25,
-                     "\U0001F9EA" * 49, "\U0001F9EA" * 50, "Quiz \ufffd\ufffd", "NUL\x00inside"]),
-    st.text(max_size=70))
-weird_points = st.one_of(st.sampled_from([None, math.nan, math.inf, -math.inf, 0.0, -5.0, 10.5, 1e-9, 1e300, 2.0**53]),
-                         st.floats())
+    st.sampled_from(
+        [
+            None,
+            "",
+            "   ",
+            "\t\n\u3000",
+            "x" * 50,
+            " " + "y" * 49 + " ",
+            "z" * 10_000,
+            "e\u0301" * 25,
+            "\U0001f9ea" * 49,
+            "\U0001f9ea" * 50,
+            "Quiz \ufffd\ufffd",
+            "NUL\x00inside",
+        ]
+    ),
+    st.text(max_size=70),
+)
+weird_points = st.one_of(
+    st.sampled_from([None, math.nan, math.inf, -math.inf, 0.0, -5.0, 10.5, 1e-9, 1e300, 2.0**53]), st.floats()
+)
 any_day = st.dates(dt.date(2026, 1, 1), dt.date(2027, 12, 31)).map(pd.Timestamp)
-weird_days = st.one_of(st.none(), any_day, st.sampled_from([pd.Timestamp("2026-11-01"), pd.Timestamp("2027-03-14"),
-                                                          pd.Timestamp("2099-01-01"), pd.Timestamp("1970-01-01")]))
+weird_days = st.one_of(
+    st.none(),
+    any_day,
+    st.sampled_from(
+        [pd.Timestamp("2026-11-01"), pd.Timestamp("2027-03-14"), pd.Timestamp("2099-01-01"), pd.Timestamp("1970-01-01")]
+    ),
+)
 
 
 @st.composite
@@ -74,9 +124,14 @@ def assessment_rows(draw: Any) -> dict[str, Any]:
         "district_id": "d1",
         "class_id": sometimes(draw, "c-1", st.sampled_from([None, "c-2", "c-3", "c-zz"])),
         "assigned_by": sometimes(draw, "u-t1", st.sampled_from([None, "u-t2", "u-adm", "u-blank", "u-zz"])),
-        "title": sometimes(draw, draw(st.sampled_from(["Quiz 1", "Lab", "q" * 49, "  padded  ", "Ünïcödé ✓"])), weird_titles),
-        "assessment_type": sometimes(draw, draw(st.sampled_from(OTUS_TYPES)),
-                                     st.one_of(st.sampled_from([None, "", "quiz", "Essay"]), st.text(max_size=8))),
+        "title": sometimes(
+            draw, draw(st.sampled_from(["Quiz 1", "Lab", "q" * 49, "  padded  ", "Ünïcödé ✓"])), weird_titles
+        ),
+        "assessment_type": sometimes(
+            draw,
+            draw(st.sampled_from(OTUS_TYPES)),
+            st.one_of(st.sampled_from([None, "", "quiz", "Essay"]), st.text(max_size=8)),
+        ),
         "scoring": sometimes(draw, "points", st.sampled_from([None, "", "standards", "rubric", "Points"])),
         "points_possible": sometimes(draw, float(draw(st.integers(1, 200))), weird_points),
         "include_in_final_grade": sometimes(draw, True, st.sampled_from([False, None])),
@@ -93,8 +148,11 @@ def score_rows(draw: Any, ids: list[str]) -> dict[str, Any]:
         "assessment_id": sometimes(draw, draw(st.sampled_from(ids)), st.sampled_from([None, "a-zz", *IDS])),
         "student_id": sometimes(draw, draw(st.sampled_from(["u-s1", "u-s2"])), st.sampled_from(STUDENTS)),
         "points_earned": sometimes(draw, draw(st.floats(0, 120, allow_nan=False)), weird_points),
-        "state": sometimes(draw, draw(st.sampled_from(["graded", "graded", "not_submitted"])),
-                           st.sampled_from([None, "", "turned_in", "Graded", "not_submitted"])),
+        "state": sometimes(
+            draw,
+            draw(st.sampled_from(["graded", "graded", "not_submitted"])),
+            st.sampled_from([None, "", "turned_in", "Graded", "not_submitted"]),
+        ),
         "excluded": sometimes(draw, False, st.sampled_from([True, None])),
         "updated_at": draw(st.sampled_from([pd.Timestamp("2026-11-10 12:00"), pd.NaT])),
     }
@@ -111,18 +169,33 @@ def sources(draw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 @st.composite
 def contexts(draw: Any) -> tuple[Any, dt.datetime]:
     zone = draw(st.sampled_from(ZONES))
-    instant = draw(st.one_of(st.sampled_from(DST_INSTANTS).flatmap(
-        lambda t: st.integers(-180, 180).map(lambda m: t + dt.timedelta(minutes=m))),
-        st.datetimes(dt.datetime(2026, 8, 1), dt.datetime(2027, 6, 30))))
+    instant = draw(
+        st.one_of(
+            st.sampled_from(DST_INSTANTS).flatmap(
+                lambda t: st.integers(-180, 180).map(lambda m: t + dt.timedelta(minutes=m))
+            ),
+            st.datetimes(dt.datetime(2026, 8, 1), dt.datetime(2027, 6, 30)),
+        )
+    )
     utc_now = instant.replace(tzinfo=dt.UTC)
-    mapping = sometimes(draw, dict(MAPPING), st.one_of(
-        st.just({}), st.dictionaries(st.sampled_from(OTUS_TYPES),
-                                     st.sampled_from([*MAPPING.values(), "cat-inactive", "cat-zz"]), max_size=12)))
+    mapping = sometimes(
+        draw,
+        dict(MAPPING),
+        st.one_of(
+            st.just({}),
+            st.dictionaries(
+                st.sampled_from(OTUS_TYPES), st.sampled_from([*MAPPING.values(), "cat-inactive", "cat-zz"]), max_size=12
+            ),
+        ),
+    )
     ctx = context(
-        timezone=zone, now_local=local_now(zone, utc_now), mapping=mapping,
+        timezone=zone,
+        now_local=local_now(zone, utc_now),
+        mapping=mapping,
         effective_date=sometimes(draw, dt.date(2026, 8, 17), st.dates(dt.date(2026, 6, 1), dt.date(2027, 12, 31))),
-        closed_periods=sometimes(draw, frozenset({"gp-q1"}),
-                                 st.sets(st.sampled_from([p["sourced_id"] for p in PERIODS])).map(frozenset)),
+        closed_periods=sometimes(
+            draw, frozenset({"gp-q1"}), st.sets(st.sampled_from([p["sourced_id"] for p in PERIODS])).map(frozenset)
+        ),
         grace_hours=draw(st.sampled_from([0.0, 0.5, 6.0, 24.0, 1000.0])),
         grading_periods=grading_period_frame(PERIODS),
     )
@@ -153,8 +226,9 @@ def _text_or_none(value: Any) -> str | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
-def oracle(assessments: list[dict[str, Any]], scores: list[dict[str, Any]], group: list[str], ctx: Any,
-           utc_now: dt.datetime) -> tuple[list[str | None], list[str | None]]:
+def oracle(
+    assessments: list[dict[str, Any]], scores: list[dict[str, Any]], group: list[str], ctx: Any, utc_now: dt.datetime
+) -> tuple[list[str | None], list[str | None]]:
     class_sis, user_sis = _sis(CLASSES), _sis(USERS)
     now_local = utc_now.astimezone(ZoneInfo(ctx.timezone)).replace(tzinfo=None)
     seen: set[str] = set()
@@ -187,7 +261,10 @@ def oracle(assessments: list[dict[str, Any]], scores: list[dict[str, Any]], grou
             ("assigner_not_in_group", a["assigned_by"] not in group),
             ("missing_dates", not has_dates),
             ("due_before_assign", has_dates and due < assign),
-            ("before_effective_date", assign is not None and not pd.isna(assign) and assign.date() < ctx.effective_date),
+            (
+                "before_effective_date",
+                assign is not None and not pd.isna(assign) and assign.date() < ctx.effective_date,
+            ),
             ("outside_grading_periods", gp_a is None or gp_d is None),
             ("straddles_grading_periods", gp_a != gp_d),
             ("grading_period_closed", gp_a in ctx.closed_periods or gp_d in ctx.closed_periods),
@@ -204,8 +281,12 @@ def oracle(assessments: list[dict[str, Any]], scores: list[dict[str, Any]], grou
         seen_pairs.add(pair)
         parent = firsts.get(pair[0]) if pair[0] is not None else None
         due = assessments[parent]["due_date"] if parent is not None else None
-        past_due = (due is not None and not pd.isna(due)
-                    and pd.Timestamp(due) + pd.Timedelta(days=1) + pd.Timedelta(hours=ctx.grace_hours) <= pd.Timestamp(now_local))
+        past_due = (
+            due is not None
+            and not pd.isna(due)
+            and pd.Timestamp(due) + pd.Timedelta(days=1) + pd.Timedelta(hours=ctx.grace_hours)
+            <= pd.Timestamp(now_local)
+        )
         points = s["points_earned"]
         points_ok = points is not None and math.isfinite(points) and points >= 0
         state = s["state"]
@@ -221,8 +302,10 @@ def oracle(assessments: list[dict[str, Any]], scores: list[dict[str, Any]], grou
         own.append(next((code for code, broken in rules if broken), None))
 
     sendable = {_text_or_none(s["assessment_id"]) for s, r in zip(scores, own, strict=True) if r is None}
-    a_reasons = [r if r is not None else (None if _text_or_none(a["id"]) in sendable else "nothing_to_send")
-                 for a, r in zip(assessments, pre, strict=True)]
+    a_reasons = [
+        r if r is not None else (None if _text_or_none(a["id"]) in sendable else "nothing_to_send")
+        for a, r in zip(assessments, pre, strict=True)
+    ]
     s_reasons: list[str | None] = []
     for s, r in zip(scores, own, strict=True):
         parent = firsts.get(_text_or_none(s["assessment_id"]) or "")
@@ -266,10 +349,10 @@ RAW_SCHEMA = {  # the contract's tables and columns, without primary keys (dupli
     "otus_classes": "id VARCHAR, district_id VARCHAR, sis_id VARCHAR, title VARCHAR",
     "otus_enrollments": "class_id VARCHAR, user_id VARCHAR, role VARCHAR",
     "otus_assessments": "id VARCHAR, district_id VARCHAR, class_id VARCHAR, assigned_by VARCHAR, title VARCHAR, "
-                        "assessment_type VARCHAR, scoring VARCHAR, points_possible FLOAT, include_in_final_grade BOOLEAN, "
-                        "assign_date DATE, due_date DATE, status VARCHAR, updated_at DATETIME",
+    "assessment_type VARCHAR, scoring VARCHAR, points_possible FLOAT, include_in_final_grade BOOLEAN, "
+    "assign_date DATE, due_date DATE, status VARCHAR, updated_at DATETIME",
     "otus_scores": "assessment_id VARCHAR, student_id VARCHAR, points_earned FLOAT, state VARCHAR, excluded BOOLEAN, "
-                   "updated_at DATETIME",
+    "updated_at DATETIME",
     "otus_group_members": "district_id VARCHAR, user_id VARCHAR",
 }
 
@@ -302,8 +385,14 @@ def base_rows() -> dict[str, list[dict[str, Any]]]:
     w = world(group=["u-t1"])
 
     def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-        return [{k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
-                for r in frame.to_dict("records")]
+        return [
+            {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
+            for r in frame.to_dict("records")
+        ]
 
-    return {"otus_users": records(w.users), "otus_classes": records(w.classes),
-            "otus_enrollments": records(w.enrollments), "otus_group_members": records(w.group_members)}
+    return {
+        "otus_users": records(w.users),
+        "otus_classes": records(w.classes),
+        "otus_enrollments": records(w.enrollments),
+        "otus_group_members": records(w.group_members),
+    }

@@ -46,15 +46,22 @@ def big_world(assessments: list[dict[str, Any]], students: int) -> World:
 
 def quarter_assessments(prefix: str, n: int, *, assign: str, due: str) -> list[dict[str, Any]]:
     """n distinct eligible assessments (distinct titles: no look-alike duplicates in the SIS)."""
-    return [assessment(id=f"{prefix}-{i}", title=f"{prefix.upper()} quiz {i}", assign_date=pd.Timestamp(assign),
-                       due_date=pd.Timestamp(due)) for i in range(n)]
+    return [
+        assessment(
+            id=f"{prefix}-{i}",
+            title=f"{prefix.upper()} quiz {i}",
+            assign_date=pd.Timestamp(assign),
+            due_date=pd.Timestamp(due),
+        )
+        for i in range(n)
+    ]
 
 
-def Q2(prefix: str, n: int) -> list[dict[str, Any]]:  # noqa: N802 - the grading period's name
+def Q2(prefix: str, n: int) -> list[dict[str, Any]]:
     return quarter_assessments(prefix, n, assign="2026-11-02", due="2026-11-09")
 
 
-def Q3(prefix: str, n: int) -> list[dict[str, Any]]:  # noqa: N802
+def Q3(prefix: str, n: int) -> list[dict[str, Any]]:
     return quarter_assessments(prefix, n, assign="2027-01-05", due="2027-01-12")
 
 
@@ -87,8 +94,15 @@ class Watcher(threading.Thread):
     """Polls ``probe()`` and calls ``action()`` once, as soon as ``probe()`` is true (a background thread
     acting while a run is in progress).  ``fired_at``: the value of ``observe()`` just before the action."""
 
-    def __init__(self, probe: Callable[[], bool], action: Callable[[], None], *,
-                 observe: Callable[[], Any] = lambda: None, poll_s: float = 0.005, timeout_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        probe: Callable[[], bool],
+        action: Callable[[], None],
+        *,
+        observe: Callable[[], Any] = lambda: None,
+        poll_s: float = 0.005,
+        timeout_s: float = 120.0,
+    ) -> None:
         super().__init__(daemon=True, name="reliability-watcher")
         self.probe, self.action, self.observe = probe, action, observe
         self.poll_s, self.timeout_s = poll_s, timeout_s
@@ -147,20 +161,39 @@ def normalised_gradebook(state: dict[str, Any], tenant: str) -> tuple[list[tuple
     """A tenant's lineItems and results without its id prefixes, sourcedIds or timestamps: what a teacher sees."""
     titles = {li["sourcedId"]: li["title"] for li in state["lineItems"]}
     line_items = sorted(
-        (li["title"], li["assignDate"], li["dueDate"], _strip(li["class"]["sourcedId"], tenant),
-         li["category"]["sourcedId"], li["gradingPeriod"]["sourcedId"], float(li["resultValueMax"]), li["status"])
-        for li in state["lineItems"])
+        (
+            li["title"],
+            li["assignDate"],
+            li["dueDate"],
+            _strip(li["class"]["sourcedId"], tenant),
+            li["category"]["sourcedId"],
+            li["gradingPeriod"]["sourcedId"],
+            float(li["resultValueMax"]),
+            li["status"],
+        )
+        for li in state["lineItems"]
+    )
     results = sorted(
-        (titles.get(r["lineItem"]["sourcedId"], "?orphan"), _strip(r["student"]["sourcedId"], tenant), float(r["score"]),
-         str(r["scoreStatus"]).lower(), r.get("comment") or "")
-        for r in state["results"])
+        (
+            titles.get(r["lineItem"]["sourcedId"], "?orphan"),
+            _strip(r["student"]["sourcedId"], tenant),
+            float(r["score"]),
+            str(r["scoreStatus"]).lower(),
+            r.get("comment") or "",
+        )
+        for r in state["results"]
+    )
     return line_items, results
 
 
 def expected_ids(district_id: str, w: World) -> dict[str, set[str]]:
     """The lineItem and result sourcedIds a clean run writes for a world whose rows are all eligible."""
-    return {"lineItem": {line_item_id(district_id, a) for a in w.assessments["id"]},
-            "result": {result_id(district_id, a, s) for a, s in zip(w.scores["assessment_id"], w.scores["student_id"], strict=True)}}
+    return {
+        "lineItem": {line_item_id(district_id, a) for a in w.assessments["id"]},
+        "result": {
+            result_id(district_id, a, s) for a, s in zip(w.scores["assessment_id"], w.scores["student_id"], strict=True)
+        },
+    }
 
 
 def item_id_of_path(path: str) -> str:
@@ -180,16 +213,25 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 

@@ -39,8 +39,14 @@ BUSY = "is being synced by another run"  # the lock holder's words (store.locks.
 
 
 # -- worlds -----------------------------------------------------------------------------------
-def build_world(preset: str, *, seed: int = 7, today: dt.date | None = dt.date(2026, 11, 18), districts: int = 1,
-                prefix: str | None = None) -> Any:
+def build_world(
+    preset: str,
+    *,
+    seed: int = 7,
+    today: dt.date | None = dt.date(2026, 11, 18),
+    districts: int = 1,
+    prefix: str | None = None,
+) -> Any:
     """A generated world whose district ids are valid (lowercase) ids: ``demo``, ``s``, ``m``, ``s-2`` ..."""
     from passback.source.generate import generate
 
@@ -76,9 +82,18 @@ def register(world: Any, urls: str | dict[str, str], **overrides: Any) -> None:
 
     for seed in world.seeds:
         url = urls if isinstance(urls, str) else urls[seed.district_id]
-        register_one(seed.district_id, url, name=seed.name, client_id=seed.client_id,
-                     client_secret=seed.client_secret, timezone=seed.timezone, effective_date=seed.effective_date,
-                     mapping=seed.mapping, closed_periods=list(seed.closed_grading_period_ids), **overrides)
+        register_one(
+            seed.district_id,
+            url,
+            name=seed.name,
+            client_id=seed.client_id,
+            client_secret=seed.client_secret,
+            timezone=seed.timezone,
+            effective_date=seed.effective_date,
+            mapping=seed.mapping,
+            closed_periods=list(seed.closed_grading_period_ids),
+            **overrides,
+        )
 
 
 def reset_state(district_id: str, engine: Any | None = None) -> None:
@@ -87,9 +102,12 @@ def reset_state(district_id: str, engine: Any | None = None) -> None:
 
     engine = engine or state_engine()
     with engine.begin() as conn:
-        for sql in ("DELETE FROM ledger_entry WHERE district_id = :d", "DELETE FROM run WHERE district_id = :d",
-                    "DELETE FROM district_lock WHERE district_id = :d",
-                    "DELETE FROM closed_grading_period WHERE district_id = :d AND source = 'sis'"):
+        for sql in (
+            "DELETE FROM ledger_entry WHERE district_id = :d",
+            "DELETE FROM run WHERE district_id = :d",
+            "DELETE FROM district_lock WHERE district_id = :d",
+            "DELETE FROM closed_grading_period WHERE district_id = :d AND source = 'sis'",
+        ):
             conn.execute(text(sql), {"d": district_id})
 
 
@@ -137,26 +155,30 @@ def _sis_hashes(state: dict[str, Any], ledger_results: Any) -> tuple[dict[str, i
 
     from passback.domain.payloads import LINE_ITEM_HASHED, RESULT_HASHED, canonical_hash
 
-    li = pd.DataFrame({
-        "sourced_id": [o["sourcedId"] for o in state["lineItems"]],
-        "title": [o.get("title") for o in state["lineItems"]],
-        "assign_date": [str(o.get("assignDate"))[:10] for o in state["lineItems"]],
-        "due_date": [str(o.get("dueDate"))[:10] for o in state["lineItems"]],
-        "class_sis_id": [o["class"]["sourcedId"] for o in state["lineItems"]],
-        "category_id": [o["category"]["sourcedId"] for o in state["lineItems"]],
-        "grading_period_id": [(o.get("gradingPeriod") or {}).get("sourcedId") for o in state["lineItems"]],
-        "result_value_max": pd.array([float(o.get("resultValueMax")) for o in state["lineItems"]], dtype="float64"),
-    })
+    li = pd.DataFrame(
+        {
+            "sourced_id": [o["sourcedId"] for o in state["lineItems"]],
+            "title": [o.get("title") for o in state["lineItems"]],
+            "assign_date": [str(o.get("assignDate"))[:10] for o in state["lineItems"]],
+            "due_date": [str(o.get("dueDate"))[:10] for o in state["lineItems"]],
+            "class_sis_id": [o["class"]["sourcedId"] for o in state["lineItems"]],
+            "category_id": [o["category"]["sourcedId"] for o in state["lineItems"]],
+            "grading_period_id": [(o.get("gradingPeriod") or {}).get("sourcedId") for o in state["lineItems"]],
+            "result_value_max": pd.array([float(o.get("resultValueMax")) for o in state["lineItems"]], dtype="float64"),
+        }
+    )
     # a result's assessment id is not in the SIS object: take it from the ledger row of the same sourcedId
     assessment_of = dict(zip(ledger_results["sourced_id"], ledger_results["assessment_id"], strict=True))
-    res = pd.DataFrame({
-        "sourced_id": [o["sourcedId"] for o in state["results"]],
-        "assessment_id": [assessment_of.get(o["sourcedId"], "?") for o in state["results"]],
-        "student_sis_id": [o["student"]["sourcedId"] for o in state["results"]],
-        "score": pd.array([float(o.get("score", 0.0)) for o in state["results"]], dtype="float64"),
-        "score_status": [o.get("scoreStatus") for o in state["results"]],
-        "comment": [o.get("comment") or "" for o in state["results"]],
-    })
+    res = pd.DataFrame(
+        {
+            "sourced_id": [o["sourcedId"] for o in state["results"]],
+            "assessment_id": [assessment_of.get(o["sourcedId"], "?") for o in state["results"]],
+            "student_sis_id": [o["student"]["sourcedId"] for o in state["results"]],
+            "score": pd.array([float(o.get("score", 0.0)) for o in state["results"]], dtype="float64"),
+            "score_status": [o.get("scoreStatus") for o in state["results"]],
+            "comment": [o.get("comment") or "" for o in state["results"]],
+        }
+    )
     for frame in (li, res):
         for col in frame.columns:
             if frame[col].dtype != "float64":
@@ -180,21 +202,27 @@ def ledger_problems(district_id: str, state: dict[str, Any], engine: Any | None 
     problems: list[str] = []
     for kind, ledger, sis_hash in (("lineItem", li, li_h), ("result", res, res_h)):
         acked = ledger[ledger["status"] == "acked"]
-        want_ids = [line_item_id(district_id, a) if kind == "lineItem" else result_id(district_id, a, s)
-                    for a, s in zip(acked["assessment_id"], acked["student_id"], strict=True)]
+        want_ids = [
+            line_item_id(district_id, a) if kind == "lineItem" else result_id(district_id, a, s)
+            for a, s in zip(acked["assessment_id"], acked["student_id"], strict=True)
+        ]
         wrong_id = int((acked["sourced_id"] != want_ids).sum())
         if wrong_id:
             problems.append(f"{wrong_id} acked {kind} ledger rows carry a sourcedId not derived from their key")
         in_sis = acked["sourced_id"].isin(list(sis_hash))
         if not in_sis.all():
-            problems.append(f"{int((~in_sis).sum())} acked {kind} ledger rows are not in the SIS, e.g. "
-                            f"{acked.loc[~in_sis, 'sourced_id'].head(3).tolist()}")
+            problems.append(
+                f"{int((~in_sis).sum())} acked {kind} ledger rows are not in the SIS, e.g. "
+                f"{acked.loc[~in_sis, 'sourced_id'].head(3).tolist()}"
+            )
         both = acked[in_sis]
-        bad_hash = [sid for sid, h in zip(both["sourced_id"], both["payload_hash"], strict=True)
-                    if sis_hash[sid] != int(h)]
+        bad_hash = [
+            sid for sid, h in zip(both["sourced_id"], both["payload_hash"], strict=True) if sis_hash[sid] != int(h)
+        ]
         if bad_hash:
-            problems.append(f"{len(bad_hash)} acked {kind} ledger rows hash another payload than the SIS holds, "
-                            f"e.g. {bad_hash[:3]}")
+            problems.append(
+                f"{len(bad_hash)} acked {kind} ledger rows hash another payload than the SIS holds, e.g. {bad_hash[:3]}"
+            )
         orphans = set(sis_hash) - set(acked["sourced_id"])
         if orphans:
             problems.append(f"{len(orphans)} SIS {kind}s have no acked ledger row, e.g. {sorted(orphans)[:3]}")
@@ -208,19 +236,36 @@ def ledger_snapshot(district_id: str, engine: Any | None = None) -> dict[tuple[s
     engine = engine or state_engine()
     out = {}
     for kind in ("lineItem", "result"):
-        frame = read_ledger(engine, district_id, kind, columns=["assessment_id", "student_id", "sourced_id",
-                                                                 "payload_hash", "status"])
+        frame = read_ledger(
+            engine, district_id, kind, columns=["assessment_id", "student_id", "sourced_id", "payload_hash", "status"]
+        )
         for a, s, sid, h, st in frame.itertuples(index=False):
             out[(kind, a, s)] = (sid, int(h), st)
     return out
 
 
 # -- the sync subprocess ----------------------------------------------------------------------
-def sync_command(district_id: str, utc_now: dt.datetime, *, lock_wait_s: float = 0.0,
-                 start_file: Path | None = None, kill_in_ledger_tx: int | None = None,
-                 ledger_log: Path | None = None) -> list[str]:
-    cmd = [sys.executable, "-m", "tests.reliability._world", "sync", "--district", district_id,
-           "--utc-now", utc_now.isoformat(), "--lock-wait", str(lock_wait_s)]
+def sync_command(
+    district_id: str,
+    utc_now: dt.datetime,
+    *,
+    lock_wait_s: float = 0.0,
+    start_file: Path | None = None,
+    kill_in_ledger_tx: int | None = None,
+    ledger_log: Path | None = None,
+) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.reliability._world",
+        "sync",
+        "--district",
+        district_id,
+        "--utc-now",
+        utc_now.isoformat(),
+        "--lock-wait",
+        str(lock_wait_s),
+    ]
     if start_file is not None:
         cmd += ["--start-file", str(start_file)]
     if kill_in_ledger_tx is not None:
@@ -253,8 +298,16 @@ def finish(proc: subprocess.Popen[str], timeout: float = 600) -> tuple[int, dict
     return rc, (json.loads(lines[-1]) if lines else None), stderr[-3000:]
 
 
-def kill_at(proc: subprocess.Popen[str], sis: Sis, tenant: str, *, writes: int | None = None,
-            after_s: float | None = None, poll_s: float = 0.005, give_up_s: float = 600) -> dict[str, Any]:
+def kill_at(
+    proc: subprocess.Popen[str],
+    sis: Sis,
+    tenant: str,
+    *,
+    writes: int | None = None,
+    after_s: float | None = None,
+    poll_s: float = 0.005,
+    give_up_s: float = 600,
+) -> dict[str, Any]:
     """SIGKILL the process once the simulator has stored ``writes`` writes of the tenant (or after
     ``after_s`` seconds).  Returns whether it was killed (it may finish first) and when."""
     started = time.monotonic()
@@ -271,8 +324,12 @@ def kill_at(proc: subprocess.Popen[str], sis: Sis, tenant: str, *, writes: int |
         return {"killed": False, "at_s": time.monotonic() - started, "writes_seen": seen}
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    return {"killed": True, "at_s": round(time.monotonic() - started, 3), "writes_seen": seen,
-            "returncode": proc.returncode}
+    return {
+        "killed": True,
+        "at_s": round(time.monotonic() - started, 3),
+        "writes_seen": seen,
+        "returncode": proc.returncode,
+    }
 
 
 def _install_ledger_kill(kill_at_tx: int | None, log_path: Path | None) -> None:
@@ -307,6 +364,7 @@ def _install_ledger_kill(kill_at_tx: int | None, log_path: Path | None) -> None:
                 def _die(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
                     if state["armed"] and statement.lstrip().upper().startswith(kill_on):
                         os.kill(os.getpid(), signal.SIGKILL)
+
         return original(engine, district_id, entries, run_id, **kw)
 
     store_ledger.record_acks = record_acks  # type: ignore[assignment]
@@ -323,8 +381,18 @@ def _main_sync(args: argparse.Namespace) -> int:
     started = time.time()
     summary = run_inprocess(args.district, dt.datetime.fromisoformat(args.utc_now), lock_wait_s=args.lock_wait)
     if summary.status == "failed" and summary.run_id is None and BUSY in (summary.error or ""):
-        print(json.dumps({"district": args.district, "status": "busy", "error": summary.error, "started": started,
-                          "ended": time.time()}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "district": args.district,
+                    "status": "busy",
+                    "error": summary.error,
+                    "started": started,
+                    "ended": time.time(),
+                }
+            ),
+            flush=True,
+        )
         return EXIT_BUSY
     data = summary.as_json()
     data.update(started=started, ended=time.time())
@@ -374,9 +442,16 @@ class Bed:
 
 
 @contextlib.contextmanager
-def testbed(home: Path, preset: str = "demo", *, seed: int = 7, today: dt.date | None = dt.date(2026, 11, 18),
-            faults: Any = None, register_overrides: dict[str, Any] | None = None, sim_db: str = "simulator.db",
-            ) -> Iterator[Bed]:
+def testbed(
+    home: Path,
+    preset: str = "demo",
+    *,
+    seed: int = 7,
+    today: dt.date | None = dt.date(2026, 11, 18),
+    faults: Any = None,
+    register_overrides: dict[str, Any] | None = None,
+    sim_db: str = "simulator.db",
+) -> Iterator[Bed]:
     """Generate and write a world, start the simulator in its own process (a file DB, so the
     gradebook outlives any client), register the world's districts against it."""
     from passback.simulator.server import SimulatorProcess
@@ -385,13 +460,22 @@ def testbed(home: Path, preset: str = "demo", *, seed: int = 7, today: dt.date |
     scenario_path = write_sources(world, home)
     with SimulatorProcess(scenario_path, db_path=str(home / sim_db), faults=faults, port=0) as sim:
         register(world, sim.url, **(register_overrides or {}))
-        yield Bed(world=world, scenario_path=scenario_path, sis=Sis(sim.url), sim=sim,
-                  utc_now=utc_now_for(world.seeds[0]))
+        yield Bed(
+            world=world, scenario_path=scenario_path, sis=Sis(sim.url), sim=sim, utc_now=utc_now_for(world.seeds[0])
+        )
 
 
 # -- one crash trial (scenario 1, also used by the state DB test and the bench) ------------------
-def crash_trial(bed: Bed, reference: dict[tuple[str, str], str], clean_writes: int, *, kill_writes: int | None,
-                kill_after_s: float | None, workdir: Path, name: str) -> dict[str, Any]:
+def crash_trial(
+    bed: Bed,
+    reference: dict[tuple[str, str], str],
+    clean_writes: int,
+    *,
+    kill_writes: int | None,
+    kill_after_s: float | None,
+    workdir: Path,
+    name: str,
+) -> dict[str, Any]:
     """Fresh gradebook and ledger -> sync in a subprocess -> SIGKILL -> rerun -> compare."""
     d = bed.district_id
     bed.clean_reset()
@@ -404,9 +488,15 @@ def crash_trial(bed: Bed, reference: dict[tuple[str, str], str], clean_writes: i
     total = bed.sis.stored_writes(d)
     state = bed.sis.state(d)
     return {
-        "kill": kill, "returncode": rc, "stderr": err[-300:], "writes_before_kill": first,
-        "ledger_rows_after_kill": ledger_rows, "rerun_status": rerun.status, "rerun_error": rerun.error,
-        "rerun_writes": rerun.writes, "resent": total - clean_writes,
+        "kill": kill,
+        "returncode": rc,
+        "stderr": err[-300:],
+        "writes_before_kill": first,
+        "ledger_rows_after_kill": ledger_rows,
+        "rerun_status": rerun.status,
+        "rerun_error": rerun.error,
+        "rerun_writes": rerun.writes,
+        "resent": total - clean_writes,
         "gradebook_diff": diff_gradebooks(gradebook(state), reference),
         "duplicate_line_items": state["duplicate_line_items"],
         "ledger_problems": ledger_problems(d, state),
@@ -418,8 +508,9 @@ STORM = dict(error_rate=0.10, throttle_rate=0.05, hang_rate=0.02, hang_s=2.0, dr
 STORM_CLIENT_TIMEOUT_S = 1.0
 
 
-def storm_run(bed: Bed, *, phase: str, token_lifetime_s: float, seed: int, max_runs: int = 3,
-              storm: dict[str, Any] | None = None) -> dict[str, Any]:
+def storm_run(
+    bed: Bed, *, phase: str, token_lifetime_s: float, seed: int, max_runs: int = 3, storm: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Reset, turn the storm on, sync until completed (at most ``max_runs`` runs), turn it off, collect."""
     d = bed.district_id
     bed.clean_reset()
@@ -432,20 +523,33 @@ def storm_run(bed: Bed, *, phase: str, token_lifetime_s: float, seed: int, max_r
     try:
         for _ in range(max_runs):
             summary = run_inprocess(d, bed.utc_now)
-            runs.append({"status": summary.status, "writes": summary.writes, "error": summary.error,
-                         "seconds": round(summary.seconds, 1)})
+            runs.append(
+                {
+                    "status": summary.status,
+                    "writes": summary.writes,
+                    "error": summary.error,
+                    "seconds": round(summary.seconds, 1),
+                }
+            )
             if summary.status == "completed":
                 break
     finally:
         update_district(state_engine(), d, request_timeout_s=30.0)
     seconds = time.monotonic() - started
     stats = bed.sis.tenant_stats(d)
-    bed.sis.faults(error_rate=0.0, throttle_rate=0.0, hang_rate=0.0, drop_rate=0.0, rate_limit_per_s=None,
-                   token_lifetime_s=None)
+    bed.sis.faults(
+        error_rate=0.0, throttle_rate=0.0, hang_rate=0.0, drop_rate=0.0, rate_limit_per_s=None, token_lifetime_s=None
+    )
     state = bed.sis.state(d)
-    return {"runs": runs, "seconds": round(seconds, 1), "stats": stats, "puts": bed.sis.puts_by_status(d),
-            "gradebook": gradebook(state), "duplicate_line_items": state["duplicate_line_items"],
-            "ledger_problems": ledger_problems(d, state)}
+    return {
+        "runs": runs,
+        "seconds": round(seconds, 1),
+        "stats": stats,
+        "puts": bed.sis.puts_by_status(d),
+        "gradebook": gradebook(state),
+        "duplicate_line_items": state["duplicate_line_items"],
+        "ledger_problems": ledger_problems(d, state),
+    }
 
 
 # -- scenario 6: two runs at once ---------------------------------------------------------------
@@ -458,8 +562,10 @@ def overlap_run(bed: Bed, workdir: Path, lock_wait_s: float, name: str = "") -> 
     bed.clean_reset()
     tag = f"{name}{lock_wait_s:g}"
     start = workdir / f"go-{tag}"
-    procs = [spawn(sync_command(d, bed.utc_now, lock_wait_s=lock_wait_s, start_file=start), workdir / f"p{i}-{tag}")
-             for i in range(2)]
+    procs = [
+        spawn(sync_command(d, bed.utc_now, lock_wait_s=lock_wait_s, start_file=start), workdir / f"p{i}-{tag}")
+        for i in range(2)
+    ]
     deadline = time.monotonic() + 300
     while len(list(workdir.glob(f"{start.name}.ready.*"))) < 2 and time.monotonic() < deadline:
         if any(p.poll() is not None for p in procs):
@@ -467,8 +573,12 @@ def overlap_run(bed: Bed, workdir: Path, lock_wait_s: float, name: str = "") -> 
         time.sleep(0.02)
     start.touch()  # both have imported everything: release them together
     outcomes = sorted((finish(p) for p in procs), key=lambda o: -(o[1] or {}).get("writes", 0))
-    return {"outcomes": outcomes, "puts": bed.sis.puts_by_status(d), "gradebook": bed.snapshot(),
-            "history": store_runs.recent_runs(state_engine(), d, 10)}
+    return {
+        "outcomes": outcomes,
+        "puts": bed.sis.puts_by_status(d),
+        "gradebook": bed.snapshot(),
+        "history": store_runs.recent_runs(state_engine(), d, 10),
+    }
 
 
 # -- scenario 8: killed inside a ledger transaction ---------------------------------------------
@@ -481,8 +591,9 @@ def logged_batches(path: Path) -> dict[int, set[tuple[str, str, str]]]:
     return out
 
 
-def ledger_tx_trial(bed: Bed, reference: dict[tuple[str, str], str], clean_writes: int, kill_at_tx: int,
-                    workdir: Path, name: str) -> dict[str, Any]:
+def ledger_tx_trial(
+    bed: Bed, reference: dict[tuple[str, str], str], clean_writes: int, kill_at_tx: int, workdir: Path, name: str
+) -> dict[str, Any]:
     """Fresh gradebook and ledger -> a sync that SIGKILLs itself inside its k-th ledger transaction
     (after the INSERT, before COMMIT) -> what the DB holds -> rerun -> compare."""
     from sqlalchemy import text
@@ -506,14 +617,25 @@ def ledger_tx_trial(bed: Bed, reference: dict[tuple[str, str], str], clean_write
     committed = set().union(*(batches[i] for i in range(1, kill_at_tx) if i in batches))
     torn = batches.get(kill_at_tx, set())
     return {
-        "returncode": rc, "stdout_json": out, "stderr": err[-300:], "batches_logged": sorted(batches),
-        "ledger_equals_committed_batches": set(ledger) == committed, "ledger_rows": len(ledger),
-        "committed_rows": len(committed), "torn_batch_rows": len(torn), "torn_rows_in_ledger": len(set(ledger) & torn),
-        "written_before_kill": written_before_kill, "killed_run_status": killed[0].status if killed else None,
-        "lock_left": bool(lock), "rerun_status": rerun.status, "rerun_error": rerun.error, "rerun_writes": rerun.writes,
+        "returncode": rc,
+        "stdout_json": out,
+        "stderr": err[-300:],
+        "batches_logged": sorted(batches),
+        "ledger_equals_committed_batches": set(ledger) == committed,
+        "ledger_rows": len(ledger),
+        "committed_rows": len(committed),
+        "torn_batch_rows": len(torn),
+        "torn_rows_in_ledger": len(set(ledger) & torn),
+        "written_before_kill": written_before_kill,
+        "killed_run_status": killed[0].status if killed else None,
+        "lock_left": bool(lock),
+        "rerun_status": rerun.status,
+        "rerun_error": rerun.error,
+        "rerun_writes": rerun.writes,
         "resent": bed.sis.stored_writes(d) - clean_writes,
         "gradebook_diff": diff_gradebooks(gradebook(state), reference),
-        "duplicate_line_items": state["duplicate_line_items"], "ledger_problems": ledger_problems(d, state),
+        "duplicate_line_items": state["duplicate_line_items"],
+        "ledger_problems": ledger_problems(d, state),
     }
 
 
@@ -534,18 +656,26 @@ def isolation_leaks(sis: Sis, own: Any, other: Any) -> list[str]:
     # a token request answered by an injected fault never reached the handler that reads the client id
     clients = {r["client_id"] for r in token_rows if not (r["client_id"] is None and r["fault"] in ("error", "drop"))}
     if clients != {own.client_id}:
-        problems.append(f"token requests presented client ids {clients} "
-                        f"(own: {own.client_id}, other: {other.client_id})")
-    foreign = [r for r in api_rows if r["client_id"] != own.client_id or r["token_tenant"] != own.district_id
-               or r["token_tenant_matches"] is not True]
+        problems.append(
+            f"token requests presented client ids {clients} (own: {own.client_id}, other: {other.client_id})"
+        )
+    foreign = [
+        r
+        for r in api_rows
+        if r["client_id"] != own.client_id
+        or r["token_tenant"] != own.district_id
+        or r["token_tenant_matches"] is not True
+    ]
     if foreign:
-        problems.append(f"{len(foreign)} API requests without this host's token for {own.district_id}, "
-                        f"e.g. {foreign[:2]}")
+        problems.append(
+            f"{len(foreign)} API requests without this host's token for {own.district_id}, e.g. {foreign[:2]}"
+        )
     own_ids = {sid for sid, _h, _s in ledger_snapshot(own.district_id).values()}
     put_ids = {r["path"].rsplit("/", 1)[1] for r in api_rows if r["method"] == "PUT"}
     if not put_ids or put_ids - own_ids:
-        problems.append(f"{len(put_ids - own_ids)} of {len(put_ids)} PUTs are of objects that are not "
-                        f"{own.district_id}'s")
+        problems.append(
+            f"{len(put_ids - own_ids)} of {len(put_ids)} PUTs are of objects that are not {own.district_id}'s"
+        )
     return problems
 
 
@@ -555,8 +685,14 @@ def isolation_run(world: Any, sis_by_district: dict[str, Sis]) -> dict[str, Any]
     from passback.sync.district import RunOptions, sync_district
 
     async def all_districts() -> list[Any]:
-        return list(await asyncio.gather(*(
-            sync_district(s.district_id, RunOptions(utc_now=utc_now_for(s), build_docs=False)) for s in world.seeds)))
+        return list(
+            await asyncio.gather(
+                *(
+                    sync_district(s.district_id, RunOptions(utc_now=utc_now_for(s), build_docs=False))
+                    for s in world.seeds
+                )
+            )
+        )
 
     summaries = asyncio.run(all_districts())
     out: dict[str, Any] = {"summaries": [s.as_json() for s in summaries], "hosts": {}}

@@ -68,7 +68,7 @@ def assert_report_with_one_error(code: int, lines: list[str], *needles: str, fix
     for needle in needles:
         assert needle.lower() in failed[0].lower(), f"{needle!r} not in {failed[0]!r}"
     if fix:
-        after = lines[lines.index(failed[0]) + 1:]
+        after = lines[lines.index(failed[0]) + 1 :]
         assert after and after[0].lstrip().startswith("→") and fix.lower() in after[0].lower(), lines
     return failed[0]
 
@@ -85,9 +85,26 @@ BAD_ARGS = [
     (["district", "set", "d1", "--effective-date", "2026-13-45"], ["2026-13-45", "YYYY-MM-DD"]),
     (["district", "set", "d1", "--effective-date", "next tuesday"], ["next tuesday", "YYYY-MM-DD"]),
     (["backfill", "d1", "--effective-date", "2026/09/01"], ["2026/09/01", "YYYY-MM-DD"]),
-    (["district", "add", "d9", "--name", "D9", "--base-url", "http://127.0.0.1:9/x", "--token-url",
-      "http://127.0.0.1:9/t", "--client-id", "c", "--client-secret", "s", "--effective-date", "31/08/2026"],
-     ["31/08/2026", "YYYY-MM-DD"]),
+    (
+        [
+            "district",
+            "add",
+            "d9",
+            "--name",
+            "D9",
+            "--base-url",
+            "http://127.0.0.1:9/x",
+            "--token-url",
+            "http://127.0.0.1:9/t",
+            "--client-id",
+            "c",
+            "--client-secret",
+            "s",
+            "--effective-date",
+            "31/08/2026",
+        ],
+        ["31/08/2026", "YYYY-MM-DD"],
+    ),
     (["district", "set", "d1", "--timezone", "Mars/Olympus_Mons"], ["Mars/Olympus_Mons", "IANA"]),
     (["district", "set", "d1", "--base-url", "ftp://sis.example"], ["ftp://sis.example", "http"]),
     (["mapping", "set", "d1", "Essay=cat-quiz"], ["'Essay' is not an Otus assessment type", "Quiz"]),
@@ -106,7 +123,9 @@ def test_bad_cli_input_is_one_line_and_changes_nothing(registered, argv: list[st
 
 
 def _point_at(base: str) -> None:
-    store.update_district(state_engine(), "d1", base_url=f"{base}/d1/ims/oneroster/v1p1", token_url=f"{base}/d1/oauth/token")
+    store.update_district(
+        state_engine(), "d1", base_url=f"{base}/d1/ims/oneroster/v1p1", token_url=f"{base}/d1/oauth/token"
+    )
 
 
 @pytest.mark.parametrize("where", ["closed port", "https to a plain-HTTP port", "self-signed certificate"])
@@ -148,8 +167,9 @@ def cli_process(*args: str, **env: str) -> tuple[int, list[str], str]:
 
     environ = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), **env}
     environ.pop("PREFECT_LOGGING_LEVEL", None)  # the CLI's own default, as for a person at a terminal
-    done = subprocess.run([sys.executable, "-m", "passback", *args], capture_output=True, text=True, env=environ,
-                          timeout=240, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "passback", *args], capture_output=True, text=True, env=environ, timeout=240, check=False
+    )
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     return done.returncode, lines, done.stdout
 
@@ -159,7 +179,9 @@ def cli_process(*args: str, **env: str) -> tuple[int, list[str], str]:
 def test_sync_against_an_unreachable_or_untrusted_sis(prefect_api, registered, tmp_path, where: str) -> None:
     """The summary table, then ONE line with the district's error and what to check; exit status 1."""
     with contextlib.ExitStack() as stack:
-        base = f"http://127.0.0.1:{closed_port()}" if where == "closed port" else stack.enter_context(tls_server(tmp_path))
+        base = (
+            f"http://127.0.0.1:{closed_port()}" if where == "closed port" else stack.enter_context(tls_server(tmp_path))
+        )
         _point_at(base)
         url = get_settings().state_db_url
         before = dump_tables(url)

@@ -34,34 +34,62 @@ N_DUP_SCORES = 3000
 
 def extreme_rows() -> tuple[dict[str, list[dict[str, Any]]], dict[str, str | None]]:
     """A raw source (no primary keys) full of edge cases; returns it and each assessment's expected reason."""
+
     def a(aid: Any, **kw: Any) -> dict[str, Any]:
-        row = {"id": aid, "district_id": "d1", "class_id": "c-1", "assigned_by": "u-t1", "title": f"Quiz {aid}",
-               "assessment_type": "Quiz", "scoring": "points", "points_possible": 10, "include_in_final_grade": 1,
-               "assign_date": "2026-11-02", "due_date": "2026-11-09", "status": "active",
-               "updated_at": "2026-11-10 12:00:00"}
+        row = {
+            "id": aid,
+            "district_id": "d1",
+            "class_id": "c-1",
+            "assigned_by": "u-t1",
+            "title": f"Quiz {aid}",
+            "assessment_type": "Quiz",
+            "scoring": "points",
+            "points_possible": 10,
+            "include_in_final_grade": 1,
+            "assign_date": "2026-11-02",
+            "due_date": "2026-11-09",
+            "status": "active",
+            "updated_at": "2026-11-10 12:00:00",
+        }
         row.update(kw)
         return row
 
     def s(aid: Any, sid: Any = "u-s1", **kw: Any) -> dict[str, Any]:
-        row = {"assessment_id": aid, "student_id": sid, "points_earned": 8.5, "state": "graded", "excluded": 0,
-               "updated_at": "2026-11-10T12:00:00"}
+        row = {
+            "assessment_id": aid,
+            "student_id": sid,
+            "points_earned": 8.5,
+            "state": "graded",
+            "excluded": 0,
+            "updated_at": "2026-11-10T12:00:00",
+        }
         row.update(kw)
         return row
 
     expected: dict[str, str | None] = {
-        "a-ok": None, "a-dup": None, "a-10k": "title_too_long", "a-49": None, "a-50": "title_too_long",
-        "a-pad": None, "a-bytes": None, "a-badclass": "class_not_in_sis", "a-future": None, "a-dst": None,
-        "a-textpoints": None, "a-tenpoints": "points_not_whole", "a-due-today": "nothing_to_send",
+        "a-ok": None,
+        "a-dup": None,
+        "a-10k": "title_too_long",
+        "a-49": None,
+        "a-50": "title_too_long",
+        "a-pad": None,
+        "a-bytes": None,
+        "a-badclass": "class_not_in_sis",
+        "a-future": None,
+        "a-dst": None,
+        "a-textpoints": None,
+        "a-tenpoints": "points_not_whole",
+        "a-due-today": "nothing_to_send",
         "a-blob-title": None,
     }
     assessments = [
         a("a-ok"),
         *[a("a-dup", title="Duplicated quiz") for _ in range(N_DUP_ASSESSMENTS)],
         a("a-10k", title="t" * 10_000),
-        a("a-49", title="\U0001F9EA" * 49),                     # 49 characters (196 bytes): fits
-        a("a-50", title="e\u0301" * 25),                         # 50 code points: too long
-        a("a-pad", title="   " + "p" * 49 + "\t "),             # 49 once stripped
-        a("a-bytes", title=b"Quiz \xff\xfe bytes"),             # not UTF-8: read with U+FFFD
+        a("a-49", title="\U0001f9ea" * 49),  # 49 characters (196 bytes): fits
+        a("a-50", title="e\u0301" * 25),  # 50 code points: too long
+        a("a-pad", title="   " + "p" * 49 + "\t "),  # 49 once stripped
+        a("a-bytes", title=b"Quiz \xff\xfe bytes"),  # not UTF-8: read with U+FFFD
         a("a-badclass", class_id=b"c-\xff1"),
         a("a-future", assign_date="2027-01-05", due_date="2027-01-12", title="Future quiz"),
         a("a-dst", assign_date="2026-10-19", due_date="2026-11-01T01:30:00-05:00", title="DST quiz"),
@@ -71,16 +99,25 @@ def extreme_rows() -> tuple[dict[str, list[dict[str, Any]]], dict[str, str | Non
         a("a-blob-title", title=Blob(b"Blob title")),
     ]
     scores = [
-        s("a-ok"), s("a-ok", "u-s2", points_earned="9.5"),
-        *[s("a-ok", points_earned=7.0) for _ in range(N_DUP_SCORES)],   # duplicates of (a-ok, u-s1)
-        s("a-ok", b"u-\xffs2"),                                           # student id not UTF-8: not in the SIS
-        s("a-dup"), s("a-10k"), s("a-49"), s("a-50"), s("a-pad"), s("a-bytes"), s("a-badclass"),
-        s("a-future"), s("a-dst", state="not_submitted", points_earned=None),  # past due: 0 is sent
-        s("a-dst", "u-s2", points_earned="NaN"),                              # score_invalid
-        s("a-textpoints"), s("a-tenpoints"),
-        s("a-due-today", state="not_submitted", points_earned=None),         # not yet due
-        s("a-blob-title", points_earned=b"\xff"),                             # score_invalid ...
-        s("a-blob-title", "u-s2", points_earned=Blob(b"6")),                 # ... but this one passes
+        s("a-ok"),
+        s("a-ok", "u-s2", points_earned="9.5"),
+        *[s("a-ok", points_earned=7.0) for _ in range(N_DUP_SCORES)],  # duplicates of (a-ok, u-s1)
+        s("a-ok", b"u-\xffs2"),  # student id not UTF-8: not in the SIS
+        s("a-dup"),
+        s("a-10k"),
+        s("a-49"),
+        s("a-50"),
+        s("a-pad"),
+        s("a-bytes"),
+        s("a-badclass"),
+        s("a-future"),
+        s("a-dst", state="not_submitted", points_earned=None),  # past due: 0 is sent
+        s("a-dst", "u-s2", points_earned="NaN"),  # score_invalid
+        s("a-textpoints"),
+        s("a-tenpoints"),
+        s("a-due-today", state="not_submitted", points_earned=None),  # not yet due
+        s("a-blob-title", points_earned=b"\xff"),  # score_invalid ...
+        s("a-blob-title", "u-s2", points_earned=Blob(b"6")),  # ... but this one passes
     ]
     return {**base_rows(), "otus_assessments": assessments, "otus_scores": scores}, expected
 
@@ -142,7 +179,7 @@ def test_extreme_rows_reach_the_sis_only_as_valid_items(extreme) -> None:
     eligible = sorted(aid for aid, reason in expected.items() if reason is None)
     assert state["counts"]["lineItems"] == len(eligible) == summary.line_items["created"]
     by_title = {li["title"] for li in state["lineItems"]}
-    assert "Quiz \ufffd\ufffd bytes" in by_title and "\U0001F9EA" * 49 in by_title and "p" * 49 in by_title
+    assert "Quiz \ufffd\ufffd bytes" in by_title and "\U0001f9ea" * 49 in by_title and "p" * 49 in by_title
     assert "Blob title" in by_title
     zero = [r for r in state["results"] if float(r["score"]) == 0.0]
     assert len(zero) == 1 and "Missing" in (zero[0].get("comment") or "")  # the DST quiz, not submitted, past due
@@ -174,7 +211,9 @@ def test_extreme_configuration_writes_nothing_invalid(extreme) -> None:
     store.update_district(engine, "d1", effective_date=dt.date(2027, 6, 1))  # after every assign date
     future = run_sync()
     assert future.status == "completed" and future.writes == 0
-    assert future.reasons["before_effective_date"] == sum(r is None or r == "nothing_to_send" for r in expected.values())
+    assert future.reasons["before_effective_date"] == sum(
+        r is None or r == "nothing_to_send" for r in expected.values()
+    )
     assert sim.state("d1")["counts"] == {"lineItems": 0, "results": 0}
 
     store.update_district(engine, "d1", effective_date=dt.date(2026, 8, 17), timezone="Pacific/Kiritimati")

@@ -25,14 +25,34 @@ from tests.reliability._bad_input import (
     write_raw_source,
 )
 
-raw_text = st.one_of(st.text(max_size=30), st.binary(max_size=12), st.sampled_from(
-    [None, b"Quiz \xff\xfe\x80", Blob(b"\x00\x01blob"), 7, 2.5, "z" * 10_000, "\U0001F9EA" * 49]))
-raw_number = st.sampled_from([None, 10, 10.0, "10", " 10 ", "ten", "inf", "-inf", "NaN", "", b"\xff", 10.5, -3, "1e3",
-                              Blob(b"10")])
+raw_text = st.one_of(
+    st.text(max_size=30),
+    st.binary(max_size=12),
+    st.sampled_from([None, b"Quiz \xff\xfe\x80", Blob(b"\x00\x01blob"), 7, 2.5, "z" * 10_000, "\U0001f9ea" * 49]),
+)
+raw_number = st.sampled_from(
+    [None, 10, 10.0, "10", " 10 ", "ten", "inf", "-inf", "NaN", "", b"\xff", 10.5, -3, "1e3", Blob(b"10")]
+)
 raw_flag = st.sampled_from([None, 1, 0, "1", "yes", "no", "TRUE", "t", "maybe", 2, b"\x80", ""])
-raw_date = st.sampled_from([None, "2026-11-02", "2026-11-09", "2026-11-02 00:00:00", "2026-11-09T23:30:00-06:00",
-                            "2026-11-01T01:30:00-05:00", "2027-01-05", "2026-02-30", "11/02/2026", "", "0001-01-01",
-                            "9999-12-31", 20261102, b"\xff\xfe", "2026-11-02\x00junk"])
+raw_date = st.sampled_from(
+    [
+        None,
+        "2026-11-02",
+        "2026-11-09",
+        "2026-11-02 00:00:00",
+        "2026-11-09T23:30:00-06:00",
+        "2026-11-01T01:30:00-05:00",
+        "2027-01-05",
+        "2026-02-30",
+        "11/02/2026",
+        "",
+        "0001-01-01",
+        "9999-12-31",
+        20261102,
+        b"\xff\xfe",
+        "2026-11-02\x00junk",
+    ]
+)
 raw_state = st.sampled_from([None, "graded", "turned_in", "not_submitted", "GRADED", b"grad\xffed", 3, ""])
 
 
@@ -59,16 +79,22 @@ RAW_SCORE = {
 
 
 @st.composite
-def raw_rows(draw: Any, columns: dict[str, tuple[Any, st.SearchStrategy[Any]]], **fixed: st.SearchStrategy[Any]) -> dict[str, Any]:
+def raw_rows(
+    draw: Any, columns: dict[str, tuple[Any, st.SearchStrategy[Any]]], **fixed: st.SearchStrategy[Any]
+) -> dict[str, Any]:
     row = {name: draw(strategy) for name, strategy in fixed.items()}
     row.update({name: sometimes(draw, valid, weird) for name, (valid, weird) in columns.items()})
     return row
 
 
-raw_assessment = raw_rows(RAW_ASSESSMENT, id=st.one_of(st.sampled_from(["a-1", "a-2", "a-3"]),
-                                                      st.sampled_from([b"a-\xff", 7, ""])), district_id=st.just("d1"))
-raw_score = raw_rows(RAW_SCORE, assessment_id=st.one_of(st.sampled_from(["a-1", "a-2", "a-3"]),
-                                                        st.sampled_from([b"a-\xff", "a-zz"])))
+raw_assessment = raw_rows(
+    RAW_ASSESSMENT,
+    id=st.one_of(st.sampled_from(["a-1", "a-2", "a-3"]), st.sampled_from([b"a-\xff", 7, ""])),
+    district_id=st.just("d1"),
+)
+raw_score = raw_rows(
+    RAW_SCORE, assessment_id=st.one_of(st.sampled_from(["a-1", "a-2", "a-3"]), st.sampled_from([b"a-\xff", "a-zz"]))
+)
 
 
 def test_a_raw_source_with_junk_values_reads_and_classifies_every_row(tmp_path: Path) -> None:
@@ -78,15 +104,20 @@ def test_a_raw_source_with_junk_values_reads_and_classifies_every_row(tmp_path: 
     seen: Counter[str] = Counter()
 
     @settings(max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @example(assessments=[{"id": "a-1", "district_id": "d1", **{k: v for k, (v, _) in RAW_ASSESSMENT.items()}}],
-             scores=[{"assessment_id": "a-1", **{k: v for k, (v, _) in RAW_SCORE.items()}}], ctx_now=PLAIN_CONTEXT)
+    @example(
+        assessments=[{"id": "a-1", "district_id": "d1", **{k: v for k, (v, _) in RAW_ASSESSMENT.items()}}],
+        scores=[{"assessment_id": "a-1", **{k: v for k, (v, _) in RAW_SCORE.items()}}],
+        ctx_now=PLAIN_CONTEXT,
+    )
     @given(st.lists(raw_assessment, min_size=1, max_size=8), st.lists(raw_score, max_size=15), contexts())
     def check(assessments: list[dict[str, Any]], scores: list[dict[str, Any]], ctx_now: Any) -> None:
         ctx, _ = ctx_now
         write_raw_source(path, {**base_rows(), "otus_assessments": assessments, "otus_scores": scores})
         with sqlite3.connect(path) as conn:
-            n_scores = conn.execute("SELECT COUNT(*) FROM otus_scores WHERE assessment_id IN "
-                                    "(SELECT id FROM otus_assessments WHERE district_id = 'd1')").fetchone()[0]
+            n_scores = conn.execute(
+                "SELECT COUNT(*) FROM otus_scores WHERE assessment_id IN "
+                "(SELECT id FROM otus_assessments WHERE district_id = 'd1')"
+            ).fetchone()[0]
         source = read_district(f"sqlite:///{path}", "d1")
         assert len(source.assessments) == len(assessments) and len(source.scores) == n_scores
         for column in ("title", "id", "class_id", "status"):  # text comes out as text (U+FFFD for bad bytes)

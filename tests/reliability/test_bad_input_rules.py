@@ -30,19 +30,36 @@ def test_every_row_gets_exactly_the_first_reason_that_applies_and_only_valid_pay
     seen: Counter[str] = Counter()
 
     @settings(max_examples=35, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @example(source=([assessment(id="a-0"), assessment(id="a-1", title="Lab", assessment_type="Lab")],
-                     [score(assessment_id="a-0"), score(assessment_id="a-1", student_id="u-s2", state="not_submitted",
-                                                       points_earned=None)]),
-             group=["u-t1"], ctx_now=PLAIN_CONTEXT)
-    @given(sources(), st.lists(st.sampled_from(["u-t1", "u-t2", "u-adm", "u-zz"]), unique=True).map(
-               lambda g: g if len(g) != 1 else ["u-t1", *g]), contexts())
+    @example(
+        source=(
+            [assessment(id="a-0"), assessment(id="a-1", title="Lab", assessment_type="Lab")],
+            [
+                score(assessment_id="a-0"),
+                score(assessment_id="a-1", student_id="u-s2", state="not_submitted", points_earned=None),
+            ],
+        ),
+        group=["u-t1"],
+        ctx_now=PLAIN_CONTEXT,
+    )
+    @given(
+        sources(),
+        st.lists(st.sampled_from(["u-t1", "u-t2", "u-adm", "u-zz"]), unique=True).map(
+            lambda g: g if len(g) != 1 else ["u-t1", *g]
+        ),
+        contexts(),
+    )
     def check(source: Any, group: list[str], ctx_now: Any) -> None:
         (assessments, scores), (ctx, utc_now) = source, ctx_now
-        w = World(users=USERS, classes=CLASSES, enrollments=world().enrollments,
-                  assessments=pd.DataFrame(assessments),
-                  scores=pd.DataFrame(scores, columns=["assessment_id", "student_id", "points_earned", "state",
-                                                       "excluded", "updated_at"]),
-                  group_members=pd.DataFrame({"district_id": "d1", "user_id": pd.Series(group, dtype="str")}))
+        w = World(
+            users=USERS,
+            classes=CLASSES,
+            enrollments=world().enrollments,
+            assessments=pd.DataFrame(assessments),
+            scores=pd.DataFrame(
+                scores, columns=["assessment_id", "student_id", "points_earned", "state", "excluded", "updated_at"]
+            ),
+            group_members=pd.DataFrame({"district_id": "d1", "user_id": pd.Series(group, dtype="str")}),
+        )
         ev = evaluate(w, ctx)
         # exactly one outcome per row: the frames keep every row, each with one known reason or none
         assert len(ev.assessments) == len(assessments) and len(ev.scores) == len(scores)

@@ -45,8 +45,17 @@ def test_sigkill_at_random_moments_then_rerun_converges(home: Path, tmp_path: Pa
         trials = []
         for i in range(3):  # one kill point in each third of the run
             lo, hi = i * clean_writes // 3, (i + 1) * clean_writes // 3 - BATCH
-            trials.append(W.crash_trial(bed, reference, clean_writes, kill_writes=rng.randint(max(lo, 1), hi),
-                                        kill_after_s=None, workdir=tmp_path, name=f"trial{i}"))
+            trials.append(
+                W.crash_trial(
+                    bed,
+                    reference,
+                    clean_writes,
+                    kill_writes=rng.randint(max(lo, 1), hi),
+                    kill_after_s=None,
+                    workdir=tmp_path,
+                    name=f"trial{i}",
+                )
+            )
 
     keys = ("kill", "writes_before_kill", "ledger_rows_after_kill", "rerun_writes", "resent")
     print([{k: t[k] for k in keys} for t in trials])

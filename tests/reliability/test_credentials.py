@@ -74,9 +74,11 @@ def test_revoked_credentials_fail_their_districts_then_rotation_completes_them(p
     total = {t: len(worlds[t].assessments) + len(worlds[t].scores) for t in TENANTS}
 
     sim.revoke("d2", client_id_of("d2"))  # before the run
-    watcher = Watcher(probe=lambda: ok_count(sim.puts("d3", "result")) >= REVOKE_AFTER,
-                      action=lambda: sim.revoke("d3", client_id_of("d3")),
-                      observe=lambda: ok_count(sim.puts("d3", "result")))
+    watcher = Watcher(
+        probe=lambda: ok_count(sim.puts("d3", "result")) >= REVOKE_AFTER,
+        action=lambda: sim.revoke("d3", client_id_of("d3")),
+        observe=lambda: ok_count(sim.puts("d3", "result")),
+    )
     watcher.start()
     try:
         state, by_id = nightly_run()
@@ -121,7 +123,8 @@ def test_revoked_credentials_fail_their_districts_then_rotation_completes_them(p
     unrecorded = len(in_sis - acked)
     assert unrecorded <= CONCURRENCY, (
         f"{unrecorded} of d3's {len(in_sis)} writes acknowledged by the SIS before the credentials failure are "
-        f"missing from the ledger (the next run re-sends them, overwriting any SIS-side edit)")
+        f"missing from the ledger (the next run re-sends them, overwriting any SIS-side edit)"
+    )
     assert not (ledger["status"] == "rejected").any()  # a credentials failure is not the items' fault
     put_ok_first = ok_count(d3_puts["lineItem"]) + ok_count(d3_puts["result"])
 

@@ -70,11 +70,21 @@ def test_kill_9_of_the_cli_takes_its_temporary_prefect_server_with_it(home: Path
     prefect_home = tmp_path / "prefect-home"
     with running_sis(small_world()) as sis:
         register("d1", sis.url)
-        env = {**os.environ, **WIDE, "PREFECT_HOME": str(prefect_home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-               "PASSBACK_HOME": str(home)}
+        env = {
+            **os.environ,
+            **WIDE,
+            "PREFECT_HOME": str(prefect_home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PASSBACK_HOME": str(home),
+        }
         env.pop("PREFECT_API_URL", None)
-        cli = subprocess.Popen([sys.executable, "-m", "passback", "sync", "--json"], cwd=REPO, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "passback", "sync", "--json"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         family: list[int] = []
         try:
             server_pid, port = wait_for_server(cli)

@@ -52,8 +52,17 @@ def test_eight_processes_on_a_fresh_home_and_state_db_all_succeed(state_url: str
     env = {**os.environ, "PASSBACK_HOME": str(home), "PASSBACK_STATE_URL": state_url}
     env.pop("PASSBACK_SECRET_KEY", None)
     ready = [tmp_path / f"ready-{n}" for n in range(PROCESSES)]
-    procs = [subprocess.Popen([sys.executable, "-c", REGISTER, str(go), str(ready[n]), str(n)], cwd=REPO, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(PROCESSES)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", REGISTER, str(go), str(ready[n]), str(n)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(PROCESSES)
+    ]
     deadline = time.monotonic() + 300
     while not all(r.exists() for r in ready) and time.monotonic() < deadline:
         time.sleep(0.05)

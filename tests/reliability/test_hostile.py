@@ -62,9 +62,20 @@ CONCURRENCY = 4
 DEADLINE_S = 2.0  # the district's request timeout while a body drips: each request ends by then
 OVERSIZE_MB = 400
 RSS_GROWTH_MB = 150  # the oversized run's RSS may grow this much (the size limit is 32 MB; unbounded: 2 × 400 MB)
-OFF = dict(html_write_rate=0.0, foreign_json_rate=0.0, redirect_rate=0.0, phantom_write_rate=0.0, html_token=False,
-           echo_credentials=False, drip_rate=0.0, oversize_rate=0.0, endless_next_links=False,
-           lying_total_count=False, control_chars=False, seed=None)
+OFF = dict(
+    html_write_rate=0.0,
+    foreign_json_rate=0.0,
+    redirect_rate=0.0,
+    phantom_write_rate=0.0,
+    html_token=False,
+    echo_credentials=False,
+    drip_rate=0.0,
+    oversize_rate=0.0,
+    endless_next_links=False,
+    lying_total_count=False,
+    control_chars=False,
+    seed=None,
+)
 
 
 @dataclass
@@ -161,8 +172,13 @@ def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
             assert clean.status == "completed" and clean.writes == len(w.assessments) + len(w.scores), clean.error
             state = sis.state(D)
             assert W.ledger_problems(D, state) == []
-            bed = Bed(home, sis, scenario_path, W.gradebook(state),
-                      needles=[f.encode() for f in secret_forms(secret_of(D), client_id_of(D))])
+            bed = Bed(
+                home,
+                sis,
+                scenario_path,
+                W.gradebook(state),
+                needles=[f.encode() for f in secret_forms(secret_of(D), client_id_of(D))],
+            )
             yield bed
         forget_engines()
         reset_settings()
@@ -172,41 +188,70 @@ def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
 class Case:
     name: str
     faults: dict[str, Any]
-    said: tuple[str, ...]             # in the district's error
-    max_s: float = 30.0               # the run's bound
-    use_grade: bool = False           # the SIS refuses every result (a systemic rejection)
-    timeout_s: float | None = None    # the district's request timeout for this run
-    child: bool = False               # run it in a child process that measures its RSS growth
+    said: tuple[str, ...]  # in the district's error
+    max_s: float = 30.0  # the run's bound
+    use_grade: bool = False  # the SIS refuses every result (a systemic rejection)
+    timeout_s: float | None = None  # the district's request timeout for this run
+    child: bool = False  # run it in a child process that measures its RSS growth
 
 
 CASES = [
-    Case("html-writes", dict(html_write_rate=0.1, seed=3),
-         ("district d1 stopped", "an HTML page: a login page or a proxy", "passback district show d1")),
-    Case("foreign-json-writes", dict(foreign_json_rate=0.1, seed=3),
-         ("district d1 stopped", "JSON that is not a OneRoster", "nothing was recorded")),
-    Case("redirected-writes", dict(redirect_rate=0.05, seed=3),
-         ("district d1 was redirected (HTTP 307)", LOGIN_HOST, "--base-url")),
-    Case("phantom-writes", dict(phantom_write_rate=1.0),
-         ("district d1: the SIS acknowledged lineItem", "reading it back", "does not hold what it acknowledges")),
-    Case("html-token", dict(html_token=True),
-         ("token endpoint", "district d1", "HTML page", "passback district show d1", "--token-url")),
-    Case("endless-next-links", dict(endless_next_links=True),
-         ("district d1", "page budget", "paging does not end")),
-    Case("lying-total-count", dict(lying_total_count=True),
-         ("district d1", "lying X-Total-Count", "paging does not end")),
-    Case("dripping-body", dict(drip_rate=1.0, drip_interval_s=0.5),
-         ("district d1", f"{DEADLINE_S:g} s deadline", "--timeout"), max_s=2 * DEADLINE_S, timeout_s=DEADLINE_S),
-    Case("oversized-body", dict(oversize_rate=1.0, oversize_mb=OVERSIZE_MB),
-         ("district d1", "larger than the 32 MB limit", "stopped reading"), child=True),
-    Case("control-characters", dict(control_chars=True),
-         ("district d1", "Use Grade When Posting", "\\x1b[2J"), use_grade=True),
+    Case(
+        "html-writes",
+        dict(html_write_rate=0.1, seed=3),
+        ("district d1 stopped", "an HTML page: a login page or a proxy", "passback district show d1"),
+    ),
+    Case(
+        "foreign-json-writes",
+        dict(foreign_json_rate=0.1, seed=3),
+        ("district d1 stopped", "JSON that is not a OneRoster", "nothing was recorded"),
+    ),
+    Case(
+        "redirected-writes",
+        dict(redirect_rate=0.05, seed=3),
+        ("district d1 was redirected (HTTP 307)", LOGIN_HOST, "--base-url"),
+    ),
+    Case(
+        "phantom-writes",
+        dict(phantom_write_rate=1.0),
+        ("district d1: the SIS acknowledged lineItem", "reading it back", "does not hold what it acknowledges"),
+    ),
+    Case(
+        "html-token",
+        dict(html_token=True),
+        ("token endpoint", "district d1", "HTML page", "passback district show d1", "--token-url"),
+    ),
+    Case("endless-next-links", dict(endless_next_links=True), ("district d1", "page budget", "paging does not end")),
+    Case(
+        "lying-total-count", dict(lying_total_count=True), ("district d1", "lying X-Total-Count", "paging does not end")
+    ),
+    Case(
+        "dripping-body",
+        dict(drip_rate=1.0, drip_interval_s=0.5),
+        ("district d1", f"{DEADLINE_S:g} s deadline", "--timeout"),
+        max_s=2 * DEADLINE_S,
+        timeout_s=DEADLINE_S,
+    ),
+    Case(
+        "oversized-body",
+        dict(oversize_rate=1.0, oversize_mb=OVERSIZE_MB),
+        ("district d1", "larger than the 32 MB limit", "stopped reading"),
+        child=True,
+    ),
+    Case(
+        "control-characters",
+        dict(control_chars=True),
+        ("district d1", "Use Grade When Posting", "\\x1b[2J"),
+        use_grade=True,
+    ),
 ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_a_hostile_sis_costs_no_grade_no_secret_and_not_the_night(bed: Bed, case: Case, caplog: pytest.LogCaptureFixture,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_hostile_sis_costs_no_grade_no_secret_and_not_the_night(
+    bed: Bed, case: Case, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
     bed.reset()
     if case.timeout_s is not None:
         store.update_district(state_engine(), D, request_timeout_s=case.timeout_s)
@@ -241,8 +286,14 @@ def test_a_hostile_sis_costs_no_grade_no_secret_and_not_the_night(bed: Bed, case
     assert all(status == "acked" for _, _, status in ledger)  # no hostile answer (nor a systemic refusal) is a verdict
     unrecorded = {sid for _, sid in stored} - acked
     assert len(unrecorded) <= CONCURRENCY, unrecorded  # at most the writes in flight when the district stopped
-    if case.name in ("phantom-writes", "html-token", "endless-next-links", "lying-total-count", "dripping-body",
-                     "oversized-body"):
+    if case.name in (
+        "phantom-writes",
+        "html-token",
+        "endless-next-links",
+        "lying-total-count",
+        "dripping-body",
+        "oversized-body",
+    ):
         assert not acked and not stored  # stopped before anything was recorded (or even written)
 
     # the secret is nowhere
@@ -270,15 +321,22 @@ def test_a_token_endpoint_echoing_the_credentials_leaks_them_nowhere(bed: Bed, t
     bed.reset()
     bed.sis.faults(echo_credentials=True)
     prefect_home = tmp_path / "prefect-home"
-    env = {**os.environ, "PASSBACK_LOG_LEVEL": "DEBUG", "PREFECT_LOGGING_LEVEL": "DEBUG",
-           "PREFECT_LOGGING_ROOT_LEVEL": "DEBUG", "PREFECT_LOGGING_EXTRA_LOGGERS": "passback,httpx,httpcore",
-           "PREFECT_HOME": str(prefect_home)}
+    env = {
+        **os.environ,
+        "PASSBACK_LOG_LEVEL": "DEBUG",
+        "PREFECT_LOGGING_LEVEL": "DEBUG",
+        "PREFECT_LOGGING_ROOT_LEVEL": "DEBUG",
+        "PREFECT_LOGGING_EXTRA_LOGGERS": "passback,httpx,httpcore",
+        "PREFECT_HOME": str(prefect_home),
+    }
     env.pop("PREFECT_API_URL", None)  # the CLI's own ephemeral API: its DB is under PREFECT_HOME
     try:
-        synced = subprocess.run([sys.executable, "-m", "passback", "sync", "--json"], capture_output=True, env=env,
-                                timeout=300, check=False)
-        doctor = subprocess.run([sys.executable, "-m", "passback", "doctor", D], capture_output=True, env=env,
-                                timeout=120, check=False)
+        synced = subprocess.run(
+            [sys.executable, "-m", "passback", "sync", "--json"], capture_output=True, env=env, timeout=300, check=False
+        )
+        doctor = subprocess.run(
+            [sys.executable, "-m", "passback", "doctor", D], capture_output=True, env=env, timeout=120, check=False
+        )
         echoed = [r for r in bed.sis.requests(D) if r["path"].endswith("/oauth/token")]
     finally:
         bed.sis.faults(**OFF)
@@ -290,8 +348,12 @@ def test_a_token_endpoint_echoing_the_credentials_leaks_them_nowhere(bed: Bed, t
     assert district["status"] == "failed" and "credentials rejected" in district["error"]
     assert "rotate" in district["error"] and "[REDACTED]" in district["error"]  # the SIS's words, redacted
     assert doctor.returncode == 1 and b"credentials" in doctor.stdout
-    for name, data in (("sync stdout", synced.stdout), ("sync stderr", synced.stderr),
-                       ("doctor stdout", doctor.stdout), ("doctor stderr", doctor.stderr)):
+    for name, data in (
+        ("sync stdout", synced.stdout),
+        ("sync stderr", synced.stderr),
+        ("doctor stdout", doctor.stdout),
+        ("doctor stderr", doctor.stderr),
+    ):
         assert not bed.leaks(data), name
 
     prefect_files = files_under(prefect_home)
@@ -307,12 +369,16 @@ def test_a_token_endpoint_echoing_the_credentials_leaks_them_nowhere(bed: Bed, t
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("knob", "check", "said"), [
-    (dict(html_write_rate=1.0), "licence and write scope", "an HTML page: a login page or a proxy"),
-    (dict(html_token=True), None, "token endpoint"),
-])
-def test_doctor_does_not_take_a_login_page_for_a_sis(bed: Bed, knob: dict[str, Any], check: str | None,
-                                                     said: str) -> None:
+@pytest.mark.parametrize(
+    ("knob", "check", "said"),
+    [
+        (dict(html_write_rate=1.0), "licence and write scope", "an HTML page: a login page or a proxy"),
+        (dict(html_token=True), None, "token endpoint"),
+    ],
+)
+def test_doctor_does_not_take_a_login_page_for_a_sis(
+    bed: Bed, knob: dict[str, Any], check: str | None, said: str
+) -> None:
     from passback.oneroster import OneRosterError
     from passback.sync.district import DistrictRun, RunOptions
     from passback.sync.doctor import run_checks

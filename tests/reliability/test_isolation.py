@@ -31,8 +31,10 @@ def test_two_districts_two_hosts_nothing_crosses(home: Path) -> None:
     world = W.build_world("demo", districts=2, prefix="demo")
     a, b = world.seeds
     scenario = W.write_sources(world, home)
-    with SimulatorProcess(scenario, db_path=str(home / "sim-a.db"), faults=FAULTS) as sim_a, \
-         SimulatorProcess(scenario, db_path=str(home / "sim-b.db"), faults=FAULTS) as sim_b:
+    with (
+        SimulatorProcess(scenario, db_path=str(home / "sim-a.db"), faults=FAULTS) as sim_a,
+        SimulatorProcess(scenario, db_path=str(home / "sim-b.db"), faults=FAULTS) as sim_b,
+    ):
         W.register(world, {a.district_id: sim_a.url, b.district_id: sim_b.url})
         out = W.isolation_run(world, {a.district_id: W.Sis(sim_a.url), b.district_id: W.Sis(sim_b.url)})
 

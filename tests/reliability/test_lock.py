@@ -119,7 +119,11 @@ def _acked() -> int:
     from sqlalchemy import text
 
     with get_engine(get_settings().state_db_url).connect() as conn:
-        return int(conn.execute(text("SELECT COUNT(*) FROM ledger_entry WHERE district_id = 'd1' AND status = 'acked'")).scalar_one())
+        return int(
+            conn.execute(
+                text("SELECT COUNT(*) FROM ledger_entry WHERE district_id = 'd1' AND status = 'acked'")
+            ).scalar_one()
+        )
 
 
 def _locked() -> bool:

@@ -51,8 +51,11 @@ def leaky_world(home) -> Iterator[dict[str, Any]]:
     base = with_students(world(), 25)
     worlds = {"d1": base, "d2": as_district(base, "d2")}
     write_source(merge(*worlds.values()), get_settings().source_db_url)
-    scenario = Scenario(districts=[scenario_for(w, tenant=t, client_id=f"otus-{t}", client_secret=secrets[t])
-                                   for t, w in worlds.items()])
+    scenario = Scenario(
+        districts=[
+            scenario_for(w, tenant=t, client_id=f"otus-{t}", client_secret=secrets[t]) for t, w in worlds.items()
+        ]
+    )
     tokens: list[str] = []
     with SimulatorThread(scenario) as server:
         auth = server.app.state.sim.auth
@@ -113,12 +116,19 @@ def test_a_debug_run_leaks_no_secret_and_no_token_anywhere(prefect_api, leaky_wo
     prefect_home = tmp_path / "prefect-home"
     from prefect.settings import PREFECT_API_URL
 
-    env = {**os.environ, "PASSBACK_LOG_LEVEL": "DEBUG", "PREFECT_LOGGING_LEVEL": "DEBUG",
-           # every library's DEBUG records (passback, httpx, httpcore, authlib) to the console and the Prefect API
-           "PREFECT_LOGGING_ROOT_LEVEL": "DEBUG", "PREFECT_LOGGING_EXTRA_LOGGERS": "passback,httpx,httpcore,authlib",
-           "PREFECT_HOME": str(prefect_home), "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-    done = subprocess.run([sys.executable, "-m", "passback", "sync", "--json"], capture_output=True, env=env,
-                          timeout=300, check=False)
+    env = {
+        **os.environ,
+        "PASSBACK_LOG_LEVEL": "DEBUG",
+        "PREFECT_LOGGING_LEVEL": "DEBUG",
+        # every library's DEBUG records (passback, httpx, httpcore, authlib) to the console and the Prefect API
+        "PREFECT_LOGGING_ROOT_LEVEL": "DEBUG",
+        "PREFECT_LOGGING_EXTRA_LOGGERS": "passback,httpx,httpcore,authlib",
+        "PREFECT_HOME": str(prefect_home),
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "passback", "sync", "--json"], capture_output=True, env=env, timeout=300, check=False
+    )
     world_ = leaky_world
     assert world_["tokens"], "no token was issued: the run did not talk to the SIS"
 
@@ -208,8 +218,14 @@ def test_tls_is_verified_by_default_and_the_opt_out_warns_loudly(home, tmp_path,
 
     engine = state_engine()
     with tls_server(tmp_path) as url:
-        common = dict(name="D", base_url=f"{url}/t/ims/oneroster/v1p1", token_url=f"{url}/t/oauth/token",
-                      client_id="c", client_secret="s-" + uuid.uuid4().hex, effective_date=dt.date(2026, 8, 17))
+        common = dict(
+            name="D",
+            base_url=f"{url}/t/ims/oneroster/v1p1",
+            token_url=f"{url}/t/oauth/token",
+            client_id="c",
+            client_secret="s-" + uuid.uuid4().hex,
+            effective_date=dt.date(2026, 8, 17),
+        )
         store.add_district(engine, store.DistrictSpec(id="strict", **common))
         store.add_district(engine, store.DistrictSpec(id="lax", verify_tls=False, **common))
 
@@ -248,8 +264,9 @@ def test_passback_log_level_debug_turns_on_debug_records_without_secrets(leaky_w
     """PASSBACK_LOG_LEVEL=DEBUG (the documented setting) alone shows passback's DEBUG records."""
     env = {**os.environ, "PASSBACK_LOG_LEVEL": "DEBUG"}
     env.pop("PREFECT_LOGGING_ROOT_LEVEL", None)
-    done = subprocess.run([sys.executable, "-m", "passback", "doctor", "d1"], capture_output=True, env=env,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "passback", "doctor", "d1"], capture_output=True, env=env, timeout=120, check=False
+    )
     output = done.stdout + done.stderr
     assert b"credentials" in done.stdout, output.decode(errors="replace")[-2000:]  # the checks ran
     assert leaky_world["tokens"], "doctor fetched no token"

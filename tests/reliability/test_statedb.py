@@ -47,8 +47,15 @@ def test_killed_inside_a_ledger_transaction_leaves_whole_batches(state_url: str,
         reference = bed.snapshot()
         assert bed.sis.state(bed.district_id, objects=False)["duplicate_line_items"] == 0  # the world has none
         torn = W.ledger_tx_trial(bed, reference, clean_writes, KILL_AT_TX, tmp_path, "torn")
-        trial = W.crash_trial(bed, reference, clean_writes, kill_writes=random.Random(8).randint(50, clean_writes - 50),
-                              kill_after_s=None, workdir=tmp_path, name="random")
+        trial = W.crash_trial(
+            bed,
+            reference,
+            clean_writes,
+            kill_writes=random.Random(8).randint(50, clean_writes - 50),
+            kill_after_s=None,
+            workdir=tmp_path,
+            name="random",
+        )
 
     # 1. SIGKILL between the ledger INSERT and its COMMIT
     assert torn["returncode"] == -9 and torn["stdout_json"] is None, torn
@@ -87,7 +94,8 @@ def dump(engine: Any) -> dict[str, list[dict[str, Any]]]:
 
 @pytest.mark.parametrize(("base", "added"), [("0001_initial", "batch_size"), ("0002_load_budget", "request_timeout_s")])
 def test_upgrade_from_a_previous_release_keeps_a_real_state_and_the_ledger_still_counts(
-        state_url: str, home: Path, base: str, added: str) -> None:
+    state_url: str, home: Path, base: str, added: str
+) -> None:
     with W.testbed(home, "demo", register_overrides={"batch_size": BATCH, "concurrency": CONCURRENCY}) as bed:
         d = bed.district_id
         first = W.run_inprocess(d, bed.utc_now)
@@ -118,8 +126,9 @@ def test_upgrade_from_a_previous_release_keeps_a_real_state_and_the_ledger_still
 
     for name in TABLES:
         cols = set(old.tables[name].columns.keys())
-        assert [{k: v for k, v in r.items() if k in cols} for r in after[name]] == \
-               [{k: v for k, v in r.items() if k in cols} for r in before[name]], name
+        assert [{k: v for k, v in r.items() if k in cols} for r in after[name]] == [
+            {k: v for k, v in r.items() if k in cols} for r in before[name]
+        ], name
     kept_batch = 500 if base == "0001_initial" else BATCH  # a column the base lacked gets its default
     assert [(r["batch_size"], r["request_timeout_s"]) for r in after["district"]] == [(kept_batch, 30.0)]
     assert second.status == "completed", second.error

@@ -113,16 +113,19 @@ def two_quarters(home) -> Iterator[tuple[Sis, World]]:
 def _period_items(w: World, prefix: str) -> set[str]:
     rows = w.assessments[w.assessments["id"].str.startswith(prefix)]
     scores = w.scores[w.scores["assessment_id"].isin(rows["id"])]
-    return ({line_item_id("d1", a) for a in rows["id"]}
-            | {result_id("d1", a, s) for a, s in zip(scores["assessment_id"], scores["student_id"], strict=True)})
+    return {line_item_id("d1", a) for a in rows["id"]} | {
+        result_id("d1", a, s) for a, s in zip(scores["assessment_id"], scores["student_id"], strict=True)
+    }
 
 
 @pytest.mark.slow
 def test_grading_period_closed_during_the_run_gets_no_more_writes(two_quarters) -> None:
     sim, w = two_quarters
     q3_items, q2_items = _period_items(w, "n-"), _period_items(w, "o-")
-    closer = Watcher(probe=lambda: ok_count(sim.puts("d1", "result")) >= 40,
-                     action=lambda: sim.admin("POST", "tenants/d1/grading-periods/gp-q3/close"))
+    closer = Watcher(
+        probe=lambda: ok_count(sim.puts("d1", "result")) >= 40,
+        action=lambda: sim.admin("POST", "tenants/d1/grading-periods/gp-q3/close"),
+    )
     closer.start()
     try:
         summary = run_sync()
@@ -141,7 +144,9 @@ def test_grading_period_closed_during_the_run_gets_no_more_writes(two_quarters) 
     assert len(after) <= CONCURRENCY, f"{len(after)} writes went to the closed period after the SIS said so"
     assert all(r["status"] in (200, 201) for r in puts if r["seq"] < first_closed)
     # Q2 (still open) was written completely, after Q3
-    q2_ok = {item_id_of_path(r["path"]) for r in puts if r["status"] in (200, 201) and item_id_of_path(r["path"]) in q2_items}
+    q2_ok = {
+        item_id_of_path(r["path"]) for r in puts if r["status"] in (200, 201) and item_id_of_path(r["path"]) in q2_items
+    }
     assert q2_ok == q2_items
 
     # the report: every Q3 item that did not land is reported closed, and the period is remembered
@@ -165,5 +170,7 @@ def test_grading_period_closed_during_the_run_gets_no_more_writes(two_quarters) 
     sim.admin("POST", "reset-stats")
     again = run_sync()
     assert again.writes == 0 and again.status == "completed"
-    assert again.reasons.get("grading_period_closed") == 3  # Q3's three assessments (their scores: assessment_ineligible)
+    assert (
+        again.reasons.get("grading_period_closed") == 3
+    )  # Q3's three assessments (their scores: assessment_ineligible)
     assert not [r for r in sim.requests("d1") if r["method"] == "PUT"]

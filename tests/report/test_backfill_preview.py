@@ -16,8 +16,10 @@ from tests.toolkit import UTC_NOW, register, running_sis
 
 
 def two_assessments():
-    rows = [assessment(id="a-early", assign_date=pd.Timestamp("2026-11-02")),
-            assessment(id="a-late", title="Later quiz", assign_date=pd.Timestamp("2026-11-05"))]
+    rows = [
+        assessment(id="a-early", assign_date=pd.Timestamp("2026-11-02")),
+        assessment(id="a-late", title="Later quiz", assign_date=pd.Timestamp("2026-11-05")),
+    ]
     scores = [score(assessment_id=a, student_id=s) for a in ("a-early", "a-late") for s in ("u-s1", "u-s2")]
     return world(rows, scores)
 
@@ -29,7 +31,10 @@ def preview_for(new_date: dt.date) -> dict:
             sis = await run.preflight(client)
         source = run.extract()
         evaluation = run.evaluate(source, sis)
-        return preview("d1", run.district.effective_date, new_date, current_reasons(run, source, sis), evaluation).as_json()
+        return preview(
+            "d1", run.district.effective_date, new_date, current_reasons(run, source, sis), evaluation
+        ).as_json()
+
     return asyncio.run(go())
 
 
@@ -42,7 +47,12 @@ def test_preview_lists_exactly_the_assessments_whose_eligibility_changes(home: P
     assert [a["assessment_id"] for a in earlier["newly_eligible"]] == ["a-early"]
     assert earlier["newly_held"] == [] and earlier["reason_changed"] == []
     one = earlier["newly_eligible"][0]
-    assert (one["old_reason"], one["new_reason"], one["line_item"], one["result_writes"]) == ("before_effective_date", None, "create", 2)
+    assert (one["old_reason"], one["new_reason"], one["line_item"], one["result_writes"]) == (
+        "before_effective_date",
+        None,
+        "create",
+        2,
+    )
     assert earlier["totals"]["before_effective_date_now"] == 1 and earlier["totals"]["before_effective_date_after"] == 0
     assert earlier["writes"]["line_items"]["create"] == 2 and earlier["writes"]["results"]["create"] == 4
 

@@ -18,8 +18,14 @@ import pytest
 from passback.settings import get_settings
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture
@@ -103,5 +109,7 @@ def test_the_data_team_finds_every_held_back_row_in_the_report(demo_sync: Any, b
     page.get_by_role("link", name="Great Expectations Data Docs of this run").click()
     assert "Passback validation run" in page.content()
 
-    assert requests and all(u.startswith("file://") for u in requests), [u for u in requests if not u.startswith("file://")]
+    assert requests and all(u.startswith("file://") for u in requests), [
+        u for u in requests if not u.startswith("file://")
+    ]
     shutil.rmtree(root)  # nothing else reads it

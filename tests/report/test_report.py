@@ -34,10 +34,13 @@ def planted() -> Any:
         assessment(id="a-journal", assessment_type="Journal"),
         assessment(id="a-group", assigned_by="u-t2"),
     ]
-    scores = [score(assessment_id=a, student_id=s, points_earned=7.0) for a, _ in ((r["id"], 0) for r in rows)
-              for s in ("u-s1", "u-s2")]
+    scores = [
+        score(assessment_id=a, student_id=s, points_earned=7.0)
+        for a, _ in ((r["id"], 0) for r in rows)
+        for s in ("u-s1", "u-s2")
+    ]
     scores += [score(assessment_id="a-ok", student_id="u-s3")]  # no Skyward id
-    scores[0]["excluded"] = True                                 # a-ok / u-s1
+    scores[0]["excluded"] = True  # a-ok / u-s1
     return world(rows, scores, group=["u-t1"])
 
 
@@ -50,7 +53,9 @@ def register_without_journal(url: str, **overrides: Any) -> None:
 
     register("d1", url, **overrides)
     with session(get_engine(get_settings().state_db_url)) as s:
-        s.exec(delete(CategoryMapping).where(CategoryMapping.district_id == "d1", CategoryMapping.otus_type == "Journal"))
+        s.exec(
+            delete(CategoryMapping).where(CategoryMapping.district_id == "d1", CategoryMapping.otus_type == "Journal")
+        )
 
 
 def run_sync(**options: Any) -> Any:
@@ -65,7 +70,7 @@ def page_of(summary: Any) -> str:
 
 def section(html: str, code: str) -> str:
     start = html.index(f'<section id="{code}"')
-    return html[start: html.index("</section>", start)]
+    return html[start : html.index("</section>", start)]
 
 
 def test_each_reason_lists_its_assessments_with_the_offending_value_and_what_changed(home: Path) -> None:
@@ -79,8 +84,12 @@ def test_each_reason_lists_its_assessments_with_the_offending_value_and_what_cha
             "title_too_long": ("a-long", "title length 57 of at most 49", "Shorten the assessment name"),
             "points_not_whole": ("a-pts", "points possible 10.5", "whole number"),
             "due_before_assign": ("a-dates", "due 2026-11-01 before assign 2026-11-05", "due date is before"),
-            "category_unmapped": ("a-journal", 'type &#34;Journal&#34; not mapped', "passback mapping set"),
-            "assigner_not_in_group": ("a-group", "assigned by &#34;u-t2&#34;, not in the passback group", "Teacher Group"),
+            "category_unmapped": ("a-journal", "type &#34;Journal&#34; not mapped", "passback mapping set"),
+            "assigner_not_in_group": (
+                "a-group",
+                "assigned by &#34;u-t2&#34;, not in the passback group",
+                "Teacher Group",
+            ),
         }
         rule_order = [c for c in ASSESSMENT_REASONS if c in expected]
         positions = [html.index(f'<section id="{code}"') for code in rule_order]
@@ -90,7 +99,12 @@ def test_each_reason_lists_its_assessments_with_the_offending_value_and_what_cha
             assert f'data-assessment="{aid}"' in part and value in part and words in part, code
             assert re.search(r'class="n">2</td></tr>', part), code  # the two scores it holds back
         excluded = section(html, "score_excluded")
-        assert 'data-assessment="a-ok"' in excluded and "u-s1" in excluded and "sky-s1" in excluded and "Sam One" in excluded
+        assert (
+            'data-assessment="a-ok"' in excluded
+            and "u-s1" in excluded
+            and "sky-s1" in excluded
+            and "Sam One" in excluded
+        )
         assert "u-s3" in section(html, "student_not_in_sis")
         assert "No earlier run with a report" in html
 
@@ -99,11 +113,11 @@ def test_each_reason_lists_its_assessments_with_the_offending_value_and_what_cha
         rewrite_source(w)
         second = run_sync(build_docs=True)
         html2 = page_of(second)
-        changes = html2[html2.index('id="changes"'): html2.index('id="reasons"')]
+        changes = html2[html2.index('id="changes"') : html2.index('id="reasons"')]
         assert "<b>1</b> assessments newly held back, <b>1</b> newly passing" in changes
-        held = changes[changes.index("Newly held back"): changes.index("Newly passing")]
+        held = changes[changes.index("Newly held back") : changes.index("Newly passing")]
         assert "a-ok" in held and "assessment_deleted" in held and "a-long" not in held
-        assert "a-long" in changes[changes.index("Newly passing"):] and "title_too_long" in changes
+        assert "a-long" in changes[changes.index("Newly passing") :] and "title_too_long" in changes
         assert Path(first.data_docs).exists() and first.data_docs != second.data_docs  # each run keeps its own
 
         index = (Path(second.data_docs).parents[2] / "index.html").read_text()
@@ -113,15 +127,18 @@ def test_each_reason_lists_its_assessments_with_the_offending_value_and_what_cha
     assert cli("export", "d1", "--run", first.run_id[:8], "--out", str(out)).code == 0  # an earlier run's outcomes
     earlier = pd.read_csv(out, dtype=str, keep_default_na=False)
     long_rows = earlier[earlier["assessment_id"] == "a-long"]
-    assert long_rows.groupby("kind")["reason"].agg(set).to_dict() == {"assessment": {"title_too_long"},
-                                                                      "score": {"assessment_ineligible"}}
+    assert long_rows.groupby("kind")["reason"].agg(set).to_dict() == {
+        "assessment": {"title_too_long"},
+        "score": {"assessment_ineligible"},
+    }
     assert cli("export", "d1", "--out", str(out)).code == 0  # default: the latest run
     latest = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert latest.loc[latest["assessment_id"] == "a-long", "reason"].tolist() == ["", "", ""]  # now it passes
 
 
 def test_dry_runs_keep_their_own_report_retention_prunes_old_runs_and_a_failed_run_gets_a_page(
-        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PASSBACK_REPORT_KEEP_RUNS", "2")
     monkeypatch.setenv("PASSBACK_REPORT_KEEP_DAYS", "0")
     reset_settings()
@@ -136,13 +153,19 @@ def test_dry_runs_keep_their_own_report_retention_prunes_old_runs_and_a_failed_r
     page = page_of(failed)
     assert "What to do" in page and "passback doctor d1" in page and "rotate" in page
     runs_dir = Path(failed.data_docs).parents[1]
-    assert sorted(p.name for p in runs_dir.iterdir()) == sorted([Path(dry.data_docs).parent.name, Path(failed.data_docs).parent.name])
+    assert sorted(p.name for p in runs_dir.iterdir()) == sorted(
+        [Path(dry.data_docs).parent.name, Path(failed.data_docs).parent.name]
+    )
     index = (runs_dir.parent / "index.html").read_text()
     assert index.count('<tr class="run"') == 2 and "dry run" in index and "error and what to do" in index
-    assert not list(runs_dir.rglob("*")) or all(any(p.iterdir()) for p in runs_dir.rglob("*") if p.is_dir())  # no empty folders
+    assert not list(runs_dir.rglob("*")) or all(
+        any(p.iterdir()) for p in runs_dir.rglob("*") if p.is_dir()
+    )  # no empty folders
 
 
-def test_the_artifact_lists_every_reason_with_its_meaning_and_no_student_data(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_artifact_lists_every_reason_with_its_meaning_and_no_student_data(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with running_sis(planted()) as sis:
         register_without_journal(sis.url)
         local = run_sync(build_docs=True)
@@ -153,7 +176,7 @@ def test_the_artifact_lists_every_reason_with_its_meaning_and_no_student_data(ho
         linked = run_sync(build_docs=True)
     assert linked.data_docs.startswith("https://reports.example/passback/d1/runs/")
     text = summary_markdown(linked.as_json())
-    table = text[text.index("## Held back"): text.index("## Top held-back")]
+    table = text[text.index("## Held back") : text.index("## Top held-back")]
     for kind, reasons in linked.reasons_by_kind.items():
         for code, n in reasons.items():
             assert re.search(rf"\| `{code}` \| {kind}s \| {n} \|", table), code
@@ -174,13 +197,27 @@ def test_export_has_every_row_once_with_the_outcomes_of_the_summary_and_of_expla
         ran = cli("export", "d1", "--format", fmt, "--out", str(out))
         assert ran.code == 0, ran.err
         frame = pd.read_csv(out, keep_default_na=False, dtype=str) if fmt == "csv" else pd.read_parquet(out)
-        assert list(frame.columns)[:7] == ["kind", "assessment_id", "student_id", "outcome", "reason", "meaning", "value"]
-        rows = [{k: None if v is None or v == "" or (isinstance(v, float) and v != v) else v for k, v in r.items()}
-                for r in frame.astype(object).to_dict("records")]  # CSV writes "" for null
+        assert list(frame.columns)[:7] == [
+            "kind",
+            "assessment_id",
+            "student_id",
+            "outcome",
+            "reason",
+            "meaning",
+            "value",
+        ]
+        rows = [
+            {k: None if v is None or v == "" or (isinstance(v, float) and v != v) else v for k, v in r.items()}
+            for r in frame.astype(object).to_dict("records")
+        ]  # CSV writes "" for null
         a = [r for r in rows if r["kind"] == "assessment"]
         s = [r for r in rows if r["kind"] == "score"]
-        assert sorted(r["assessment_id"] for r in a) == sorted(w.assessments["id"]) and {r["student_id"] for r in a} == {None}
-        assert sorted((r["assessment_id"], r["student_id"]) for r in s) == sorted(zip(w.scores["assessment_id"], w.scores["student_id"]))
+        assert sorted(r["assessment_id"] for r in a) == sorted(w.assessments["id"]) and {
+            r["student_id"] for r in a
+        } == {None}
+        assert sorted((r["assessment_id"], r["student_id"]) for r in s) == sorted(
+            zip(w.scores["assessment_id"], w.scores["student_id"])
+        )
         for part, key in ((a, "line_items"), (s, "results")):
             counts = pd.Series([r["outcome"] for r in part]).value_counts().to_dict()
             assert counts == {k: v for k, v in getattr(summary, key).items() if v}, key

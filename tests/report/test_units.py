@@ -53,19 +53,43 @@ def test_svg_and_markdown_escape_what_they_show() -> None:
     chart = svg.lines("held <b>", ["<script>x</script>"], {"<img src=x>": [3.0]})
     assert "<script>" not in chart and "<img" not in chart and "&lt;script&gt;" in chart
     assert cell("a | <b>\nc") == "a \\| &lt;b&gt; c"
-    line = summary_line({"district": "d1", "status": "completed", "line_items": {"created": 2}, "results": {},
-                         "reasons": {"title_too_long": 1}, "writes": 2, "run_seconds": 1.5})
-    assert line == ("district d1 sync completed in 1.5 s: lineItems [created 2], results [none]; writes 2; "
-                    "held back 1 rows (top: title_too_long 1)")
+    line = summary_line(
+        {
+            "district": "d1",
+            "status": "completed",
+            "line_items": {"created": 2},
+            "results": {},
+            "reasons": {"title_too_long": 1},
+            "writes": 2,
+            "run_seconds": 1.5,
+        }
+    )
+    assert line == (
+        "district d1 sync completed in 1.5 s: lineItems [created 2], results [none]; writes 2; "
+        "held back 1 rows (top: title_too_long 1)"
+    )
 
 
 def test_offending_values_say_what_broke_the_rule() -> None:
-    a = pd.DataFrame({
-        "id": ["a", "b", "c", "d", "e"], "title_length": [57, 3, 3, 3, 3], "points_possible": [10, 10.5, 10, 10, 10],
-        "assign_date": pd.to_datetime(["2026-11-05"] * 5), "due_date": pd.to_datetime(["2026-11-06", "2026-11-06", "2026-11-01", pd.NaT, "2026-11-06"]),
-        "assessment_type": ["Quiz", "Quiz", "Quiz", "Quiz", "Journal"], "status": ["active"] * 5,
-    })
-    reasons = pd.Series(["title_too_long", "points_not_whole", "due_before_assign", "missing_dates", "category_unmapped"])
+    a = pd.DataFrame(
+        {
+            "id": ["a", "b", "c", "d", "e"],
+            "title_length": [57, 3, 3, 3, 3],
+            "points_possible": [10, 10.5, 10, 10, 10],
+            "assign_date": pd.to_datetime(["2026-11-05"] * 5),
+            "due_date": pd.to_datetime(["2026-11-06", "2026-11-06", "2026-11-01", pd.NaT, "2026-11-06"]),
+            "assessment_type": ["Quiz", "Quiz", "Quiz", "Quiz", "Journal"],
+            "status": ["active"] * 5,
+        }
+    )
+    reasons = pd.Series(
+        ["title_too_long", "points_not_whole", "due_before_assign", "missing_dates", "category_unmapped"]
+    )
     values = assessment_values(a, reasons, pd.Series([None] * 5, dtype="str"))
-    assert list(values) == ["title length 57 of at most 49", "points possible 10.5", "due 2026-11-01 before assign 2026-11-05",
-                            "due date missing", 'type "Journal" not mapped']
+    assert list(values) == [
+        "title length 57 of at most 49",
+        "points possible 10.5",
+        "due 2026-11-01 before assign 2026-11-05",
+        "due date missing",
+        'type "Journal" not mapped',
+    ]

@@ -22,7 +22,7 @@ IMG = "<img src=x onerror=xss()>"
 
 def hostile_world():
     rows = [
-        assessment(id="a-1", title=SCRIPT),                        # passes: written to the SIS as a title
+        assessment(id="a-1", title=SCRIPT),  # passes: written to the SIS as a title
         assessment(id="a-2", title=IMG + " and a long title that goes on and on"),
         assessment(id="a-3", status=SCRIPT),
         assessment(id="a-4", scoring=SCRIPT),
@@ -31,14 +31,32 @@ def hostile_world():
         assessment(id="a-7", assigned_by=IMG),
     ]
     scores = [score(assessment_id=r["id"], student_id=s) for r in rows for s in ("u-s1", "u-s2")]
-    scores += [score(assessment_id="a-1", student_id="u-s3", state=SCRIPT),
-               score(assessment_id=SCRIPT, student_id=IMG)]             # an orphan score
+    scores += [
+        score(assessment_id="a-1", student_id="u-s3", state=SCRIPT),
+        score(assessment_id=SCRIPT, student_id=IMG),
+    ]  # an orphan score
     w = world(rows, scores, group=["u-t1", IMG])
     w.users["given_name"] = SCRIPT
     w.users["family_name"] = IMG
     w.classes["title"] = SCRIPT
-    w.users = pd.concat([w.users, pd.DataFrame([{"id": IMG, "district_id": "d1", "sis_id": SCRIPT, "role": "teacher",
-                                                 "given_name": SCRIPT, "family_name": IMG}])], ignore_index=True)
+    w.users = pd.concat(
+        [
+            w.users,
+            pd.DataFrame(
+                [
+                    {
+                        "id": IMG,
+                        "district_id": "d1",
+                        "sis_id": SCRIPT,
+                        "role": "teacher",
+                        "given_name": SCRIPT,
+                        "family_name": IMG,
+                    }
+                ]
+            ),
+        ],
+        ignore_index=True,
+    )
     return w
 
 

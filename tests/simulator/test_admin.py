@@ -76,15 +76,24 @@ async def test_settings_are_patched_per_tenant(http: httpx.AsyncClient) -> None:
 
 async def test_grading_periods_close_and_open(http: httpx.AsyncClient) -> None:
     assert (await http.post("/admin/tenants/d1/grading-periods/gp-q3/close")).json()["closed"] is True
-    assert (await http.get("/admin/state", params={"tenant": "d1"})).json()["closed_grading_periods"] == ["gp-q1", "gp-q3"]
+    assert (await http.get("/admin/state", params={"tenant": "d1"})).json()["closed_grading_periods"] == [
+        "gp-q1",
+        "gp-q3",
+    ]
     await http.post("/admin/tenants/d1/grading-periods/gp-q1/open")
     assert (await http.get("/admin/state", params={"tenant": "d1"})).json()["closed_grading_periods"] == ["gp-q3"]
     assert (await http.post("/admin/tenants/d1/grading-periods/term-1/close")).status_code == 404
 
 
 async def test_clients_are_added_with_scopes_and_revoked(http: httpx.AsyncClient) -> None:
-    r = await http.post("/admin/tenants/d2/clients", json={"client_id": "new", "client_secret": "s3cret",
-                                                          "scopes": ["https://purl.imsglobal.org/spec/or/v1p1/scope/roster.readonly"]})
+    r = await http.post(
+        "/admin/tenants/d2/clients",
+        json={
+            "client_id": "new",
+            "client_secret": "s3cret",
+            "scopes": ["https://purl.imsglobal.org/spec/or/v1p1/scope/roster.readonly"],
+        },
+    )
     assert r.status_code == 200 and "s3cret" not in r.text
     t = await get_token(http, "d2", "new", "s3cret")
     assert (await Api(http, "d2", t).get("/lineItems")).status_code == 403
@@ -102,7 +111,11 @@ async def test_load_scenario_reseeds_roster_and_keeps_the_gradebook(http: httpx.
     api.token = await get_token(http, "d1")
     assert [c["sourcedId"] for c in (await api.get("/categories")).json()["categories"]] == ["cat-quiz"]
     assert (await api.get("/lineItems/li-1")).status_code == 200
-    await http.post("/admin/load-scenario", params={"reset_gradebook": "true"}, json=Scenario(districts=[d1]).model_dump(mode="json"))
+    await http.post(
+        "/admin/load-scenario",
+        params={"reset_gradebook": "true"},
+        json=Scenario(districts=[d1]).model_dump(mode="json"),
+    )
     assert (await http.get("/admin/state", params={"tenant": "d1"})).json()["lineItems"] == []
 
 

@@ -30,7 +30,9 @@ async def test_the_passback_client_reads_and_writes(app: FastAPI) -> None:
     from passback.oneroster.client import OneRosterClient
 
     api, token = tenant_urls("http://sim", "d1")
-    async with OneRosterClient("d1", api, token, "otus-d1", SECRETS["d1"], transport=httpx.ASGITransport(app=app)) as client:
+    async with OneRosterClient(
+        "d1", api, token, "otus-d1", SECRETS["d1"], transport=httpx.ASGITransport(app=app)
+    ) as client:
         periods = await client.grading_periods()
         assert [p.sourcedId for p in periods] == ["gp-q1", "gp-q2", "gp-q3"]
         assert {c.sourcedId for c in await client.categories()} >= {"cat-quiz", "cat-school"}
@@ -48,13 +50,28 @@ async def test_the_passback_client_reads_and_writes(app: FastAPI) -> None:
 def test_seeding_a_60000_student_district_takes_seconds() -> None:
     users = [SisUser(sourcedId=f"s{i}", givenName="G", familyName="F", role="student") for i in range(60_000)]
     classes = [SisClass(sourcedId=f"c{i}", title=f"Class {i}", school="sch", terms=["term"]) for i in range(9_600)]
-    enrollments = [SisEnrollment(sourcedId=f"e{i}", classSourcedId=f"c{i % 9_600}", userSourcedId=f"s{i % 60_000}",
-                                 role="student") for i in range(240_000)]
-    big = SisDistrict(tenant="big", org=SisOrg(sourcedId="o", name="O"), users=users, classes=classes,
-                      enrollments=enrollments, categories=[SisCategory(sourcedId="cat", title="C")],
-                      academicSessions=[SisAcademicSession(sourcedId="gp", title="Q1", type="gradingPeriod",
-                                                           startDate=dt.date(2026, 8, 1), endDate=dt.date(2026, 12, 1),
-                                                           schoolYear="2027")])
+    enrollments = [
+        SisEnrollment(sourcedId=f"e{i}", classSourcedId=f"c{i % 9_600}", userSourcedId=f"s{i % 60_000}", role="student")
+        for i in range(240_000)
+    ]
+    big = SisDistrict(
+        tenant="big",
+        org=SisOrg(sourcedId="o", name="O"),
+        users=users,
+        classes=classes,
+        enrollments=enrollments,
+        categories=[SisCategory(sourcedId="cat", title="C")],
+        academicSessions=[
+            SisAcademicSession(
+                sourcedId="gp",
+                title="Q1",
+                type="gradingPeriod",
+                startDate=dt.date(2026, 8, 1),
+                endDate=dt.date(2026, 12, 1),
+                schoolYear="2027",
+            )
+        ],
+    )
     store = Store(":memory:")
     started = time.perf_counter()
     seed_scenario(store, Scenario(districts=[big]))

@@ -25,8 +25,12 @@ async def test_latency_is_added_to_api_and_token_calls_but_not_admin(http: httpx
     assert await timed(api.get("/classes")) < 0.1
     await http.post("/admin/faults", json={"latency_ms": 150})
     assert await timed(api.get("/classes")) >= 0.15
-    assert await timed(http.post("/d1/oauth/token", data={"grant_type": "client_credentials"},
-                                 auth=("otus-d1", SECRETS["d1"]))) >= 0.15
+    assert (
+        await timed(
+            http.post("/d1/oauth/token", data={"grant_type": "client_credentials"}, auth=("otus-d1", SECRETS["d1"]))
+        )
+        >= 0.15
+    )
     assert await timed(http.get("/admin/health")) < 0.1
     await http.post("/admin/faults", json={"latency_ms": 0, "latency_jitter_ms": 100, "seed": 1})
     spent = [await timed(api.get("/classes")) for _ in range(5)]
@@ -104,15 +108,18 @@ async def test_a_seed_makes_the_draws_reproducible(scenario: object) -> None:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as http:
             token = None
             while token is None:
-                r = await http.post("/d1/oauth/token", data={"grant_type": "client_credentials"},
-                                    auth=("otus-d1", SECRETS["d1"]))
+                r = await http.post(
+                    "/d1/oauth/token", data={"grant_type": "client_credentials"}, auth=("otus-d1", SECRETS["d1"])
+                )
                 token = r.json().get("access_token") if r.status_code == 200 else None
             return [(await Api(http, "d1", token).get("/classes")).status_code for _ in range(40)]
 
     assert await run() == await run()
 
 
-async def test_drop_in_process_raises_the_transport_error_a_real_client_would_see(http: httpx.AsyncClient, api: Api) -> None:
+async def test_drop_in_process_raises_the_transport_error_a_real_client_would_see(
+    http: httpx.AsyncClient, api: Api
+) -> None:
     await http.post("/admin/faults", json={"drop_rate": 1})
     with pytest.raises(httpx.RemoteProtocolError):
         await api.get("/classes")

@@ -32,13 +32,21 @@ async def tenant_stats(http: httpx.AsyncClient, tenant: str = "d1") -> dict[str,
     return dict((await http.get("/admin/stats")).json()["tenants"][tenant])
 
 
-@pytest.mark.parametrize(("knob", "status", "check"), [
-    ("html_write_rate", 200, lambda r: r.headers["content-type"].startswith("text/html") and b"Sign in" in r.content),
-    ("foreign_json_rate", 200, lambda r: set(r.json()) == {"status", "id", "message"}),
-    ("redirect_rate", 307, lambda r: httpx.URL(r.headers["location"]).host == LOGIN_HOST),
-])
-async def test_hostile_write_answers_store_nothing(http: httpx.AsyncClient, api: Api, knob: str, status: int,
-                                                   check: Any) -> None:
+@pytest.mark.parametrize(
+    ("knob", "status", "check"),
+    [
+        (
+            "html_write_rate",
+            200,
+            lambda r: r.headers["content-type"].startswith("text/html") and b"Sign in" in r.content,
+        ),
+        ("foreign_json_rate", 200, lambda r: set(r.json()) == {"status", "id", "message"}),
+        ("redirect_rate", 307, lambda r: httpx.URL(r.headers["location"]).host == LOGIN_HOST),
+    ],
+)
+async def test_hostile_write_answers_store_nothing(
+    http: httpx.AsyncClient, api: Api, knob: str, status: int, check: Any
+) -> None:
     await faults(http, **{knob: 1.0})
     r = await api.put("/lineItems/li-1", line_item())
     assert r.status_code == status and check(r), r.text
@@ -87,7 +95,9 @@ async def test_the_token_endpoint_echoes_the_credentials_in_a_200_error(http: ht
     if basic:
         r = await http.post("/d1/oauth/token", data=TOKEN_FORM, auth=("otus-d1", SECRETS["d1"]))
     else:
-        r = await http.post("/d1/oauth/token", data={**TOKEN_FORM, "client_id": "otus-d1", "client_secret": SECRETS["d1"]})
+        r = await http.post(
+            "/d1/oauth/token", data={**TOKEN_FORM, "client_id": "otus-d1", "client_secret": SECRETS["d1"]}
+        )
     body = r.json()
     assert r.status_code == 200 and body["error"] == "invalid_client" and "access_token" not in body
     assert body["client_secret"] == SECRETS["d1"] and SECRETS["d1"] in body["error_description"]
@@ -141,8 +151,9 @@ def test_a_dripping_body_arrives_one_byte_at_a_time_and_stops_when_the_client_le
             token = await get_token(http)  # the token endpoint never drips
             arrivals: list[float] = []
             started = time.monotonic()
-            async with http.stream("GET", f"/d1{API}/categories/cat-quiz",
-                                   headers={"Authorization": f"Bearer {token}"}) as r:
+            async with http.stream(
+                "GET", f"/d1{API}/categories/cat-quiz", headers={"Authorization": f"Bearer {token}"}
+            ) as r:
                 assert r.status_code == 200 and int(r.headers["content-length"]) > 100  # > 5 s of dripping
                 async for chunk in r.aiter_raw():
                     arrivals.append(time.monotonic() - started)

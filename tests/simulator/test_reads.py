@@ -15,23 +15,28 @@ async def ids(api: Api, path: str, **params: str) -> list[str]:
     return [row["sourcedId"] for row in rows]
 
 
-@pytest.mark.parametrize(("path", "envelope", "expected"), [
-    ("/academicSessions", "academicSessions", ["gp-q1", "gp-q2", "gp-q3", "sy-2027", "term-1"]),
-    ("/gradingPeriods", "academicSessions", ["gp-q1", "gp-q2", "gp-q3"]),
-    ("/terms", "academicSessions", ["term-1"]),
-    ("/terms/term-1/gradingPeriods", "academicSessions", ["gp-q1", "gp-q2", "gp-q3"]),
-    ("/classes", "classes", ["c1", "c2"]),
-    ("/classes/c1/students", "users", ["s1", "s2"]),
-    ("/classes/c1/teachers", "users", ["t1", "t2"]),
-    ("/users", "users", ["s1", "s2", "s3", "s4", "t1", "t2"]),
-    ("/students", "users", ["s1", "s2", "s3", "s4"]),
-    ("/teachers", "users", ["t1", "t2"]),
-    ("/enrollments", "enrollments", ["e-c1-s1", "e-c1-s2", "e-c1-t1", "e-c1-t2", "e-c2-s3", "e-c2-t2"]),
-    ("/categories", "categories", ["cat-old", "cat-quiz", "cat-school", "cat-test"]),
-    ("/schools", "orgs", ["sch-1"]),
-    ("/orgs", "orgs", ["org-1", "sch-1"]),
-])
-async def test_collections_have_their_envelope_and_rows(api: Api, path: str, envelope: str, expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("path", "envelope", "expected"),
+    [
+        ("/academicSessions", "academicSessions", ["gp-q1", "gp-q2", "gp-q3", "sy-2027", "term-1"]),
+        ("/gradingPeriods", "academicSessions", ["gp-q1", "gp-q2", "gp-q3"]),
+        ("/terms", "academicSessions", ["term-1"]),
+        ("/terms/term-1/gradingPeriods", "academicSessions", ["gp-q1", "gp-q2", "gp-q3"]),
+        ("/classes", "classes", ["c1", "c2"]),
+        ("/classes/c1/students", "users", ["s1", "s2"]),
+        ("/classes/c1/teachers", "users", ["t1", "t2"]),
+        ("/users", "users", ["s1", "s2", "s3", "s4", "t1", "t2"]),
+        ("/students", "users", ["s1", "s2", "s3", "s4"]),
+        ("/teachers", "users", ["t1", "t2"]),
+        ("/enrollments", "enrollments", ["e-c1-s1", "e-c1-s2", "e-c1-t1", "e-c1-t2", "e-c2-s3", "e-c2-t2"]),
+        ("/categories", "categories", ["cat-old", "cat-quiz", "cat-school", "cat-test"]),
+        ("/schools", "orgs", ["sch-1"]),
+        ("/orgs", "orgs", ["org-1", "sch-1"]),
+    ],
+)
+async def test_collections_have_their_envelope_and_rows(
+    api: Api, path: str, envelope: str, expected: list[str]
+) -> None:
     r = await api.get(path)
     assert r.status_code == 200
     assert list(r.json()) == [envelope]
@@ -39,21 +44,42 @@ async def test_collections_have_their_envelope_and_rows(api: Api, path: str, env
     assert r.headers["x-total-count"] == str(len(expected))
 
 
-@pytest.mark.parametrize(("path", "envelope"), [
-    ("/academicSessions/term-1", "academicSession"), ("/gradingPeriods/gp-q2", "academicSession"),
-    ("/terms/term-1", "academicSession"), ("/classes/c1", "class"), ("/users/s1", "user"), ("/students/s1", "user"),
-    ("/teachers/t1", "user"), ("/enrollments/e-c1-s1", "enrollment"), ("/categories/cat-quiz", "category"),
-    ("/schools/sch-1", "org"), ("/orgs/org-1", "org"),
-])
+@pytest.mark.parametrize(
+    ("path", "envelope"),
+    [
+        ("/academicSessions/term-1", "academicSession"),
+        ("/gradingPeriods/gp-q2", "academicSession"),
+        ("/terms/term-1", "academicSession"),
+        ("/classes/c1", "class"),
+        ("/users/s1", "user"),
+        ("/students/s1", "user"),
+        ("/teachers/t1", "user"),
+        ("/enrollments/e-c1-s1", "enrollment"),
+        ("/categories/cat-quiz", "category"),
+        ("/schools/sch-1", "org"),
+        ("/orgs/org-1", "org"),
+    ],
+)
 async def test_single_objects_have_their_envelope(api: Api, path: str, envelope: str) -> None:
     r = await api.get(path)
     assert r.status_code == 200 and list(r.json()) == [envelope]
     assert r.json()[envelope]["sourcedId"] == path.rsplit("/", 1)[1]
 
 
-@pytest.mark.parametrize("path", ["/classes/nope", "/gradingPeriods/term-1", "/students/t1", "/lineItems/nope",
-                                  "/results/nope", "/classes/nope/students", "/terms/gp-q1/gradingPeriods",
-                                  "/classes/c1/lineItems/nope/results", "/nothing-here"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/classes/nope",
+        "/gradingPeriods/term-1",
+        "/students/t1",
+        "/lineItems/nope",
+        "/results/nope",
+        "/classes/nope/students",
+        "/terms/gp-q1/gradingPeriods",
+        "/classes/c1/lineItems/nope/results",
+        "/nothing-here",
+    ],
+)
 async def test_unknown_objects_are_404_unknownobject(api: Api, path: str) -> None:
     r = await api.get(path)
     assert r.status_code == 404 and status_of(r)["imsx_codeMinor"] == "unknownobject"
@@ -62,9 +88,16 @@ async def test_unknown_objects_are_404_unknownobject(api: Api, path: str) -> Non
 async def test_object_shapes_follow_oneroster_1_1(api: Api) -> None:
     gp = (await api.get("/gradingPeriods/gp-q1")).json()["academicSession"]
     assert {k: gp[k] for k in ("title", "type", "startDate", "endDate", "schoolYear", "status")} == {
-        "title": "Q1", "type": "gradingPeriod", "startDate": "2026-08-17", "endDate": "2026-10-16",
-        "schoolYear": "2027", "status": "active"}
-    assert gp["parent"]["sourcedId"] == "term-1" and gp["parent"]["type"] == "academicSession" and "href" in gp["parent"]
+        "title": "Q1",
+        "type": "gradingPeriod",
+        "startDate": "2026-08-17",
+        "endDate": "2026-10-16",
+        "schoolYear": "2027",
+        "status": "active",
+    }
+    assert (
+        gp["parent"]["sourcedId"] == "term-1" and gp["parent"]["type"] == "academicSession" and "href" in gp["parent"]
+    )
     assert gp["metadata"] == {"skyward.gradingPeriodClosed": True} and gp["dateLastModified"].endswith("Z")
     cats = {c["sourcedId"]: c for c in (await api.get("/categories")).json()["categories"]}
     assert cats["cat-school"]["metadata"]["skyward.districtLevel"] is False
@@ -94,30 +127,40 @@ async def test_bad_paging_is_400(api: Api, params: dict[str, str]) -> None:
     assert (await api.get("/users", **params)).status_code == 400
 
 
-@pytest.mark.parametrize(("flt", "expected"), [
-    ("role='teacher'", ["t1", "t2"]),
-    ("role!='student'", ["t1", "t2"]),
-    ("givenName>'Student3'", ["s4"]),
-    ("givenName>='Student3'", ["s3", "s4"]),
-    ("givenName<'Bo'", ["t1"]),
-    ("givenName<='Bo'", ["t1", "t2"]),
-    ("givenName~'dent2'", ["s2"]),
-    ("familyName~'TEACH'", ["t1", "t2"]),
-    ("role='student' AND givenName~'1'", ["s1"]),
-    ("givenName='Ada' OR givenName='Student4'", ["s4", "t1"]),
-    ("role='teacher' AND givenName='Bo' OR sourcedId='s1'", ["s1", "t2"]),
-    ("orgs='sch-1' AND sourcedId='s2'", ["s2"]),
-    ("orgs.sourcedId='nope'", []),
-    ("orgs!='sch-1'", []),
-    ("familyName='O''Neil'", []),
-])
+@pytest.mark.parametrize(
+    ("flt", "expected"),
+    [
+        ("role='teacher'", ["t1", "t2"]),
+        ("role!='student'", ["t1", "t2"]),
+        ("givenName>'Student3'", ["s4"]),
+        ("givenName>='Student3'", ["s3", "s4"]),
+        ("givenName<'Bo'", ["t1"]),
+        ("givenName<='Bo'", ["t1", "t2"]),
+        ("givenName~'dent2'", ["s2"]),
+        ("familyName~'TEACH'", ["t1", "t2"]),
+        ("role='student' AND givenName~'1'", ["s1"]),
+        ("givenName='Ada' OR givenName='Student4'", ["s4", "t1"]),
+        ("role='teacher' AND givenName='Bo' OR sourcedId='s1'", ["s1", "t2"]),
+        ("orgs='sch-1' AND sourcedId='s2'", ["s2"]),
+        ("orgs.sourcedId='nope'", []),
+        ("orgs!='sch-1'", []),
+        ("familyName='O''Neil'", []),
+    ],
+)
 async def test_filter_operators_and_logic(api: Api, flt: str, expected: list[str]) -> None:
     assert await ids(api, "/users", filter=flt) == expected
 
 
 async def test_filters_on_references_dates_booleans_and_metadata(api: Api) -> None:
-    assert await ids(api, "/academicSessions", filter="type='gradingPeriod' AND status='active'") == ["gp-q1", "gp-q2", "gp-q3"]
-    assert await ids(api, "/academicSessions", filter="parent='term-1' AND startDate>='2026-10-01'") == ["gp-q2", "gp-q3"]
+    assert await ids(api, "/academicSessions", filter="type='gradingPeriod' AND status='active'") == [
+        "gp-q1",
+        "gp-q2",
+        "gp-q3",
+    ]
+    assert await ids(api, "/academicSessions", filter="parent='term-1' AND startDate>='2026-10-01'") == [
+        "gp-q2",
+        "gp-q3",
+    ]
     assert await ids(api, "/enrollments", filter="class.sourcedId='c2'") == ["e-c2-s3", "e-c2-t2"]
     assert await ids(api, "/enrollments", filter="primary='true'") == ["e-c1-t1"]
     assert await ids(api, "/categories", filter="metadata.skyward.districtLevel='false'") == ["cat-school"]
@@ -126,14 +169,17 @@ async def test_filters_on_references_dates_booleans_and_metadata(api: Api) -> No
     assert r.headers["x-total-count"] == "4" and "filter=role" in r.links["next"]["url"]
 
 
-@pytest.mark.parametrize(("flt", "minor"), [
-    ("nonsense='x'", "invalid_filter_field"),
-    ("role=teacher", "invalid_filter_field"),
-    ("role='teacher' XOR role='student'", "invalid_filter_field"),
-    ("role='teacher' AND", "invalid_filter_field"),
-    ("role=='teacher'", "invalid_filter_field"),
-    ("role.sub='x'", "invalid_filter_field"),
-])
+@pytest.mark.parametrize(
+    ("flt", "minor"),
+    [
+        ("nonsense='x'", "invalid_filter_field"),
+        ("role=teacher", "invalid_filter_field"),
+        ("role='teacher' XOR role='student'", "invalid_filter_field"),
+        ("role='teacher' AND", "invalid_filter_field"),
+        ("role=='teacher'", "invalid_filter_field"),
+        ("role.sub='x'", "invalid_filter_field"),
+    ],
+)
 async def test_bad_filters_are_400(api: Api, flt: str, minor: str) -> None:
     r = await api.get("/users", filter=flt)
     assert r.status_code == 400

@@ -18,17 +18,36 @@ LINE_ITEM_RULES: list[tuple[str, dict[str, Any], str]] = [
     ("unknown grading period", {"gradingPeriod": {"sourcedId": "term-1"}}, "skyward.unknown_grading_period"),
     ("inactive category", {"category": {"sourcedId": "cat-old"}}, "skyward.category_inactive"),
     ("school-level category", {"category": {"sourcedId": "cat-school"}}, "skyward.category_not_district_level"),
-    ("both dates in the closed Q1", {"assignDate": "2026-09-01", "dueDate": "2026-09-08", "gradingPeriod": ...},
-     "skyward.grading_period_closed"),
-    ("assign date in the closed Q1", {"assignDate": "2026-10-12", "dueDate": "2026-10-20", "gradingPeriod": ...},
-     "skyward.grading_period_closed"),
-    ("due date outside every period", {"assignDate": "2026-12-14", "dueDate": "2026-12-25", "gradingPeriod": ...},
-     "skyward.outside_grading_periods"),
-    ("assign date before the year", {"assignDate": "2026-07-01", "dueDate": "2026-11-09", "gradingPeriod": ...},
-     "skyward.outside_grading_periods"),
-    ("straddles Q2 and Q3", {"assignDate": "2026-12-15", "dueDate": "2027-01-06", "gradingPeriod": ...},
-     "skyward.straddles_grading_periods"),
-    ("named period differs from the dates'", {"gradingPeriod": {"sourcedId": "gp-q3"}}, "skyward.grading_period_mismatch"),
+    (
+        "both dates in the closed Q1",
+        {"assignDate": "2026-09-01", "dueDate": "2026-09-08", "gradingPeriod": ...},
+        "skyward.grading_period_closed",
+    ),
+    (
+        "assign date in the closed Q1",
+        {"assignDate": "2026-10-12", "dueDate": "2026-10-20", "gradingPeriod": ...},
+        "skyward.grading_period_closed",
+    ),
+    (
+        "due date outside every period",
+        {"assignDate": "2026-12-14", "dueDate": "2026-12-25", "gradingPeriod": ...},
+        "skyward.outside_grading_periods",
+    ),
+    (
+        "assign date before the year",
+        {"assignDate": "2026-07-01", "dueDate": "2026-11-09", "gradingPeriod": ...},
+        "skyward.outside_grading_periods",
+    ),
+    (
+        "straddles Q2 and Q3",
+        {"assignDate": "2026-12-15", "dueDate": "2027-01-06", "gradingPeriod": ...},
+        "skyward.straddles_grading_periods",
+    ),
+    (
+        "named period differs from the dates'",
+        {"gradingPeriod": {"sourcedId": "gp-q3"}},
+        "skyward.grading_period_mismatch",
+    ),
     ("due before assign", {"assignDate": "2026-11-09", "dueDate": "2026-11-02"}, "skyward.due_before_assign"),
     ("blank title", {"title": "   "}, "skyward.title_missing"),
     ("50-character title", {"title": "x" * 50}, "skyward.title_too_long"),
@@ -78,8 +97,12 @@ async def test_no_licence_makes_every_write_403(http: httpx.AsyncClient, api: Ap
     await api.put("/lineItems/li-1", line_item())
     await api.put("/results/r-1", result())
     await http.post("/admin/tenants/d1/settings", json={"licensed": False})
-    for call in (api.put("/lineItems/li-2", line_item()), api.put("/results/r-2", result()),
-                 api.delete("/lineItems/li-1"), api.delete("/results/r-1")):
+    for call in (
+        api.put("/lineItems/li-2", line_item()),
+        api.put("/results/r-2", result()),
+        api.delete("/lineItems/li-1"),
+        api.delete("/results/r-1"),
+    ):
         r = await call
         assert r.status_code == 403 and status_of(r)["imsx_codeMinor"] == "forbidden"
         assert token_of(r) == "skyward.not_licensed" and "LMS/OneRoster API licence" in status_of(r)["imsx_description"]
@@ -99,13 +122,16 @@ async def test_use_grade_when_posting_refuses_every_result_write(http: httpx.Asy
     assert (await api.put("/results/r-1", result())).status_code == 201
 
 
-@pytest.mark.parametrize(("overrides", "token"), [
-    ({"lineItem": {"sourcedId": "li-none"}}, "skyward.unknown_line_item"),
-    ({"student": {"sourcedId": "s-none"}}, "skyward.unknown_student"),
-    ({"student": {"sourcedId": "t1"}}, "skyward.unknown_student"),
-    ({"student": {"sourcedId": "s3"}}, "skyward.student_not_enrolled"),   # enrolled in c2, not c1
-    ({"student": {"sourcedId": "s4"}}, "skyward.student_not_enrolled"),   # enrolled nowhere
-])
+@pytest.mark.parametrize(
+    ("overrides", "token"),
+    [
+        ({"lineItem": {"sourcedId": "li-none"}}, "skyward.unknown_line_item"),
+        ({"student": {"sourcedId": "s-none"}}, "skyward.unknown_student"),
+        ({"student": {"sourcedId": "t1"}}, "skyward.unknown_student"),
+        ({"student": {"sourcedId": "s3"}}, "skyward.student_not_enrolled"),  # enrolled in c2, not c1
+        ({"student": {"sourcedId": "s4"}}, "skyward.student_not_enrolled"),  # enrolled nowhere
+    ],
+)
 async def test_result_reference_and_enrolment_rules(api: Api, overrides: dict[str, Any], token: str) -> None:
     await api.put("/lineItems/li-1", line_item())
     r = await api.put("/results/r-1", result(**overrides))
@@ -122,9 +148,13 @@ async def test_closing_a_grading_period_refuses_its_writes_and_deletes(http: htt
     await api.put("/lineItems/li-1", line_item())
     await api.put("/results/r-1", result())
     assert (await http.post("/admin/tenants/d1/grading-periods/gp-q2/close")).status_code == 200
-    for call in (api.put("/lineItems/li-1", line_item()), api.put("/results/r-1", result()),
-                 api.put("/results/r-2", result(student={"sourcedId": "s2"})), api.delete("/results/r-1"),
-                 api.delete("/lineItems/li-1")):
+    for call in (
+        api.put("/lineItems/li-1", line_item()),
+        api.put("/results/r-1", result()),
+        api.put("/results/r-2", result(student={"sourcedId": "s2"})),
+        api.delete("/results/r-1"),
+        api.delete("/lineItems/li-1"),
+    ):
         r = await call
         assert r.status_code == 422 and token_of(r) == "skyward.grading_period_closed"
     gp = (await api.get("/gradingPeriods/gp-q2")).json()["academicSession"]

@@ -30,8 +30,10 @@ def token(client: httpx.Client, url: str, tenant: str = "d1") -> str:
 
 
 def test_tenant_urls() -> None:
-    assert tenant_urls("http://127.0.0.1:8765/", "d1") == ("http://127.0.0.1:8765/d1/ims/oneroster/v1p1",
-                                                           "http://127.0.0.1:8765/d1/oauth/token")
+    assert tenant_urls("http://127.0.0.1:8765/", "d1") == (
+        "http://127.0.0.1:8765/d1/ims/oneroster/v1p1",
+        "http://127.0.0.1:8765/d1/oauth/token",
+    )
 
 
 def test_a_dropped_connection_is_a_transport_error_for_the_client(server: SimulatorThread) -> None:

@@ -49,9 +49,18 @@ async def test_the_grading_period_is_filled_in_when_absent(api: Api) -> None:
 
 # -- tolerant inputs -------------------------------------------------------------------------------
 
+
 async def test_references_with_only_a_sourced_id(api: Api) -> None:
-    r = await api.put("/lineItems/li-1", line_item(**{"class": {"sourcedId": "c1"}, "category": {"sourcedId": "cat-quiz"},
-                                                      "gradingPeriod": {"sourcedId": "gp-q2"}}))
+    r = await api.put(
+        "/lineItems/li-1",
+        line_item(
+            **{
+                "class": {"sourcedId": "c1"},
+                "category": {"sourcedId": "cat-quiz"},
+                "gradingPeriod": {"sourcedId": "gp-q2"},
+            }
+        ),
+    )
     assert r.status_code == 201
     r = await api.put("/results/r-1", result(lineItem={"sourcedId": "li-1"}, student={"sourcedId": "s1"}))
     assert r.status_code == 201 and r.json()["result"]["student"]["type"] == "user"
@@ -64,8 +73,10 @@ async def test_numbers_as_strings(api: Api) -> None:
     assert r.status_code == 201 and r.json()["result"]["score"] == 8.5
 
 
-@pytest.mark.parametrize("score_date", ["2026-11-10", "2026-11-10T14:30:00Z", "2026-11-10T08:30:00-06:00",
-                                        "2026-11-10T14:30:00.123456+00:00"])
+@pytest.mark.parametrize(
+    "score_date",
+    ["2026-11-10", "2026-11-10T14:30:00Z", "2026-11-10T08:30:00-06:00", "2026-11-10T14:30:00.123456+00:00"],
+)
 async def test_score_date_as_a_date_or_a_datetime(api: Api, score_date: str) -> None:
     await api.put("/lineItems/li-1", line_item())
     r = await api.put("/results/r-1", result(scoreDate=score_date))
@@ -108,25 +119,31 @@ async def test_body_sourced_id_absent_or_equal_to_the_path(api: Api) -> None:
 
 # -- invalid bodies --------------------------------------------------------------------------------
 
+
 async def test_malformed_json_is_400(api: Api) -> None:
     r = await api.put_raw("/lineItems/li-1", b"{not json")
     assert r.status_code == 400 and token_of(r) == "oneroster.malformed_json"
 
 
-@pytest.mark.parametrize(("body", "field", "rule"), [
-    ({"title": "no envelope"}, "lineItem", "must be a JSON object"),
-    (line_item(title=...), "lineItem.title", "required"),
-    (line_item(title=7), "lineItem.title", "must be a string"),
-    (line_item(assignDate=...), "lineItem.assignDate", "required"),
-    (line_item(dueDate="next tuesday"), "lineItem.dueDate", "ISO 8601"),
-    (line_item(**{"class": ...}), "lineItem.class", "required"),
-    (line_item(category={"href": "/categories/x"}), "lineItem.category", "sourcedId"),
-    (line_item(resultValueMax="ten"), "lineItem.resultValueMax", "must be a number"),
-    (line_item(resultValueMax=True), "lineItem.resultValueMax", "must be a number"),
-    (line_item(resultValueMax="NaN"), "lineItem.resultValueMax", "finite"),
-    (line_item(status="deleted"), "lineItem.status", "one of"),
-])
-async def test_invalid_line_items_are_422_naming_field_and_rule(api: Api, body: dict[str, Any], field: str, rule: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "field", "rule"),
+    [
+        ({"title": "no envelope"}, "lineItem", "must be a JSON object"),
+        (line_item(title=...), "lineItem.title", "required"),
+        (line_item(title=7), "lineItem.title", "must be a string"),
+        (line_item(assignDate=...), "lineItem.assignDate", "required"),
+        (line_item(dueDate="next tuesday"), "lineItem.dueDate", "ISO 8601"),
+        (line_item(**{"class": ...}), "lineItem.class", "required"),
+        (line_item(category={"href": "/categories/x"}), "lineItem.category", "sourcedId"),
+        (line_item(resultValueMax="ten"), "lineItem.resultValueMax", "must be a number"),
+        (line_item(resultValueMax=True), "lineItem.resultValueMax", "must be a number"),
+        (line_item(resultValueMax="NaN"), "lineItem.resultValueMax", "finite"),
+        (line_item(status="deleted"), "lineItem.status", "one of"),
+    ],
+)
+async def test_invalid_line_items_are_422_naming_field_and_rule(
+    api: Api, body: dict[str, Any], field: str, rule: str
+) -> None:
     r = await api.put("/lineItems/li-1", body)
     assert r.status_code == 422
     info = status_of(r)
@@ -134,18 +151,23 @@ async def test_invalid_line_items_are_422_naming_field_and_rule(api: Api, body: 
     assert field in info["imsx_description"] and rule in info["imsx_description"]
 
 
-@pytest.mark.parametrize(("body", "field", "rule"), [
-    (result(lineItem=...), "result.lineItem", "required"),
-    (result(student="  "), "result.student", "sourcedId"),
-    (result(scoreStatus="graded"), "result.scoreStatus", "one of"),
-    (result(scoreStatus=...), "result.scoreStatus", "one of"),
-    (result(score=...), "result.score", "required when scoreStatus is 'fully graded'"),
-    (result(score="eight"), "result.score", "must be a number"),
-    (result(score=-1), "result.score", ">= 0"),
-    (result(scoreDate="yesterday"), "result.scoreDate", "ISO 8601"),
-    (result(comment=5), "result.comment", "must be a string"),
-])
-async def test_invalid_results_are_422_naming_field_and_rule(api: Api, body: dict[str, Any], field: str, rule: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "field", "rule"),
+    [
+        (result(lineItem=...), "result.lineItem", "required"),
+        (result(student="  "), "result.student", "sourcedId"),
+        (result(scoreStatus="graded"), "result.scoreStatus", "one of"),
+        (result(scoreStatus=...), "result.scoreStatus", "one of"),
+        (result(score=...), "result.score", "required when scoreStatus is 'fully graded'"),
+        (result(score="eight"), "result.score", "must be a number"),
+        (result(score=-1), "result.score", ">= 0"),
+        (result(scoreDate="yesterday"), "result.scoreDate", "ISO 8601"),
+        (result(comment=5), "result.comment", "must be a string"),
+    ],
+)
+async def test_invalid_results_are_422_naming_field_and_rule(
+    api: Api, body: dict[str, Any], field: str, rule: str
+) -> None:
     await api.put("/lineItems/li-1", line_item())
     r = await api.put("/results/r-1", body)
     assert r.status_code == 422
@@ -159,7 +181,9 @@ async def test_a_refused_write_stores_nothing(http: httpx.AsyncClient, api: Api)
     assert state["lineItems"] == [] and state["counts"] == {"lineItems": 0, "results": 0}
 
 
-async def test_validation_order_licence_then_shape_then_references_then_rules(http: httpx.AsyncClient, api: Api) -> None:
+async def test_validation_order_licence_then_shape_then_references_then_rules(
+    http: httpx.AsyncClient, api: Api
+) -> None:
     # a body that is at once malformed in shape (no dates), has an unknown class and breaks the title rule
     bad_everything = line_item(assignDate=..., **{"class": {"sourcedId": "nope"}}, title="x" * 60)
     unknown_and_long = line_item(**{"class": {"sourcedId": "nope"}}, title="x" * 60)

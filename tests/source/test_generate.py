@@ -13,10 +13,10 @@ import pytest
 from passback.domain.codes import ASSESSMENT_REASONS, OTUS_TYPES, SCORE_REASONS
 from passback.scenario import Scenario
 from passback.source.generate import GeneratedWorld, generate
-from passback.source.write import write_world
 from passback.source.presets import Calendar
 from passback.source.read import read_district
 from passback.source.violations import ASSESSMENT_KINDS
+from passback.source.write import write_world
 
 TODAY = dt.date(2026, 11, 18)
 NOT_GENERATED = {"duplicate_row", "unknown_assessment", "line_item_rejected", "assessment_ineligible"}
@@ -36,7 +36,9 @@ def assert_same_world(a: GeneratedWorld, b: GeneratedWorld) -> None:
 
 def test_same_arguments_give_the_same_world() -> None:
     assert_same_world(generate("demo", seed=11, today=TODAY), generate("demo", seed=11, today=TODAY))
-    assert_same_world(generate("S", seed=11, today=TODAY, districts=2), generate("S", seed=11, today=TODAY, districts=2))
+    assert_same_world(
+        generate("S", seed=11, today=TODAY, districts=2), generate("S", seed=11, today=TODAY, districts=2)
+    )
 
 
 def test_another_seed_gives_another_world(demo: GeneratedWorld) -> None:
@@ -80,9 +82,13 @@ def test_without_violations_every_assessment_is_clean() -> None:
     assert a["assessment_type"].isin(OTUS_TYPES).all() and a["title"].str.len().between(1, 49).all()
     assert world.classes["sis_id"].notna().all()
     assert a["assigned_by"].isin(world.group_members["user_id"]).all()
-    assert not world.scores["excluded"].any() and world.users["sis_id"].notna().sum() == (world.users["role"] != "administrator").sum()
-    assert set(world.seeds[0].mapping.values()) <= {c.sourcedId for c in world.scenario.districts[0].categories
-                                                    if c.status == "active" and c.districtLevel}
+    assert (
+        not world.scores["excluded"].any()
+        and world.users["sis_id"].notna().sum() == (world.users["role"] != "administrator").sum()
+    )
+    assert set(world.seeds[0].mapping.values()) <= {
+        c.sourcedId for c in world.scenario.districts[0].categories if c.status == "active" and c.districtLevel
+    }
 
 
 def raw_reasons(world: GeneratedWorld) -> set[str]:
@@ -107,8 +113,9 @@ def raw_reasons(world: GeneratedWorld) -> set[str]:
     found = {
         "assessment_deleted": (a["status"] == "deleted").any(),
         "not_points_based": (a["scoring"] != "points").any(),
-        "points_not_whole": (~(np.isfinite(a["points_possible"]) & (a["points_possible"] > 0)
-                               & (a["points_possible"] % 1 == 0))).any(),
+        "points_not_whole": (
+            ~(np.isfinite(a["points_possible"]) & (a["points_possible"] > 0) & (a["points_possible"] % 1 == 0))
+        ).any(),
         "title_missing": (a["title"].fillna("").str.strip() == "").any(),
         "title_too_long": (a["title"].str.strip().str.len() >= 50).any(),
         "not_in_final_grade": (a["include_in_final_grade"] != True).any(),  # noqa: E712 - NA counts
@@ -118,7 +125,9 @@ def raw_reasons(world: GeneratedWorld) -> set[str]:
         "missing_dates": (a["assign_date"].isna() | a["due_date"].isna()).any(),
         "due_before_assign": (a["due_date"] < a["assign_date"]).any(),
         "before_effective_date": (a["assign_date"] < pd.Timestamp(seed.effective_date)).any(),
-        "outside_grading_periods": ((a["assign_date"].notna() & (ap < 0) & (a["assign_date"] >= pd.Timestamp(seed.effective_date)))).any(),
+        "outside_grading_periods": (
+            a["assign_date"].notna() & (ap < 0) & (a["assign_date"] >= pd.Timestamp(seed.effective_date))
+        ).any(),
         "straddles_grading_periods": ((ap >= 0) & (dp >= 0) & (ap != dp)).any(),
         "grading_period_closed": (closed & (ap == dp)).any(),
         "category_unmapped": category.isna().any(),
@@ -134,7 +143,9 @@ def raw_reasons(world: GeneratedWorld) -> set[str]:
         "student_not_in_sis": cs["student_id"].map(users["sis_id"]).isna().any(),
         "not_yet_graded": (cs["state"] == "turned_in").any(),
         "not_yet_due": ((cs["state"] == "not_submitted") & (cs["due_date"] >= today)).any(),
-        "score_invalid": ((cs["state"] == "graded") & ~(np.isfinite(cs["points_earned"]) & (cs["points_earned"] >= 0))).any(),
+        "score_invalid": (
+            (cs["state"] == "graded") & ~(np.isfinite(cs["points_earned"]) & (cs["points_earned"] >= 0))
+        ).any(),
     }
     return {code for code, present in found.items() if present}
 
@@ -164,16 +175,22 @@ def test_the_sis_side_matches_the_otus_side(demo: GeneratedWorld) -> None:
             users = world.users[world.users["district_id"] == d]
             assert {c.sourcedId for c in sis.classes} == set(classes["sis_id"].dropna())
             assert {u.sourcedId for u in sis.users} == set(users["sis_id"].dropna())
-            e = world.enrollments.merge(classes[["id", "sis_id"]], left_on="class_id", right_on="id") \
-                .merge(users[["id", "sis_id"]], left_on="user_id", right_on="id", suffixes=("_c", "_u"))
+            e = world.enrollments.merge(classes[["id", "sis_id"]], left_on="class_id", right_on="id").merge(
+                users[["id", "sis_id"]], left_on="user_id", right_on="id", suffixes=("_c", "_u")
+            )
             e = e.dropna(subset=["sis_id_c", "sis_id_u"])
-            assert {(x.classSourcedId, x.userSourcedId) for x in sis.enrollments} == set(zip(e["sis_id_c"], e["sis_id_u"]))
+            assert {(x.classSourcedId, x.userSourcedId) for x in sis.enrollments} == set(
+                zip(e["sis_id_c"], e["sis_id_u"])
+            )
             categories = {c.sourcedId for c in sis.categories}
             assert set(seed.mapping) == set(OTUS_TYPES) and set(seed.mapping.values()) <= categories
             periods = {s.sourcedId: s for s in sis.academicSessions if s.type == "gradingPeriod"}
-            assert len(periods) == 4 and {p for p, s in periods.items() if s.closed} == set(seed.closed_grading_period_ids)
-            assert seed.closed_grading_period_ids and any(s.startDate <= TODAY <= s.endDate and not s.closed
-                                                          for s in periods.values())
+            assert len(periods) == 4 and {p for p, s in periods.items() if s.closed} == set(
+                seed.closed_grading_period_ids
+            )
+            assert seed.closed_grading_period_ids and any(
+                s.startDate <= TODAY <= s.endDate and not s.closed for s in periods.values()
+            )
             assert sis.clients[0].client_id == seed.client_id and sis.settings.licensed
             assert {s.sourcedId for s in sis.schools} >= {c.school for c in sis.classes}
 
@@ -192,7 +209,7 @@ def test_every_month_has_an_open_current_and_a_closed_earlier_period(month: int)
     today = dt.date(2027, month, 15)
     cal = Calendar.around(today)
     assert cal.cur.start <= today <= cal.cur.end and not cal.cur.closed
-    assert all(q.closed for q in cal.quarters[:cal.current]) and not any(q.closed for q in cal.quarters[cal.current:])
+    assert all(q.closed for q in cal.quarters[: cal.current]) and not any(q.closed for q in cal.quarters[cal.current :])
     assert cal.cur.start.weekday() == 0 and cal.cur.end.weekday() == 4
 
 
@@ -203,8 +220,12 @@ def test_write_world_round_trips_and_is_idempotent(tmp_path: Path, demo: Generat
     frames = read_district(url, "demo")
     pd.testing.assert_frame_equal(frames.assessments, demo.assessments)
     pd.testing.assert_frame_equal(frames.scores, demo.scores)
-    for name, columns in (("users", ["id", "sis_id", "role", "given_name", "family_name"]), ("classes", ["id", "sis_id", "title"]),
-                          ("enrollments", ["class_id", "user_id", "role"]), ("group_members", ["user_id"])):
+    for name, columns in (
+        ("users", ["id", "sis_id", "role", "given_name", "family_name"]),
+        ("classes", ["id", "sis_id", "title"]),
+        ("enrollments", ["class_id", "user_id", "role"]),
+        ("group_members", ["user_id"]),
+    ):
         pd.testing.assert_frame_equal(getattr(frames, name), getattr(demo, name)[columns])
     assert Scenario.load(tmp_path / "scenario.json").model_dump_json() == demo.scenario.model_dump_json()
     assert not list(tmp_path.glob("*.building"))
@@ -214,8 +235,21 @@ TABLE_COLUMNS = {
     "otus_users": ["id", "district_id", "sis_id", "role", "given_name", "family_name"],
     "otus_classes": ["id", "district_id", "sis_id", "title"],
     "otus_enrollments": ["class_id", "user_id", "role"],
-    "otus_assessments": ["id", "district_id", "class_id", "assigned_by", "title", "assessment_type", "scoring",
-                         "points_possible", "include_in_final_grade", "assign_date", "due_date", "status", "updated_at"],
+    "otus_assessments": [
+        "id",
+        "district_id",
+        "class_id",
+        "assigned_by",
+        "title",
+        "assessment_type",
+        "scoring",
+        "points_possible",
+        "include_in_final_grade",
+        "assign_date",
+        "due_date",
+        "status",
+        "updated_at",
+    ],
     "otus_scores": ["assessment_id", "student_id", "points_earned", "state", "excluded", "updated_at"],
     "otus_group_members": ["district_id", "user_id"],
 }
@@ -239,10 +273,16 @@ def test_most_assessments_are_in_the_open_period_after_the_effective_date() -> N
     a, seed = world.assessments, world.seeds[0]
     cal = Calendar.around(TODAY)
     start, end = pd.Timestamp(cal.cur.start), pd.Timestamp(cal.cur.end)
-    current = a["assign_date"].between(start, end) & a["due_date"].between(start, end) & (a["assign_date"] <= a["due_date"])
+    current = (
+        a["assign_date"].between(start, end) & a["due_date"].between(start, end) & (a["assign_date"] <= a["due_date"])
+    )
     assert current.mean() >= 0.85
-    assert (a.loc[current, "due_date"] < pd.Timestamp(TODAY)).any() and (a.loc[current, "due_date"] > pd.Timestamp(TODAY)).any()
-    assert seed.effective_date <= cal.cur.start and (a["assign_date"] >= pd.Timestamp(seed.effective_date)).mean() >= 0.95
+    assert (a.loc[current, "due_date"] < pd.Timestamp(TODAY)).any() and (
+        a.loc[current, "due_date"] > pd.Timestamp(TODAY)
+    ).any()
+    assert (
+        seed.effective_date <= cal.cur.start and (a["assign_date"] >= pd.Timestamp(seed.effective_date)).mean() >= 0.95
+    )
     mapping_targets = {c.sourcedId: c for c in world.scenario.districts[0].categories}
     assert mapping_targets[seed.mapping["Journal"]].status == "tobedeleted"  # category_not_in_sis with violations
     assert (a["assessment_type"] == "Journal").mean() < 0.01

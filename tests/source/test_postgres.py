@@ -15,9 +15,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from passback.source.generate import generate
-
-from passback.source.write import write_world
 from passback.source.read import COLUMNS, read_district
+from passback.source.write import write_world
 
 PG_URL = os.environ.get("PASSBACK_TEST_PG_URL")
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="PASSBACK_TEST_PG_URL is not set")]

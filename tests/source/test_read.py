@@ -28,10 +28,14 @@ def make_db(path: Path) -> str:
 def test_reads_one_district_only(tmp_path: Path) -> None:
     url = make_db(tmp_path / "otus.db")
     with sqlite3.connect(tmp_path / "otus.db") as conn:
-        conn.executemany("INSERT INTO otus_assessments (id, district_id, class_id, title, points_possible) VALUES (?,?,?,?,?)",
-                         [("a1", "d1", "c1", "Quiz", 10), ("a2", "d2", "c1", "Other", 10)])
-        conn.executemany("INSERT INTO otus_scores (assessment_id, student_id, points_earned, state) VALUES (?,?,?,?)",
-                         [("a1", "s1", 8.5, "graded"), ("a2", "s1", 3, "graded")])
+        conn.executemany(
+            "INSERT INTO otus_assessments (id, district_id, class_id, title, points_possible) VALUES (?,?,?,?,?)",
+            [("a1", "d1", "c1", "Quiz", 10), ("a2", "d2", "c1", "Other", 10)],
+        )
+        conn.executemany(
+            "INSERT INTO otus_scores (assessment_id, student_id, points_earned, state) VALUES (?,?,?,?)",
+            [("a1", "s1", 8.5, "graded"), ("a2", "s1", 3, "graded")],
+        )
         conn.execute("INSERT INTO otus_group_members VALUES ('d1', 'u1')")
     frames = read_district(url, "d1")
     assert frames.assessments["id"].tolist() == ["a1"]
@@ -42,22 +46,44 @@ def test_reads_one_district_only(tmp_path: Path) -> None:
 def test_bad_values_never_raise(tmp_path: Path) -> None:
     path = tmp_path / "foreign.db"
     with sqlite3.connect(path) as conn:  # a foreign tool's schema: no PKs, no types
-        conn.execute("CREATE TABLE otus_assessments (id, district_id, class_id, assigned_by, title, assessment_type, scoring, "
-                     "points_possible, include_in_final_grade, assign_date, due_date, status, updated_at, extra_col)")
+        conn.execute(
+            "CREATE TABLE otus_assessments (id, district_id, class_id, assigned_by, title, assessment_type, scoring, "
+            "points_possible, include_in_final_grade, assign_date, due_date, status, updated_at, extra_col)"
+        )
         conn.execute("CREATE TABLE otus_scores (assessment_id, student_id, points_earned, state, excluded, updated_at)")
-        for table, cols in (("otus_users", "id, district_id, sis_id, role, given_name, family_name"),
-                            ("otus_classes", "id, district_id, sis_id, title"), ("otus_enrollments", "class_id, user_id, role"),
-                            ("otus_group_members", "district_id, user_id")):
+        for table, cols in (
+            ("otus_users", "id, district_id, sis_id, role, given_name, family_name"),
+            ("otus_classes", "id, district_id, sis_id, title"),
+            ("otus_enrollments", "class_id, user_id, role"),
+            ("otus_group_members", "district_id, user_id"),
+        ):
             conn.execute(f"CREATE TABLE {table} ({cols})")
         bad_title = b"Quiz \xff\xfe broken"
         rows = [
-            ("a1", "d1", "c1", "u1", bad_title, "Quiz", "points", "abc", "yes", "2025-13-45", "not a date", "active", None, 1),
+            (
+                "a1",
+                "d1",
+                "c1",
+                "u1",
+                bad_title,
+                "Quiz",
+                "points",
+                "abc",
+                "yes",
+                "2025-13-45",
+                "not a date",
+                "active",
+                None,
+                1,
+            ),
             ("a1", "d1", "c1", "u1", "dup", "Quiz", "points", "inf", 1, "2026-11-02", "2026-11-09", "active", "x", 2),
             (None, "d1", None, None, None, None, None, None, None, None, None, None, None, None),
         ]
         conn.executemany("INSERT INTO otus_assessments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        conn.executemany("INSERT INTO otus_scores VALUES (?,?,?,?,?,?)",
-                         [("a1", "s1", "NaN", "graded", "maybe", "never"), ("a1", "s1", -3, None, None, None)])
+        conn.executemany(
+            "INSERT INTO otus_scores VALUES (?,?,?,?,?,?)",
+            [("a1", "s1", "NaN", "graded", "maybe", "never"), ("a1", "s1", -3, None, None, None)],
+        )
     frames = read_district(f"sqlite:///{path}", "d1")
     assert len(frames.assessments) == 3 and len(frames.scores) == 2
     assert "\ufffd" in frames.assessments["title"].iloc[0]
@@ -74,13 +100,18 @@ TABLE_COLUMNS = {
     "otus_classes": "id, district_id, sis_id, title",
     "otus_enrollments": "class_id, user_id, role",
     "otus_assessments": "id, district_id, class_id, assigned_by, title, assessment_type, scoring, points_possible, "
-                        "include_in_final_grade, assign_date, due_date, status, updated_at",
+    "include_in_final_grade, assign_date, due_date, status, updated_at",
     "otus_scores": "assessment_id, student_id, points_earned, state, excluded, updated_at",
     "otus_group_members": "district_id, user_id",
 }
 EXPECTED_DTYPES = {
-    "points_possible": "float64", "points_earned": "float64", "include_in_final_grade": "boolean", "excluded": "boolean",
-    "assign_date": "datetime64[ns]", "due_date": "datetime64[ns]", "updated_at": "datetime64[ns]",
+    "points_possible": "float64",
+    "points_earned": "float64",
+    "include_in_final_grade": "boolean",
+    "excluded": "boolean",
+    "assign_date": "datetime64[ns]",
+    "due_date": "datetime64[ns]",
+    "updated_at": "datetime64[ns]",
 }
 
 
@@ -103,22 +134,70 @@ def assert_contract_dtypes(frames: object) -> None:
 def test_bad_bytes_numbers_dates_and_enums_become_na(tmp_path: Path) -> None:
     conn = foreign_db(tmp_path / "bad.db")
     bad = b"Unit \xff\xfe quiz"
-    conn.executemany("INSERT INTO otus_assessments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
-        ("a1", "d1", b"c\xff1", "u1", bad, "Quiz", "points", "abc", "maybe", "2025-13-45", "2025-02-30", "active",
-         "never", "x"),
-        ("a2", "d1", "c1", 7, "ok", "Exit Ticket", "weird", "NaN", "TRUE", "2026-11-02 00:00:00", "2026-11-09T08:00:00Z",
-         "archived", "2026-11-10T12:00:00+02:00", None),
-        ("a3", "d1", "c1", "u1", "t", "Quiz", "points", b"\x00\x01", 2, "9999-12-31", "11/09/2026", None,
-         "2026-11-10 12:00:00", None),
-        ("a4", "d1", None, None, None, None, None, None, None, None, None, None, None, None),
-        ("a1", "d1", "c1", "u1", "dup", "Quiz", "points", 10, 1, "2026-11-02", "2026-11-09", "active", None, None),
-    ])
-    conn.executemany("INSERT INTO otus_scores VALUES (?,?,?,?,?,?,?)", [
-        ("a1", "s1", "inf", "graded", "no", "2026-11-10 12:00:00.5", None),
-        ("a1", "s1", "-3", b"gr\xffaded", "yes", 12345, None),
-        ("a2", "s2", None, None, None, None, None),
-        ("a2", "s3", 8.5, 1, 1.0, "2026-11-10", None),
-    ])
+    conn.executemany(
+        "INSERT INTO otus_assessments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            (
+                "a1",
+                "d1",
+                b"c\xff1",
+                "u1",
+                bad,
+                "Quiz",
+                "points",
+                "abc",
+                "maybe",
+                "2025-13-45",
+                "2025-02-30",
+                "active",
+                "never",
+                "x",
+            ),
+            (
+                "a2",
+                "d1",
+                "c1",
+                7,
+                "ok",
+                "Exit Ticket",
+                "weird",
+                "NaN",
+                "TRUE",
+                "2026-11-02 00:00:00",
+                "2026-11-09T08:00:00Z",
+                "archived",
+                "2026-11-10T12:00:00+02:00",
+                None,
+            ),
+            (
+                "a3",
+                "d1",
+                "c1",
+                "u1",
+                "t",
+                "Quiz",
+                "points",
+                b"\x00\x01",
+                2,
+                "9999-12-31",
+                "11/09/2026",
+                None,
+                "2026-11-10 12:00:00",
+                None,
+            ),
+            ("a4", "d1", None, None, None, None, None, None, None, None, None, None, None, None),
+            ("a1", "d1", "c1", "u1", "dup", "Quiz", "points", 10, 1, "2026-11-02", "2026-11-09", "active", None, None),
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO otus_scores VALUES (?,?,?,?,?,?,?)",
+        [
+            ("a1", "s1", "inf", "graded", "no", "2026-11-10 12:00:00.5", None),
+            ("a1", "s1", "-3", b"gr\xffaded", "yes", 12345, None),
+            ("a2", "s2", None, None, None, None, None),
+            ("a2", "s3", 8.5, 1, 1.0, "2026-11-10", None),
+        ],
+    )
     conn.execute("INSERT INTO otus_users VALUES ('u1', 'd1', ?, 'teacher', ?, NULL, NULL)", (b"sky\xff", "Zo\u00eb"))
     conn.execute("INSERT INTO otus_classes VALUES ('c1', 'd1', NULL, 'Math', NULL)")
     conn.execute("INSERT INTO otus_enrollments VALUES ('c1', 'u1', 'teacher', NULL), ('c1', 'u1', 'teacher', NULL)")
@@ -151,8 +230,23 @@ def test_bad_bytes_numbers_dates_and_enums_become_na(tmp_path: Path) -> None:
 def test_flag_spellings() -> None:
     values = [1, 0, 1.0, "1", "0", "true", "False", " yes ", "N", "t", "f", "maybe", 2, None, b"1"]
     flags = read_module._flags(values)
-    assert list(flags) == [True, False, True, True, False, True, False, True, False, True, False, pd.NA, pd.NA, pd.NA,
-                           True]
+    assert list(flags) == [
+        True,
+        False,
+        True,
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+        pd.NA,
+        pd.NA,
+        pd.NA,
+        True,
+    ]
 
 
 def test_an_engine_and_a_url_read_the_same(tmp_path: Path) -> None:
@@ -205,19 +299,41 @@ def test_group_size_counts_one_district(tmp_path: Path) -> None:
 
 
 JUNK = st.one_of(
-    st.none(), st.integers(-10**18, 10**18), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
-    st.binary(max_size=12), st.sampled_from(["inf", "NaN", "-0", "2026-11-02", "2025-13-45", "0001-01-01", "1", "true",
-                                             "2026-11-10T12:00:00+05:30", "graded", "\ud800".encode("utf-8", "surrogatepass")]),
+    st.none(),
+    st.integers(-(10**18), 10**18),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.binary(max_size=12),
+    st.sampled_from(
+        [
+            "inf",
+            "NaN",
+            "-0",
+            "2026-11-02",
+            "2025-13-45",
+            "0001-01-01",
+            "1",
+            "true",
+            "2026-11-10T12:00:00+05:30",
+            "graded",
+            "\ud800".encode("utf-8", "surrogatepass"),
+        ]
+    ),
 )
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(st.tuples(*[JUNK] * 13), min_size=1, max_size=6), scores=st.lists(st.tuples(*[JUNK] * 4), max_size=6))
-def test_any_junk_reads_without_raising(tmp_path_factory: pytest.TempPathFactory, rows: list[tuple], scores: list[tuple]) -> None:
+@given(
+    rows=st.lists(st.tuples(*[JUNK] * 13), min_size=1, max_size=6), scores=st.lists(st.tuples(*[JUNK] * 4), max_size=6)
+)
+def test_any_junk_reads_without_raising(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[tuple], scores: list[tuple]
+) -> None:
     path = tmp_path_factory.mktemp("junk") / "junk.db"
     conn = foreign_db(path)
-    conn.executemany("INSERT INTO otus_assessments VALUES ('a', 'd1', ?,?,?,?,?,?,?,?,?,?,?, ?)",
-                     [r[:11] + (r[12],) for r in rows])
+    conn.executemany(
+        "INSERT INTO otus_assessments VALUES ('a', 'd1', ?,?,?,?,?,?,?,?,?,?,?, ?)", [r[:11] + (r[12],) for r in rows]
+    )
     conn.executemany("INSERT INTO otus_scores VALUES ('a', ?,?,?,?, '2026-01-01', NULL)", scores)
     conn.commit()
     conn.close()
@@ -232,7 +348,10 @@ def test_an_in_memory_engine_tolerates_bad_bytes_too() -> None:
     engine = create_engine("sqlite://", poolclass=StaticPool)
     create_source_schema(engine)
     with engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO otus_assessments (id, district_id, class_id, title, points_possible) "
-                             "VALUES ('a1', 'd1', 'c1', ?, 'abc')", (b"Quiz \xff",))
+        conn.exec_driver_sql(
+            "INSERT INTO otus_assessments (id, district_id, class_id, title, points_possible) "
+            "VALUES ('a1', 'd1', 'c1', ?, 'abc')",
+            (b"Quiz \xff",),
+        )
     frames = read_district(engine, "d1")
     assert frames.assessments["title"][0] == "Quiz \ufffd" and np.isnan(frames.assessments["points_possible"][0])

@@ -18,9 +18,18 @@ SECRET = "s3cr3t/Never+Store Me"
 
 def test_an_error_echoing_the_secret_is_stored_scrubbed(state_url: str) -> None:
     engine = get_engine(state_url)
-    districts.add_district(engine, districts.DistrictSpec(
-        id="d1", name="D1", base_url="https://sis.example/ims/oneroster/v1p1", token_url="https://sis.example/oauth/token",
-        client_id="otus client", client_secret=SECRET, effective_date=dt.date(2026, 8, 17)))
+    districts.add_district(
+        engine,
+        districts.DistrictSpec(
+            id="d1",
+            name="D1",
+            base_url="https://sis.example/ims/oneroster/v1p1",
+            token_url="https://sis.example/oauth/token",
+            client_id="otus client",
+            client_secret=SECRET,
+            effective_date=dt.date(2026, 8, 17),
+        ),
+    )
     basic = base64.b64encode(f"{quote_plus('otus client')}:{quote_plus(SECRET)}".encode()).decode()
     echo = f"bad client: {SECRET} / {quote_plus(SECRET)} / Basic {basic}"
     run_id = runs.start_run(engine, "d1", "sync")

@@ -21,18 +21,31 @@ SECRET = "s3cr3t-Never-Store-Me"
 
 
 def spec(**overrides) -> districts.DistrictSpec:
-    data = dict(id="d1", name="District One", base_url="https://sis.example/ims/oneroster/v1p1",
-                token_url="https://sis.example/oauth/token", client_id="otus", client_secret=SECRET,
-                effective_date=dt.date(2026, 8, 17))
+    data = dict(
+        id="d1",
+        name="District One",
+        base_url="https://sis.example/ims/oneroster/v1p1",
+        token_url="https://sis.example/oauth/token",
+        client_id="otus",
+        client_secret=SECRET,
+        effective_date=dt.date(2026, 8, 17),
+    )
     data.update(overrides)
     return districts.DistrictSpec(**data)
 
 
 def dump(engine) -> str:
     with engine.connect() as conn:
-        tables = [r[0] for r in conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public'" if engine.dialect.name == "postgresql"
-            else "SELECT name FROM sqlite_master WHERE type='table'"))]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname='public'"
+                    if engine.dialect.name == "postgresql"
+                    else "SELECT name FROM sqlite_master WHERE type='table'"
+                )
+            )
+        ]
         return repr([conn.execute(text(f'SELECT * FROM "{t}"')).fetchall() for t in tables])
 
 
@@ -49,11 +62,19 @@ def test_upgrade_from_the_previous_release_keeps_data(state_url: str) -> None:
     drop_everything(engine)
     upgrade(engine, "0001_initial")
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO district (id, name, base_url, token_url, client_id, secret_ciphertext, timezone, "
-                          "effective_date, enabled, concurrency, grace_hours, deletion_policy, verify_tls, created_at, updated_at) "
-                          "VALUES ('old', 'Old', 'https://x/y', 'https://x/t', 'c', 'ct', 'UTC', '2026-08-01', true, 4, 0, 'keep', true, "
-                          "'2026-08-01 00:00:00', '2026-08-01 00:00:00')"))
-        conn.execute(text("INSERT INTO ledger_entry VALUES ('old', 'result', 'a', 's', 'sid', -42, 'acked', 200, NULL, NULL, 'gp', 'r', '2026-08-01 00:00:00')"))
+        conn.execute(
+            text(
+                "INSERT INTO district (id, name, base_url, token_url, client_id, secret_ciphertext, timezone, "
+                "effective_date, enabled, concurrency, grace_hours, deletion_policy, verify_tls, created_at, updated_at) "
+                "VALUES ('old', 'Old', 'https://x/y', 'https://x/t', 'c', 'ct', 'UTC', '2026-08-01', true, 4, 0, 'keep', true, "
+                "'2026-08-01 00:00:00', '2026-08-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO ledger_entry VALUES ('old', 'result', 'a', 's', 'sid', -42, 'acked', 200, NULL, NULL, 'gp', 'r', '2026-08-01 00:00:00')"
+            )
+        )
     upgrade(engine)
     assert current(engine) == HEAD
     got = districts.get_district(engine, "old")
@@ -89,8 +110,10 @@ def test_invalid_changes_leave_the_db_unchanged(state_url: str) -> None:
 
 def test_ledger_upsert_and_read_round_trip(state_url: str) -> None:
     engine = get_engine(state_url)
-    rows = [dict(kind="result", assessment_id="a", student_id=f"s{i}", sourced_id=f"x{i}", payload_hash=h, status="acked")
-            for i, h in enumerate([-(2**63), -1, 0, 2**63 - 1])]
+    rows = [
+        dict(kind="result", assessment_id="a", student_id=f"s{i}", sourced_id=f"x{i}", payload_hash=h, status="acked")
+        for i, h in enumerate([-(2**63), -1, 0, 2**63 - 1])
+    ]
     ledger.record_acks(engine, "d1", rows, "run-1")
     ledger.record_acks(engine, "d1", [dict(rows[0], payload_hash=7, status="rejected", sis_message="no")], "run-2")
     frame = ledger.read_ledger(engine, "d1", "result").sort_values("student_id")
@@ -122,13 +145,11 @@ def test_a_live_holder_keeps_its_lock_by_heartbeat_and_learns_when_it_lost_it(st
     with district_lock(engine, "d1", stale_after_s=1.0) as first:
         time.sleep(1.2)
         first.heartbeat()  # fresh again: not stale
-        with pytest.raises(DistrictBusy):
-            with district_lock(engine, "d1", stale_after_s=1.0):
-                pass
+        with pytest.raises(DistrictBusy), district_lock(engine, "d1", stale_after_s=1.0):
+            pass
         time.sleep(1.2)  # no heartbeat for longer than stale_after_s: another run may take over
-        with district_lock(engine, "d1", stale_after_s=1.0):
-            with pytest.raises(DistrictBusy, match="took over"):
-                first.heartbeat()
+        with district_lock(engine, "d1", stale_after_s=1.0), pytest.raises(DistrictBusy, match="took over"):
+            first.heartbeat()
 
 
 def _hold_and_die(url: str) -> None:

@@ -3,6 +3,7 @@
 Revision ID: 0002_load_budget
 Revises: 0001_initial
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -3,6 +3,7 @@
 Revision ID: 0003_request_timeout
 Revises: 0002_load_budget
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -3,6 +3,7 @@
 Revision ID: 0004_district_safety
 Revises: 0003_request_timeout
 """
+
 import sqlalchemy as sa
 from alembic import op
 

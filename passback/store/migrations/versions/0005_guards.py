@@ -3,6 +3,7 @@
 Revision ID: 0005_guards
 Revises: 0004_district_safety
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -14,6 +14,7 @@
 Revision ID: 0006_audit
 Revises: 0005_guards
 """
+
 import sqlalchemy as sa
 from alembic import op
 
