@@ -76,7 +76,9 @@ def cut_short(districts: list[Any], as_json: bool) -> None:
             + "\n"
         )
     for d, why in down.items():
-        console_err.print(f"[red]✘ {safe(d)}[/red]: {safe(why)}", highlight=False)
+        console_err.print(
+            f"[red]✘ {safe(d)}[/red]: {safe(why)}", highlight=False, soft_wrap=True
+        )  # one line: greppable, the terminal wraps it
     raise typer.Exit(1)
 
 
@@ -92,7 +94,7 @@ def print_summary(result: dict[str, Any]) -> None:
     for d in result["districts"]:
         name = safe(d["district"])
         if d.get("error"):
-            console.print(f"[red]✘ {name}[/red]: {safe(d['error'])}", highlight=False)
+            console.print(f"[red]✘ {name}[/red]: {safe(d['error'])}", highlight=False, soft_wrap=True)
         if d.get("status") == "held" or d.get("guards"):
             print_held(d)
         if d.get("reasons"):

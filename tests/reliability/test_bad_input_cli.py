@@ -133,7 +133,8 @@ def test_doctor_against_an_unreachable_or_untrusted_sis(registered, tmp_path, wh
     with contextlib.ExitStack() as stack:
         if where == "closed port":
             _point_at(f"http://127.0.0.1:{closed_port()}")
-            needles = ["cannot reach the SIS", "district d1", "check", "firewall"]  # ... to the end of the advice
+            # a loopback SIS that does not answer: most likely the simulator is not running (issue 13)
+            needles = ["cannot reach the SIS", "district d1", "passback sim serve", "passback district show d1"]
         elif where == "https to a plain-HTTP port":
             _point_at(registered.replace("http://", "https://"))
             needles = ["cannot reach the SIS", "district d1", "tls", "certificate", "CA bundle"]
@@ -190,11 +191,10 @@ def test_sync_against_an_unreachable_or_untrusted_sis(prefect_api, registered, t
     assert code == 1, lines
     errors = [line for line in lines if "cannot reach the SIS" in line]
     assert len(errors) == 1, "the error should be said once, not:\n" + "\n".join(errors)
-    advice_ends = "firewall" if where == "closed port" else "CA bundle"  # the whole advice on that one line
+    advice_ends = "passback district show d1" if where == "closed port" else "CA bundle"  # the whole advice, one line
     assert "district d1" in errors[0] and "check" in errors[0] and advice_ends in errors[0], errors[0]
     noise = [line for line in lines if "Traceback" in line or "Warning" in line]
     assert not noise, noise
-    # nothing changed but the run history, which records the failed attempt
-    assert {t: rows for t, rows in after.items() if t != "run"} == {t: rows for t, rows in before.items() if t != "run"}
-    new_runs = [r for r in after["run"] if r not in before["run"]]
-    assert len(new_runs) == 1 and "failed" in new_runs[0]
+    # nothing changed, not even the run history: the CLI's reach check (passback.sync.reach) found the
+    # only targeted SIS silent and stopped before a run started (a deployment run records the failure)
+    assert after == before

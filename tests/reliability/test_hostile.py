@@ -337,7 +337,8 @@ def test_a_token_endpoint_echoing_the_credentials_leaks_them_nowhere(bed: Bed, t
         doctor = subprocess.run(
             [sys.executable, "-m", "passback", "doctor", D], capture_output=True, env=env, timeout=120, check=False
         )
-        echoed = [r for r in bed.sis.requests(D) if r["path"].endswith("/oauth/token")]
+        # the token requests (POST; the CLI's reach check GETs the URL first, without credentials)
+        echoed = [r for r in bed.sis.requests(D) if r["path"].endswith("/oauth/token") and r["method"] == "POST"]
     finally:
         bed.sis.faults(**OFF)
 
