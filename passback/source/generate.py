@@ -36,26 +36,12 @@ from passback.source.presets import (
     Preset,
     get_preset,
 )
+from passback.source.read import COLUMNS, STR
 from passback.source.sis import build_sis_district, category_mapping, session_ids
 from passback.source.violations import ASSESSMENT_KINDS, EXCLUDED_SHARE, INVALID_SHARE, kind_counts, plant_assessments
 
-STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype
-ASSESSMENT_COLUMNS = [
-    "id",
-    "district_id",
-    "class_id",
-    "assigned_by",
-    "title",
-    "assessment_type",
-    "scoring",
-    "points_possible",
-    "include_in_final_grade",
-    "assign_date",
-    "due_date",
-    "status",
-    "updated_at",
-]
-SCORE_COLUMNS = ["assessment_id", "student_id", "points_earned", "state", "excluded", "updated_at"]
+ASSESSMENT_COLUMNS = COLUMNS["assessments"]  # the read contract is the one list
+SCORE_COLUMNS = COLUMNS["scores"]
 TABLES = ("users", "classes", "enrollments", "assessments", "scores", "group_members")
 
 
