@@ -105,7 +105,7 @@ def measure(url: str, n_writes: int, ids: str, batch_size: int = 500) -> dict[st
     from sqlalchemy import text
 
     from passback.store import ledger
-    from passback.store.testing import fresh_engine
+    from tests.statedb import fresh_engine
 
     engine = fresh_engine(url)
     batches = synthetic_batches(n_writes, batch_size, ids)
