@@ -214,6 +214,41 @@ def history(
     return out
 
 
+DRIFT_LISTED = 200  # drift findings listed in a run's report (``passback history`` has them all)
+
+
+def drift_found(engine: Engine, district_id: str, limit: int = DRIFT_LISTED) -> tuple[list[dict[str, Any]], int]:
+    """What reconcile found edited or deleted in the SIS and no later write superseded, newest first:
+    (up to ``limit`` items, how many there are).  Reconcile's batches are the district's batches
+    without a run, so this reads their primary-key ranges only, never the whole trail."""
+    sql = (
+        "SELECT e.id, e.kind, na.name AS assessment_id, ns.name AS student_id, e.action, e.before, e.after, b.at "
+        "FROM audit_batch b JOIN audit_entry e ON e.id >= b.id * :div AND e.id < (b.id + 1) * :div "
+        "JOIN audit_name na ON na.id = e.assessment JOIN audit_name ns ON ns.id = e.student "
+        "WHERE b.district_id = :d AND b.run_id IS NULL AND e.action IN ('e', 'x') AND NOT EXISTS ("
+        "SELECT 1 FROM audit_entry w JOIN audit_batch wb ON wb.id = w.id / :div "
+        "WHERE w.assessment = e.assessment AND w.student = e.student AND w.kind = e.kind AND w.id > e.id "
+        "AND w.action IN ('c', 'u', 'd') AND wb.district_id = :d) "
+        "ORDER BY e.id DESC"
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(text(sql), {"d": district_id, "div": 1 << BATCH_SHIFT}).mappings().all()
+    out = []
+    for r in rows[:limit]:
+        kind = KIND_NAME[r["kind"]]
+        out.append(
+            {
+                "time": r["at"],
+                "kind": kind,
+                "assessment_id": r["assessment_id"],
+                "student_id": r["student_id"] or None,
+                "action": ACTION_NAME[r["action"]],
+                "changes": changes(kind, decode(r["before"]), decode(r["after"])),
+            }
+        )
+    return out, len(rows)
+
+
 def latest(
     engine: Engine, district_id: str, kind: str, assessment_id: str, student_id: str = ""
 ) -> dict[str, Any] | None:

@@ -136,8 +136,8 @@ class ReconcileCursor(SQLModel, table=True):
     __tablename__ = "reconcile_cursor"
 
     district_id: str = Field(primary_key=True)
-    kind: int = 0  # index in sync.reconcile.KINDS: the collection to read next
-    range: int = 0  # index in sync.reconcile.RANGES: the sourcedId range to read next
+    kind: int = 0  # index in sync.readback.KINDS: the collection to read next
+    range: int = 0  # index in sync.readback.RANGES: the sourcedId range to read next
     sis_offset: int = 0  # where that range's listing starts in the SIS's sorted collection
     findings: str = Field(sa_column=Column(Text, nullable=False))  # the Drift so far, as JSON
     updated_at: NaiveDatetime = Field(default_factory=utcnow)

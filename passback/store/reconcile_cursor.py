@@ -1,4 +1,4 @@
-"""Where an interrupted ``passback reconcile`` resumes (``sync.reconcile.read_drift``): one row per
+"""Where an interrupted ``passback reconcile`` resumes (``sync.readback.read_drift``): one row per
 district — the kind and sourcedId range to read next, the SIS offset where that range's listing
 starts, and the findings so far (JSON) — saved after each range, cleared once the findings are
 recorded.  A cursor older than the caller's ``within`` is stale: that reconcile starts over."""
@@ -19,7 +19,7 @@ _TABLE = ReconcileCursor.__table__  # type: ignore[attr-defined]
 
 def load(engine: Engine, district_id: str, *, within: dt.timedelta) -> Any:
     """The saved ``Progress`` of the district's reconcile, or None (none, or stale)."""
-    from passback.sync.reconcile import Drift, Progress
+    from passback.sync.readback import Drift, Progress
 
     with engine.connect() as conn:
         row = conn.execute(select(_TABLE).where(_TABLE.c.district_id == district_id)).mappings().first()
