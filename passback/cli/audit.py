@@ -121,7 +121,7 @@ def reconcile(
 
     from passback.cli.approve import EXIT_HELD
     from passback.store.districts import get_district
-    from passback.sync.reconcile import RestoreNotDone
+    from passback.sync.reconcile import ReconcileInterrupted, RestoreNotDone
     from passback.sync.reconcile import reconcile as run_reconcile
 
     district = get_district(engine(), district_id)
@@ -132,6 +132,9 @@ def reconcile(
             raise
         console_err.print(f"[yellow]held:[/yellow] {safe(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_HELD) from None
+    except ReconcileInterrupted as exc:  # progress saved: the next `passback reconcile` resumes
+        console_err.print(f"[red]interrupted:[/red] {safe(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     if as_json:
         sys.stdout.write(json.dumps(drift.as_json(), default=str) + "\n")
         return

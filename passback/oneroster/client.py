@@ -314,6 +314,7 @@ class OneRosterClient:
         model: type[M],
         page_size: int = ...,
         max_pages: int = ...,
+        offset: int = ...,
     ) -> AsyncIterator[M]: ...
     @overload
     def iter_collection(
@@ -324,6 +325,7 @@ class OneRosterClient:
         model: None = ...,
         page_size: int = ...,
         max_pages: int = ...,
+        offset: int = ...,
     ) -> AsyncIterator[dict[str, Any]]: ...
 
     async def iter_collection(
@@ -334,9 +336,11 @@ class OneRosterClient:
         model: type[BaseModel] | None = None,
         page_size: int = 100,
         max_pages: int = 10_000,
+        offset: int = 0,
     ) -> AsyncIterator[Any]:
-        """Every record of a collection, page by page (``limit``/``offset``), with a hard stop."""
-        pager = Pager(f"{self.base_url}/{path.lstrip('/')}", page_size, max_pages)
+        """Every record of a collection from ``offset`` on (a resumed read), page by page
+        (``limit``/``offset``), with a hard stop."""
+        pager = Pager(f"{self.base_url}/{path.lstrip('/')}", page_size, max_pages, offset=offset)
         query = dict(params or {})
         while True:
             if pager.follow is not None:

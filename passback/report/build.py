@@ -15,9 +15,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from passback.report import model
+from passback.report.drift import drift_words
 from passback.report.html import kind_label, render, what_to_do
 from passback.report.outcomes import RowOutcomes, row_outcomes
 from passback.report.site import ReportSite, write_page
+from passback.store import audit
 
 log = logging.getLogger("passback.report")
 
@@ -98,7 +100,15 @@ def write_run_report(
     )
     gx = _data_docs(folder / "gx", evaluation, district_id)
     previous_link = _relative(page, prev_page) if prev_page else None
-    html = render("run.html", r=_view(report, previous_link), gx=gx, files=files)
+    drift, drift_total = audit.drift_found(engine, district_id)
+    html = render(
+        "run.html",
+        r=_view(report, previous_link),
+        gx=gx,
+        files=files,
+        drift=[{**d, "what": drift_words(d)} for d in drift],
+        drift_total=drift_total,
+    )
     write_page(folder / "index.html", html)
     log.debug("district %s: report written in %.2f s", district_id, time.perf_counter() - t0)
     return page, sections

@@ -4,6 +4,8 @@ nothing loaded from the network."""
 
 from __future__ import annotations
 
+from passback.report.drift import SECTION as DRIFT_SECTION
+
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;color:#212529;
   background:#fff;line-height:1.4;font-size:14px}
@@ -40,7 +42,8 @@ COUNTS = """
 {% endmacro %}
 """
 
-RUN = """{% extends "base.html" %}{% from "counts.html" import counts_table %}
+RUN = (
+    """{% extends "base.html" %}{% from "counts.html" import counts_table %}
 {% block title %}{{ r.district }} — {{ r.kind_label }} {{ r.started_at }} — passback report{% endblock %}
 {% block nav %}<a href="../../index.html">← all runs of {{ r.district }}</a> · <a href="../../../index.html">all districts</a>
 {% if gx %} · <a href="gx/index.html">Great Expectations Data Docs of this run</a>{% endif %}{% endblock %}
@@ -105,8 +108,11 @@ RUN = """{% extends "base.html" %}{% from "counts.html" import counts_table %}
 <table><thead><tr><th>kind</th><th>assessment</th><th>student</th><th>outcome</th><th>note</th></tr></thead><tbody>
 {% for d in r.summary.deletions %}<tr class="deletion"><td>{{ d.kind }}</td><td>{{ d.assessment_id }}</td><td>{{ d.student_id }}</td><td>{{ d.outcome }}</td><td>{{ d.message }}</td></tr>{% endfor %}
 </tbody></table>{% endif %}
-{% endblock %}
 """
+    + DRIFT_SECTION
+    + """{% endblock %}
+"""
+)
 
 FAILED = """{% extends "base.html" %}{% from "counts.html" import counts_table %}
 {% block title %}{{ r.district }} — failed {{ r.started_at }} — passback report{% endblock %}

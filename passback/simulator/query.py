@@ -156,6 +156,9 @@ def parse_sort(kind: str, sort: str, order_by: str | None) -> str:
         target = resolve(kind, name, error) if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name) else None
         if target is None or target.ftype in ("refs", "strs"):
             raise error
+        if name == "sourcedId":  # the indexed column: a sorted page is an index walk, not a sort of all rows
+            keys.append(f"sid {direction.upper()}")
+            continue
         keys.append(f"json_extract(data, '{target.path}') {direction.upper()}")
     return ", ".join(keys + ["sid"])  # noqa: RUF005
 

@@ -10,7 +10,10 @@ Written by ``store.ledger.record_acks`` in the SAME transaction as the ledger ba
 * an entry holds the audited values as short JSON lists in a fixed field order (``FIELDS``):
   ``after`` (what was sent), ``before`` (what the SIS had acknowledged before; none for a create),
   and ``kept`` (fields of a merged update where the SIS's own value was kept); "changes" are
-  derived when read (``changes``).  The sourcedId is derived from the ids (uuid5, ``payloads``).
+  derived when read (``changes``).  The sourcedId is derived from the ids (uuid5, ``payloads``);
+* an entry refers to its Otus ids by integer: ``audit_name`` holds each assessment and student id
+  once (``names``), so a write stores 2 × 4 bytes (and its index entry the same) instead of the ids'
+  text — 36 bytes each for UUIDs, twice (row and index).  Names outlive retention (one row per id).
 
 Reconcile's findings (``edited_in_sis``, ``deleted_in_sis``) are entries too, so an item's
 history shows them in its timeline (``before`` = what passback sent, ``after`` = what the SIS held).
@@ -26,9 +29,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
-from passback.store.models import AuditBatch, AuditEntry, utcnow
+from passback.store.models import AuditBatch, AuditEntry, AuditName, utcnow
 
 BATCH_SHIFT = 20  # entries per batch < 2**20 (a ledger batch holds at most 10,000)
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -46,6 +51,8 @@ ACTION_CODE = {"create": "c", "update": "u", "delete": "d", "edited_in_sis": "e"
 ACTION_NAME = {v: k for k, v in ACTION_CODE.items()}
 _BATCH = AuditBatch.__table__  # type: ignore[attr-defined]
 _ENTRY = AuditEntry.__table__  # type: ignore[attr-defined]
+_NAME = AuditName.__table__  # type: ignore[attr-defined]
+NAME_CHUNK = 1000
 
 
 def _plain(value: Any) -> Any:
@@ -103,12 +110,35 @@ class AuditRow:
     request_id: str | None = None
 
 
+def names(conn: Connection, wanted: set[str]) -> dict[str, int]:
+    """The ``audit_name`` ids of ``wanted`` (Otus ids; "" too), inserting the new ones — inside the
+    caller's transaction, in sorted order (two districts' concurrent batches cannot deadlock)."""
+    ordered = sorted(wanted)
+    out: dict[str, int] = {}
+
+    def lookup(values: list[str]) -> None:
+        for start in range(0, len(values), NAME_CHUNK):
+            chunk = values[start : start + NAME_CHUNK]
+            out.update(conn.execute(select(_NAME.c.name, _NAME.c.id).where(_NAME.c.name.in_(chunk))).tuples().all())
+
+    lookup(ordered)
+    missing = [n for n in ordered if n not in out]
+    if missing:
+        stmt = (pg_insert(_NAME) if conn.dialect.name == "postgresql" else sqlite_insert(_NAME)).on_conflict_do_nothing(
+            index_elements=["name"]
+        )
+        conn.execute(stmt, [{"name": n} for n in missing])
+        lookup(missing)
+    return out
+
+
 def write_batch(
     conn: Connection, district_id: str, run_id: str | None, at: dt.datetime, rows: Sequence[AuditRow]
 ) -> int:
     """Insert one batch of audit rows on ``conn`` (inside the caller's transaction)."""
     if not rows:
         return 0
+    ids = names(conn, {r.assessment_id for r in rows} | {r.student_id for r in rows})
     batch_id = conn.execute(
         insert(_BATCH).values(district_id=district_id, run_id=run_id, at=at).returning(_BATCH.c.id)
     ).scalar_one()
@@ -118,11 +148,11 @@ def write_batch(
         [
             {
                 "id": base + i,
-                "kind": KIND_CODE[r.kind],
-                "assessment_id": r.assessment_id,
-                "student_id": r.student_id,
-                "action": ACTION_CODE[r.action],
+                "assessment": ids[r.assessment_id],
+                "student": ids[r.student_id],
                 "sis_status": r.sis_status,
+                "kind": KIND_CODE[r.kind],
+                "action": ACTION_CODE[r.action],
                 "before": r.before,
                 "after": r.after,
                 "kept": r.kept,
@@ -149,14 +179,15 @@ def history(
 ) -> list[dict[str, Any]]:
     """An assessment's timeline (its lineItem and results, or one student's), oldest first."""
     sql = (
-        "SELECT e.id, e.kind, e.assessment_id, e.student_id, e.action, e.sis_status, e.before, e.after, e.kept, "
-        "e.message, e.request_id, b.at, b.run_id, r.flow_run_id "
-        "FROM audit_entry e JOIN audit_batch b ON b.id = e.id / :div LEFT JOIN run r ON r.id = b.run_id "
-        "WHERE e.assessment_id = :a AND b.district_id = :d"
+        "SELECT e.id, e.kind, na.name AS assessment_id, ns.name AS student_id, e.action, e.sis_status, e.before, "
+        "e.after, e.kept, e.message, e.request_id, b.at, b.run_id, r.flow_run_id "
+        "FROM audit_name na JOIN audit_entry e ON e.assessment = na.id JOIN audit_name ns ON ns.id = e.student "
+        "JOIN audit_batch b ON b.id = e.id / :div LEFT JOIN run r ON r.id = b.run_id "
+        "WHERE na.name = :a AND b.district_id = :d"
     )
     params: dict[str, Any] = {"a": assessment_id, "d": district_id, "div": 1 << BATCH_SHIFT}
     if student_id is not None:
-        sql += " AND e.student_id IN (:s, '')"  # the student's results and the lineItem they belong to
+        sql += " AND ns.name IN (:s, '')"  # the student's results and the lineItem they belong to
         params["s"] = student_id
     with engine.connect() as conn:
         rows = conn.execute(text(sql + " ORDER BY e.id"), params).mappings().all()
@@ -181,6 +212,41 @@ def history(
             }
         )
     return out
+
+
+DRIFT_LISTED = 200  # drift findings listed in a run's report (``passback history`` has them all)
+
+
+def drift_found(engine: Engine, district_id: str, limit: int = DRIFT_LISTED) -> tuple[list[dict[str, Any]], int]:
+    """What reconcile found edited or deleted in the SIS and no later write superseded, newest first:
+    (up to ``limit`` items, how many there are).  Reconcile's batches are the district's batches
+    without a run, so this reads their primary-key ranges only, never the whole trail."""
+    sql = (
+        "SELECT e.id, e.kind, na.name AS assessment_id, ns.name AS student_id, e.action, e.before, e.after, b.at "
+        "FROM audit_batch b JOIN audit_entry e ON e.id >= b.id * :div AND e.id < (b.id + 1) * :div "
+        "JOIN audit_name na ON na.id = e.assessment JOIN audit_name ns ON ns.id = e.student "
+        "WHERE b.district_id = :d AND b.run_id IS NULL AND e.action IN ('e', 'x') AND NOT EXISTS ("
+        "SELECT 1 FROM audit_entry w JOIN audit_batch wb ON wb.id = w.id / :div "
+        "WHERE w.assessment = e.assessment AND w.student = e.student AND w.kind = e.kind AND w.id > e.id "
+        "AND w.action IN ('c', 'u', 'd') AND wb.district_id = :d) "
+        "ORDER BY e.id DESC"
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(text(sql), {"d": district_id, "div": 1 << BATCH_SHIFT}).mappings().all()
+    out = []
+    for r in rows[:limit]:
+        kind = KIND_NAME[r["kind"]]
+        out.append(
+            {
+                "time": r["at"],
+                "kind": kind,
+                "assessment_id": r["assessment_id"],
+                "student_id": r["student_id"] or None,
+                "action": ACTION_NAME[r["action"]],
+                "changes": changes(kind, decode(r["before"]), decode(r["after"])),
+            }
+        )
+    return out, len(rows)
 
 
 def latest(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from pydantic import NaiveDatetime
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, SmallInteger, String, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -100,23 +100,47 @@ class AuditBatch(SQLModel, table=True):
     at: NaiveDatetime = Field(default_factory=utcnow)
 
 
+class AuditName(SQLModel, table=True):
+    """The audit's dictionary of Otus ids (assessment and student ids, each stored once): an entry
+    refers to them by integer (``store.audit``), so a write costs no id text (UUIDs are 36 bytes)."""
+
+    __tablename__ = "audit_name"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String, nullable=False, unique=True))
+
+
 class AuditEntry(SQLModel, table=True):
-    """One write the SIS answered: ``id`` is ``batch id << 20 | position`` (see ``store.audit``)."""
+    """One write the SIS answered: ``id`` is ``batch id << 20 | position`` (see ``store.audit``);
+    ``assessment`` and ``student`` are ``audit_name`` ids (the student's is that of "" for a lineItem)."""
 
     __tablename__ = "audit_entry"
-    __table_args__ = (Index("ix_audit_entry_item", "assessment_id", "student_id"),)
+    __table_args__ = (Index("ix_audit_entry_item", "assessment", "student"),)
 
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    kind: str = Field(sa_column=Column(String(1), nullable=False))  # L lineItem, R result
-    assessment_id: str
-    student_id: str = ""
-    action: str = Field(sa_column=Column(String(1), nullable=False))  # c create, u update, d delete, e/x drift
+    assessment: int = Field(sa_column=Column(Integer, nullable=False))
+    student: int = Field(sa_column=Column(Integer, nullable=False))
     sis_status: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    kind: str = Field(sa_column=Column(String(1), nullable=False))  # L lineItem, R result
+    action: str = Field(sa_column=Column(String(1), nullable=False))  # c create, u update, d delete, e/x drift
     before: str | None = Field(default=None, sa_column=Column(Text))
     after: str | None = Field(default=None, sa_column=Column(Text))
     kept: str | None = Field(default=None, sa_column=Column(Text))
     message: str | None = Field(default=None, sa_column=Column(Text))
     request_id: str | None = None
+
+
+class ReconcileCursor(SQLModel, table=True):
+    """An interrupted reconcile's progress (``store.reconcile_cursor``): one row per district."""
+
+    __tablename__ = "reconcile_cursor"
+
+    district_id: str = Field(primary_key=True)
+    kind: int = 0  # index in sync.readback.KINDS: the collection to read next
+    range: int = 0  # index in sync.readback.RANGES: the sourcedId range to read next
+    sis_offset: int = 0  # where that range's listing starts in the SIS's sorted collection
+    findings: str = Field(sa_column=Column(Text, nullable=False))  # the Drift so far, as JSON
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class Run(SQLModel, table=True):

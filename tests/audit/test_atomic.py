@@ -21,7 +21,8 @@ def audited(district_id: str) -> list[tuple[str, str, str]]:
     with W.state_engine().connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT e.kind, e.assessment_id, e.student_id FROM audit_entry e "
+                "SELECT e.kind, na.name, ns.name FROM audit_entry e "
+                "JOIN audit_name na ON na.id = e.assessment JOIN audit_name ns ON ns.id = e.student "
                 "JOIN audit_batch b ON b.id = e.id / 1048576 WHERE b.district_id = :d"
             ),
             {"d": district_id},

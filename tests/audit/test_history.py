@@ -77,7 +77,12 @@ def test_audit_and_ledger_hold_the_same_writes(sis: Sis) -> None:
     assert first.status == "completed" and first.writes == 6
     engine = _engine()
     with engine.connect() as conn:
-        audited = conn.execute(text("SELECT kind, assessment_id, student_id FROM audit_entry")).fetchall()
+        audited = conn.execute(
+            text(
+                "SELECT e.kind, na.name, ns.name FROM audit_entry e "
+                "JOIN audit_name na ON na.id = e.assessment JOIN audit_name ns ON ns.id = e.student"
+            )
+        ).fetchall()
         held = conn.execute(text("SELECT kind, assessment_id, student_id, sent FROM ledger_entry")).fetchall()
     kinds = {"L": "lineItem", "R": "result"}
     assert sorted((kinds[k], a, s) for k, a, s in audited) == sorted((k, a, s) for k, a, s, _ in held)
