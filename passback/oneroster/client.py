@@ -54,6 +54,7 @@ from passback.oneroster.pagination import Pager, rows_of
 from passback.oneroster.policy import READ, Expect, RetryPolicy
 from passback.oneroster.rate import AdaptiveRate, RateGate
 from passback.oneroster.readback import differences, unwrap
+from passback.oneroster.transport import asyncio_transport
 
 log = logging.getLogger("passback.oneroster")
 
@@ -108,7 +109,7 @@ class OneRosterClient:
         self._http = httpx.AsyncClient(
             timeout=timeout,
             verify=verify,
-            transport=transport,
+            transport=transport if transport is not None else asyncio_transport(verify=verify, limits=limits),
             limits=limits,
             headers={"Accept": "application/json", "User-Agent": "passback-oneroster"},
         )

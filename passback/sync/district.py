@@ -176,11 +176,14 @@ class DistrictRun:
 
     def evaluate(self, source: Any, sis: SisSnapshot) -> Evaluation:
         line_items: list[pd.DataFrame] = []
+        results = store_ledger.AckCounter(
+            lambda: store_ledger.ledger_batches(self.engine, self.district_id, Kind.result)
+        )
 
-        def read_ledger() -> tuple[pd.DataFrame, pd.DataFrame]:  # read late: not in memory during classification
+        def read_ledger() -> tuple[pd.DataFrame, Any]:  # read late: not in memory during classification
             line_items.append(store_ledger.read_ledger(self.engine, self.district_id, Kind.line_item))
             # the results' ledger streams (batches of Arrow rows): it is never whole in memory
-            return line_items[0], store_ledger.ledger_batches(self.engine, self.district_id, Kind.result)
+            return line_items[0], results
 
         context = self.context(sis)
         evaluation = evaluate(
@@ -199,7 +202,9 @@ class DistrictRun:
             )
         evaluation.acked_line_items = pd.Index(ledger_li.loc[ledger_li["status"] == "acked", "assessment_id"])
         # what the SIS held before, for the guards (the results' ledger is read again only for updates)
-        acked = store_ledger.ledger_counts(self.engine, self.district_id).get(Kind.result, {}).get("acked", 0)
+        acked = results.acked if results.complete else None  # counted as the diff streamed it
+        if acked is None:
+            acked = store_ledger.ledger_counts(self.engine, self.district_id).get(Kind.result, {}).get("acked", 0)
         evaluation.guard_writes = writes_of(evaluation.plan, ledger_li, self.sent_results, results_acked=acked)
         return evaluation
 
