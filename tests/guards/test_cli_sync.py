@@ -1,8 +1,8 @@
 """`passback sync` as a script sees it: a held district is reported in the JSON with the guards that
 tripped, writes nothing, and the exit status says "held" (3) when nothing failed — 1 as soon as a
-district failed.  The first command of each test is a child process (the exit status and stdout a
-script gets); the commands after it go through ``cli()`` in this process (same exit codes and output,
-without a new interpreter importing Prefect and GX each time)."""
+district failed.  The first sync of the held district and the backfill preview are child processes
+(the exit status and stdout a script gets); the other commands go through ``cli()`` in this process
+(same exit codes and output, without a new interpreter importing Prefect and GX each time)."""
 
 from __future__ import annotations
 
