@@ -93,10 +93,10 @@ def factory_world() -> Any:
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
-    """One temporary Prefect API for the session's flow tests (PITFALLS: ~11 s to start)."""
+    """One temporary Prefect API per session (per xdist worker) for the flow tests and the CLI's child processes."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with prefect_test_harness(server_startup_timeout=300):  # ~11 s idle; minutes on a busy shared machine
         yield
 
 
@@ -106,20 +106,35 @@ def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("prefect-home")
 
 
+@pytest.fixture(scope="session")
+def prefect_api_url(prefect_harness: None) -> str:
+    """The session's Prefect API (the harness server, one per xdist worker).  Child processes use it
+    rather than each starting Prefect's temporary API (~7-10 s of CPU per command on this machine);
+    what they store is in ``tests.toolkit.prefect_db()``."""
+    from prefect.settings import PREFECT_API_URL
+
+    return str(PREFECT_API_URL.value())
+
+
 @pytest.fixture
-def cli_process(home: Path, prefect_home: Path) -> Any:
-    """``python -m passback ARGS`` as a child process: stdout and stderr exactly as a script sees them."""
+def cli_process(home: Path, prefect_home: Path, prefect_api_url: str) -> Any:
+    """``python -m passback ARGS`` as a child process: stdout and stderr exactly as a script sees them.
+
+    Its flows run on the session's Prefect API; ``ephemeral=True`` runs the command as on a machine
+    without one (no PREFECT_API_URL: the CLI starts Prefect's temporary API under ``prefect_home``)."""
     from tests.toolkit import REPO, WIDE, Ran
 
-    def run(*args: str, timeout: float = 300) -> Ran:
+    def run(*args: str, timeout: float = 300, ephemeral: bool = False) -> Ran:
         env = {
             **os.environ,
             **WIDE,
             "PREFECT_HOME": str(prefect_home),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PASSBACK_HOME": str(home),
+            "PREFECT_API_URL": prefect_api_url,
         }
-        env.pop("PREFECT_API_URL", None)
+        if ephemeral:
+            env.pop("PREFECT_API_URL")
         done = subprocess.run(
             [sys.executable, "-m", "passback", *args],
             capture_output=True,

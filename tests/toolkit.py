@@ -5,6 +5,7 @@
 * ``register``: a district in the state DB against a simulator URL (every other register delegates);
 * ``run_sync``: one district run on the library path at the factory's fixed "now";
 * ``cli``: ``passback ARGS`` in this process through ``passback.cli.main`` (exit codes, one-line errors);
+  ``prefect_db``: the Prefect API's database file (where the ``cli_process`` children's runs are stored);
 * the factory world's small variant on a running simulator (``small_world``, ``running_sis``).
 
 Fixtures stay in the conftest files; this module holds plain functions and classes only.
@@ -210,6 +211,28 @@ def cli(*args: str, input: str | None = None, env: dict[str, str | None] | None 
             sys.stdout.flush()
             sys.stderr.flush()
         return Ran(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+def prefect_db() -> Path:
+    """The SQLite file of the Prefect API this process talks to (the session's harness server, which
+    ``cli_process`` children use too): what flow runs stored there can be read back."""
+    from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
+
+    return Path(str(PREFECT_SERVER_DATABASE_CONNECTION_URL.value()).split("///", 1)[1])
+
+
+def prefect_mark(table: str) -> int:
+    """The newest row of a table in ``prefect_db()`` (SQLite rowids grow: a later row has a larger one)."""
+    with contextlib.closing(sqlite3.connect(prefect_db())) as conn:
+        return int(conn.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0])
+
+
+def prefect_values(table: str, column: str, after: int = 0) -> set[Any]:
+    """``column`` of the rows of ``table`` in ``prefect_db()`` stored after ``prefect_mark(table)`` was ``after``
+    (the session's Prefect API is shared by a worker's tests: a test reads what its own commands stored)."""
+    with contextlib.closing(sqlite3.connect(prefect_db())) as conn:
+        rows = conn.execute(f"SELECT {column} FROM {table} WHERE rowid > ? AND {column} IS NOT NULL", (after,))
+        return {value for (value,) in rows}
 
 
 # -- a small world on a running simulator -------------------------------------------------------

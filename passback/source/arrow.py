@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from passback.source import read as rows
+from passback.source import contract
 
 log = logging.getLogger("passback.source")
 SQLITE_BATCH_ROWS = 65_536  # the SQLite driver infers each column's type from its first batch
@@ -54,10 +54,14 @@ def read_tables(connect: Any, district_id: str, *, sqlite: bool) -> dict[str, pd
         return {}
     frames = {}
     try:
-        for name, sql in rows.queries(cast_text=sqlite, coded=False).items():
+        for name, sql in contract.queries(cast_text=sqlite, coded=False).items():
             try:
                 frames[name] = read_table(
-                    conn, sql.replace(":d", "?" if sqlite else "$1"), (district_id,), rows.COLUMNS[name], sqlite=sqlite
+                    conn,
+                    sql.replace(":d", "?" if sqlite else "$1"),
+                    (district_id,),
+                    contract.COLUMNS[name],
+                    sqlite=sqlite,
                 )
             except NotArrow as exc:
                 log.debug("source: %s read row by row (%s)", name, exc)
@@ -84,7 +88,7 @@ def read_table(conn: Any, sql: str, params: tuple[Any, ...], columns: list[str],
         raise
     except Exception as exc:
         raise NotArrow(f"{type(exc).__name__}: {exc}") from exc
-    return rows.assemble(columns, pieces)
+    return contract.assemble(columns, pieces)
 
 
 def _all_null(arr: pa.Array) -> bool:
@@ -99,11 +103,11 @@ def convert(name: str, arr: pa.Array) -> Any:
             arr.validate(full=True)  # the driver hands over bytes as stored: UTF-8 is checked here
         except pa.ArrowInvalid as exc:
             raise NotArrow(f"{name}: {exc}") from exc
-    if name in rows.NUMBERS:
+    if name in contract.NUMBERS:
         if pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_decimal(t) or pa.types.is_null(t):
             return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
         raise NotArrow(f"{name}: {t}")
-    if name in rows.FLAGS:
+    if name in contract.FLAGS:
         if pa.types.is_boolean(t) or pa.types.is_null(t):
             mask = ~pc.is_valid(arr).to_numpy(zero_copy_only=False)
             values = pc.fill_null(arr.cast(pa.bool_()), False).to_numpy(zero_copy_only=False)
@@ -112,19 +116,19 @@ def convert(name: str, arr: pa.Array) -> Any:
             as_float = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
             return pd.arrays.BooleanArray(as_float == 1, ~((as_float == 0) | (as_float == 1)))
         raise NotArrow(f"{name}: {t}")
-    if name in rows.DATES:
+    if name in contract.DATES:
         if pa.types.is_date(t) or (pa.types.is_timestamp(t) and t.tz is None):
             days = pc.cast(arr, pa.date32()) if pa.types.is_timestamp(t) else arr
-            return rows.to_ns(days.to_numpy(zero_copy_only=False).astype("datetime64[D]"))
-        return rows.dates_of_text(_as_text(name, arr))
-    if name in rows.TIMESTAMPS:
+            return contract.to_ns(days.to_numpy(zero_copy_only=False).astype("datetime64[D]"))
+        return contract.dates_of_text(_as_text(name, arr))
+    if name in contract.TIMESTAMPS:
         if pa.types.is_timestamp(t):  # with a time zone: the instant in UTC, naive (as the row path converts offsets)
-            return rows.to_ns(
+            return contract.to_ns(
                 pc.cast(arr, pa.timestamp("us", tz=t.tz)).cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
             )
         if pa.types.is_date(t):
-            return rows.to_ns(arr.to_numpy(zero_copy_only=False).astype("datetime64[D]"))
-        return rows.timestamps_of_text(_as_text(name, arr))
+            return contract.to_ns(arr.to_numpy(zero_copy_only=False).astype("datetime64[D]"))
+        return contract.timestamps_of_text(_as_text(name, arr))
     return _tight(_as_text(name, arr))
 
 

@@ -1,6 +1,8 @@
 """`passback backfill` (preview, then apply) and `passback demo` (twice: the second run writes nothing; then
 explored after it exited: `sim serve` with no arguments serves its world again).
-Each command here runs a Prefect flow in a child process."""
+The demo's first run is a child process on a machine without a Prefect server (the CLI starts Prefect's
+temporary API, as for a newcomer); the other commands go through ``cli()`` in this process, on the
+session's Prefect API (same commands and output, without a new interpreter importing Prefect and GX)."""
 
 from __future__ import annotations
 
@@ -23,18 +25,18 @@ from passback.settings import get_settings
 from passback.simulator.server import SimulatorThread, wait_healthy
 from passback.store import districts as store
 from passback.store.db import get_engine
-from tests.toolkit import REPO, register, running_sis, small_world
+from tests.toolkit import REPO, cli, register, running_sis, small_world
 
 
 def effective_date() -> dt.date:
     return store.get_district(get_engine(get_settings().state_db_url), "d1").effective_date
 
 
-def test_backfill_previews_without_writing_then_applies(home: Path, cli_process: Any) -> None:
+def test_backfill_previews_without_writing_then_applies(home: Path, prefect_harness: None) -> None:
     with running_sis(small_world()) as sis:
         register("d1", sis.url, effective_date=dt.date(2026, 11, 5))  # a-1, a-2 (assigned 11-02) are before it
 
-        preview = cli_process("backfill", "d1", "--effective-date", "2026-08-17")
+        preview = cli("backfill", "d1", "--effective-date", "2026-08-17")
         assert preview.code == 0, preview.err
         assert "would write 2 new lineItems (0 updated) and 4 new results (0 updated)" in preview.out
         assert "Nothing was changed" in preview.out and "--apply" in preview.out
@@ -49,7 +51,7 @@ def test_backfill_previews_without_writing_then_applies(home: Path, cli_process:
         assert all("before_effective_date" in line and "eligible" in line for line in listed)
         assert sis.state()["lineItems"] == [] and effective_date() == dt.date(2026, 11, 5)
 
-        applied = cli_process("backfill", "d1", "--effective-date", "2026-08-17", "--apply")
+        applied = cli("backfill", "d1", "--effective-date", "2026-08-17", "--apply")
         assert applied.code == 0, applied.err
         assert "wrote 2 new lineItems (0 updated) and 4 new results (0 updated)" in applied.out
         state = sis.state()
@@ -89,9 +91,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_demo_runs_twice_and_the_second_run_writes_nothing(home: Path, cli_process: Any) -> None:
+def test_demo_runs_twice_writes_nothing_the_second_time_and_can_be_explored_after_it_exits(
+    home: Path, cli_process: Any, prefect_home: Path
+) -> None:
     port = free_port()
-    first = cli_process("demo", "--port", str(port))
+    first = cli_process("demo", "--port", str(port), ephemeral=True)  # as a newcomer runs it: no Prefect server
     assert first.code == 0, first.err
     assert "Seeded the demo: 1 district with" in first.out and "{" not in first.out  # a sentence, not a dict
     assert f"Skyward simulator (the demo district's SIS) on http://127.0.0.1:{port}" in first.out
@@ -108,7 +112,7 @@ def test_demo_runs_twice_and_the_second_run_writes_nothing(home: Path, cli_proce
         assert command in first.out  # the last lines say what to try next
     ledger = ledger_snapshot(home)
 
-    second = cli_process("demo", "--port", str(port))
+    second = cli("demo", "--port", str(port))
     assert second.code == 0, second.err
     assert "reusing it" in second.out and "no changes since the last sync — nothing written" in second.out
     assert (
@@ -126,17 +130,12 @@ def test_demo_runs_twice_and_the_second_run_writes_nothing(home: Path, cli_proce
     assert len(state["results"]) == one["results"]["created"]
     assert state["duplicate_line_items"] == 0
 
-
-def test_the_demo_can_be_explored_after_it_exits(home: Path, cli_process: Any, prefect_home: Path) -> None:
-    port = free_port()
-    demo = cli_process("demo", "--port", str(port))
-    assert demo.code == 0, demo.err
-    example = re.search(r"passback explain demo (\S+)", demo.out).group(1)  # an assessment the demo suggests
-
+    # explored after it exited
+    example = re.search(r"passback explain demo (\S+)", first.out).group(1)  # an assessment the demo suggests
     started = time.monotonic()
-    down = cli_process("doctor", "demo")  # the demo's simulator stopped with it
+    down = cli("doctor", "demo")  # the demo's simulator stopped with it
     assert down.code == 1 and "the simulator is not running? `passback sim serve`" in down.out
-    dry = cli_process("sync", "--district", "demo", "--dry-run")
+    dry = cli("sync", "--district", "demo", "--dry-run")
     assert dry.code == 1 and "the simulator is not running? `passback sim serve`" in dry.err
     assert time.monotonic() - started < 40  # no retries of a SIS that never answered (they took ~50 s each)
 
@@ -150,13 +149,13 @@ def test_the_demo_can_be_explored_after_it_exits(home: Path, cli_process: Any, p
     )
     try:
         wait_healthy(f"http://127.0.0.1:{port}", 60, lambda: sim.poll() is None)
-        doctor = cli_process("doctor", "demo")
+        doctor = cli("doctor", "demo")
         assert doctor.code == 0, doctor.out  # the demo's own mapping passes its own doctor
         assert "✘" not in doctor.out and doctor.out.count("✔") == 8
-        explained = cli_process("explain", "demo", example)
+        explained = cli("explain", "demo", example)
         assert explained.code == 0, explained.err
         assert example in explained.out and "title_too_long" in explained.out
-        preview = cli_process("sync", "--district", "demo", "--dry-run", "--json")
+        preview = cli("sync", "--district", "demo", "--dry-run", "--json")
         assert preview.code == 0, preview.err
         result = json.loads(preview.out)["districts"][0]
         assert result["status"] == "planned" and result["line_items"]["created"] == 0  # the demo synced it all

@@ -4,15 +4,14 @@ them — ``hd1``, another district that differs from the first only in case.
 The whole CLI (district add, mapping set, doctor, sync, explain, backfill, runs) runs on all three;
 each district's data goes to its own SIS tenant (the simulator serves ``/{tenant}/ims/...``), its
 ledger, its run history, its Data Docs folder and its Prefect artifacts and flow runs, named with
-``safe_key`` so that ``HD1`` and ``hd1`` never share one.
+``safe_key`` so that ``HD1`` and ``hd1`` never share one.  The commands go through ``cli()`` in this
+process; the flows run on the session's Prefect API, whose database this test reads back.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
-from typing import Any
 
 from passback.domain.codes import Kind
 from passback.naming import safe_key
@@ -22,7 +21,7 @@ from passback.simulator.server import SimulatorThread, tenant_urls
 from passback.store import ledger
 from passback.store.db import get_engine
 from tests.factory import MAPPING, as_district, merge, scenario_for, write_source
-from tests.toolkit import Sis, cli, small_world
+from tests.toolkit import Sis, cli, prefect_mark, prefect_values, small_world
 
 IDS = ("HD1", "0f8e4c1a-7B2D-4c3e-9a1b-2c3d4e5f6a7b", "hd1")
 
@@ -31,9 +30,8 @@ def secret_of(district: str) -> str:
     return f"secret-of-{district}-0042"
 
 
-def test_the_whole_cli_on_otus_spelled_ids_keeps_each_district_to_itself(
-    home: Path, prefect_home: Path, cli_process: Any
-) -> None:
+def test_the_whole_cli_on_otus_spelled_ids_keeps_each_district_to_itself(home: Path, prefect_harness: None) -> None:
+    marks = {table: prefect_mark(table) for table in ("artifact", "flow_run")}  # what this test's runs store
     worlds = {d: as_district(small_world(), d) for d in IDS}
     write_source(merge(*worlds.values()), get_settings().source_db_url)
     scenario = Scenario(
@@ -68,7 +66,7 @@ def test_the_whole_cli_on_otus_spelled_ids_keeps_each_district_to_itself(
             assert doctor.code == 0, doctor.out + doctor.err
             assert "token issued by " + token in doctor.out
 
-        synced = cli_process("sync", "--json")
+        synced = cli("sync", "--json")
         assert synced.code == 0, synced.err
         by_id = {s["district"]: s for s in json.loads(synced.out)["districts"]}
         assert sorted(by_id) == sorted(IDS)
@@ -98,7 +96,7 @@ def test_the_whole_cli_on_otus_spelled_ids_keeps_each_district_to_itself(
             assert (Path(get_settings().docs_dir) / safe_key(d)).is_dir()
         assert sis.state("HD1")["lineItems"][0]["sourcedId"] != sis.state("hd1")["lineItems"][0]["sourcedId"]
 
-        previewed = cli_process("backfill", "HD1", "--effective-date", "2026-08-01")
+        previewed = cli("backfill", "HD1", "--effective-date", "2026-08-01")
         assert previewed.code == 0, previewed.err
         assert "HD1: effective date 2026-08-01 would write 0 new lineItems" in previewed.out
 
@@ -111,9 +109,8 @@ def test_the_whole_cli_on_otus_spelled_ids_keeps_each_district_to_itself(
     assert {p.name for p in Path(get_settings().docs_dir).iterdir()} >= {safe_key(d) for d in IDS}
     assert len({safe_key(d) for d in IDS}) == 3
 
-    with sqlite3.connect(prefect_home / "prefect.db") as conn:  # Prefect's side: keys and names per district
-        keys = {k for (k,) in conn.execute("SELECT key FROM artifact WHERE key IS NOT NULL")}
-        names = {n for (n,) in conn.execute("SELECT name FROM flow_run")}
+    keys = prefect_values("artifact", "key", marks["artifact"])  # Prefect's side: keys and names per district
+    names = prefect_values("flow_run", "name", marks["flow_run"])
     for d in IDS:
         assert f"passback-{safe_key(d)}" in keys and f"district-{safe_key(d)}" in names
     assert f"backfill-{safe_key('HD1')}-2026-08-01" in names

@@ -1,5 +1,7 @@
-"""`passback sync` as scripts run it (a child process, the nightly flow on an ephemeral Prefect API):
-one JSON document on stdout, exit status, dry run, reruns and --retry-rejected."""
+"""`passback sync` as scripts run it: one JSON document on stdout, exit status, dry run, reruns and
+--retry-rejected.  The dry run is a child process (stdout exactly as a script sees it, Prefect's own
+console output included); the runs after it go through ``cli()`` in this process (same command, same
+document, without a new interpreter importing Prefect and GX for each)."""
 
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ def test_sync_json_dry_run_rerun_and_retry_rejected(home: Path, cli_process: Any
 
         assert cli("district", "set", "d2", "--disabled").code == 0
 
-        first = cli_process("sync", "--json")  # every enabled district: d1
+        first = cli("sync", "--json")  # every enabled district: d1
         assert first.code == 0, first.err
         d1 = document(first)["d1"]
         assert list(document(first)) == ["d1"] and d1["status"] == "completed"
@@ -67,14 +69,14 @@ def test_sync_json_dry_run_rerun_and_retry_rejected(home: Path, cli_process: Any
         assert len(sis.state()["results"]) == 2
 
         sis.admin("POST", "reset-stats")
-        second = cli_process("sync", "--district", "d1", "--json")
+        second = cli("sync", "--district", "d1", "--json")
         assert second.code == 0, second.err
         d1 = document(second)["d1"]
         assert d1["writes"] == 0 and (d1["line_items"]["unchanged"], d1["results"]["unchanged"]) == (2, 2)
         assert d1["results"]["rejected"] == 2  # held: rejected before with the same payload
         assert puts(sis) == {}  # the rerun wrote nothing
 
-        retried = cli_process("sync", "--district", "d1", "--retry-rejected", "--json")
+        retried = cli("sync", "--district", "d1", "--retry-rejected", "--json")
         assert retried.code == 0, retried.err
         d1 = document(retried)["d1"]
         assert (d1["results"]["rejected"], d1["results"]["unchanged"], d1["line_items"]["unchanged"]) == (2, 2, 2)

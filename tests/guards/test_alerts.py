@@ -19,8 +19,7 @@ import pytest
 from passback.scenario import Scenario
 from passback.settings import get_settings
 from tests.factory import as_district, merge, scenario_for, world, write_source
-from tests.flows.test_deployment import ROOT
-from tests.guards.stack import PrefectStack, passback_home
+from tests.prefect_stack import ROOT, PrefectStack, passback_home
 from tests.toolkit import register
 
 pytestmark = pytest.mark.slow

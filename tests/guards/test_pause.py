@@ -24,7 +24,7 @@ from passback.store import runs as store_runs
 from passback.store.db import get_engine
 from passback.store.models import DistrictLock, utcnow
 from tests.factory import as_district, merge, scenario_for, world, write_source
-from tests.guards.stack import PrefectStack, passback_home
+from tests.prefect_stack import PrefectStack, passback_home
 from tests.toolkit import Sis, register, run_sync
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@
 
 The library path is used for the crash trials because it takes a fixed ``utc_now`` (the generated
 world's "today" must agree with the run's now) and starts in ~2 s; the CLI (`passback sync`,
-Prefect ephemeral mode) uses the wall clock and needs ~12 s to start — it is exercised once, in
+on the session's Prefect API in the tests) uses the wall clock and imports Prefect and GX — it is exercised once, in
 the overlap test.
 """
 

@@ -14,9 +14,10 @@ process; for each hostile behaviour of the simulator (``docs/simulator.md``, "Ho
   the state DB's bytes.
 
 The token endpoint that echoes the credentials in a 200 error is run through the CLI (``passback
-sync`` with its ephemeral Prefect API, and ``passback doctor``): the secret is also absent from
-every file of Prefect's home (its DB: flow and task run states, logs, artifacts) and of
-passback's home (the SIS's own files — the scenario with the secret, its DB — live elsewhere).
+sync`` in a child process on the session's Prefect API, and ``passback doctor``): the secret is also
+absent from every file of that API's database (flow and task run states, logs, artifacts), of
+Prefect's home and of passback's home (the SIS's own files — the scenario with the secret, its DB —
+live elsewhere).
 """
 
 from __future__ import annotations
@@ -315,8 +316,11 @@ def test_a_hostile_sis_costs_no_grade_no_secret_and_not_the_night(
 
 
 @pytest.mark.slow
-def test_a_token_endpoint_echoing_the_credentials_leaks_them_nowhere(bed: Bed, tmp_path: Path) -> None:
+def test_a_token_endpoint_echoing_the_credentials_leaks_them_nowhere(
+    bed: Bed, tmp_path: Path, prefect_api_url: str
+) -> None:
     from tests.reliability.test_secrets import files_under
+    from tests.toolkit import prefect_db, prefect_mark, prefect_values
 
     bed.reset()
     bed.sis.faults(echo_credentials=True)
@@ -328,8 +332,9 @@ def test_a_token_endpoint_echoing_the_credentials_leaks_them_nowhere(bed: Bed, t
         "PREFECT_LOGGING_ROOT_LEVEL": "DEBUG",
         "PREFECT_LOGGING_EXTRA_LOGGERS": "passback,httpx,httpcore",
         "PREFECT_HOME": str(prefect_home),
+        "PREFECT_API_URL": prefect_api_url,  # the session's API: its database is prefect_db()
     }
-    env.pop("PREFECT_API_URL", None)  # the CLI's own ephemeral API: its DB is under PREFECT_HOME
+    artifacts = prefect_mark("artifact")
     try:
         synced = subprocess.run(
             [sys.executable, "-m", "passback", "sync", "--json"], capture_output=True, env=env, timeout=300, check=False
@@ -357,8 +362,9 @@ def test_a_token_endpoint_echoing_the_credentials_leaks_them_nowhere(bed: Bed, t
     ):
         assert not bed.leaks(data), name
 
-    prefect_files = files_under(prefect_home)
-    # the district's artifact (its summary, with the error) is in these files: the scan sees what the run stored
+    prefect_files = files_under(prefect_db().parent, prefect_home)
+    # the run stored the district's artifact (its summary, with the error) in that database: the scan sees it
+    assert f"passback-{D}" in prefect_values("artifact", "key", artifacts)
     assert any(f"passback-{D}".encode() in p.read_bytes() for p in prefect_files)
     forget_engines()  # no SQLite connection of ours open while we read its files (see state_db_bytes)
     for path in prefect_files + files_under(bed.home):

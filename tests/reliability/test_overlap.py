@@ -8,10 +8,10 @@ then wait on a barrier file and call ``sync_district`` within milliseconds of ea
 Either way the simulator's write count equals one clean run's, every object was created by one
 PUT (no 200 replacements), and the gradebook equals the clean run's.
 
-CLI path (``python -m passback sync --district D --json`` twice at once, Prefect ephemeral mode,
-wall-clock now, so the world is generated around today): one district run fails with the lock
-message (exit 1), the other writes everything once.  The simulator adds 20 ms per request so the
-winner holds the lock while the loser's Prefect start-up finishes.
+CLI path (``python -m passback sync --district D --json`` twice at once, both on the session's
+Prefect API, wall-clock now, so the world is generated around today): one district run fails with
+the lock message (exit 1), the other writes everything once.  The simulator adds 20 ms per request
+so the winner holds the lock while the loser starts up.
 
 CI world: the ``demo`` preset (~710 writes).
 """
@@ -58,11 +58,13 @@ def test_two_runs_at_once_write_once(home: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_two_cli_syncs_at_once_one_refuses_with_the_district_named(home: Path, tmp_path: Path) -> None:
+def test_two_cli_syncs_at_once_one_refuses_with_the_district_named(
+    home: Path, tmp_path: Path, prefect_api_url: str
+) -> None:
     with W.testbed(home, "demo", today=None, faults=FaultConfig(latency_ms=20)) as bed:
         d = bed.district_id
         cmd = [sys.executable, "-m", "passback", "sync", "--district", d, "--json"]
-        procs = [W.spawn(cmd, tmp_path / f"cli{i}") for i in range(2)]
+        procs = [W.spawn(cmd, tmp_path / f"cli{i}", {"PREFECT_API_URL": prefect_api_url}) for i in range(2)]
         outcomes = [W.finish(p) for p in procs]
         puts = bed.sis.puts_by_status(d)
         counts = bed.sis.state(d, objects=False)

@@ -29,7 +29,7 @@ from passback.settings import get_settings
 from passback.store import districts as store
 from tests.factory import as_district, merge, scenario_for, with_students, world, write_source
 from tests.reliability._districts import state_engine, tls_server
-from tests.toolkit import UTC_NOW, Sis
+from tests.toolkit import UTC_NOW, Sis, prefect_db
 
 TENANTS = ("d1", "d2")
 
@@ -86,13 +86,6 @@ def leaks_in(data: bytes, world_: dict[str, Any]) -> list[str]:
 
 def files_under(*roots: Path) -> list[Path]:
     return [p for root in roots if root.exists() for p in root.rglob("*") if p.is_file()]
-
-
-def prefect_db_dir() -> Path:
-    from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
-
-    url = str(PREFECT_SERVER_DATABASE_CONNECTION_URL.value())
-    return Path(url.split("///", 1)[1]).parent
 
 
 async def prefect_records() -> tuple[list[Any], list[Any]]:
@@ -153,7 +146,7 @@ def test_a_debug_run_leaks_no_secret_and_no_token_anywhere(prefect_api, leaky_wo
         assert not leaks_in(str(artifact.description or "").encode(), world_), artifact.key
     for log in logs:
         assert not leaks_in(log.message.encode(), world_), log.message[:200]
-    prefect_files = files_under(prefect_db_dir(), prefect_home)
+    prefect_files = files_under(prefect_db().parent, prefect_home)
     assert any(b"passback-d1" in p.read_bytes() for p in prefect_files)  # the artifacts are in these files
     for path in prefect_files:
         assert not leaks_in(path.read_bytes(), world_), path

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import httpx
 
-from passback.scenario import (
-    ALL_SCOPES,
-    SisAcademicSession,
-    SisCategory,
-    SisClass,
-    SisClient,
-    SisDistrict,
-    SisEnrollment,
-    SisOrg,
-    SisUser,
-)
+from passback.scenario import ALL_SCOPES, SisClient, SisDistrict
+from tests.sis_district import sis_district
 
 API = "/ims/oneroster/v1p1"
 SECRETS = {"d1": "d1-secret-0123456789", "d2": "d2-secret-9876543210"}
@@ -25,86 +15,12 @@ READ_ONLY = [s for s in ALL_SCOPES if s.endswith("readonly")]
 
 
 def district(tenant: str) -> SisDistrict:
-    """Term 2026-27 with Q1 (closed), Q2, Q3; classes c1 (s1, s2) and c2 (s3); s4 in no class;
-    categories: quiz and test (active, district level), old (inactive), school (school level)."""
-    d = dt.date
-    periods = [
-        ("gp-q1", "Q1", d(2026, 8, 17), d(2026, 10, 16), True),
-        ("gp-q2", "Q2", d(2026, 10, 19), d(2026, 12, 18), False),
-        ("gp-q3", "Q3", d(2027, 1, 4), d(2027, 3, 12), False),
+    """``tests.sis_district`` with the co-teacher t2, the write client and a read-only one."""
+    clients = [
+        SisClient(client_id=f"otus-{tenant}", client_secret=SECRETS[tenant]),
+        SisClient(client_id=f"reader-{tenant}", client_secret=SECRETS[tenant], scopes=READ_ONLY),
     ]
-    sessions = [
-        SisAcademicSession(
-            sourcedId="sy-2027",
-            title="2026-2027",
-            type="schoolYear",
-            startDate=d(2026, 8, 17),
-            endDate=d(2027, 6, 4),
-            schoolYear="2027",
-        ),
-        SisAcademicSession(
-            sourcedId="term-1",
-            title="Year",
-            type="term",
-            startDate=d(2026, 8, 17),
-            endDate=d(2027, 6, 4),
-            parent="sy-2027",
-            schoolYear="2027",
-        ),
-    ]
-    sessions += [
-        SisAcademicSession(
-            sourcedId=sid,
-            title=title,
-            type="gradingPeriod",
-            startDate=start,
-            endDate=end,
-            parent="term-1",
-            schoolYear="2027",
-            closed=closed,
-        )
-        for sid, title, start, end, closed in periods
-    ]
-    users = [
-        SisUser(sourcedId="t1", givenName="Ada", familyName="Teach", role="teacher", orgs=["sch-1"]),
-        SisUser(sourcedId="t2", givenName="Bo", familyName="Coteach", role="teacher", orgs=["sch-1"]),
-    ]
-    users += [
-        SisUser(sourcedId=f"s{i}", givenName=f"Student{i}", familyName="Pupil", role="student", orgs=["sch-1"])
-        for i in range(1, 5)
-    ]
-    enrollments = [
-        SisEnrollment(
-            sourcedId=f"e-{c}-{u}",
-            classSourcedId=c,
-            userSourcedId=u,
-            role="teacher" if u.startswith("t") else "student",
-            primary=u == "t1",
-        )
-        for c, u in (("c1", "t1"), ("c1", "t2"), ("c1", "s1"), ("c1", "s2"), ("c2", "t2"), ("c2", "s3"))
-    ]
-    return SisDistrict(
-        tenant=tenant,
-        org=SisOrg(sourcedId="org-1", name=f"District {tenant}"),
-        schools=[SisOrg(sourcedId="sch-1", name="Middle School", type="school", parent="org-1")],
-        academicSessions=sessions,
-        classes=[
-            SisClass(sourcedId="c1", title="Math 6", school="sch-1", terms=["term-1"], classCode="M6"),
-            SisClass(sourcedId="c2", title="Science 6", school="sch-1", terms=["term-1"]),
-        ],
-        users=users,
-        enrollments=enrollments,
-        categories=[
-            SisCategory(sourcedId="cat-quiz", title="Quiz"),
-            SisCategory(sourcedId="cat-test", title="Test"),
-            SisCategory(sourcedId="cat-old", title="Old", status="tobedeleted"),
-            SisCategory(sourcedId="cat-school", title="School only", districtLevel=False),
-        ],
-        clients=[
-            SisClient(client_id=f"otus-{tenant}", client_secret=SECRETS[tenant]),
-            SisClient(client_id=f"reader-{tenant}", client_secret=SECRETS[tenant], scopes=READ_ONLY),
-        ],
-    )
+    return sis_district(tenant, clients, co_teacher=True)
 
 
 async def get_token(

@@ -1,10 +1,12 @@
-"""A real Prefect server on loopback with the repository's deployments and a process worker, for a
-test module (one server per module: it costs ~15-30 s to start), and helpers to drive flow runs
-through its REST API."""
+"""The tests' one real Prefect stack: ``prefect server start`` on loopback, the repository's
+deployments (prefect.yaml) and a process worker (``PrefectStack``; one per test module that needs
+it: it costs ~15-30 s to start), with helpers to drive flow runs through its REST API.  The
+``prefect_harness`` fixture (conftest) is the lighter temporary API for everything else."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -15,9 +17,23 @@ from typing import Any
 
 import httpx
 
-from tests.flows.test_deployment import ROOT, free_port, prefect
-
+ROOT = Path(__file__).resolve().parents[1]
 FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prefect(env: dict[str, str], *args: str, timeout: float = 180) -> str:
+    """``prefect ARGS`` in the repository root; its stdout (a failure shows its output)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "prefect", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
 
 
 @contextmanager
@@ -49,6 +65,7 @@ class PrefectStack:
     """``prefect server start`` + work pool + ``prefect deploy --all`` + ``prefect worker start``."""
 
     def __init__(self, home: Path, prefect_home: Path, **env: str) -> None:
+        """Server, pool, deployments and worker; a failure on the way stops what was started."""
         port = free_port()
         self.api = f"http://127.0.0.1:{port}/api"
         self.env = dict(
@@ -65,11 +82,15 @@ class PrefectStack:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs = prefect_home / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self._start("server", "server", "start", "--host", "127.0.0.1", "--port", str(port))
-        self._healthy()
-        prefect(self.env, "work-pool", "create", "passback", "--type", "process")
-        prefect(self.env, "--no-prompt", "deploy", "--all")
-        self._start("worker", "worker", "start", "--pool", "passback", "--limit", "4")
+        try:
+            self._start("server", "server", "start", "--host", "127.0.0.1", "--port", str(port))
+            self._healthy()
+            prefect(self.env, "work-pool", "create", "passback", "--type", "process")
+            prefect(self.env, "--no-prompt", "deploy", "--all")
+            self._start("worker", "worker", "start", "--pool", "passback", "--limit", "4")
+        except BaseException:
+            self.close()
+            raise
 
     def _start(self, name: str, *args: str) -> None:
         out = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
