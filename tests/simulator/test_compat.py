@@ -47,7 +47,8 @@ async def test_the_passback_client_reads_and_writes(app: FastAPI) -> None:
         assert stored is not None and stored.score == 8.5
 
 
-def test_seeding_a_60000_student_district_takes_seconds() -> None:
+def test_seeding_a_60000_student_district_stores_every_enrollment() -> None:
+    """Preset L's rostering size (its seeding time is the benchmarks' business, not a unit test's)."""
     users = [SisUser(sourcedId=f"s{i}", givenName="G", familyName="F", role="student") for i in range(60_000)]
     classes = [SisClass(sourcedId=f"c{i}", title=f"Class {i}", school="sch", terms=["term"]) for i in range(9_600)]
     enrollments = [
@@ -73,9 +74,7 @@ def test_seeding_a_60000_student_district_takes_seconds() -> None:
         ],
     )
     store = Store(":memory:")
-    started = time.perf_counter()
     seed_scenario(store, Scenario(districts=[big]))
-    assert time.perf_counter() - started < 15  # ~3 s on an idle 2-core machine
     assert store.count("enrollment", "tenant=?", ["big"]) == 240_000
     assert store.is_enrolled("big", "c5", "s5")
 
