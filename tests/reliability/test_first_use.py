@@ -73,7 +73,7 @@ def test_eight_processes_on_a_fresh_home_and_state_db_all_succeed(state_url: str
     reset_settings()
     forget_engines()
     engine = get_engine(get_settings().state_db_url)
-    assert current(engine) == head_revision() == "0006_audit"
+    assert current(engine) == head_revision() == "0007_audit_compact"
     registered = {d.id: d for d in districts.list_districts(engine)}
     assert sorted(registered) == [f"HD{n}" for n in range(PROCESSES)]
     for n in range(PROCESSES):  # one key for all: every secret decrypts with the key on disk

@@ -34,7 +34,7 @@ from tests.statedb import drop_everything
 BATCH = 50
 KILL_AT_TX = 6
 CONCURRENCY = 4  # the district's client concurrency (the default)
-HEAD = "0006_audit"
+HEAD = "0007_audit_compact"
 TABLES = ["district", "category_mapping", "closed_grading_period", "run", "ledger_entry"]
 
 

@@ -49,7 +49,7 @@ def dump(engine) -> str:
         return repr([conn.execute(text(f'SELECT * FROM "{t}"')).fetchall() for t in tables])
 
 
-HEAD = "0006_audit"
+HEAD = "0007_audit_compact"
 
 
 def test_migrations_create_the_schema_from_empty(state_url: str) -> None:
