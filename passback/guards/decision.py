@@ -10,7 +10,7 @@ guards as usual — a different flood is held again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -114,14 +114,7 @@ def answered(run: Any, decision: GuardDecision, *, approve: bool, by: str, note:
     updated = dict(decision.hold or {}) | {"status": hold.status, "decided_by": hold.decided_by, "note": hold.note}
     if approve:
         return GuardDecision(decision.check, proceed=False, hold=updated, replan=True)
-    return GuardDecision(
-        decision.check,
-        proceed=False,
-        hold=updated,
-        approvals=decision.approvals,
-        markdown=decision.markdown,
-        found=decision.found,
-    )
+    return replace(decision, proceed=False, hold=updated, replan=False)
 
 
 def unanswered(run: Any, decision: GuardDecision, waited_h: float) -> GuardDecision:
@@ -131,14 +124,7 @@ def unanswered(run: Any, decision: GuardDecision, waited_h: float) -> GuardDecis
         "status": "held",
         "why": f"{(decision.hold or {}).get('why')}; no answer within {waited_h:g} h",
     }
-    return GuardDecision(
-        decision.check,
-        proceed=False,
-        hold=updated,
-        approvals=decision.approvals,
-        markdown=decision.markdown,
-        found=decision.found,
-    )
+    return replace(decision, proceed=False, hold=updated, replan=False)
 
 
 def _info(evaluation: Any) -> pd.DataFrame | None:

@@ -202,8 +202,9 @@ class DistrictRun:
             )
         evaluation.acked_line_items = pd.Index(ledger_li.loc[ledger_li["status"] == "acked", "assessment_id"])
         # what the SIS held before, for the guards (the results' ledger is read again only for updates)
-        acked = results.acked if results.complete else None  # counted as the diff streamed it
-        if acked is None:
+        if results.complete:  # counted as the diff streamed it
+            acked = results.acked
+        else:
             acked = store_ledger.ledger_counts(self.engine, self.district_id).get(Kind.result, {}).get("acked", 0)
         evaluation.guard_writes = writes_of(evaluation.plan, ledger_li, self.sent_results, results_acked=acked)
         return evaluation
