@@ -6,6 +6,8 @@ imports it at module import time: callers pay for it on the first validation onl
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,18 +23,26 @@ _context: AbstractDataContext | None = None
 _batch_definitions: dict[str, Any] = {}
 
 
+_tuned = False
+
+
 def gx() -> Any:
-    """The ``great_expectations`` module, imported (and tuned) on first use."""
+    """The ``great_expectations`` module, imported (and tuned, once per process) on first use."""
+    global _tuned
     import great_expectations
     import great_expectations.execution_engine.pandas_execution_engine as pandas_engine
 
-    # Every validation fingerprints the whole frame (md5 of hash_pandas_object) unless the frame
-    # is larger than this private threshold; the fingerprint is only batch metadata (PITFALLS.md).
-    # GX is pinned; tests/quality/test_runtime.py fails if the attribute disappears.
-    if hasattr(pandas_engine, "HASH_THRESHOLD"):
-        pandas_engine.HASH_THRESHOLD = 0
-    _share_template_bytecode()
-    _memoize_configurations()
+    with _lock:
+        if not _tuned:
+            # Every validation fingerprints the whole frame (md5 of hash_pandas_object) unless the
+            # frame is larger than this private threshold; the fingerprint is only batch metadata
+            # (PITFALLS.md).  GX is pinned; tests/quality/test_runtime.py fails if it disappears.
+            if hasattr(pandas_engine, "HASH_THRESHOLD"):
+                pandas_engine.HASH_THRESHOLD = 0
+            _share_template_bytecode()
+            _memoize_configurations()
+            _plain_ids()
+            _tuned = True
     return great_expectations
 
 
@@ -42,33 +52,40 @@ _memo = threading.local()
 def _memoize_configurations() -> None:
     """Validation: GX rebuilds an expectation's ``configuration`` (a pydantic ``dict()`` and a new
     ``ExpectationConfiguration``) for every key it looks up while building the metric graph —
-    ~12,000 rebuilds for a 50-expectation suite, half of a small frame's validation time.  Inside
-    ``memoized_configurations()`` each expectation object builds it once.  GX is pinned;
-    tests/quality/test_runtime.py checks results are identical with and without."""
+    ~12,000 rebuilds for a 50-expectation suite, half of a small frame's validation time — and
+    builds a new ``Expectation`` from that configuration (pydantic validation again) for each of
+    the ~12 metrics an expectation depends on.  Inside ``memoized_configurations()`` each
+    expectation object builds its configuration once and each configuration its expectation once.
+    GX is pinned; tests/quality/test_runtime.py checks results are identical with and without."""
     from great_expectations.expectations.expectation import Expectation
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    with _lock:
-        prop = Expectation.__dict__["configuration"]
-        if getattr(prop.fget, "memoized", False):
-            return
-        build = prop.fget
+    build = Expectation.__dict__["configuration"].fget
+    Expectation.configuration = property(_memoized(build, "configuration"))  # type: ignore[method-assign,assignment]
+    ExpectationConfiguration.to_domain_obj = _memoized(  # type: ignore[method-assign]
+        ExpectationConfiguration.to_domain_obj, "domain object"
+    )
 
-        def configuration(self: Any) -> Any:
-            cache = getattr(_memo, "cache", None)
-            if cache is None:
-                return build(self)
-            found = cache.get(id(self))
-            if found is None:  # the object is kept with its configuration so that its id is not reused
-                found = cache[id(self)] = (self, build(self))
-            return found[1]
 
-        configuration.memoized = True  # type: ignore[attr-defined]
-        Expectation.configuration = property(configuration)  # type: ignore[method-assign,assignment]
+def _memoized(build: Any, what: str) -> Any:
+    """``build(self)``, once per object inside ``memoized_configurations()``, else every time."""
+
+    def once(self: Any) -> Any:
+        cache = getattr(_memo, "cache", None)
+        if cache is None:
+            return build(self)
+        found = cache.get((what, id(self)))
+        if found is None:  # the object is kept with its value so that its id is not reused
+            found = cache[what, id(self)] = (self, build(self))
+        return found[1]
+
+    return once
 
 
 @contextmanager
 def memoized_configurations() -> Iterator[None]:
-    """Within: each expectation object's ``configuration`` is built once (see above)."""
+    """Within: each expectation object builds its ``configuration``, and each configuration its
+    expectation, once (see above)."""
     previous = getattr(_memo, "cache", None)
     _memo.cache = {}
     try:
@@ -77,7 +94,53 @@ def memoized_configurations() -> Iterator[None]:
         _memo.cache = previous
 
 
-_template_cache: Any = None
+_PLAIN = (str, int, bool, type(None))
+_DICTS: set[type] = {dict}  # and GX's IDDict (not its other dict subclasses: they convert themselves)
+
+
+def _plain(value: Any) -> bool:
+    """JSON as it is: what GX's ``convert_to_json_serializable`` would return unchanged (up to
+    tuples becoming lists, which ``json.dumps`` writes the same way).  NaN is not plain: GX turns
+    it into null."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return True
+    if kind is float:
+        return value == value  # NaN is the one float not equal to itself
+    if kind in _DICTS:
+        return all(type(k) is str and _plain(v) for k, v in value.items())
+    if kind is list or kind is tuple:
+        return all(_plain(v) for v in value)
+    return False
+
+
+def _plain_ids() -> None:
+    """Validation: building the metric graph computes ~2,600 ``IDDict.to_id`` per suite, each
+    passing plain keyword arguments (column names, ``None``, small dicts) through
+    ``convert_to_json_serializable``, which tries numpy's ``issubdtype`` three times for every
+    ``None`` (a third of a small frame's validation).  Plain values are hashed as they are; the
+    rest goes through GX's converter.  The id is the same md5 of the same JSON text:
+    tests/quality/test_runtime.py compares both on GX's own kwargs and whole validations."""
+    from great_expectations.core.id_dict import IDDict
+    from great_expectations.util import convert_to_json_serializable as convert
+
+    _DICTS.add(IDDict)
+
+    def to_id(self: Any, id_keys: Any = None, id_ignore_keys: Any = None) -> Any:
+        keys = set(self.keys() if id_keys is None else id_keys)
+        keys -= set(self._id_ignore_keys if id_ignore_keys is None else id_ignore_keys)
+        if not keys:
+            return ()
+        if len(keys) == 1:
+            key = next(iter(keys))
+            return f"{key}={self[key]!s}"
+        data = {k: self[k] for k in keys}
+        if not _plain(data):
+            data = convert(data=data)
+        return hashlib.md5(json.dumps(data, sort_keys=True).encode("utf-8"), usedforsecurity=False).hexdigest()
+
+    to_id.original = IDDict.to_id  # type: ignore[attr-defined]
+    IDDict.to_id = to_id  # type: ignore[method-assign]
 
 
 def _share_template_bytecode() -> None:
@@ -85,33 +148,29 @@ def _share_template_bytecode() -> None:
     again (half of a small district's Data Docs build); share their compiled bytecode.  Jinja
     checks each template's source checksum, so the pages are the same.  GX is pinned;
     tests/quality/test_docs.py fails if a rebuild compiles templates again."""
-    global _template_cache
-    with _lock:
-        if _template_cache is not None:
-            return
-        from great_expectations.render.view import view
-        from jinja2 import BytecodeCache
+    from great_expectations.render.view import view
+    from jinja2 import BytecodeCache
 
-        class MemoryBytecodeCache(BytecodeCache):  # jinja2 ships only a file-system one
-            def __init__(self) -> None:
-                self.data: dict[str, bytes] = {}
+    class MemoryBytecodeCache(BytecodeCache):  # jinja2 ships only a file-system one
+        def __init__(self) -> None:
+            self.data: dict[str, bytes] = {}
 
-            def load_bytecode(self, bucket: Any) -> None:
-                code = self.data.get(bucket.key)
-                if code is not None:
-                    bucket.bytecode_from_string(code)
+        def load_bytecode(self, bucket: Any) -> None:
+            code = self.data.get(bucket.key)
+            if code is not None:
+                bucket.bytecode_from_string(code)
 
-            def dump_bytecode(self, bucket: Any) -> None:
-                self.data[bucket.key] = bucket.bytecode_to_string()
+        def dump_bytecode(self, bucket: Any) -> None:
+            self.data[bucket.key] = bucket.bytecode_to_string()
 
-        cache = _template_cache = MemoryBytecodeCache()
-        original = view.DefaultJinjaView.__init__
+    cache = MemoryBytecodeCache()
+    original = view.DefaultJinjaView.__init__
 
-        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-            original(self, *args, **kwargs)
-            self.env.bytecode_cache = cache
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.env.bytecode_cache = cache
 
-        view.DefaultJinjaView.__init__ = __init__  # type: ignore[method-assign]
+    view.DefaultJinjaView.__init__ = __init__  # type: ignore[method-assign]
 
 
 def quiet_context(context: Any) -> Any:

@@ -43,13 +43,7 @@ def test_empty_frame_has_no_outcomes_and_a_result():
     assert isinstance(outcome.reasons, pd.Series)
 
 
-def test_memoized_configurations_give_the_same_validation_results(monkeypatch):
-    """passback.quality memoizes GX's Expectation.configuration during a validation (GX rebuilds
-    it thousands of times); the results must be exactly those of GX without the memo."""
-    import contextlib
-
-    from passback.domain.codes import ASSESSMENT_REASONS
-    from passback.quality import _gx
+def _failing_assessments() -> pd.DataFrame:
     from tests.quality.helpers import PASSING_ASSESSMENT
 
     failing = [
@@ -57,7 +51,21 @@ def test_memoized_configurations_give_the_same_validation_results(monkeypatch):
         {**PASSING_ASSESSMENT, "status": None},  # 3 reasons
         {**PASSING_ASSESSMENT, "category_active": False},
     ]
-    frame = derived_frame([PASSING_ASSESSMENT, *failing] * 3)
+    return derived_frame([PASSING_ASSESSMENT, *failing] * 3)
+
+
+def test_memoized_configurations_give_the_same_validation_results(monkeypatch):
+    """passback.quality memoizes GX's Expectation.configuration and the expectation built from it
+    during a validation (GX rebuilds them thousands of times), and hashes plain metric kwargs
+    without GX's converter; the results must be exactly those of GX without these."""
+    import contextlib
+
+    from great_expectations.core.id_dict import IDDict
+
+    from passback.domain.codes import ASSESSMENT_REASONS
+    from passback.quality import _gx
+
+    frame = _failing_assessments()
 
     def run():
         outcome = validate_frame(frame, "assessments", reason_order=ASSESSMENT_REASONS)
@@ -67,6 +75,35 @@ def test_memoized_configurations_give_the_same_validation_results(monkeypatch):
     memo = run()
     assert getattr(_gx.memoized_configurations, "__name__", "") == "memoized_configurations"
     monkeypatch.setattr(_gx, "memoized_configurations", contextlib.nullcontext)
+    monkeypatch.setattr(IDDict, "to_id", IDDict.to_id.original)
     plain = run()
     assert memo == plain
     assert sum(not pd.isna(r) for r in memo[0]) == 9  # the failing rows failed, the others passed
+
+
+def test_plain_metric_ids_are_gx_own_ids(monkeypatch):
+    """Every metric id computed while validating both suites equals the id GX's own ``to_id``
+    gives (the graph deduplicates metrics by these ids), including ids of non-plain kwargs."""
+    import math
+
+    from great_expectations.core.id_dict import IDDict
+
+    from passback.domain.codes import ASSESSMENT_REASONS
+    from passback.quality import _gx
+
+    _gx.gx()  # tunes GX on first use
+    fast = IDDict.to_id
+    assert fast.original is not fast
+    seen: list[tuple[object, object]] = []
+
+    def both(self, id_keys=None, id_ignore_keys=None):
+        pair = (fast(self, id_keys, id_ignore_keys), fast.original(self, id_keys, id_ignore_keys))
+        seen.append(pair)
+        return pair[0]
+
+    monkeypatch.setattr(IDDict, "to_id", both)
+    validate_frame(_failing_assessments(), "assessments", reason_order=ASSESSMENT_REASONS)
+    validate_frame(derived_frame([PASSING_SCORE]), "scores", reason_order=SCORE_REASONS)
+    odd = IDDict(a=float("nan"), b=(1, "x", None), c={"d": math.inf, "e": [True]}, f=pd.Timestamp("2026-11-30"))
+    seen.append((fast(odd), fast.original(odd)))
+    assert len(seen) > 1000 and all(mine == theirs for mine, theirs in seen)
