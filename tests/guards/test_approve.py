@@ -15,7 +15,6 @@ from tests.guards.helpers import (
     add_assessment,
     engine,
     night,
-    ordinary_history,
     stored,
 )
 from tests.toolkit import Sis, cli
@@ -29,8 +28,8 @@ def typo_night(w: World, sis: Sis, aid: str = "typo") -> dict:
     return summary.as_json()
 
 
-def test_approve_then_the_next_run_writes_exactly_the_approved_plan(sis: Sis, gw: World) -> None:
-    ordinary_history(gw)
+def test_approve_then_the_next_run_writes_exactly_the_approved_plan(after_history: tuple[Sis, World]) -> None:
+    sis, gw = after_history
     held = typo_night(gw, sis)
     before = stored(sis)
     ran = cli("approve", "d1", "--note", "the typo is real: nobody submitted", "--by", "Dana (registrar)")
@@ -55,8 +54,8 @@ def test_approve_then_the_next_run_writes_exactly_the_approved_plan(sis: Sis, gw
     assert night(gw).writes == 0  # and then nothing more
 
 
-def test_source_changes_after_the_hold_the_new_plan_is_held_again(sis: Sis, gw: World) -> None:
-    ordinary_history(gw)
+def test_source_changes_after_the_hold_the_new_plan_is_held_again(after_history: tuple[Sis, World]) -> None:
+    sis, gw = after_history
     first = typo_night(gw, sis)
     before = stored(sis)
     gw.assessments.loc[gw.assessments["id"] == "typo", "due_date"] = pd.Timestamp("2027-01-08")  # fixed ...
@@ -66,8 +65,8 @@ def test_source_changes_after_the_hold_the_new_plan_is_held_again(sis: Sis, gw: 
     assert stored(sis) == before
 
 
-def test_approved_then_a_different_flood_is_held_again(sis: Sis, gw: World) -> None:
-    ordinary_history(gw)
+def test_approved_then_a_different_flood_is_held_again(after_history: tuple[Sis, World]) -> None:
+    sis, gw = after_history
     typo_night(gw, sis)
     assert cli("approve", "d1").code == 0
     before = stored(sis)
@@ -75,8 +74,8 @@ def test_approved_then_a_different_flood_is_held_again(sis: Sis, gw: World) -> N
     assert stored(sis) == before
 
 
-def test_approved_plan_plus_ordinary_grading_goes_through(sis: Sis, gw: World) -> None:
-    ordinary_history(gw)
+def test_approved_plan_plus_ordinary_grading_goes_through(after_history: tuple[Sis, World]) -> None:
+    sis, gw = after_history
     typo_night(gw, sis)
     assert cli("approve", "d1").code == 0
     add_assessment(gw, "ordinary", points_of=lambda i: 6.0)  # a teacher graded a quiz since the hold
@@ -84,8 +83,8 @@ def test_approved_plan_plus_ordinary_grading_goes_through(sis: Sis, gw: World) -
     assert summary.status == "completed" and summary.writes == 41 + 41
 
 
-def test_reject_writes_nothing_and_the_next_night_is_checked_again(sis: Sis, gw: World) -> None:
-    ordinary_history(gw)
+def test_reject_writes_nothing_and_the_next_night_is_checked_again(after_history: tuple[Sis, World]) -> None:
+    sis, gw = after_history
     held = typo_night(gw, sis)
     ran = cli("reject", "d1", "--note", "wrong due date, teacher fixes it", "--by", "Dana")
     assert ran.code == 0 and "rejected the held plan of d1" in ran.out
@@ -106,8 +105,8 @@ def test_approve_without_a_held_plan_says_so(sis: Sis, gw: World) -> None:
     assert len(ran.err_lines) == 1
 
 
-def test_held_summary_counts_what_waits(sis: Sis, gw: World) -> None:
-    ordinary_history(gw)
+def test_held_summary_counts_what_waits(after_history: tuple[Sis, World]) -> None:
+    sis, gw = after_history
     held = typo_night(gw, sis)
     assert held["writes"] == 0 and held["results"]["created"] == 0 and held["results"]["pending"] == 40
     assert held["line_items"]["pending"] == 1

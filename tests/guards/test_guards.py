@@ -47,8 +47,8 @@ def test_ordinary_nights_pass_and_are_the_history(sis: Sis, gw: World) -> None:
     assert usual["writes"] == 41 + 4 and usual["changed_scores"] == 4 and usual["lowered_scores"] == 0
 
 
-def test_new_zeros(sis: Sis, gw: World) -> None:
-    ordinary_history(gw)
+def test_new_zeros(after_history: tuple[Sis, World]) -> None:
+    sis, gw = after_history
     for k in range(6):  # six new quizzes, each missing for 10 of 40 students: 60 auto-zeros, 25 % of each class
         add_assessment(gw, f"z-{k}", points_of=lambda i: 5.0)
         gw.scores.loc[
@@ -58,10 +58,10 @@ def test_new_zeros(sis: Sis, gw: World) -> None:
     assert held_by(gw, sis) == {"new_zeros"}
 
 
-def test_any_new_zero_with_guard_new_zeros_0(sis: Sis, gw: World) -> None:
+def test_any_new_zero_with_guard_new_zeros_0(after_history: tuple[Sis, World]) -> None:
     from tests.toolkit import cli
 
-    ordinary_history(gw)
+    sis, gw = after_history
     assert cli("district", "set", "d1", "--guard-new-zeros", "0").code == 0
     add_assessment(gw, "z-1", points_of=lambda i: 0.0 if i == 0 else 5.0)  # one graded zero
     assert held_by(gw, sis) == {"new_zeros"}
@@ -69,43 +69,43 @@ def test_any_new_zero_with_guard_new_zeros_0(sis: Sis, gw: World) -> None:
     assert night(gw).status == "completed"
 
 
-def test_changed_scores(sis: Sis, gw: World) -> None:
-    ordinary_history(gw)
+def test_changed_scores(after_history: tuple[Sis, World]) -> None:
+    sis, gw = after_history
     set_scores(gw, gw.scores["assessment_id"].isin(OWN[10:12]), 9.75)  # 80 sent scores rescored upwards
     assert held_by(gw, sis) == {"changed_scores"}
 
 
-def test_lowered_scores(sis: Sis, gw: World) -> None:
-    ordinary_history(gw)
+def test_lowered_scores(after_history: tuple[Sis, World]) -> None:
+    sis, gw = after_history
     lowered = gw.scores["assessment_id"].eq(OWN[12]) & gw.scores["points_earned"].gt(0.5)  # 36 sent scores down
     gw.scores.loc[lowered, "points_earned"] = gw.scores.loc[lowered, "points_earned"] - 0.5
     assert held_by(gw, sis) == {"lowered_scores"}
 
 
-def test_changed_line_items(sis: Sis, gw: World) -> None:
+def test_changed_line_items(after_history: tuple[Sis, World]) -> None:
     from passback.store import districts as store
 
-    ordinary_history(gw)
+    sis, gw = after_history
     store.set_mapping(engine(), "d1", {"Quiz": "cat-test"})  # a category mapping change: every quiz rewritten
     assert held_by(gw, sis) == {"changed_line_items"}
 
 
-def test_writes_when_a_teacher_joins_the_group(sis: Sis, gw: World) -> None:
-    ordinary_history(gw)
+def test_writes_when_a_teacher_joins_the_group(after_history: tuple[Sis, World]) -> None:
+    sis, gw = after_history
     gw.group_members.loc[len(gw.group_members)] = {"district_id": "d1", "user_id": "u-t2"}  # retroactive: 820 writes
     assert held_by(gw, sis) == {"writes"}
 
 
-def test_zero_share_a_due_date_typo(sis: Sis, gw: World) -> None:
-    ordinary_history(gw)
+def test_zero_share_a_due_date_typo(after_history: tuple[Sis, World]) -> None:
+    sis, gw = after_history
     add_assessment(gw, "typo", state="not_submitted", due=pd.Timestamp("2026-11-08"))  # meant for next month
     assert held_by(gw, sis) == {"zero_share"}
 
 
-def test_guards_switched_off_let_the_flood_through(sis: Sis, gw: World) -> None:
+def test_guards_switched_off_let_the_flood_through(after_history: tuple[Sis, World]) -> None:
     from tests.toolkit import cli
 
-    ordinary_history(gw)
+    sis, gw = after_history
     add_assessment(gw, "typo", state="not_submitted")
     assert cli("district", "set", "d1", "--no-guards").code == 0
     summary = night(gw)
@@ -120,8 +120,8 @@ def test_first_night_of_an_ordinary_district_passes(sis: Sis, gw: World) -> None
     assert first.guard_measures["values"]["new_zeros"] == 120  # a tenth of 1,200 grades: under 20 % of the gradebook
 
 
-def test_dry_run_shows_what_would_be_held_and_holds_nothing(sis: Sis, gw: World) -> None:
-    ordinary_history(gw)
+def test_dry_run_shows_what_would_be_held_and_holds_nothing(after_history: tuple[Sis, World]) -> None:
+    sis, gw = after_history
     add_assessment(gw, "typo", state="not_submitted")
     summary = night(gw, dry_run=True)
     assert summary.status == "planned" and [g["name"] for g in summary.guards] == ["zero_share"]
