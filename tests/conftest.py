@@ -50,6 +50,37 @@ STATE_BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
+# The longest modules, longest first (measured with --durations=0): pytest-xdist hands modules out in
+# collection order (--dist loadfile --no-loadscope-reorder), so these start early and the many short
+# modules fill the gaps at the end instead of one worker finishing a long module alone.
+LONGEST_FIRST = (
+    "reliability/test_statedb.py",
+    "audit/test_atomic.py",
+    "audit/test_heal.py",
+    "reliability/test_bad_input_cli.py",
+    "guards/test_pause.py",
+    "reliability/test_hostile.py",
+    "guards/test_alerts.py",
+    "cli/test_backfill_demo.py",
+    "reliability/test_overlap.py",
+    "reliability/test_crash.py",
+    "flows/test_flows.py",
+    "reliability/test_credentials.py",
+    "cli/test_safety.py",
+    "audit/test_reconcile.py",
+    "flows/test_deployment.py",
+    "domain/test_properties.py",
+    "domain/test_rules.py",
+    "guards/test_cli_sync.py",
+    "reliability/test_secrets.py",
+    "reliability/test_bad_input_rules.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {f"tests/{path}": i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep their order
+
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
