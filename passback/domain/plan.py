@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from passback.domain.columns import arrow_text, labels, one_array, pair_keys
+from passback.domain.columns import arrow_text, is_in, labels, one_array, pair_keys
 
 KEY = ["assessment_id", "student_id"]
 LEDGER_COLUMNS = ["assessment_id", "student_id", "payload_hash", "status", "retry_at"]
@@ -157,9 +157,12 @@ def plan_deletes(deleted_assessments: pd.Index, ledger: pd.DataFrame) -> pd.Data
     ``assessment_id``, ``student_id``, ``sourced_id``, ``status``, ``grading_period_id``)."""
     if ledger.empty or deleted_assessments.empty:
         return empty_deletes()
-    acked = ledger[(ledger["status"] == "acked") & ledger["assessment_id"].isin(deleted_assessments)]
+    acked = ledger[
+        (ledger["status"] == "acked").to_numpy(dtype=bool, na_value=False)
+        & is_in(ledger["assessment_id"], deleted_assessments)
+    ]
     parents = pd.Index(acked.loc[acked["kind"] == "lineItem", "assessment_id"])
-    rows = acked[acked["assessment_id"].isin(parents)].copy()
+    rows = acked[is_in(acked["assessment_id"], parents)].copy()
     rows["_order"] = (rows["kind"] == "lineItem").astype("int8")  # results first
     rows = rows.sort_values(["_order", "assessment_id", "student_id"], kind="stable")
     out = rows[DELETE_COLUMNS].reset_index(drop=True)
@@ -204,7 +207,7 @@ def make_plan(
     li = desired_line_items.copy()
     li["action"] = diff(li, ledger_line_items, retry_rejected=retry_rejected, now=now)
     held = pd.Index(li.loc[li["action"] == "held", "assessment_id"])
-    under_held = desired_results["assessment_id"].isin(held).to_numpy()
+    under_held = is_in(desired_results["assessment_id"], held)
     res = desired_results[~under_held] if under_held.any() else desired_results
     res = res.assign(action=diff(res, ledger_results, retry_rejected=retry_rejected, now=now))
     return Plan(line_items=li, results=res, blocked_results=desired_results.index[under_held])

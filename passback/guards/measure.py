@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from passback.domain.columns import is_in
 from passback.domain.plan import LedgerBatches
 from passback.domain.plan import _column as ledger_column
 from passback.domain.plan import _DesiredKeys as DesiredKeys
@@ -113,7 +114,7 @@ def writes_of(
             "assessment_id": li["assessment_id"].astype("str"),
             "student_id": "",
             "payload_hash": li["payload_hash"].astype("int64"),
-            "was_acked": li["assessment_id"].isin(pd.Index(acked_li)).to_numpy(dtype=bool),
+            "was_acked": is_in(li["assessment_id"], acked_li),
         },
         index=li.index,
     )

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from passback.report import model
+from passback.report import docs_reuse, model
 from passback.report.drift import drift_words
 from passback.report.html import kind_label, render, what_to_do
 from passback.report.outcomes import RowOutcomes, row_outcomes
@@ -26,7 +26,10 @@ log = logging.getLogger("passback.report")
 ASSESSMENT_FILE, SCORE_FILE = "assessments.parquet", "scores.parquet"
 ASSESSMENT_COLUMNS = ["assessment_id", "outcome", "reason", "value", "message"]
 SCORE_COLUMNS = ["assessment_id", "student_id", "outcome", "reason", "value", "message"]
-COMPARABLE_KINDS = ("sync", "dry_run")  # a backfill preview evaluates another date: not a baseline
+COMPARABLE_KINDS = ("sync", "dry_run")
+REUSE_LOOKBACK = (
+    5  # earlier runs whose Data Docs may be reused  # a backfill preview evaluates another date: not a baseline
+)
 
 
 def write_outcomes(folder: Path, outcomes: RowOutcomes) -> list[str]:
@@ -98,13 +101,14 @@ def write_run_report(
         sections,
         changes,
     )
-    gx = _data_docs(folder / "gx", evaluation, district_id)
+    gx, gx_reused = _data_docs(folder / "gx", evaluation, district_id, earlier_docs(site, engine, district_id, run_id))
     previous_link = _relative(page, prev_page) if prev_page else None
     drift, drift_total = audit.drift_found(engine, district_id)
     html = render(
         "run.html",
         r=_view(report, previous_link),
         gx=gx,
+        gx_reused=gx_reused,
         files=files,
         drift=[{**d, "what": drift_words(d)} for d in drift],
         drift_total=drift_total,
@@ -152,18 +156,34 @@ def _relative(page: str, other: str) -> str:
     return "../" * depth + other
 
 
-def _data_docs(directory: Path, evaluation: Any, district_id: str) -> bool:
+def earlier_docs(site: ReportSite, engine: Any, district_id: str, run_id: str) -> list[Path]:
+    """The Data Docs folders of the district's latest runs, newest first (candidates for reuse)."""
+    from passback.store.runs import recent_runs
+
+    return [
+        site.path(run.data_docs).parent / "gx"
+        for run in recent_runs(engine, district_id, REUSE_LOOKBACK)
+        if run.id != run_id and run.data_docs
+    ]
+
+
+def _data_docs(directory: Path, evaluation: Any, district_id: str, earlier: list[Path]) -> tuple[bool, str | None]:
+    """Build (or reuse, when an earlier build rendered the same results) this run's Data Docs:
+    (built or reused, the run folder whose pages were reused)."""
     from passback.quality import build_data_docs
 
     if not evaluation.validation_results:
-        return False
+        return False, None
+    results = [(f"{district_id} {label}", result) for label, result in evaluation.validation_results]
     try:
-        build_data_docs(
-            [(f"{district_id} {label}", result) for label, result in evaluation.validation_results],
-            directory,
-            back_link="../index.html",
-        )
+        digest = docs_reuse.results_digest(results)
+        source = docs_reuse.reuse(directory, digest, earlier)
+        if source is not None:
+            log.debug("district %s: Data Docs reused from %s (same validation results)", district_id, source)
+            return True, source.parent.name
+        build_data_docs(results, directory, back_link="../index.html")
+        docs_reuse.mark_built(directory, digest)
     except Exception as exc:  # noqa: BLE001 - the report must not fail the run
         log.warning("district %s: Data Docs were not built: %s", district_id, exc)
-        return False
-    return True
+        return False, None
+    return True, None

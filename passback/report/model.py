@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from passback.domain.columns import is_in
 from passback.quality.meanings import ALL_REASONS, Meaning, meaning_of
 from passback.report.outcomes import RowOutcomes
 
@@ -221,8 +222,9 @@ def changes(
     now_r, was_r = now.reindex(both), was.reindex(both)
     held_now, held_was = now_r.notna(), was_r.notna()
     new_held = both[(held_now & (~held_was | (now_r != was_r))).to_numpy()]
-    new_pass = both[(~held_now & held_was & both.isin(now.index)).to_numpy()]
-    title = titles.astype(object).to_dict()
+    new_pass = both[(~held_now & held_was).to_numpy() & is_in(both, now.index)]
+    shown = new_held[:MAX_CHANGES].append(new_pass[:MAX_CHANGES])  # the titles of the listed ones only
+    title = dict(zip(shown, titles.reindex(shown).astype(object), strict=True)) if len(titles) else {}
     return Changes(
         previous_run,
         [

@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from passback.domain.codes import Kind
+from passback.domain.columns import positions
 from passback.quality.meanings import ALL_REASONS
 from passback.report.values import assessment_values, score_values
 
@@ -67,8 +69,7 @@ def _one_kind(
     outcome = np.full(n, _O["pending"], dtype=np.int8)
     outcome[reason_codes >= 0] = _O["ineligible"]
     message = np.full(n, None, dtype=object)
-    pos = frame.index.get_indexer(planned.index)
-    action = planned["action"].to_numpy(dtype=object)
+    pos = _label_positions(frame.index, planned.index)
     loaded = load is not None and not dry_run
     plan_outcome = {
         "create": "pending" if loaded else "created",
@@ -76,9 +77,11 @@ def _one_kind(
         "unchanged": "unchanged",
         "held": "rejected",
     }
-    for act, name in plan_outcome.items():
-        outcome[pos[action == act]] = _O[name]
-    message[pos[action == "held"]] = HELD_MESSAGE
+    # the action as a small code per row (Arrow's lookup): no Python string per planned row
+    action = positions(planned["action"], pd.Index(list(plan_outcome), dtype="str"))
+    known = action >= 0
+    outcome[pos[known]] = np.array([_O[name] for name in plan_outcome.values()], dtype=np.int8)[action[known]]
+    message[pos[action == list(plan_outcome).index("held")]] = HELD_MESSAGE
     if loaded:
         labels = np.frombuffer(load.written[kind], dtype=np.int64) if len(load.written[kind]) else np.zeros(0, np.int64)  # type: ignore[union-attr]
         created = (
@@ -101,8 +104,23 @@ def _one_kind(
     return {
         "outcome": pd.Categorical.from_codes(outcome, categories=list(OUTCOMES)),
         "reason": pd.Categorical.from_codes(reason_codes, categories=list(ALL_REASONS)),
-        "message": pd.array(message, dtype="str"),
+        "message": _messages(message),
     }
+
+
+def _label_positions(index: pd.Index, labels: pd.Index) -> np.ndarray:
+    """``index.get_indexer(labels)``; for the evaluation's RangeIndex by arithmetic (3.5M labels)."""
+    if isinstance(index, pd.RangeIndex) and index.step == 1 and labels.dtype.kind == "i":
+        pos = labels.to_numpy() - index.start
+        return np.where((pos >= 0) & (pos < len(index)), pos, -1)
+    return index.get_indexer(labels)
+
+
+def _messages(message: np.ndarray) -> Any:
+    """The SIS's words per row as ``str`` (all NA on a quiet night: built in Arrow, not per row)."""
+    if not pd.notna(message).any():
+        return pd.array(pa.nulls(len(message), pa.large_string()), dtype="str")
+    return pd.array(message, dtype="str")
 
 
 def _reason_codes(reasons: pd.Series) -> np.ndarray:

@@ -46,7 +46,7 @@ RUN = (
     """{% extends "base.html" %}{% from "counts.html" import counts_table %}
 {% block title %}{{ r.district }} — {{ r.kind_label }} {{ r.started_at }} — passback report{% endblock %}
 {% block nav %}<a href="../../index.html">← all runs of {{ r.district }}</a> · <a href="../../../index.html">all districts</a>
-{% if gx %} · <a href="gx/index.html">Great Expectations Data Docs of this run</a>{% endif %}{% endblock %}
+{% if gx %} · <a href="gx/index.html">Great Expectations Data Docs of this run</a>{% if gx_reused %} <span class="muted">(the same validation results as run folder {{ gx_reused }}: its pages, kept here)</span>{% endif %}{% endif %}{% endblock %}
 {% block main %}
 <h1>District {{ r.district }} — {{ r.kind_label }}, {{ r.started_at }} UTC: <span class="status-{{ r.status }}">{{ r.status }}</span></h1>
 <p class="muted">Run {{ r.run_id }}.{% if files %} Every row's outcome: {% for f in files %}<a href="{{ f }}">{{ f }}</a>{% if not loop.last %}, {% endif %}{% endfor %}

@@ -127,7 +127,7 @@ def score_values(s: pd.DataFrame, reasons: pd.Series, a: pd.DataFrame) -> pd.Cat
 
     def per_assessment(mask: np.ndarray, label: Callable[[np.ndarray], list[str]]) -> None:
         """One label per distinct assessment of the masked rows (never a string per score row)."""
-        local, ids = pd.factorize(s["assessment_id"].to_numpy()[mask], use_na_sentinel=False)
+        local, ids = pd.factorize(s["assessment_id"].array[mask], use_na_sentinel=False)  # Arrow: no object column
         parent = np.clip(first_ids.get_indexer(ids), 0, None) if len(first_ids) else np.zeros(len(ids), np.intp)
         texts = label(parent)
         uniq, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)

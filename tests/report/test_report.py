@@ -234,3 +234,47 @@ def test_export_has_every_row_once_with_the_outcomes_of_the_summary_and_of_expla
 
     bad = cli("export", "d1", "--run", "nope", "--out", str(tmp_path / "x.csv"))
     assert bad.code != 0 and "passback runs d1" in bad.err
+
+
+def _files(gx: Path) -> dict[str, int]:
+    return {str(p.relative_to(gx)): p.stat().st_size for p in gx.rglob("*") if p.is_file()}
+
+
+def test_a_second_identical_run_reuses_the_data_docs_and_its_link_opens_its_validations(home: Path) -> None:
+    import shutil
+
+    from passback.report.docs_reuse import DIGEST_FILE
+
+    w = planted()
+    with running_sis(w) as sis:
+        register_without_journal(sis.url)
+        first = run_sync(build_docs=True)
+        second = run_sync(build_docs=True)  # nothing changed in Otus or in the SIS
+        assert first.status == second.status == "completed" and second.writes == 0
+        gx1, gx2 = (Path(s.data_docs).parent / "gx" for s in (first, second))
+        # GX names each validation page after its build time: the same files mean the same build
+        assert _files(gx2) == _files(gx1) and (gx2 / DIGEST_FILE).read_text() == (gx1 / DIGEST_FILE).read_text()
+        html2 = page_of(second)
+        assert 'href="gx/index.html"' in html2 and Path(first.data_docs).parent.name in html2
+        assert "<b>0</b> assessments newly held back, <b>0</b> newly passing" in html2
+
+        shutil.rmtree(Path(first.data_docs).parent)  # retention prunes the run that built them
+        index = (gx2 / "index.html").read_text()
+        assert "title_too_long: 1" in index  # this run's validations, as the report says
+        pages = re.findall(r'href="(validations/[^"]+\.html)"', index)
+        assert len(pages) == 2 and all((gx2 / p).is_file() for p in pages)
+        scores_page = next(p for p in pages if "scores" in p)
+        words = " ".join(re.sub(r"<[^>]+>", " ", (gx2 / scores_page).read_text()).split())
+        assert "Expectation Suite: scores" in words and "Unsuccessful Expectations 2" in words  # excluded, no SIS id
+
+        w.assessments.loc[w.assessments["id"] == "a-long", "title"] = "Short now"
+        rewrite_source(w)
+        third = run_sync(build_docs=True)  # the results changed: a build of its own
+        gx3 = Path(third.data_docs).parent / "gx"
+        assert set(_files(gx3)).isdisjoint(p for p in _files(gx2) if p.startswith("validations/"))
+        assert (
+            "title_too_long"
+            not in (gx3 / "index.html").read_text().split("passback-run-summary")[1].split("</table>")[0]
+        )
+        assert (gx3 / DIGEST_FILE).read_text() != (gx2 / DIGEST_FILE).read_text()
+        assert Path(first.data_docs).parent.name not in page_of(third).split("Data Docs of this run")[1][:200]
