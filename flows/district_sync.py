@@ -33,10 +33,10 @@ class FlowSteps(Steps):
         return await preflight(run, client)
 
     async def extract(self, run: DistrictRun) -> Any:
-        return extract(run)
+        return await extract(run)
 
     async def evaluate(self, run: DistrictRun, source: Any, sis: Any) -> Any:
-        return validate_and_plan(run, source, sis)
+        return await validate_and_plan(run, source, sis)
 
     async def guard(self, run: DistrictRun, evaluation: Any) -> GuardDecision:
         decision = await super().guard(run, evaluation)
@@ -48,7 +48,7 @@ class FlowSteps(Steps):
         return await load(run, client, evaluation, sis)
 
     async def report(self, run: DistrictRun, evaluation: Any, result: Any) -> DistrictSummary:
-        return report(run, evaluation, result)
+        return await report(run, evaluation, result)
 
     async def publish(self, run: DistrictRun | None, summary: DistrictSummary) -> None:
         logger = get_run_logger()

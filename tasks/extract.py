@@ -8,6 +8,7 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from passback.sync.district import DistrictRun, SisSnapshot
+from tasks.cpu import off_loop
 
 PREFLIGHT_RETRIES = 2  # × the client's attempts per request: the combined budget (docs/client.md)
 
@@ -31,6 +32,6 @@ async def preflight(run: DistrictRun, client: Any) -> SisSnapshot:
 
 
 @task(name="extract", cache_policy=NONE)
-def extract(run: DistrictRun) -> Any:
-    """Read the district's Otus assessments and scores into frames."""
-    return run.extract()
+async def extract(run: DistrictRun) -> Any:
+    """Read the district's Otus assessments and scores into frames (off the event loop: ``tasks.cpu``)."""
+    return await off_loop(run.extract)

@@ -12,6 +12,7 @@ from passback.sync.district import DistrictRun
 from passback.sync.evaluate import Evaluation
 from passback.sync.load import LoadResult
 from passback.sync.report import DistrictSummary
+from tasks.cpu import off_loop
 
 
 def artifact_key(district_id: str) -> str:
@@ -20,9 +21,10 @@ def artifact_key(district_id: str) -> str:
 
 
 @task(name="report", cache_policy=NONE)
-def report(run: DistrictRun, evaluation: Evaluation, load: LoadResult | None) -> DistrictSummary:
-    """The summary and this run's validation report (the run record is finished by the sequence)."""
-    return run.report(evaluation, load)
+async def report(run: DistrictRun, evaluation: Evaluation, load: LoadResult | None) -> DistrictSummary:
+    """The summary and this run's validation report (the run record is finished by the sequence;
+    off the event loop: ``tasks.cpu``)."""
+    return await off_loop(run.report, evaluation, load)
 
 
 async def publish(summary: DistrictSummary) -> None:

@@ -74,6 +74,49 @@ def encode(envelope: str, payload: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+class _SetCookies(httpx.Cookies):
+    """A cookie jar that looks at an answer only when it sets a cookie: httpx hands every answer to
+    ``http.cookiejar`` (two adapter objects and a URL parse per request, ~6 % of a write's client
+    CPU in ``bench/run.py load``), and a OneRoster API rarely sets one.  A load balancer's sticky
+    cookie still works: an answer with ``Set-Cookie`` goes to the jar as before."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers:
+            super().extract_cookies(response)
+
+
+class SisHttpClient(httpx.AsyncClient):
+    """httpx's client with the cookie jar above (httpx reads the jar only through ``cookies``)."""
+
+    _jar: _SetCookies | None = None
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        if self._jar is None:
+            self._jar = _SetCookies()
+        return self._jar
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        self._jar = _SetCookies(cookies)
+
+
+def per_step_timeout(timeout: httpx.Timeout, deadline_s: float) -> httpx.Timeout:
+    """The timeouts httpx applies to each socket read, write and pool wait, under the loop's deadline.
+
+    Every request is bounded as a whole by ``Bounds.deadline_s`` (``loop.exchange``); a per-read or
+    per-write timeout no shorter than that deadline can never fire first, and costs an
+    ``asyncio.timeout`` (a timer handle scheduled and cancelled) around every read and write.  Those
+    are dropped; a shorter one, and the connect timeout, are kept."""
+
+    def step(seconds: float | None) -> float | None:
+        return None if seconds is None or seconds >= deadline_s else seconds
+
+    return httpx.Timeout(
+        connect=timeout.connect, read=step(timeout.read), write=step(timeout.write), pool=step(timeout.pool)
+    )
+
+
 class OneRosterClient:
     def __init__(
         self,
@@ -106,14 +149,14 @@ class OneRosterClient:
         self._tokens = TokenSource(district_id, token_url, client_id, secret, scopes=scopes, clock=self.retry.clock)
         self._gate = RateGate(rate_limit_per_s, sleep=self.retry.sleep, clock=self.retry.clock, tuning=adaptive)
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        self._http = httpx.AsyncClient(
-            timeout=timeout,
+        deadline = deadline_s if deadline_s is not None else (timeout.read or DEFAULT_TIMEOUT.read or 30.0)
+        self._http = SisHttpClient(
+            timeout=per_step_timeout(timeout, deadline),
             verify=verify,
             transport=transport if transport is not None else asyncio_transport(verify=verify, limits=limits),
             limits=limits,
             headers={"Accept": "application/json", "User-Agent": "passback-oneroster"},
         )
-        deadline = deadline_s if deadline_s is not None else (timeout.read or DEFAULT_TIMEOUT.read or 30.0)
         self._loop = RequestLoop(
             district_id,
             self._http,
