@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from passback.domain.codes import Kind
+from passback.domain.columns import is_in
 from passback.domain.payloads import line_item_payload, result_payload
 from passback.domain.plan import Plan
 from passback.store.audit import values_of
@@ -158,7 +159,7 @@ class Loader:
                     rows = frame[frame["grading_period_id"] == gp]
                     if kind == Kind.result and gp not in self.result.closed_periods:
                         # results of a lineItem the SIS does not hold are not attempted
-                        ok_parent = rows["assessment_id"].isin(pd.Index(list(acked))).to_numpy()
+                        ok_parent = is_in(rows["assessment_id"], acked)
                         self._note(kind, rows[~ok_parent], "blocked", "its lineItem was not accepted by the SIS")
                         rows = rows[ok_parent]
                     done = await self._load_rows(kind, rows, gp, acked)
