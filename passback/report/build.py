@@ -26,10 +26,8 @@ log = logging.getLogger("passback.report")
 ASSESSMENT_FILE, SCORE_FILE = "assessments.parquet", "scores.parquet"
 ASSESSMENT_COLUMNS = ["assessment_id", "outcome", "reason", "value", "message"]
 SCORE_COLUMNS = ["assessment_id", "student_id", "outcome", "reason", "value", "message"]
-COMPARABLE_KINDS = ("sync", "dry_run")
-REUSE_LOOKBACK = (
-    5  # earlier runs whose Data Docs may be reused  # a backfill preview evaluates another date: not a baseline
-)
+COMPARABLE_KINDS = ("sync", "dry_run")  # a backfill preview evaluates another date: not a baseline
+REUSE_LOOKBACK = 5  # earlier runs whose Data Docs may be reused
 
 
 def write_outcomes(folder: Path, outcomes: RowOutcomes) -> list[str]:
