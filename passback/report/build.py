@@ -47,14 +47,10 @@ def read_outcomes(folder: Path, kind: str, columns: list[str] | None = None) -> 
     return pq.read_table(folder / name, columns=columns).to_pandas()
 
 
-def previous_outcomes(
-    site: ReportSite, engine: Any, district_id: str, run_id: str
-) -> tuple[str | None, str | None, pd.DataFrame | None]:
+def previous_outcomes(site: ReportSite, earlier: list[Any]) -> tuple[str | None, str | None, pd.DataFrame | None]:
     """(run id, page, held-back assessments) of the latest earlier sync or dry run with a report."""
-    from passback.store.runs import recent_runs
-
-    for run in recent_runs(engine, district_id, 30):
-        if run.id == run_id or run.kind not in COMPARABLE_KINDS or not run.data_docs:
+    for run in earlier:
+        if run.kind not in COMPARABLE_KINDS or not run.data_docs:
             continue
         folder = site.path(run.data_docs).parent
         if (folder / ASSESSMENT_FILE).exists():
@@ -84,7 +80,10 @@ def write_run_report(
         shutil.rmtree(folder)
     outcomes = row_outcomes(evaluation, load, dry_run=dry_run)
     files = write_outcomes(folder, outcomes)
-    prev_id, prev_page, previous = previous_outcomes(site, engine, district_id, run_id)
+    from passback.store.runs import recent_runs
+
+    earlier = [run for run in recent_runs(engine, district_id, 30) if run.id != run_id]  # newest first
+    prev_id, prev_page, previous = previous_outcomes(site, earlier)
     titles = evaluation.assessments.drop_duplicates("id").set_index("id")["title"]
     changes = model.changes(outcomes, titles, previous, prev_id)
     sections = model.sections(evaluation, outcomes)
@@ -99,7 +98,7 @@ def write_run_report(
         sections,
         changes,
     )
-    gx, gx_reused = _data_docs(folder / "gx", evaluation, district_id, earlier_docs(site, engine, district_id, run_id))
+    gx, gx_reused = _data_docs(folder / "gx", evaluation, district_id, earlier_docs(site, earlier))
     previous_link = _relative(page, prev_page) if prev_page else None
     drift, drift_total = audit.drift_found(engine, district_id)
     html = render(
@@ -154,15 +153,9 @@ def _relative(page: str, other: str) -> str:
     return "../" * depth + other
 
 
-def earlier_docs(site: ReportSite, engine: Any, district_id: str, run_id: str) -> list[Path]:
-    """The Data Docs folders of the district's latest runs, newest first (candidates for reuse)."""
-    from passback.store.runs import recent_runs
-
-    return [
-        site.path(run.data_docs).parent / "gx"
-        for run in recent_runs(engine, district_id, REUSE_LOOKBACK)
-        if run.id != run_id and run.data_docs
-    ]
+def earlier_docs(site: ReportSite, earlier: list[Any]) -> list[Path]:
+    """The Data Docs folders of the district's latest earlier runs, newest first (candidates for reuse)."""
+    return [site.path(run.data_docs).parent / "gx" for run in earlier[:REUSE_LOOKBACK] if run.data_docs]
 
 
 def _data_docs(directory: Path, evaluation: Any, district_id: str, earlier: list[Path]) -> tuple[bool, str | None]:
