@@ -74,7 +74,7 @@ def serve(
 
 
 def seed(
-    preset: Annotated[str, typer.Option("--preset", help="demo | S | M | L")] = "demo",
+    preset: Annotated[str, typer.Option("--preset", help="demo | XS | S | M | L")] = "demo",
     seed_: Annotated[int, typer.Option("--seed")] = 7,
     violation_rate: Annotated[float | None, typer.Option("--violation-rate", min=0, max=1)] = None,
     districts: Annotated[int, typer.Option("--districts", min=1)] = 1,

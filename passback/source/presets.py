@@ -35,6 +35,9 @@ PRESETS: dict[str, Preset] = {
         assessments_per_class=20,
         cover_all_reasons=True,
     ),
+    # one class of 20: the smallest world that still spans the calendar (quick trials; the
+    # reliability tests kill and rerun it many times)
+    "XS": Preset("XS", students=20, classes=1, teachers=1, students_per_class=20, assessments_per_class=20),
     "S": Preset("S", students=600, classes=96, teachers=20, students_per_class=25, assessments_per_class=20),
     "M": Preset("M", students=6_000, classes=960, teachers=192, students_per_class=25, assessments_per_class=20),
     "L": Preset("L", students=60_000, classes=9_600, teachers=1_920, students_per_class=25, assessments_per_class=20),

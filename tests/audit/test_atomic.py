@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from tests.reliability import _world as W
 
-BATCH = 50
+BATCH = 20
 KILL_AT_TX = 4
 KINDS = {"L": "lineItem", "R": "result"}
 
@@ -34,11 +34,11 @@ def audited(district_id: str) -> list[tuple[str, str, str]]:
 def test_a_crash_inside_a_batch_leaves_audit_and_ledger_agreeing(
     state_url: str, home: Path, tmp_path: Path, kill_on: str
 ) -> None:
-    with W.testbed(home, "demo", register_overrides={"batch_size": BATCH}) as bed:
+    with W.testbed(home, "XS", register_overrides={"batch_size": BATCH}) as bed:
         d = bed.district_id
         log = tmp_path / "ledger.jsonl"
-        proc = W.spawn(
-            W.sync_command(d, bed.utc_now, kill_in_ledger_tx=KILL_AT_TX, ledger_log=log),
+        proc = W.spawn_sync(
+            W.sync_args(d, bed.utc_now, kill_in_ledger_tx=KILL_AT_TX, ledger_log=log),
             tmp_path / "torn",
             env={"PASSBACK_TEST_KILL_ON": kill_on},
         )

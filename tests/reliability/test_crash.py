@@ -6,8 +6,8 @@ sync``, which calls ``passback.sync.district.sync_district`` with a fixed ``utc_
 wall clock, which the generated world's "today" must match.  The simulator runs in another
 process with a file DB (``SimulatorProcess``), so the gradebook survives the kill.
 
-CI uses the ``demo`` preset (60 assessments, ~710 writes) with a batch size of 50 so that a run
-is ~15 ledger transactions; three trials kill at a write count drawn from each third of the run.
+CI uses the ``XS`` preset (one class, ~230 writes) with a batch size of 20 so that a run is
+~12 ledger transactions; three trials kill at a write count drawn from each third of the run.
 The long version (preset M, >= 20 trials, kill points uniform over the run, some before the first
 write) is ``python bench/reliability.py crash --trials 20 --preset M``.
 
@@ -26,12 +26,12 @@ from pathlib import Path
 
 from tests.reliability import _world as W
 
-BATCH = 50
+BATCH = 20
 CONCURRENCY = 4
 
 
 def test_sigkill_at_random_moments_then_rerun_converges(home: Path, tmp_path: Path) -> None:
-    with W.testbed(home, "demo", register_overrides={"batch_size": BATCH, "concurrency": CONCURRENCY}) as bed:
+    with W.testbed(home, "XS", register_overrides={"batch_size": BATCH, "concurrency": CONCURRENCY}) as bed:
         d = bed.district_id
         clean = W.run_inprocess(d, bed.utc_now)
         assert clean.status == "completed", clean.error

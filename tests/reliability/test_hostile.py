@@ -119,7 +119,7 @@ sys.exit(rc)
 
 
 def sync_child(bed: Bed, name: str) -> Run:
-    cmd = [sys.executable, "-c", CHILD, *W.sync_command(D, UTC_NOW)[3:]]
+    cmd = [sys.executable, "-c", CHILD, *W.sync_args(D, UTC_NOW)]
     started = time.monotonic()
     rc, _, _ = W.finish(W.spawn(cmd, bed.home / name))
     lines = [json.loads(line) for line in (bed.home / f"{name}.out").read_text().splitlines() if line.startswith("{")]

@@ -13,7 +13,7 @@ Prefect API, wall-clock now, so the world is generated around today): one distri
 the lock message (exit 1), the other writes everything once.  The simulator adds 20 ms per request
 so the winner holds the lock while the loser starts up.
 
-CI world: the ``demo`` preset (~710 writes).
+CI world: the ``XS`` preset (~230 writes).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from tests.reliability import _world as W
 
 
 def test_two_runs_at_once_write_once(home: Path, tmp_path: Path) -> None:
-    with W.testbed(home, "demo") as bed:
+    with W.testbed(home, "XS") as bed:
         d = bed.district_id
         clean = W.run_inprocess(d, bed.utc_now)
         assert clean.status == "completed", clean.error
@@ -61,7 +61,7 @@ def test_two_runs_at_once_write_once(home: Path, tmp_path: Path) -> None:
 def test_two_cli_syncs_at_once_one_refuses_with_the_district_named(
     home: Path, tmp_path: Path, prefect_api_url: str
 ) -> None:
-    with W.testbed(home, "demo", today=None, faults=FaultConfig(latency_ms=20)) as bed:
+    with W.testbed(home, "XS", today=None, faults=FaultConfig(latency_ms=20)) as bed:
         d = bed.district_id
         cmd = [sys.executable, "-m", "passback", "sync", "--district", d, "--json"]
         procs = [W.spawn(cmd, tmp_path / f"cli{i}", {"PREFECT_API_URL": prefect_api_url}) for i in range(2)]

@@ -8,12 +8,12 @@ PostgreSQL (the ``state_url`` fixture runs each test on both).
   batch k; the dead run's lock is taken over; the rerun re-sends exactly batch k's writes and
   converges (clean gradebook, ledger == SIS).  Then one SIGKILL at a random write count on the
   same backend, rerun, same checks.
-* Alembic: a real state (district, mapping, closed periods, runs, ~710 ledger rows from a sync) is
+* Alembic: a real state (district, mapping, closed periods, runs, ~230 ledger rows from a sync) is
   loaded into a DB at the previous release's schema (revision 0001), upgraded to head: every row
   is kept, and a sync on the upgraded DB recognises the ledger (nothing to write).  The from-empty
   migration and a two-row upgrade are in tests/store/test_store.py.
 
-CI world: the ``demo`` preset, batch size 50 (~15 ledger transactions per run).
+CI world: the ``XS`` preset, batch size 20 (~12 ledger transactions per run).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from passback.store.models import SQLModel
 from tests.reliability import _world as W
 from tests.statedb import drop_everything
 
-BATCH = 50
+BATCH = 20
 KILL_AT_TX = 6
 CONCURRENCY = 4  # the district's client concurrency (the default)
 HEAD = "0007_audit_compact"
@@ -39,7 +39,7 @@ TABLES = ["district", "category_mapping", "closed_grading_period", "run", "ledge
 
 
 def test_killed_inside_a_ledger_transaction_leaves_whole_batches(state_url: str, home: Path, tmp_path: Path) -> None:
-    with W.testbed(home, "demo", register_overrides={"batch_size": BATCH, "concurrency": CONCURRENCY}) as bed:
+    with W.testbed(home, "XS", register_overrides={"batch_size": BATCH, "concurrency": CONCURRENCY}) as bed:
         d = bed.district_id
         clean = W.run_inprocess(d, bed.utc_now)
         assert clean.status == "completed", clean.error
@@ -51,7 +51,7 @@ def test_killed_inside_a_ledger_transaction_leaves_whole_batches(state_url: str,
             bed,
             reference,
             clean_writes,
-            kill_writes=random.Random(8).randint(50, clean_writes - 50),
+            kill_writes=random.Random(8).randint(BATCH, clean_writes - BATCH),
             kill_after_s=None,
             workdir=tmp_path,
             name="random",
@@ -96,7 +96,7 @@ def dump(engine: Any) -> dict[str, list[dict[str, Any]]]:
 def test_upgrade_from_a_previous_release_keeps_a_real_state_and_the_ledger_still_counts(
     state_url: str, home: Path, base: str, added: str
 ) -> None:
-    with W.testbed(home, "demo", register_overrides={"batch_size": BATCH, "concurrency": CONCURRENCY}) as bed:
+    with W.testbed(home, "XS", register_overrides={"batch_size": BATCH, "concurrency": CONCURRENCY}) as bed:
         d = bed.district_id
         first = W.run_inprocess(d, bed.utc_now)
         assert first.status == "completed" and first.writes > 0, first.error

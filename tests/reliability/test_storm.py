@@ -15,8 +15,8 @@ Tokens: CI uses a 5 s token lifetime (a ~15-40 s run crosses several expiries); 
 (``python bench/reliability.py storm --trials N``) uses the 30 s of the brief.
 
 ``fault_phase`` "before" (the fault replaces the request) and "after" (the write is stored, then
-the answer is lost: the retry must replace, not duplicate) are both run.  CI world: the ``demo``
-preset (~710 writes), batch size 50, client concurrency 4.
+the answer is lost: the retry must replace, not duplicate) are both run.  CI world: the ``XS``
+preset (~230 writes), batch size 20, client concurrency 4.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ CI_TOKEN_LIFETIME_S = 5.0
 @pytest.mark.slow
 @pytest.mark.parametrize("phase", ["before", "after"])
 def test_fault_storm_completes_with_the_clean_gradebook(home: Path, phase: str) -> None:
-    with W.testbed(home, "demo", register_overrides={"batch_size": 50, "concurrency": 4}) as bed:
+    with W.testbed(home, "XS", register_overrides={"batch_size": 20, "concurrency": 4}) as bed:
         clean = W.run_inprocess(bed.district_id, bed.utc_now)
         assert clean.status == "completed", clean.error
         reference = bed.snapshot()
