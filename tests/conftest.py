@@ -51,7 +51,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 # The longest modules, longest first (measured with --durations=0): pytest-xdist hands modules out in
-# collection order (--dist loadfile --no-loadscope-reorder), so these start early and the many short
+# collection order (--dist loadgroup --no-loadscope-reorder, one group per module), so these start early and the many short
 # modules fill the gaps at the end instead of one worker finishing a long module alone.
 LONGEST_FIRST = (
     "reliability/test_statedb.py",
@@ -77,9 +77,18 @@ LONGEST_FIRST = (
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest modules first; each module is one xdist group (``--dist loadgroup``: a module's
+    fixtures are built once), except the modules of the shared Prefect stack, which are one group."""
+    from tests.prefect_stack import STACK_MODULES
+
     rank = {f"tests/{path}": i for i, path in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep their order
+    stack = {f"tests/{path}" for path in STACK_MODULES}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group("prefect-stack" if module in stack else module))
 
 
 @pytest.fixture
@@ -145,6 +154,20 @@ def prefect_api_url(prefect_harness: None) -> str:
     from prefect.settings import PREFECT_API_URL
 
     return str(PREFECT_API_URL.value())
+
+
+@pytest.fixture(scope="session")
+def prefect_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The session's real Prefect server, deployments and process worker (``tests.prefect_stack``)."""
+    from tests.prefect_stack import LOCK_TAKEOVER_S, PrefectStack
+
+    base = tmp_path_factory.mktemp("prefect-stack")
+    (base / "home").mkdir()
+    stack = PrefectStack(base / "home", base / "prefect", PASSBACK_LOCK_TAKEOVER_S=str(LOCK_TAKEOVER_S))
+    try:
+        yield stack
+    finally:
+        stack.close()
 
 
 @pytest.fixture

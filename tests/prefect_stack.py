@@ -1,6 +1,11 @@
 """The tests' one real Prefect stack: ``prefect server start`` on loopback, the repository's
-deployments (prefect.yaml) and a process worker (``PrefectStack``; one per test module that needs
-it: it costs ~15-30 s to start), with helpers to drive flow runs through its REST API.  The
+deployments (prefect.yaml) and a process worker (``PrefectStack``), with helpers to drive flow runs
+through its REST API.
+
+It costs ~40-60 s of CPU to start, so the session builds one (the ``prefect_stack`` fixture) and
+the modules that need it (``STACK_MODULES``) run on the same pytest-xdist worker, one after the
+other, each with its own districts in the stack's PASSBACK_HOME and its own simulator: a module
+passes its districts to the nightly explicitly and reads back only its own flow runs.  The
 ``prefect_harness`` fixture (conftest) is the lighter temporary API for everything else."""
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+STACK_MODULES = ("flows/test_deployment.py", "guards/test_pause.py", "guards/test_alerts.py")
+LOCK_TAKEOVER_S = 4.0  # the stack's lock takeover time (the pause test holds a lock past it)
 
 
 def free_port() -> int:
@@ -67,6 +74,7 @@ class PrefectStack:
     def __init__(self, home: Path, prefect_home: Path, **env: str) -> None:
         """Server, pool, deployments and worker; a failure on the way stops what was started."""
         port = free_port()
+        self.home = home
         self.api = f"http://127.0.0.1:{port}/api"
         self.env = dict(
             os.environ,
@@ -139,6 +147,9 @@ class PrefectStack:
             time.sleep(1)
             response = call()
         return response
+
+    def delete(self, path: str) -> None:
+        self._retry(lambda: httpx.delete(f"{self.api}{path}", timeout=30)).raise_for_status()
 
     def run_deployment(self, name: str, **parameters: Any) -> str:
         deployment = self.get(f"/deployments/name/{name}")

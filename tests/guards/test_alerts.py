@@ -58,26 +58,21 @@ class Receiver:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrefectStack, Receiver]]:
+def stack(prefect_stack: PrefectStack) -> Iterator[tuple[PrefectStack, Receiver]]:
     from passback.simulator.server import SimulatorThread
 
-    base = tmp_path_factory.mktemp("alerts")
-    home = base / "home"
-    home.mkdir()
     receiver = Receiver()
-    prefect = None
-    with passback_home(home):
+    with passback_home(prefect_stack.home):
         worlds = {d: as_district(world(), d) for d in ("dRevoked", "dHeld")}
         write_source(merge(*worlds.values()), get_settings().source_db_url)
         try:
             with SimulatorThread(Scenario(districts=[scenario_for(w, tenant=d) for d, w in worlds.items()])) as sim:
                 register("dRevoked", sim.url, client_secret="revoked-by-the-district")  # the SIS refuses it
                 register("dHeld", sim.url, guard_writes=1)  # the factory world writes two items: held
-                prefect = PrefectStack(home, base / "prefect")
-                yield prefect, receiver
-        finally:
-            if prefect is not None:
-                prefect.close()
+                yield prefect_stack, receiver
+        finally:  # the session's stack goes on without this module's automations
+            for automation in prefect_stack.post("/automations/filter", {}).json():
+                prefect_stack.delete(f"/automations/{automation['id']}")
             receiver.close()
 
 
@@ -121,8 +116,8 @@ def test_install_then_a_revoked_district_and_a_held_one_each_send_one_message(
     ]
 
     failed = prefect.run_deployment("district-sync/district-sync", district_id="dRevoked")
+    held = prefect.run_deployment("district-sync/district-sync", district_id="dHeld")  # both at once
     assert prefect.wait(failed, timeout=240)["type"] == "FAILED"
-    held = prefect.run_deployment("district-sync/district-sync", district_id="dHeld")
     assert prefect.wait(held, "PAUSED", timeout=240)["type"] == "PAUSED"
 
     [revoked] = wait_for(receiver, "dRevoked")

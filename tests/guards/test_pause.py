@@ -4,7 +4,7 @@ The district-sync deployment pauses with the guard's markdown above its form; th
 through the REST API as the UI's Resume button does.  Approved: the run goes on and writes — and
 only then does the simulator's gradebook hold anything.  Rejected, or no answer in time: the run
 ends "Held" and nothing is written.  While paused, the district's lock stays held past the
-takeover time (shortened here to 4 s): another run of the district is refused.
+takeover time (shortened to 4 s in the session's Prefect stack): another run of the district is refused.
 """
 
 from __future__ import annotations
@@ -24,36 +24,26 @@ from passback.store import runs as store_runs
 from passback.store.db import get_engine
 from passback.store.models import DistrictLock, utcnow
 from tests.factory import as_district, merge, scenario_for, world, write_source
-from tests.prefect_stack import PrefectStack, passback_home
+from tests.prefect_stack import LOCK_TAKEOVER_S, PrefectStack, passback_home
 from tests.toolkit import Sis, register, run_sync
 
 pytestmark = pytest.mark.slow
 
-TAKEOVER_S = 4.0
 DISTRICTS = ("dA", "dR", "dT")
 STUDENT_NAMES = ("Sam One", "Sue Two", "Otto Only", "u-s1", "sky-s1")  # the factory's students: never in the Prefect UI
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrefectStack, Sis]]:
+def stack(prefect_stack: PrefectStack) -> Iterator[tuple[PrefectStack, Sis]]:
     from passback.simulator.server import SimulatorThread
 
-    base = tmp_path_factory.mktemp("pause")
-    home = base / "home"
-    home.mkdir()
-    stack = None
-    with passback_home(home, PASSBACK_LOCK_TAKEOVER_S=str(TAKEOVER_S)):
+    with passback_home(prefect_stack.home, PASSBACK_LOCK_TAKEOVER_S=str(LOCK_TAKEOVER_S)):
         worlds = {d: as_district(world(), d) for d in DISTRICTS}
         write_source(merge(*worlds.values()), get_settings().source_db_url)
-        try:
-            with SimulatorThread(Scenario(districts=[scenario_for(w, tenant=d) for d, w in worlds.items()])) as sim:
-                for d in DISTRICTS:  # any night writing more than one item is held (the factory world writes two)
-                    register(d, sim.url, guard_writes=1, guard_timeout_h=(16 / 3600 if d == "dT" else 1.0))
-                stack = PrefectStack(home, base / "prefect", PASSBACK_LOCK_TAKEOVER_S=str(TAKEOVER_S))
-                yield stack, Sis(sim.url)
-        finally:
-            if stack is not None:
-                stack.close()
+        with SimulatorThread(Scenario(districts=[scenario_for(w, tenant=d) for d, w in worlds.items()])) as sim:
+            for d in DISTRICTS:  # any night writing more than one item is held (the factory world writes two)
+                register(d, sim.url, guard_writes=1, guard_timeout_h=(16 / 3600 if d == "dT" else 1.0))
+            yield prefect_stack, Sis(sim.url)
 
 
 def engine() -> Any:
@@ -88,13 +78,13 @@ def test_approved_in_the_form_the_run_writes_and_only_then(stack: tuple[PrefectS
     hold = store_holds.latest_open(engine(), "dA")
     assert hold is not None and (hold.status, hold.flow_run_id) == ("paused", flow_run)
 
-    time.sleep(3 * TAKEOVER_S)  # paused longer than the takeover time: the lock is still alive ...
+    time.sleep(3 * LOCK_TAKEOVER_S)  # paused longer than the takeover time: the lock is still alive ...
     lock = get_engine(get_settings().state_db_url)
     from sqlmodel import Session
 
     with Session(lock) as s:
         row = s.get(DistrictLock, "dA")
-        assert row is not None and utcnow() - row.heartbeat_at < dt.timedelta(seconds=TAKEOVER_S)
+        assert row is not None and utcnow() - row.heartbeat_at < dt.timedelta(seconds=LOCK_TAKEOVER_S)
     busy = run_sync("dA")  # ... and another run of the district is refused
     assert busy.status == "failed" and "is being synced by another run" in (busy.error or "")
     assert gradebook(sis, "dA") == (0, 0)
