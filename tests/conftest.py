@@ -50,30 +50,39 @@ STATE_BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-# The longest modules, longest first (measured with --durations=0): pytest-xdist hands modules out in
-# collection order (--dist loadgroup --no-loadscope-reorder, one group per module), so these start early and the many short
-# modules fill the gaps at the end instead of one worker finishing a long module alone.
+# The longest modules, longest first (measured with --durations=0): pytest-xdist hands groups out in
+# collection order (--dist loadgroup --no-loadscope-reorder, one group per module), so these start
+# early and the many short modules fill the gaps at the end instead of one worker finishing alone.
 LONGEST_FIRST = (
-    "reliability/test_statedb.py",
-    "audit/test_atomic.py",
-    "audit/test_heal.py",
-    "reliability/test_bad_input_cli.py",
+    "flows/test_deployment.py",  # the shared Prefect stack's group (with pause and alerts): ~5 min
     "guards/test_pause.py",
-    "reliability/test_hostile.py",
     "guards/test_alerts.py",
+    "reliability/test_bad_input_cli.py",
     "cli/test_backfill_demo.py",
+    "reliability/test_statedb.py",
+    "audit/test_heal.py",
     "reliability/test_overlap.py",
-    "reliability/test_crash.py",
-    "flows/test_flows.py",
+    "guards/test_cli_sync.py",
+    "reliability/test_hostile.py",
+    "e2e/test_sync.py",
+    "reliability/test_ephemeral.py",
+    "audit/test_atomic.py",
+    "guards/test_guards.py",
     "reliability/test_credentials.py",
-    "cli/test_safety.py",
-    "audit/test_reconcile.py",
-    "flows/test_deployment.py",
+    "reliability/test_first_use.py",
+    "guards/test_approve.py",
+    "flows/test_flows.py",
+    "reliability/test_storm.py",
+    "domain/test_plan_identity.py",
+    "cli/test_sync.py",
     "domain/test_properties.py",
     "domain/test_rules.py",
-    "guards/test_cli_sync.py",
     "reliability/test_secrets.py",
+    "quality/test_na_property.py",
+    "report/test_report.py",
     "reliability/test_bad_input_rules.py",
+    "cli/test_errors.py",
+    "reliability/test_lock.py",
 )
 
 
