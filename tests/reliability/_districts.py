@@ -101,7 +101,7 @@ class Watcher(threading.Thread):
         *,
         observe: Callable[[], Any] = lambda: None,
         poll_s: float = 0.005,
-        timeout_s: float = 120.0,
+        timeout_s: float = 600.0,  # from before the run starts: a busy machine takes minutes to get there
     ) -> None:
         super().__init__(daemon=True, name="reliability-watcher")
         self.probe, self.action, self.observe = probe, action, observe
