@@ -382,30 +382,40 @@ def noop_l() -> dict[str, Any]:
 
 
 def synced_m() -> Path:
-    """Preset M fully synced for real against a simulator whose database is kept (cached)."""
+    """Preset M fully synced (cached): ``home/`` (state DB) and ``sim.db`` (the simulator's database).
+
+    The real first-night run with its writes applied to the simulator's store in-process
+    (``bench/synced.py``: the same bodies, rules, ledger and audit, minutes instead of hours);
+    ``PASSBACK_BENCH_SYNC_OVER_HTTP=1``: every write over HTTP instead (480k requests: hours here)."""
     data = world_dir("M")
-    base = data / "synced-real"
+    base = data / ("synced-real" if os.environ.get("PASSBACK_BENCH_SYNC_OVER_HTTP") == "1" else "synced-direct")
     if not (base / "done").exists():
-        subprocess.run([sys.executable, __file__, "--prepare-synced-m"], check=True)
+        subprocess.run([sys.executable, __file__, "--prepare-synced-m", base.name], check=True)
     return base
 
 
-def prepare_synced_m() -> None:
+def prepare_synced_m(how: str) -> None:
+    from bench.synced import sync_direct
     from passback.sync.district import RunOptions, sync_district
 
     data = world_dir("M")
-    base = data / "synced-real"
+    base = data / how
     shutil.rmtree(base, ignore_errors=True)
     use_home(base / "home", data / "otus.db")
     seeds = seeds_of(data)
-    t0 = time.perf_counter()
+    district_id = seeds[0].district_id
+    t0, cpu0 = time.perf_counter(), time.process_time()
     with simulator(data / "scenario.json", db=base / "sim.db") as sim:
         register(seeds, sim.url, concurrency=8)
-        summary = asyncio.run(sync_district(seeds[0].district_id, RunOptions(build_docs=False)))
+        if how == "synced-real":
+            summary = asyncio.run(sync_district(district_id, RunOptions(build_docs=False)))
+        else:
+            summary = asyncio.run(sync_direct(district_id, str(base / "sim.db")))
     if summary.status != "completed":
         raise SystemExit(f"the full sync of M did not complete: {summary.status} {summary.error}")
-    (base / "done").write_text(json.dumps({"writes": summary.writes, "seconds": time.perf_counter() - t0}))
-    print(f"M fully synced: {summary.writes} writes in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    (base / "done").write_text(json.dumps({"how": how, "writes": summary.writes, "seconds": seconds, "cpu": cpu}))
+    print(f"M fully synced ({how}): {summary.writes} writes in {seconds:.0f} s ({cpu:.0f} s CPU)", file=sys.stderr)
 
 
 def typical_night(source_db: Path, district_id: str, seed: int = 11) -> dict[str, int]:
@@ -710,7 +720,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print ONE JSON object on stdout")
     parser.add_argument("--prepare", nargs=2, metavar=("PRESET", "DISTRICTS"), help=argparse.SUPPRESS)
     parser.add_argument("--prepare-ledger", metavar="PRESET", help=argparse.SUPPRESS)
-    parser.add_argument("--prepare-synced-m", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--prepare-synced-m", metavar="HOW", help=argparse.SUPPRESS)
     parser.add_argument("--prepare-pg", metavar="PRESET", help=argparse.SUPPRESS)
     parser.add_argument("--night-before", metavar="DISTRICT", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -721,7 +731,7 @@ def main() -> None:
     if args.prepare_ledger:
         return prepare_ledger(args.prepare_ledger)
     if args.prepare_synced_m:
-        return prepare_synced_m()
+        return prepare_synced_m(args.prepare_synced_m)
     if args.prepare_pg:
         return prepare_pg(args.prepare_pg)
     if args.night_before:
