@@ -386,7 +386,7 @@ def synced_m() -> Path:
 
     The real first-night run with its writes applied to the simulator's store in-process
     (``bench/synced.py``: the same bodies, rules, ledger and audit, minutes instead of hours);
-    ``PASSBACK_BENCH_SYNC_OVER_HTTP=1``: every write over HTTP instead (480k requests: hours here)."""
+    ``PASSBACK_BENCH_SYNC_OVER_HTTP=1``: every write over HTTP instead (368k requests: hours here)."""
     data = world_dir("M")
     base = data / ("synced-real" if os.environ.get("PASSBACK_BENCH_SYNC_OVER_HTTP") == "1" else "synced-direct")
     if not (base / "done").exists():
@@ -645,14 +645,15 @@ def reconcile_m() -> dict[str, Any]:
     district's rate gate): seconds, requests, objects compared; extrapolated to L.
 
     ``PASSBACK_BENCH_RECONCILE_FROM=DIR``: measure on another synced folder (``home/`` + ``sim.db``, e.g.
-    a consistent snapshot of a synced-real folder still being prepared); the result says which."""
+    a consistent snapshot of a synced-real folder still being prepared); the result says which.
+    ``PASSBACK_BENCH_RUN_SUFFIX``: a suffix for the run's copy under ``bench/.cache/runs/``."""
     from passback.settings import get_settings
     from passback.store.db import get_engine
     from passback.sync.reconcile import reconcile
 
     source = os.environ.get("PASSBACK_BENCH_RECONCILE_FROM")
     base = Path(source) if source else synced_m()
-    run = copy_home(base, CACHE / "runs" / "reconcile-M")
+    run = copy_home(base, CACHE / "runs" / f"reconcile-M{os.environ.get('PASSBACK_BENCH_RUN_SUFFIX', '')}")
     data = world_dir("M")
     use_home(run / "home", data / "otus.db", fresh=False)
     seeds = seeds_of(data)
@@ -668,7 +669,7 @@ def reconcile_m() -> dict[str, Any]:
     l_objects = 163_639 + 3_700_000
     l_requests = -(-163_639 // 1000) + -(-3_700_000 // 1000)
     return {
-        "synced": str(base) if source else "preset M fully synced",
+        "synced": str(base) if source else f"preset M fully synced ({base.name})",
         "checked": drift.checked,
         "edited": len(drift.edited_in_sis),
         "deleted": len(drift.deleted_in_sis),
