@@ -6,24 +6,48 @@ HTTP status) — and then reconcile finds no drift and the next sync writes noth
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 
 from bench.synced import sync_direct
+from passback.domain.payloads import result_id
+from passback.settings import get_settings
 from passback.sync.district import RunOptions
 from passback.sync.reconcile import reconcile
 from tests.reliability import _world as W
 
 
-def ledger_answers(district_id: str) -> dict[str, tuple[str, int | None]]:
-    """sourcedId -> (status, HTTP status) of every ledger row of the district."""
+def ledger_answers(district_id: str) -> dict[str, tuple[Any, ...]]:
+    """sourcedId -> (status, HTTP status, the SIS's code and message) of every ledger row of the district."""
     with W.state_engine().connect() as conn:
         rows = conn.execute(
-            text("SELECT sourced_id, status, http_status FROM ledger_entry WHERE district_id = :d"), {"d": district_id}
+            text(
+                "SELECT sourced_id, status, http_status, sis_code, sis_message FROM ledger_entry WHERE district_id = :d"
+            ),
+            {"d": district_id},
         )
-        return {sid: (status, http) for sid, status, http in rows}
+        return {sid: tuple(rest) for sid, *rest in rows}
+
+
+def unenrol_one_student(bed: Any) -> tuple[str, str]:
+    """The SIS no longer enrols the world's last-listed student: (an assessment, the Otus student id) of
+    a score of theirs that the SIS will refuse."""
+    scenario = json.loads(bed.scenario_path.read_text())
+    district = scenario["districts"][0]
+    sky = next(e["userSourcedId"] for e in reversed(district["enrollments"]) if e["role"] == "student")
+    district["enrollments"] = [e for e in district["enrollments"] if e["userSourcedId"] != sky]
+    bed.scenario_path.write_text(json.dumps(scenario))
+    bed.sis.reset_gradebook(bed.scenario_path)
+    with sqlite3.connect(get_settings().source_db_url.removeprefix("sqlite:///")) as db:
+        return db.execute(
+            "SELECT s.assessment_id, s.student_id FROM otus_scores s JOIN otus_users u ON u.id = s.student_id"
+            " WHERE u.sis_id = ? LIMIT 1",
+            (sky,),
+        ).fetchone()
 
 
 def repoint(district_id: str, sim_url: str) -> None:
@@ -39,10 +63,13 @@ def test_direct_preparation_leaves_what_a_full_sync_over_http_leaves(home: Path)
 
     with W.testbed(home, "XS") as bed:
         d = bed.district_id
+        not_enrolled = unenrol_one_student(bed)  # its results are refused: the refusal path too
         over_http = W.run_inprocess(d, bed.utc_now)
         assert over_http.status == "completed" and over_http.writes > 100, over_http.error
         want_gradebook, want_ledger, want_answers = bed.snapshot(), W.ledger_snapshot(d), ledger_answers(d)
-        assert {status for status, _ in want_answers.values()} >= {"acked"}
+        assert {answer[:2] for answer in want_answers.values()} == {("acked", 201), ("rejected", 422)}
+        refused = want_answers[result_id(d, *not_enrolled)]
+        assert refused[:3] == ("rejected", 422, "invalid_data") and "student_not_enrolled" in refused[3]
 
         bed.clean_reset()  # an empty gradebook and ledger: the same first night, its writes applied directly
         assert bed.snapshot() == {} and W.ledger_snapshot(d) == {}
