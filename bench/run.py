@@ -382,30 +382,40 @@ def noop_l() -> dict[str, Any]:
 
 
 def synced_m() -> Path:
-    """Preset M fully synced for real against a simulator whose database is kept (cached)."""
+    """Preset M fully synced (cached): ``home/`` (state DB) and ``sim.db`` (the simulator's database).
+
+    The real first-night run with its writes applied to the simulator's store in-process
+    (``bench/synced.py``: the same bodies, rules, ledger and audit, minutes instead of hours);
+    ``PASSBACK_BENCH_SYNC_OVER_HTTP=1``: every write over HTTP instead (368k requests: hours here)."""
     data = world_dir("M")
-    base = data / "synced-real"
+    base = data / ("synced-real" if os.environ.get("PASSBACK_BENCH_SYNC_OVER_HTTP") == "1" else "synced-direct")
     if not (base / "done").exists():
-        subprocess.run([sys.executable, __file__, "--prepare-synced-m"], check=True)
+        subprocess.run([sys.executable, __file__, "--prepare-synced-m", base.name], check=True)
     return base
 
 
-def prepare_synced_m() -> None:
+def prepare_synced_m(how: str) -> None:
+    from bench.synced import sync_direct
     from passback.sync.district import RunOptions, sync_district
 
     data = world_dir("M")
-    base = data / "synced-real"
+    base = data / how
     shutil.rmtree(base, ignore_errors=True)
     use_home(base / "home", data / "otus.db")
     seeds = seeds_of(data)
-    t0 = time.perf_counter()
+    district_id = seeds[0].district_id
+    t0, cpu0 = time.perf_counter(), time.process_time()
     with simulator(data / "scenario.json", db=base / "sim.db") as sim:
         register(seeds, sim.url, concurrency=8)
-        summary = asyncio.run(sync_district(seeds[0].district_id, RunOptions(build_docs=False)))
+        if how == "synced-real":
+            summary = asyncio.run(sync_district(district_id, RunOptions(build_docs=False)))
+        else:
+            summary = asyncio.run(sync_direct(district_id, str(base / "sim.db")))
     if summary.status != "completed":
         raise SystemExit(f"the full sync of M did not complete: {summary.status} {summary.error}")
-    (base / "done").write_text(json.dumps({"writes": summary.writes, "seconds": time.perf_counter() - t0}))
-    print(f"M fully synced: {summary.writes} writes in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    (base / "done").write_text(json.dumps({"how": how, "writes": summary.writes, "seconds": seconds, "cpu": cpu}))
+    print(f"M fully synced ({how}): {summary.writes} writes in {seconds:.0f} s ({cpu:.0f} s CPU)", file=sys.stderr)
 
 
 def typical_night(source_db: Path, district_id: str, seed: int = 11) -> dict[str, int]:
@@ -635,14 +645,15 @@ def reconcile_m() -> dict[str, Any]:
     district's rate gate): seconds, requests, objects compared; extrapolated to L.
 
     ``PASSBACK_BENCH_RECONCILE_FROM=DIR``: measure on another synced folder (``home/`` + ``sim.db``, e.g.
-    a consistent snapshot of a synced-real folder still being prepared); the result says which."""
+    a consistent snapshot of a synced-real folder still being prepared); the result says which.
+    ``PASSBACK_BENCH_RUN_SUFFIX``: a suffix for the run's copy under ``bench/.cache/runs/``."""
     from passback.settings import get_settings
     from passback.store.db import get_engine
     from passback.sync.reconcile import reconcile
 
     source = os.environ.get("PASSBACK_BENCH_RECONCILE_FROM")
     base = Path(source) if source else synced_m()
-    run = copy_home(base, CACHE / "runs" / "reconcile-M")
+    run = copy_home(base, CACHE / "runs" / f"reconcile-M{os.environ.get('PASSBACK_BENCH_RUN_SUFFIX', '')}")
     data = world_dir("M")
     use_home(run / "home", data / "otus.db", fresh=False)
     seeds = seeds_of(data)
@@ -658,7 +669,7 @@ def reconcile_m() -> dict[str, Any]:
     l_objects = 163_639 + 3_700_000
     l_requests = -(-163_639 // 1000) + -(-3_700_000 // 1000)
     return {
-        "synced": str(base) if source else "preset M fully synced",
+        "synced": str(base) if source else f"preset M fully synced ({base.name})",
         "checked": drift.checked,
         "edited": len(drift.edited_in_sis),
         "deleted": len(drift.deleted_in_sis),
@@ -710,7 +721,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print ONE JSON object on stdout")
     parser.add_argument("--prepare", nargs=2, metavar=("PRESET", "DISTRICTS"), help=argparse.SUPPRESS)
     parser.add_argument("--prepare-ledger", metavar="PRESET", help=argparse.SUPPRESS)
-    parser.add_argument("--prepare-synced-m", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--prepare-synced-m", metavar="HOW", help=argparse.SUPPRESS)
     parser.add_argument("--prepare-pg", metavar="PRESET", help=argparse.SUPPRESS)
     parser.add_argument("--night-before", metavar="DISTRICT", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -721,7 +732,7 @@ def main() -> None:
     if args.prepare_ledger:
         return prepare_ledger(args.prepare_ledger)
     if args.prepare_synced_m:
-        return prepare_synced_m()
+        return prepare_synced_m(args.prepare_synced_m)
     if args.prepare_pg:
         return prepare_pg(args.prepare_pg)
     if args.night_before:

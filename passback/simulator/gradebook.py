@@ -4,6 +4,8 @@ district's licence, the body's shape, its references, then Skyward's rules (``ru
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,7 +22,7 @@ from passback.simulator.rules import (
     render_result,
 )
 from passback.simulator.schema import API_PREFIX
-from passback.simulator.state import SimState, authorize
+from passback.simulator.state import authorize
 from passback.simulator.store import Store
 
 LICENCE = (
@@ -29,8 +31,8 @@ LICENCE = (
 )
 
 
-def _licensed(sim: SimState, tenant: str) -> None:
-    if not sim.store.settings(tenant).get("licensed", True):
+def _licensed(store: Store, tenant: str) -> None:
+    if not store.settings(tenant).get("licensed", True):
         raise ApiError(403, "forbidden", LICENCE)
 
 
@@ -43,31 +45,37 @@ def _closed(store: Store, tenant: str, period_id: str | None, what: str) -> None
         )
 
 
+def apply_put(store: Store, tenant: str, kind: str, sid: str, body: bytes) -> tuple[dict[str, Any], bool]:
+    """One PUT after its token was accepted: licence, shape, references and rules checked, the object
+    stored.  Returns (the stored object, created); raises ApiError when refused.  ``kind``: lineItem
+    or result.  (``bench/synced.py`` calls it to fill a simulator database without HTTP.)"""
+    _licensed(store, tenant)
+    if kind == "lineItem":
+        item = parse_line_item(body, sid)
+        period_id = check_line_item(store, tenant, item)
+        obj = render_line_item(tenant, item, period_id)
+        return obj, store.put_line_item(tenant, sid, item.class_id, period_id, obj)
+    result = parse_result(body, sid)
+    class_id = check_result(store, tenant, result)
+    obj = render_result(tenant, result)
+    return obj, store.put_result(tenant, sid, result.line_item_id, class_id, obj)
+
+
 async def put_line_item(request: Request) -> Response:
     sim, tenant, _ = authorize(request, GRADEBOOK_PUT)
-    _licensed(sim, tenant)
-    sid = request.path_params["id"]
-    item = parse_line_item(await request.body(), sid)
-    period_id = check_line_item(sim.store, tenant, item)
-    obj = render_line_item(tenant, item, period_id)
-    created = sim.store.put_line_item(tenant, sid, item.class_id, period_id, obj)
+    obj, created = apply_put(sim.store, tenant, "lineItem", request.path_params["id"], await request.body())
     return json_response({"lineItem": obj}, 201 if created else 200)
 
 
 async def put_result(request: Request) -> Response:
     sim, tenant, _ = authorize(request, GRADEBOOK_PUT)
-    _licensed(sim, tenant)
-    sid = request.path_params["id"]
-    result = parse_result(await request.body(), sid)
-    class_id = check_result(sim.store, tenant, result)
-    obj = render_result(tenant, result)
-    created = sim.store.put_result(tenant, sid, result.line_item_id, class_id, obj)
+    obj, created = apply_put(sim.store, tenant, "result", request.path_params["id"], await request.body())
     return json_response({"result": obj}, 201 if created else 200)
 
 
 async def delete_line_item(request: Request) -> Response:
     sim, tenant, _ = authorize(request, GRADEBOOK_DELETE)
-    _licensed(sim, tenant)
+    _licensed(sim.store, tenant)
     sid = request.path_params["id"]
     stored = sim.store.line_item(tenant, sid)
     if stored is None:
@@ -79,7 +87,7 @@ async def delete_line_item(request: Request) -> Response:
 
 async def delete_result(request: Request) -> Response:
     sim, tenant, _ = authorize(request, GRADEBOOK_DELETE)
-    _licensed(sim, tenant)
+    _licensed(sim.store, tenant)
     sid = request.path_params["id"]
     stored = sim.store.result(tenant, sid)
     if stored is None:
