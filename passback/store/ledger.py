@@ -37,7 +37,9 @@ ALL_COLUMNS = [c.name for c in TABLE.columns]
 DEFAULT_RETRY_MAX_DAYS = 7
 STREAM_BATCH_ROWS = 262_144  # ledger_batches: few batches (each one re-hashes the ids it is matched against), small enough that one read ahead costs no memory (L: +80 MB at 524,288)
 READ_AHEAD = 1  # ledger_batches: batches read ahead of the diff, on a thread of their own
-PREFETCH_BYTES = 128 << 20  # prefetched_batches: the most batch bytes read ahead of the diff (L's whole: ~185 MB)
+# prefetched_batches: the most batch bytes read ahead of the diff (L's whole ledger: ~185 MB; with
+# 128 MB noop-L peaked at 1,974 MB in one run)
+PREFETCH_BYTES = 96 << 20
 log = logging.getLogger("passback.store")
 
 
