@@ -46,11 +46,13 @@ CODED: dict[str, tuple[str, ...]] = {"state": SCORE_STATES}
 NS_MIN, NS_MAX = np.datetime64("1678-01-01", "us"), np.datetime64("2261-12-31", "us")
 
 
-def queries(*, cast_text: bool, coded: bool = True) -> dict[str, str]:
+def queries(*, cast_text: bool, coded: bool = True, assessment_range: str = "") -> dict[str, str]:
     """One SELECT per frame; ``:d`` is the district id.  Scores and enrollments join their parents.
 
     ``cast_text`` (SQLite): text columns are CAST so a BLOB or a number arrives as text, and
-    (``coded``) ``CODED`` columns come as integer codes."""
+    (``coded``) ``CODED`` columns come as integer codes.  ``assessment_range``: a condition on the
+    assessments' ``id`` that limits the scores to those assessments (e.g. ``id >= :lo AND id < :hi``:
+    the scores read in parts, ``passback.source.arrow``)."""
 
     def cols(names: list[str], prefix: str = "") -> str:
         if not cast_text:
@@ -65,7 +67,8 @@ def queries(*, cast_text: bool, coded: bool = True) -> dict[str, str]:
         "WHERE e.class_id IN (SELECT id FROM otus_classes WHERE district_id = :d)",
         "assessments": f"SELECT {cols(c['assessments'])} FROM otus_assessments WHERE district_id = :d",
         "scores": f"SELECT {cols(c['scores'], 's.')} FROM otus_scores s "
-        "WHERE s.assessment_id IN (SELECT id FROM otus_assessments WHERE district_id = :d)",
+        "WHERE s.assessment_id IN (SELECT id FROM otus_assessments WHERE district_id = :d"
+        f"{' AND ' + assessment_range if assessment_range else ''})",
         "group_members": f"SELECT {cols(c['group_members'])} FROM otus_group_members WHERE district_id = :d",
     }
 

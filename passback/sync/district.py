@@ -176,23 +176,30 @@ class DistrictRun:
 
     def evaluate(self, source: Any, sis: SisSnapshot) -> Evaluation:
         line_items: list[pd.DataFrame] = []
+        context = self.context(sis)
+        # The results' ledger is read from now on by a thread of its own (SQLite and the Arrow parser
+        # work without the GIL while GX classifies on this one), up to a bounded number of bytes
+        # ahead of the diff that consumes it: it is never whole in memory beyond that budget.
+        early = [store_ledger.prefetched_batches(self.engine, self.district_id, Kind.result)]
         results = store_ledger.AckCounter(
-            lambda: store_ledger.ledger_batches(self.engine, self.district_id, Kind.result)
+            lambda: early.pop() if early else store_ledger.ledger_batches(self.engine, self.district_id, Kind.result)
         )
 
         def read_ledger() -> tuple[pd.DataFrame, Any]:  # read late: not in memory during classification
             line_items.append(store_ledger.read_ledger(self.engine, self.district_id, Kind.line_item))
-            # the results' ledger streams (batches of Arrow rows): it is never whole in memory
             return line_items[0], results
 
-        context = self.context(sis)
-        evaluation = evaluate(
-            source,
-            context,
-            read_ledger=read_ledger,
-            retry_rejected=self.options.retry_rejected,
-            now=store_ledger.epoch_seconds(self.now),
-        )
+        try:
+            evaluation = evaluate(
+                source,
+                context,
+                read_ledger=read_ledger,
+                retry_rejected=self.options.retry_rejected,
+                now=store_ledger.epoch_seconds(self.now),
+            )
+        finally:  # not consumed (nothing desired, or an error): stop the reader, drop its batches
+            for stream in early:
+                stream.close()
         ledger_li = line_items[0]
         if self.district.deletion_policy == "propagate":
             from passback.sync.deletes import planned_deletes

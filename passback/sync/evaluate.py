@@ -97,7 +97,9 @@ def evaluate(
     now: int | None = None,
 ) -> Evaluation:
     """``read_ledger`` (instead of the two ledger frames): called once the payloads are built, so
-    the ledger (millions of rows) is not in memory while the rows are classified (stage "ledger").
+    the ledger (millions of rows) is not in memory while the rows are classified (stage "ledger");
+    a stream of batches it returns may have been read ahead meanwhile, within a bounded number of
+    bytes (``store.ledger.prefetched_batches``).
     ``now`` (epoch seconds, the run's clock): refused items whose next try is due are planned again."""
     t0 = time.perf_counter()
     assessments, scores, results = classify(source, context)
