@@ -45,10 +45,7 @@ log = logging.getLogger("passback.store")
 
 def read_ledger(engine: Engine, district_id: str, kind: str, *, columns: list[str] | None = None) -> pd.DataFrame:
     """The district's ledger rows of one kind as a frame (payload_hash int64, text as ``str``)."""
-    cols = columns or DEFAULT_COLUMNS
-    unknown = set(cols) - set(ALL_COLUMNS)
-    if unknown:
-        raise ValueError(f"unknown ledger columns: {sorted(unknown)}")
+    cols = _checked(columns)
     sql = f"SELECT {', '.join(cols)} FROM ledger_entry WHERE district_id = :d AND kind = :k"  # noqa: S608 - names checked above
     table = _read_arrow(engine, sql, (district_id, kind))
     if table is None and engine.dialect.name == "sqlite" and sqlite_read.fits(TABLE, cols):
@@ -77,11 +74,8 @@ def ledger_batches(engine: Engine, district_id: str, kind: str, *, columns: list
     order on SQLite): for a diff that never holds the whole ledger (L: 3.5M rows).  The batches are
     read on a thread of their own, one ahead of the consumer (``store/ahead.py``: L's diff matches a
     batch while the next is read); not for an in-memory SQLite database (one database per thread)."""
-    cols = columns or DEFAULT_COLUMNS
-    unknown = set(cols) - set(ALL_COLUMNS)
-    if unknown:
-        raise ValueError(f"unknown ledger columns: {sorted(unknown)}")
-    if engine.dialect.name == "sqlite" and not isinstance(engine.pool, QueuePool):
+    cols = _checked(columns)
+    if _in_memory(engine):
         yield from _batches(engine, district_id, kind, cols)
     else:
         yield from read_ahead(lambda: _batches(engine, district_id, kind, cols), depth=READ_AHEAD)
@@ -94,14 +88,24 @@ def prefetched_batches(
     batches ahead of the consumer (``store/ahead.ReadAhead``; L's results ledger: ~185 MB, read
     while the rows are classified).  Iterate it once; ``close()`` it when it may not be iterated to
     the end.  An in-memory SQLite database is read when iterated (one database per thread)."""
+    cols = _checked(columns)
+    if _in_memory(engine):
+        return _batches(engine, district_id, kind, cols)
+    batches = _batches(engine, district_id, kind, cols)
+    return ReadAhead(lambda: map(_compact, batches), budget=budget, size=_nbytes).start()
+
+
+def _checked(columns: list[str] | None) -> list[str]:
     cols = columns or DEFAULT_COLUMNS
     unknown = set(cols) - set(ALL_COLUMNS)
     if unknown:
         raise ValueError(f"unknown ledger columns: {sorted(unknown)}")
-    if engine.dialect.name == "sqlite" and not isinstance(engine.pool, QueuePool):
-        return _batches(engine, district_id, kind, cols)
-    batches = _batches(engine, district_id, kind, cols)
-    return ReadAhead(lambda: map(_compact, batches), budget=budget, size=_nbytes).start()
+    return cols
+
+
+def _in_memory(engine: Engine) -> bool:
+    """An in-memory SQLite database (a single-connection pool): one database per thread, so not read on another."""
+    return engine.dialect.name == "sqlite" and not isinstance(engine.pool, QueuePool)
 
 
 def _compact(batch: dict[str, Any]) -> dict[str, Any]:
