@@ -10,6 +10,8 @@ credentials, control characters) are built by :mod:`passback.simulator.hostile`.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import math
 import random
 import time
@@ -83,38 +85,55 @@ class FaultConfig(BaseModel):
 
 
 class ConcurrencyGate:
-    """At most ``cap`` requests in service; the others wait in arrival order.  ``cap`` may change live."""
+    """At most ``cap`` requests in service; the others wait in arrival order.  ``cap`` may change live.
+
+    The gate keeps the SIS's clock, not the event loop's: ``acquire`` answers when this request's
+    service began — when it arrived, or, when it waited, the moment its predecessor's service ended
+    (``release(at=...)``) — so a slot passes on without losing the time this process took to wake
+    the next request up.  A cap of N with a fixed latency L then serves N / L requests a second on
+    any machine that keeps up (``bench/run.py load``: ideal = cap / latency)."""
 
     def __init__(self, cap: int | None) -> None:
         self.cap = cap
         self.active = 0
-        self._cond: asyncio.Condition | None = None
+        self._waiters: collections.deque[asyncio.Future[float]] = collections.deque()
 
-    def _condition(self) -> asyncio.Condition:
-        if self._cond is None:
-            self._cond = asyncio.Condition()
-        return self._cond
-
-    async def acquire(self) -> None:
-        if self.cap is None and self._cond is None:
+    async def acquire(self) -> float:
+        """Wait for a slot; returns the loop time at which this request's service began."""
+        loop = asyncio.get_running_loop()
+        arrived = loop.time()
+        if self.cap is None or (self.active < self.cap and not self._waiters):
             self.active += 1
-            return
-        cond = self._condition()
-        async with cond:
-            await cond.wait_for(lambda: self.cap is None or self.active < self.cap)
-            self.active += 1
+            return arrived
+        waiter: asyncio.Future[float] = loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            freed = await waiter  # the releaser handed its slot over: ``active`` still counts it
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release(at=waiter.result())  # handed over as this request went away: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            raise
+        return max(freed, arrived)
 
-    async def release(self) -> None:
+    def release(self, at: float | None = None) -> None:
+        """Free a slot whose service ended at loop time ``at`` (now when None): the next waiter takes it."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(asyncio.get_running_loop().time() if at is None else at)
+                return
         self.active -= 1
-        if self._cond is not None:
-            async with self._cond:
-                self._cond.notify()
 
-    async def set_cap(self, cap: int | None) -> None:
+    def set_cap(self, cap: int | None) -> None:
         self.cap = cap
-        if self._cond is not None:
-            async with self._cond:
-                self._cond.notify_all()
+        while self._waiters and (cap is None or self.active < cap):
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.active += 1
+                waiter.set_result(asyncio.get_running_loop().time())
 
 
 class TokenBucket:
@@ -159,7 +178,7 @@ class FaultRuntime:
         if (new.rate_limit_per_s, new.rate_burst) != (old.rate_limit_per_s, old.rate_burst):
             self.buckets.clear()
         if new.concurrency_cap != old.concurrency_cap:
-            await self.gate.set_cap(new.concurrency_cap)
+            self.gate.set_cap(new.concurrency_cap)
         return new
 
     def latency_s(self) -> float:

@@ -3,7 +3,7 @@
 request in the telemetry.
 
 Order per request: rate limit (gradebook writes only: 429 + ``Retry-After``), concurrency cap
-(wait), latency, then one random draw — drop, hang or 5xx — applied before the request is
+(wait: the slot is held through the latency and any fault, not while the app serves), latency, then one random draw — drop, hang or 5xx — applied before the request is
 processed or, with ``fault_phase="after"``, after it was (a write is stored, the answer is lost).
 A request no such fault hit may still get a hostile answer (``hostile``): a write one more draw
 (an HTML page, JSON of another shape, a redirect — none stored — or a phantom: acknowledged, then
@@ -88,14 +88,20 @@ class SimMiddleware:
                 await json_response(body, 429, {"Retry-After": retry_after_header(wait)})(scope, receive, send)
                 return
         gate = faults.gate
-        await gate.acquire()
+        began = await gate.acquire()
+        in_service = True
         try:
             latency = faults.latency_s()
             if latency > 0:
                 rec.fault = "latency"
-                await asyncio.sleep(latency)
+                await asyncio.sleep(began + latency - asyncio.get_running_loop().time())
             fault = faults.draw()
             if fault is None:
+                # the service time is the latency: the slot passes on at its end, and the simulator's
+                # own routing, parsing and storing happen outside it (a machine's speed does not
+                # change what a cap of N with latency L serves: N / L requests a second)
+                in_service = False
+                gate.release(at=began + latency)
                 await self._served(scope, receive, send, rec, is_token)
                 return
             rec.fault = fault
@@ -129,7 +135,8 @@ class SimMiddleware:
             response: Response = json_response(status_body(minor, f"{token}: injected HTTP {status}"), status)
             await response(scope, receive, send)
         finally:
-            await gate.release()
+            if in_service:
+                gate.release()
 
     async def _served(self, scope: Scope, receive: Receive, send: Send, rec: RequestRecord, is_token: bool) -> None:
         """A request no classic fault hit: a hostile answer when one is drawn, else the app's."""

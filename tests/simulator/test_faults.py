@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from passback.simulator.app import create_app
-from passback.simulator.faults import FaultConfig, TokenBucket, retry_after_header
+from passback.simulator.faults import ConcurrencyGate, FaultConfig, TokenBucket, retry_after_header
 from tests.simulator.helpers import API, SECRETS, Api, get_token, line_item, status_of
 
 
@@ -50,6 +50,46 @@ async def test_the_concurrency_cap_makes_requests_wait_their_turn(http: httpx.As
     assert [r.status_code for r in responses] == [200] * 4  # waited, not refused
     await http.post("/admin/faults", json={"concurrency_cap": 2})
     assert 0.2 <= await timed(asyncio.gather(*(api.get("/classes") for _ in range(4)))) < 0.4
+
+
+async def test_the_gate_passes_a_slot_on_when_its_service_ends_not_when_the_loop_gets_round_to_it() -> None:
+    loop = asyncio.get_running_loop()
+    gate = ConcurrencyGate(1)
+    began = await gate.acquire()
+    second, third = asyncio.ensure_future(gate.acquire()), asyncio.ensure_future(gate.acquire())
+    await asyncio.sleep(0.01)
+    assert not second.done() and not third.done() and gate.active == 1
+    gate.release(at=began + 0.005)
+    time.sleep(0.03)  # this process is busy elsewhere: the SIS's clock does not wait for it
+    assert await second == began + 0.005  # its service began when the first one's ended
+    assert not third.done()
+    third.cancel()  # a request that goes away while waiting takes no slot with it
+    with pytest.raises(asyncio.CancelledError):
+        await third
+    gate.release()
+    assert gate.active == 0
+    arrived = loop.time()
+    assert await gate.acquire() >= arrived  # nobody waited: service begins on arrival
+
+
+async def test_a_slot_handed_to_a_request_that_goes_away_passes_to_the_next_and_a_raised_cap_frees_waiters() -> None:
+    gate = ConcurrencyGate(1)
+    began = await gate.acquire()
+    second, third = asyncio.ensure_future(gate.acquire()), asyncio.ensure_future(gate.acquire())
+    await asyncio.sleep(0)
+    gate.release(at=began + 1.0)  # handed to the second...
+    second.cancel()  # ...as it goes away
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    assert await third == began + 1.0 and gate.active == 1
+    waiting = [asyncio.ensure_future(gate.acquire()) for _ in range(3)]
+    await asyncio.sleep(0)
+    gate.set_cap(3)
+    await asyncio.sleep(0)
+    assert [w.done() for w in waiting] == [True, True, False] and gate.active == 3
+    gate.set_cap(None)
+    await asyncio.sleep(0)
+    assert all(w.done() for w in waiting) and gate.active == 4
 
 
 async def test_the_rate_limit_answers_429_with_retry_after_on_writes_only(http: httpx.AsyncClient, api: Api) -> None:
