@@ -29,11 +29,9 @@ VOLATILE_META = ("batch_markers", "validation_time", "run_id", "validation_id", 
 
 def _renderer_fingerprint() -> bytes:
     """The code that turns results into pages: a change to it (or to GX) means a rebuild."""
-    import great_expectations
-
     from passback.quality import _gx, docs, docs_results
 
-    h = hashlib.sha256(great_expectations.__version__.encode())
+    h = hashlib.sha256(_gx.gx().__version__.encode())
     for module in (docs, docs_results, _gx):
         h.update(Path(str(module.__file__)).read_bytes())
     return h.digest()
