@@ -32,7 +32,7 @@ _tuned = False
 def gx() -> Any:
     """The ``great_expectations`` module, imported (and tuned, once per process) on first use."""
     global _tuned
-    with _lock, _scipy_stats_deferred():
+    with _lock, _imports_deferred():
         import great_expectations
     import great_expectations.execution_engine.pandas_execution_engine as pandas_engine
 
@@ -60,30 +60,33 @@ class _DeferredModule(types.ModuleType):
         return getattr(importlib.import_module(self.__name__), name)
 
 
-@contextmanager
-def _scipy_stats_deferred() -> Iterator[None]:
-    """Import Great Expectations without importing ``scipy.stats``.
+# imported by GX at module level only for an expectation and two metrics passback never uses
+# (KL divergence and its altair charts, two KS tests): ~2.3 s of GX's ~5 s import on the CI machine
+DEFERRED_MODULES = ("scipy.stats", "altair")
 
-    GX imports ``scipy.stats`` at module level for three expectations and metrics passback never
-    uses (KL divergence, two KS tests): ~1.8 s of GX's ~5 s import on the CI machine (``python -X
-    importtime``), paid by every process that validates — each flow run a worker starts, each CLI
-    command.  While GX imports, ``scipy.stats`` is a ``_DeferredModule``; afterwards it is removed
-    from ``sys.modules``, so any later ``import scipy.stats`` (or a read of one of those modules'
-    ``stats``) imports the real one.  GX is pinned; tests/quality/test_runtime.py checks."""
-    name = "scipy.stats"
-    if name in sys.modules or "great_expectations" in sys.modules:
+
+@contextmanager
+def _imports_deferred() -> Iterator[None]:
+    """Import Great Expectations without importing ``DEFERRED_MODULES`` (``python -X importtime``),
+    which every process that validates paid for — each flow run a worker starts, each CLI command.
+
+    While GX imports, each is a ``_DeferredModule``; afterwards the stand-ins leave ``sys.modules``,
+    so any later import (or a read of an attribute through a stand-in GX kept) imports the real
+    module.  GX is pinned; tests/quality/test_runtime.py checks."""
+    if "great_expectations" in sys.modules:
         yield
         return
-    stand_in = _DeferredModule(name)
-    sys.modules[name] = stand_in
+    stand_ins = {name: _DeferredModule(name) for name in DEFERRED_MODULES if name not in sys.modules}
+    sys.modules.update(stand_ins)
     try:
         yield
     finally:
-        if sys.modules.get(name) is stand_in:
-            del sys.modules[name]
-        parent = sys.modules.get("scipy")
-        if parent is not None and vars(parent).get("stats") is stand_in:
-            delattr(parent, "stats")
+        for name, stand_in in stand_ins.items():
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
+            parent, _, attr = name.rpartition(".")
+            if parent in sys.modules and vars(sys.modules[parent]).get(attr) is stand_in:
+                delattr(sys.modules[parent], attr)
 
 
 _memo = threading.local()
