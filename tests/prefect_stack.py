@@ -84,6 +84,9 @@ class PrefectStack:
             PREFECT_UI_ENABLED="false",
             PASSBACK_HOME=str(home),
             PREFECT_LOGGING_LEVEL="INFO",
+            # the worker asks for scheduled runs every second, not every 10 s: a test's deployment
+            # run starts at once instead of ~5 s later on average (~10 runs in the stack's modules)
+            PREFECT_WORKER_QUERY_SECONDS="1",
             **env,
         )
         self.env.pop("PASSBACK_STATE_URL", None)
