@@ -171,7 +171,7 @@ class PrefectStack:
             state = self.state(flow_run_id)
             if state.get("type") in types or state.get("type") in FINAL:
                 return state
-            time.sleep(1)
+            time.sleep(0.5)
         raise AssertionError(
             f"flow run {flow_run_id} still {state.get('type')} after {timeout:.0f} s "
             f"(worker log: {self.logs / 'worker.log'})"
