@@ -8,7 +8,8 @@ Scenarios (see the README's benchmark table for the figures they must reach):
                     database passback_scale_src on 127.0.0.1:5432; the L source is loaded into it once)
   noop-L            a whole district run (the Prefect flow) with nothing changed since the night before, preset L
   amplification     preset M fully synced, then a typical night: writes / changed items
-  load              50 ms latency, server concurrency cap 4 (ideal 80 writes/s)
+  load              50 ms latency, server concurrency cap 4 (ideal 80 writes/s); beside it, a bare httpx
+                    client's CPU per request against the same simulator (the floor under passback's)
   ratelimit         a 40 writes/s token bucket answering 429 + Retry-After
   prefect-overhead  a typical night of preset M through the flow vs the library alone
   districts         20 small districts at 30 ms latency: nightly flow bounded-concurrent vs one by one
@@ -564,7 +565,53 @@ def throughput(name: str, *, max_writes: int, concurrency: int, **faults: Any) -
 def load() -> dict[str, Any]:
     out = throughput("load", max_writes=2400, concurrency=8, latency_ms=50, concurrency_cap=4)
     ideal = 4 / 0.050
-    return {**out, "ideal_per_s": ideal, "ratio": round(out["writes_per_s"] / ideal, 3)}
+    floor = bare_httpx_floor(requests=800, concurrency=8, latency_ms=50, concurrency_cap=4)
+    return {**out, "ideal_per_s": ideal, "ratio": round(out["writes_per_s"] / ideal, 3), "bare_httpx": floor}
+
+
+def bare_httpx_floor(*, requests: int, concurrency: int, **faults: Any) -> dict[str, Any]:
+    """The same simulator and faults, asked by nothing but an httpx client on passback's transport
+    (``concurrency`` connections, a GET of one academicSession each): the CPU one request costs this
+    machine before any of passback's own work, and the ratio the simulator allows."""
+    import httpx
+
+    from passback.oneroster.transport import asyncio_transport
+
+    data = world_dir("S")
+    district = json.loads((data / "scenario.json").read_text())["districts"][0]
+    client = district["clients"][0]
+
+    async def go(url: str) -> tuple[float, float]:
+        base = f"{url}/{district['tenant']}"
+        transport = asyncio_transport(verify=True, limits=httpx.Limits(max_connections=concurrency))
+        async with httpx.AsyncClient(transport=transport) as http:
+            token = await http.post(
+                f"{base}/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(client["client_id"], client["client_secret"]),
+            )
+            headers = {"Authorization": f"Bearer {token.raise_for_status().json()['access_token']}"}
+            left = iter(range(requests))
+
+            async def worker() -> None:
+                for _ in left:
+                    reply = await http.get(
+                        f"{base}/ims/oneroster/v1p1/academicSessions", params={"limit": 1}, headers=headers
+                    )
+                    reply.raise_for_status()
+
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return time.process_time() - cpu0, time.perf_counter() - t0
+
+    with simulator(data / "scenario.json", **faults) as sim:
+        cpu_s, wall_s = asyncio.run(go(sim.url))
+    ideal = faults["concurrency_cap"] / (faults["latency_ms"] / 1000)
+    return {
+        "requests": requests,
+        "client_cpu_ms_per_request": round(1000 * cpu_s / requests, 3),
+        "ratio": round(requests / wall_s / ideal, 3),
+    }
 
 
 def ratelimit() -> dict[str, Any]:

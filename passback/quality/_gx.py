@@ -1,7 +1,8 @@
 """The one place that imports Great Expectations (lazily) and owns the process-wide context.
 
-``import great_expectations`` costs ~2.5 s and ~150 MB, so nothing in ``passback.quality``
-imports it at module import time: callers pay for it on the first validation only.
+``import great_expectations`` costs ~150 MB and ~3 s on the CI machine (without
+``DEFERRED_MODULES``: ~5 s), so nothing in ``passback.quality`` imports it at module import time:
+callers pay for it on the first validation only.
 """
 
 from __future__ import annotations
