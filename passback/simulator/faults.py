@@ -119,8 +119,9 @@ class ConcurrencyGate:
         return max(freed, arrived)
 
     def release(self, at: float | None = None) -> None:
-        """Free a slot whose service ended at loop time ``at`` (now when None): the next waiter takes it."""
-        while self._waiters:
+        """Free a slot whose service ended at loop time ``at`` (now when None): the next waiter takes
+        it, unless the cap was lowered below the requests in service."""
+        while self._waiters and (self.cap is None or self.active <= self.cap):
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(asyncio.get_running_loop().time() if at is None else at)

@@ -3,8 +3,9 @@
 request in the telemetry.
 
 Order per request: rate limit (gradebook writes only: 429 + ``Retry-After``), concurrency cap
-(wait: the slot is held through the latency and any fault, not while the app serves), latency, then one random draw — drop, hang or 5xx — applied before the request is
-processed or, with ``fault_phase="after"``, after it was (a write is stored, the answer is lost).
+(wait: the slot is held through the latency and any fault, not while the app serves), latency,
+then one random draw — drop, hang or 5xx — applied before the request is processed or, with
+``fault_phase="after"``, after it was (a write is stored, the answer is lost).
 A request no such fault hit may still get a hostile answer (``hostile``): a write one more draw
 (an HTML page, JSON of another shape, a redirect — none stored — or a phantom: acknowledged, then
 undone), an API answer one more (a dripping or an oversized body).  With ``control_chars`` every

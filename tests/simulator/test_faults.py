@@ -92,6 +92,21 @@ async def test_a_slot_handed_to_a_request_that_goes_away_passes_to_the_next_and_
     assert all(w.done() for w in waiting) and gate.active == 4
 
 
+async def test_a_lowered_cap_holds_waiters_until_the_requests_in_service_are_below_it() -> None:
+    gate = ConcurrencyGate(2)
+    await gate.acquire()
+    await gate.acquire()
+    waiting = asyncio.ensure_future(gate.acquire())
+    await asyncio.sleep(0)
+    gate.set_cap(1)
+    gate.release()  # 2 in service over a cap of 1: the slot is not passed on
+    await asyncio.sleep(0)
+    assert not waiting.done() and gate.active == 1
+    gate.release()
+    await waiting
+    assert gate.active == 1
+
+
 async def test_the_rate_limit_answers_429_with_retry_after_on_writes_only(http: httpx.AsyncClient, api: Api) -> None:
     await http.post("/admin/faults", json={"rate_limit_per_s": 0.25, "rate_burst": 2})
     codes = [(await api.put(f"/lineItems/li-{i}", line_item())).status_code for i in range(3)]
