@@ -121,20 +121,24 @@ class ConcurrencyGate:
     def release(self, at: float | None = None) -> None:
         """Free a slot whose service ended at loop time ``at`` (now when None): the next waiter takes
         it, unless the cap was lowered below the requests in service."""
-        while self._waiters and (self.cap is None or self.active <= self.cap):
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(asyncio.get_running_loop().time() if at is None else at)
-                return
+        if (self.cap is None or self.active <= self.cap) and self._wake(at):
+            return
         self.active -= 1
 
     def set_cap(self, cap: int | None) -> None:
         self.cap = cap
-        while self._waiters and (cap is None or self.active < cap):
+        while (cap is None or self.active < cap) and self._wake(None):
+            self.active += 1
+
+    def _wake(self, at: float | None) -> bool:
+        """Hand a slot to the longest-waiting request still waiting (service from ``at``, now when
+        None); False when none is."""
+        while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                self.active += 1
-                waiter.set_result(asyncio.get_running_loop().time())
+                waiter.set_result(asyncio.get_running_loop().time() if at is None else at)
+                return True
+        return False
 
 
 class TokenBucket:
