@@ -563,13 +563,14 @@ def throughput(name: str, *, max_writes: int, concurrency: int, **faults: Any) -
 
 
 def load() -> dict[str, Any]:
-    out = throughput("load", max_writes=2400, concurrency=8, latency_ms=50, concurrency_cap=4)
-    ideal = 4 / 0.050
-    floor = bare_httpx_floor(requests=800, concurrency=8, latency_ms=50, concurrency_cap=4)
+    faults = {"latency_ms": 50, "concurrency_cap": 4}
+    ideal = faults["concurrency_cap"] / (faults["latency_ms"] / 1000)
+    out = throughput("load", max_writes=2400, concurrency=8, **faults)
+    floor = bare_httpx_floor(requests=800, concurrency=8, ideal_per_s=ideal, **faults)
     return {**out, "ideal_per_s": ideal, "ratio": round(out["writes_per_s"] / ideal, 3), "bare_httpx": floor}
 
 
-def bare_httpx_floor(*, requests: int, concurrency: int, **faults: Any) -> dict[str, Any]:
+def bare_httpx_floor(*, requests: int, concurrency: int, ideal_per_s: float, **faults: Any) -> dict[str, Any]:
     """The same simulator and faults, asked by nothing but an httpx client on passback's transport
     (``concurrency`` connections, a GET of one academicSession each): the CPU one request costs this
     machine before any of passback's own work, and the ratio the simulator allows."""
@@ -606,11 +607,10 @@ def bare_httpx_floor(*, requests: int, concurrency: int, **faults: Any) -> dict[
 
     with simulator(data / "scenario.json", **faults) as sim:
         cpu_s, wall_s = asyncio.run(go(sim.url))
-    ideal = faults["concurrency_cap"] / (faults["latency_ms"] / 1000)
     return {
         "requests": requests,
         "client_cpu_ms_per_request": round(1000 * cpu_s / requests, 3),
-        "ratio": round(requests / wall_s / ideal, 3),
+        "ratio": round(requests / wall_s / ideal_per_s, 3),
     }
 
 
