@@ -576,7 +576,7 @@ def bare_httpx_floor(*, requests: int, concurrency: int, ideal_per_s: float, **f
     machine before any of passback's own work, and the ratio the simulator allows."""
     import httpx
 
-    from passback.oneroster.transport import asyncio_transport
+    from passback.oneroster.transport import WireTransport
 
     data = world_dir("S")
     district = json.loads((data / "scenario.json").read_text())["districts"][0]
@@ -584,7 +584,7 @@ def bare_httpx_floor(*, requests: int, concurrency: int, ideal_per_s: float, **f
 
     async def go(url: str) -> tuple[float, float]:
         base = f"{url}/{district['tenant']}"
-        transport = asyncio_transport(verify=True, limits=httpx.Limits(max_connections=concurrency))
+        transport = WireTransport(verify=True, max_connections=concurrency)
         async with httpx.AsyncClient(transport=transport) as http:
             token = await http.post(
                 f"{base}/oauth/token",

@@ -54,7 +54,7 @@ from passback.oneroster.pagination import Pager, rows_of
 from passback.oneroster.policy import READ, Expect, RetryPolicy
 from passback.oneroster.rate import AdaptiveRate, RateGate
 from passback.oneroster.readback import differences, unwrap
-from passback.oneroster.transport import asyncio_transport
+from passback.oneroster.transport import SisHttpClient, WireTransport
 
 log = logging.getLogger("passback.oneroster")
 
@@ -72,33 +72,6 @@ def encode(envelope: str, payload: dict[str, Any]) -> bytes:
     """The JSON body of a write; ``payload`` may already be wrapped in its ``{"lineItem": ...}`` envelope."""
     body = payload if len(payload) == 1 and envelope in payload else {envelope: payload}
     return json.dumps(body, separators=(",", ":")).encode()
-
-
-class _SetCookies(httpx.Cookies):
-    """A cookie jar that looks at an answer only when it sets a cookie: httpx hands every answer to
-    ``http.cookiejar`` (two adapter objects and a URL parse per request, ~6 % of a write's client
-    CPU in ``bench/run.py load``), and a OneRoster API rarely sets one.  A load balancer's sticky
-    cookie still works: an answer with ``Set-Cookie`` goes to the jar as before."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        if "set-cookie" in response.headers:
-            super().extract_cookies(response)
-
-
-class SisHttpClient(httpx.AsyncClient):
-    """httpx's client with the cookie jar above (httpx reads the jar only through ``cookies``)."""
-
-    _jar: _SetCookies | None = None
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        if self._jar is None:
-            self._jar = _SetCookies()
-        return self._jar
-
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        self._jar = _SetCookies(cookies)
 
 
 def per_step_timeout(timeout: httpx.Timeout, deadline_s: float) -> httpx.Timeout:
@@ -148,13 +121,10 @@ class OneRosterClient:
         self._stats = ClientStats()
         self._tokens = TokenSource(district_id, token_url, client_id, secret, scopes=scopes, clock=self.retry.clock)
         self._gate = RateGate(rate_limit_per_s, sleep=self.retry.sleep, clock=self.retry.clock, tuning=adaptive)
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         deadline = deadline_s if deadline_s is not None else (timeout.read or DEFAULT_TIMEOUT.read or 30.0)
         self._http = SisHttpClient(
+            transport if transport is not None else WireTransport(verify=verify, max_connections=self.concurrency),
             timeout=per_step_timeout(timeout, deadline),
-            verify=verify,
-            transport=transport if transport is not None else asyncio_transport(verify=verify, limits=limits),
-            limits=limits,
             headers={"Accept": "application/json", "User-Agent": "passback-oneroster"},
         )
         self._loop = RequestLoop(

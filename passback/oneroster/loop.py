@@ -42,6 +42,7 @@ from passback.oneroster.models import parse_status
 from passback.oneroster.outcomes import ClientStats
 from passback.oneroster.policy import Decision, Expect, RetryPolicy, classify
 from passback.oneroster.rate import RateGate
+from passback.oneroster.transport import SisHttpClient
 
 log = logging.getLogger("passback.oneroster")
 
@@ -82,14 +83,14 @@ class _BodyTooSlow(Exception):
         self.received = received
 
 
-async def exchange(http: httpx.AsyncClient, request: httpx.Request, bounds: Bounds) -> httpx.Response:
+async def exchange(http: SisHttpClient, request: httpx.Request, bounds: Bounds) -> httpx.Response:
     """Send ``request`` and read its whole answer within the bounds.  No head before the deadline
     is a timeout (retriable); a head whose body does not finish in time is ``_BodyTooSlow``."""
     head = False
     received = 0
     try:
         async with asyncio.timeout(bounds.deadline_s):
-            response = await http.send(request, stream=True)
+            response = await http.exchange(request)
             head = True
             try:
                 declared = response.headers.get("content-length", "")
@@ -133,7 +134,7 @@ class RequestLoop:
     def __init__(
         self,
         district_id: str,
-        http: httpx.AsyncClient,
+        http: SisHttpClient,
         policy: RetryPolicy,
         bounds: Bounds,
         stats: ClientStats,

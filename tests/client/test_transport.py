@@ -1,5 +1,6 @@
-"""The district client's asyncio transport (passback/oneroster/transport.py) against real sockets:
-answers, a keep-alive connection the server closed, and the failures ``policy.classify`` names."""
+"""The district client's transport (passback/oneroster/transport.py) against real sockets: answers,
+a keep-alive connection the server closed, the failures ``policy.classify`` names, the pool's bound,
+and a request cut off in the middle (its connection is never reused)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,7 @@ import pytest
 
 from passback.oneroster import OneRosterClient
 from passback.oneroster.policy import classify
-from passback.oneroster.transport import AsyncioBackend, asyncio_transport
-
-LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=4)
+from passback.oneroster.transport import SisHttpClient, WireTransport
 
 
 async def _serve(close_after_answer: bool, connections: list[int]) -> asyncio.Server:
@@ -46,14 +45,13 @@ async def _serve(close_after_answer: bool, connections: list[int]) -> asyncio.Se
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=asyncio_transport(verify=True, limits=LIMITS)) as http:
+    async with httpx.AsyncClient(transport=WireTransport(max_connections=4)) as http:
         yield http
 
 
-def test_the_district_client_uses_the_asyncio_backend() -> None:
+def test_the_district_client_sends_through_the_wire_transport() -> None:
     client = OneRosterClient("HD1", "http://127.0.0.1:1/ims/oneroster/v1p1", "http://127.0.0.1:1/token", "id", "s")
-    pool = client._http._transport._pool  # type: ignore[attr-defined]
-    assert isinstance(pool._network_backend, AsyncioBackend)  # httpx/httpcore upgrades: keep this true
+    assert isinstance(client._http, SisHttpClient) and isinstance(client._http.transport, WireTransport)
 
 
 @pytest.mark.parametrize("closes", [False, True])
@@ -106,8 +104,105 @@ async def test_a_silent_server_times_out_as_a_read_timeout() -> None:
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    transport = asyncio_transport(verify=True, limits=LIMITS)
+    transport = WireTransport(max_connections=4)
     async with server, httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(0.3)) as http:
         with pytest.raises(httpx.ReadTimeout) as info:
             await http.get(f"http://127.0.0.1:{port}/")
     assert classify(info.value).reason == "timeout"
+
+
+async def _start(handle) -> tuple[asyncio.Server, str]:  # type: ignore[no-untyped-def]
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+async def test_no_more_requests_in_flight_than_connections_and_every_one_answered() -> None:
+    in_flight: list[int] = [0, 0]  # now, most
+
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.readuntil(b"\r\n\r\n"):
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight)
+            await asyncio.sleep(0.05)
+            in_flight[0] -= 1
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            await writer.drain()
+
+    server, url = await _start(slow)
+    async with server, SisHttpClient(WireTransport(max_connections=2)) as http:
+        answers = await asyncio.gather(*(http.get(f"{url}/{n}") for n in range(7)))
+    assert [a.text for a in answers] == ["ok"] * 7
+    assert in_flight[1] == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n3\r\n!!!\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nok!!!",  # a body that ends with the connection
+    ],
+)
+async def test_chunked_and_close_delimited_bodies(answer: bytes) -> None:
+    connections: list[int] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        while await reader.readuntil(b"\r\n\r\n"):
+            writer.write(answer)
+            await writer.drain()
+            if b"connection: close" in answer:
+                writer.close()
+                return
+
+    server, url = await _start(serve)
+    async with server, SisHttpClient(WireTransport(max_connections=1)) as http:
+        for _ in range(3):
+            assert (await http.get(f"{url}/x")).text == "ok!!!"
+    assert len(connections) == (3 if b"connection: close" in answer else 1)
+
+
+async def test_a_request_cut_off_in_its_body_closes_its_connection_and_frees_its_slot() -> None:
+    connections: list[int] = []
+
+    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        while head := await reader.readuntil(b"\r\n\r\n"):
+            if b"/drip" in head:  # a head and half a body, then nothing
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf!")
+            else:
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            await writer.drain()
+
+    server, url = await _start(drip)
+    async with server, SisHttpClient(WireTransport(max_connections=1)) as http:
+        response = await http.exchange(http.build_request("GET", f"{url}/drip"))
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await response.aread()
+        await response.aclose()
+        # one slot: a leaked slot would hang here; the cut connection is not reused (its half body)
+        async with asyncio.timeout(5):
+            assert (await http.get(f"{url}/after")).text == "ok"
+    assert len(connections) == 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (b"", "dropped"),
+        (b"SSH-2.0-OpenSSH_9.2\r\n", "dropped"),
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nshort", "dropped"),
+    ],
+)
+async def test_no_answer_or_not_http_is_a_protocol_error(answer: bytes, reason: str) -> None:
+    async def bad(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server, url = await _start(bad)
+    async with server, SisHttpClient(WireTransport(max_connections=1)) as http:
+        with pytest.raises(httpx.RemoteProtocolError) as info:
+            await http.get(f"{url}/x")
+        assert classify(info.value).reason == reason

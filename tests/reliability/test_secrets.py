@@ -223,7 +223,7 @@ def test_tls_is_verified_by_default_and_the_opt_out_warns_loudly(home, tmp_path,
         store.add_district(engine, store.DistrictSpec(id="lax", verify_tls=False, **common))
 
         def contexts(client: Any) -> list[ssl.SSLContext]:  # one httpx client sends the API and token requests
-            return [client._http._transport._pool._ssl_context]
+            return [client._http.transport.ssl_context]
 
         caplog.set_level(logging.WARNING)
         strict = client_for(store.get_district(engine, "strict"))
