@@ -46,6 +46,7 @@ def gx() -> Any:
                 pandas_engine.HASH_THRESHOLD = 0
             _share_template_bytecode()
             _memoize_configurations()
+            _reuse_metric_graphs()
             _plain_ids()
             _tuned = True
     return great_expectations
@@ -127,15 +128,71 @@ def _memoized(build: Any, what: str) -> Any:
 
 
 @contextmanager
-def memoized_configurations() -> Iterator[None]:
+def memoized_configurations(suite: Any = None) -> Iterator[None]:
     """Within: each expectation object builds its ``configuration``, and each configuration its
-    expectation, once (see above)."""
-    previous = getattr(_memo, "cache", None)
-    _memo.cache = {}
+    expectation, once (see above); validating ``suite`` reuses its metric graphs (below)."""
+    previous = getattr(_memo, "cache", None), getattr(_memo, "suite", None)
+    _memo.cache, _memo.suite = {}, suite
     try:
         yield
     finally:
-        _memo.cache = previous
+        _memo.cache, _memo.suite = previous
+
+
+GRAPHS_KEPT = 16  # suites x assets x result formats: passback has two of each kind at most
+_graphs: dict[tuple[Any, ...], tuple[Any, Any, list[Any]]] = {}
+
+
+def _reuse_metric_graphs() -> None:
+    """Validation: before computing any metric, GX builds every expectation's metric dependency
+    graph (a deep copy of its configuration, the expectation, its validation dependencies and their
+    metrics, recursively) — about half of a small frame's validation.  That graph depends on the
+    suite, the batch id and the runtime configuration, not on the data: it is built from metric
+    providers and kwargs, and metric values live apart, keyed by metric id.  A passback batch id is
+    the same for every frame of an asset (``passback-<asset>``), so inside
+    ``memoized_configurations(suite)`` a suite's graphs are built by its first validation in the
+    process and reused by the next ones.  A build in which an expectation failed is never kept.
+    GX is pinned; tests/quality/test_runtime.py compares whole validations with and without."""
+    from great_expectations.validator.validator import Validator
+
+    build = Validator._generate_metric_dependency_subgraphs_for_each_expectation_configuration
+
+    def reuse(
+        self: Any,
+        expectation_configurations: list[Any],
+        processed_configurations: list[Any],
+        catch_exceptions: bool,
+        runtime_configuration: dict[str, Any] | None = None,
+    ) -> Any:
+        suite = getattr(_memo, "suite", None)
+        if suite is None:
+            return build(
+                self, expectation_configurations, processed_configurations, catch_exceptions, runtime_configuration
+            )
+        key = (
+            id(suite),
+            tuple(e.id for e in suite.expectations),
+            self.active_batch_id,
+            json.dumps(runtime_configuration, sort_keys=True, default=str),
+        )
+        with _lock:
+            found = _graphs.get(key)
+        if found is None:
+            graphs, failed, processed = build(
+                self, expectation_configurations, [], catch_exceptions, runtime_configuration
+            )
+            if failed:
+                return graphs, failed, [*processed_configurations, *processed]
+            found = (suite, graphs, processed)  # the suite is kept so that its id is not reused
+            with _lock:
+                while len(_graphs) >= GRAPHS_KEPT:
+                    del _graphs[next(iter(_graphs))]
+                _graphs[key] = found
+        # a new list: GX removes configurations whose metrics failed from the one it gets
+        return found[1], [], [*processed_configurations, *found[2]]
+
+    reuse.original = build  # type: ignore[attr-defined]
+    Validator._generate_metric_dependency_subgraphs_for_each_expectation_configuration = reuse  # type: ignore[method-assign]
 
 
 _PLAIN = (str, int, bool, type(None))

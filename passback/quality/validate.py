@@ -194,7 +194,7 @@ def _run_suite(suite: ExpectationSuite, combos: pd.DataFrame) -> Any:
     with _gx.lock():
         try:
             batch = _gx.batch_definition(suite.name).get_batch(batch_parameters={"dataframe": combos})
-            with _gx.memoized_configurations():
+            with _gx.memoized_configurations(suite):
                 return batch.validate(suite, result_format=RESULT_FORMAT)
         except Exception as exc:
             raise RuleExecutionError(

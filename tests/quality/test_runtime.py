@@ -79,14 +79,16 @@ def _failing_assessments() -> pd.DataFrame:
 
 def test_memoized_configurations_give_the_same_validation_results(monkeypatch):
     """passback.quality memoizes GX's Expectation.configuration and the expectation built from it
-    during a validation (GX rebuilds them thousands of times), and hashes plain metric kwargs
-    without GX's converter; the results must be exactly those of GX without these."""
+    during a validation (GX rebuilds them thousands of times), reuses a suite's metric graphs from
+    its earlier validation of another frame, and hashes plain metric kwargs without GX's converter;
+    the results must be exactly those of GX without these."""
     import contextlib
 
     from great_expectations.core.id_dict import IDDict
 
     from passback.domain.codes import ASSESSMENT_REASONS
     from passback.quality import _gx
+    from tests.quality.helpers import PASSING_ASSESSMENT
 
     frame = _failing_assessments()
 
@@ -95,7 +97,10 @@ def test_memoized_configurations_give_the_same_validation_results(monkeypatch):
         results = [r.to_json_dict() for r in outcome.validation_result.results]
         return outcome.reasons.tolist(), results
 
+    validate_frame(derived_frame([PASSING_ASSESSMENT]), "assessments", reason_order=ASSESSMENT_REASONS)
+    graphs = {id(found[1]) for found in _gx._graphs.values()}
     memo = run()
+    assert graphs and {id(found[1]) for found in _gx._graphs.values()} == graphs  # reused, none built
     assert getattr(_gx.memoized_configurations, "__name__", "") == "memoized_configurations"
     monkeypatch.setattr(_gx, "memoized_configurations", contextlib.nullcontext)
     monkeypatch.setattr(IDDict, "to_id", IDDict.to_id.original)
