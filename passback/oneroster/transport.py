@@ -6,14 +6,14 @@ and writing each message.
 Why (issue 16, ``bench/run.py load``): httpx's own transport sends each request through httpcore's
 pool — a pool scan under a lock for each request and response event, per-connection state locks,
 a response stream wrapped three times — and ``AsyncClient.send`` adds its auth, redirect, hook
-and cookie layers and wraps the stream once more.  Together that cost this machine ~1.4 ms of CPU
-per request, more than everything passback does for a write; ``SisHttpClient.exchange`` with
-``WireTransport`` costs ~0.4 ms.  (passback sends its own auth, follows no redirect — a redirect
-is an error it reports — and uses no hooks.)  Here a request takes a slot (a semaphore: at most
+and cookie layers and wraps the stream once more.  Together that cost more CPU per request than
+everything passback does for a write; ``SisHttpClient.exchange`` with ``WireTransport`` costs
+about half (README, "Benchmarks").  (passback sends its own auth, follows no redirect — a
+redirect is an error it reports — and uses no hooks.)  Here a request takes a slot (a semaphore: at most
 ``max_connections`` requests in flight), an idle connection of its origin or a new one, writes
 its message, and reads the answer's head; the body is read by the caller and the connection goes
 back to the pool when the body ended cleanly and both sides may reuse it (h11 says so), otherwise
-it is closed.  A connection found idle too long (``keepalive_s``), or whose peer closed it or sent
+it is closed.  A connection found idle too long (``KEEPALIVE_S``), or whose peer closed it or sent
 bytes nobody asked for, is not reused.
 
 Failures are httpx's own exceptions, as httpx's transport raises them (``ConnectError``,
