@@ -114,16 +114,45 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     reset_settings()
 
 
+@pytest.fixture(scope="session")
+def state_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite state DB migrated to head by alembic, once per test process (``tests.statedb``)."""
+    from passback.store.db import init_db, make_engine
+
+    path = tmp_path_factory.mktemp("state-template") / "state.db"
+    engine = make_engine(f"sqlite:///{path}")
+    init_db(engine)
+    engine.dispose()  # the last connection closing checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _state_from_template(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new SQLite state DB in this process starts as a copy of ``state_template`` instead of being
+    migrated by alembic (~0.1 s a test); a test marked ``fresh_state_db`` migrates for real.  Child
+    processes (the CLI, workers) always run the real migration."""
+    if request.node.get_closest_marker("fresh_state_db"):
+        return
+    import passback.store.db as db
+    from tests.statedb import template_init_db
+
+    monkeypatch.setattr(db, "init_db", template_init_db(request.getfixturevalue("state_template"), db.init_db))
+
+
 @pytest.fixture(params=STATE_BACKENDS)
 def state_url(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The state DB URL on each backend, emptied and set as PASSBACK_STATE_URL."""
+    """The state DB URL on each backend, set as PASSBACK_STATE_URL: a new SQLite file, or the worker's
+    PostgreSQL database emptied (at head, no rows; no schema at all for a test marked ``fresh_state_db``)."""
     from passback.store.db import make_engine
-    from tests.statedb import drop_everything
+    from tests.statedb import drop_everything, emptied
 
     url = f"sqlite:///{home / 'state.db'}" if request.param == "sqlite" else str(PG_URL)
     if request.param == "postgresql":
         engine = make_engine(url)
-        drop_everything(engine)
+        if request.node.get_closest_marker("fresh_state_db"):
+            drop_everything(engine)
+        else:
+            emptied(engine)
         engine.dispose()
     monkeypatch.setenv("PASSBACK_STATE_URL", url)
     reset_settings()

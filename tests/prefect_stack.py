@@ -28,6 +28,13 @@ STACK_MODULES = ("flows/test_deployment.py", "guards/test_pause.py", "guards/tes
 LOCK_TAKEOVER_S = 4.0  # the stack's lock takeover time (the pause test holds a lock past it)
 
 
+def _loopback() -> httpx.Client:
+    """The tests' shared plain-http client (``tests.toolkit.LOOPBACK``), imported when first used."""
+    from tests.toolkit import LOOPBACK
+
+    return LOOPBACK
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -115,7 +122,7 @@ class PrefectStack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.api}/health", timeout=2).status_code == 200:
+                if _loopback().get(f"{self.api}/health", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -133,12 +140,12 @@ class PrefectStack:
 
     # -- the REST API ---------------------------------------------------------------------
     def get(self, path: str) -> Any:
-        response = self._retry(lambda: httpx.get(f"{self.api}{path}", timeout=30))
+        response = self._retry(lambda: _loopback().get(f"{self.api}{path}", timeout=30))
         response.raise_for_status()
         return response.json()
 
     def post(self, path: str, body: Any) -> httpx.Response:
-        return self._retry(lambda: httpx.post(f"{self.api}{path}", json=body, timeout=30))
+        return self._retry(lambda: _loopback().post(f"{self.api}{path}", json=body, timeout=30))
 
     @staticmethod
     def _retry(call: Any, patience: float = 60) -> httpx.Response:
@@ -152,7 +159,7 @@ class PrefectStack:
         return response
 
     def delete(self, path: str) -> None:
-        self._retry(lambda: httpx.delete(f"{self.api}{path}", timeout=30)).raise_for_status()
+        self._retry(lambda: _loopback().delete(f"{self.api}{path}", timeout=30)).raise_for_status()
 
     def run_deployment(self, name: str, **parameters: Any) -> str:
         deployment = self.get(f"/deployments/name/{name}")

@@ -6,9 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import httpx
-
-from tests.toolkit import UTC_NOW, Sis
+from tests.toolkit import LOOPBACK, UTC_NOW, Sis
 
 
 def night(n: int) -> dt.datetime:
@@ -26,7 +24,7 @@ def _other_client(sis: Sis, tenant: str) -> tuple[str, dict[str, str]]:
     client_id, secret = TEACHER_CLIENT
     sis.admin("POST", f"tenants/{tenant}/clients", json={"client_id": client_id, "client_secret": secret})
     api, token_url = tenant_urls(sis.url, tenant)
-    token = httpx.post(token_url, data={"grant_type": "client_credentials"}, auth=(client_id, secret)).json()
+    token = LOOPBACK.post(token_url, data={"grant_type": "client_credentials"}, auth=(client_id, secret)).json()
     return api, {"Authorization": f"Bearer {token['access_token']}"}
 
 
@@ -35,15 +33,15 @@ def teacher_put(
 ) -> dict[str, Any]:
     """Another client edits an object in the SIS: GET it, change fields, PUT it back whole."""
     api, headers = _other_client(sis, tenant)
-    current = httpx.get(f"{api}/{collection}/{sourced_id}", headers=headers).raise_for_status().json()[envelope]
+    current = LOOPBACK.get(f"{api}/{collection}/{sourced_id}", headers=headers).raise_for_status().json()[envelope]
     current.update(changes)
-    httpx.put(f"{api}/{collection}/{sourced_id}", json={envelope: current}, headers=headers).raise_for_status()
+    LOOPBACK.put(f"{api}/{collection}/{sourced_id}", json={envelope: current}, headers=headers).raise_for_status()
     return current
 
 
 def teacher_delete(sis: Sis, collection: str, sourced_id: str, tenant: str = "d1") -> None:
     api, headers = _other_client(sis, tenant)
-    httpx.delete(f"{api}/{collection}/{sourced_id}", headers=headers).raise_for_status()
+    LOOPBACK.delete(f"{api}/{collection}/{sourced_id}", headers=headers).raise_for_status()
 
 
 def sync_on(n: int, district_id: str = "d1", **options: Any) -> Any:
@@ -59,5 +57,7 @@ def sis_period(sis: Sis, period_id: str, tenant: str = "d1") -> dict[str, Any]:
     """The SIS's grading period record, as any client reads it."""
     api, headers = _other_client(sis, tenant)
     return (
-        httpx.get(f"{api}/academicSessions/{period_id}", headers=headers).raise_for_status().json()["academicSession"]
+        LOOPBACK.get(f"{api}/academicSessions/{period_id}", headers=headers)
+        .raise_for_status()
+        .json()["academicSession"]
     )

@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from passback.settings import get_settings, reset_settings
 from passback.store import districts
 from passback.store.db import forget_engines, get_engine
@@ -46,6 +48,7 @@ districts.add_district(engine, districts.DistrictSpec(
 """
 
 
+@pytest.mark.fresh_state_db
 def test_eight_processes_on_a_fresh_home_and_state_db_all_succeed(state_url: str, home: Path, tmp_path: Path) -> None:
     assert not (home / "secret.key").exists()
     go = tmp_path / "go"

@@ -52,6 +52,7 @@ def dump(engine) -> str:
 HEAD = "0007_audit_compact"
 
 
+@pytest.mark.fresh_state_db
 def test_migrations_create_the_schema_from_empty(state_url: str) -> None:
     engine = get_engine(state_url)
     assert current(engine) == HEAD
