@@ -117,7 +117,6 @@ class WireTransport(httpx.AsyncBaseTransport):
     def __init__(self, *, verify: bool | ssl.SSLContext = True, max_connections: int = 8) -> None:
         self._verify = verify
         self._ssl_context: ssl.SSLContext | None = None
-        self.max_connections = max_connections
         self._slots = asyncio.Semaphore(max_connections)
         self._idle: dict[Origin, list[Connection]] = {}
         self._busy: set[Connection] = set()

@@ -191,7 +191,6 @@ def _reuse_metric_graphs() -> None:
         # a new list: GX removes configurations whose metrics failed from the one it gets
         return found[1], [], [*processed_configurations, *found[2]]
 
-    reuse.original = build  # type: ignore[attr-defined]
     Validator._generate_metric_dependency_subgraphs_for_each_expectation_configuration = reuse  # type: ignore[method-assign]
 
 
