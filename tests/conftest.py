@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -169,19 +171,53 @@ def factory_world() -> Any:
     return small_world()
 
 
+def _shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's base temporary folder, shared by its xdist workers (each has a folder in it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """One temporary Prefect API per session (per xdist worker) for the flow tests and the CLI's child processes."""
+def prefect_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Prefect database prepared once per session for every Prefect server the tests start."""
+    from tests.prefect_stack import prefect_db_template
+
+    return prefect_db_template(_shared_root(tmp_path_factory))
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(prefect_template: Path) -> Iterator[None]:
+    """One temporary Prefect API per session (per xdist worker) for the flow tests and the CLI's child
+    processes, started on a copy of ``prefect_template`` (Prefect's harness names its database file
+    ``prefect-test.db`` in a new temporary folder: that folder is made holding the copy)."""
+    import tempfile
+
+    import prefect.testing.utilities as harness
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=300):  # ~11 s idle; minutes on a busy shared machine
+    from tests.prefect_stack import NO_BLOCK_REGISTRATION
+
+    def seeded_folder() -> str:
+        folder = tempfile.mkdtemp()
+        shutil.copyfile(prefect_template, Path(folder) / "prefect-test.db")
+        return folder
+
+    with contextlib.ExitStack() as running:
+        with pytest.MonkeyPatch.context() as mp:  # while it starts only
+            mp.setattr(harness, "mkdtemp", seeded_folder)
+            for name, value in NO_BLOCK_REGISTRATION.items():
+                mp.setenv(name, value)  # the server's environment is this process's when it starts
+            running.enter_context(prefect_test_harness(server_startup_timeout=300))  # ~11 s idle; minutes when busy
         yield
 
 
 @pytest.fixture(scope="session")
-def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One PREFECT_HOME for every child process of the session (a fresh one costs ~7 s more to start)."""
-    return tmp_path_factory.mktemp("prefect-home")
+def prefect_home(tmp_path_factory: pytest.TempPathFactory, prefect_template: Path) -> Path:
+    """One PREFECT_HOME for every child process of the session, holding a copy of ``prefect_template``
+    (the first command starting Prefect's temporary API there does not migrate a new database)."""
+    from tests.prefect_stack import seeded
+
+    return seeded(tmp_path_factory.mktemp("prefect-home"), prefect_template)
 
 
 @pytest.fixture(scope="session")
@@ -195,13 +231,15 @@ def prefect_api_url(prefect_harness: None) -> str:
 
 
 @pytest.fixture(scope="session")
-def prefect_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def prefect_stack(tmp_path_factory: pytest.TempPathFactory, prefect_template: Path) -> Iterator[Any]:
     """The session's real Prefect server, deployments and process worker (``tests.prefect_stack``)."""
     from tests.prefect_stack import LOCK_TAKEOVER_S, PrefectStack
 
     base = tmp_path_factory.mktemp("prefect-stack")
     (base / "home").mkdir()
-    stack = PrefectStack(base / "home", base / "prefect", PASSBACK_LOCK_TAKEOVER_S=str(LOCK_TAKEOVER_S))
+    stack = PrefectStack(
+        base / "home", base / "prefect", prefect_template, PASSBACK_LOCK_TAKEOVER_S=str(LOCK_TAKEOVER_S)
+    )
     try:
         yield stack
     finally:

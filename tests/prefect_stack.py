@@ -10,8 +10,12 @@ passes its districts to the nightly explicitly and reads back only its own flow 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -26,6 +30,23 @@ ROOT = Path(__file__).resolve().parents[1]
 FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 STACK_MODULES = ("flows/test_deployment.py", "guards/test_pause.py", "guards/test_alerts.py")
 LOCK_TAKEOVER_S = 4.0  # the stack's lock takeover time (the pause test holds a lock past it)
+PREFECT_DB = "prefect.db"  # a Prefect API's SQLite file under its PREFECT_HOME (Prefect's default URL)
+# A Prefect server with a new database migrates it (~7.5 s of CPU) and registers Prefect's block
+# types (~2 s); the session's servers (each worker's harness, the stack, the CLI's temporary API)
+# start instead from one database prepared so, once per session: ``prefect_db_template``.
+TEMPLATE_SCRIPT = """
+import asyncio
+from prefect.server.database import provide_database_interface
+from prefect.server.models.block_registration import run_block_auto_registration
+
+async def prepare():
+    db = provide_database_interface()
+    await db.create_db()
+    async with await db.session() as session:
+        await run_block_auto_registration(session=session)
+
+asyncio.run(prepare())
+"""
 
 
 def _loopback() -> httpx.Client:
@@ -48,6 +69,42 @@ def prefect(env: dict[str, str], *args: str, timeout: float = 180) -> str:
     )
     assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
+
+
+def prefect_db_template(root: Path) -> Path:
+    """A Prefect database migrated to head with Prefect's block types registered, made once in
+    ``root`` (the session's base temporary folder, shared by the xdist workers: the first one makes
+    it, the others wait for it)."""
+    template = root / "prefect-template" / PREFECT_DB
+    template.parent.mkdir(exist_ok=True)
+    with open(template.parent / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not template.exists():
+            partial = template.with_suffix(".partial")
+            env = {
+                **os.environ,
+                "PREFECT_HOME": str(template.parent),
+                "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{partial}",
+            }
+            done = subprocess.run(
+                [sys.executable, "-c", TEMPLATE_SCRIPT], env=env, capture_output=True, text=True, timeout=600
+            )
+            assert done.returncode == 0, f"preparing the Prefect database failed:\n{done.stderr}"
+            with contextlib.closing(sqlite3.connect(partial)) as conn:  # the WAL's pages into the file
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            partial.rename(template)
+    return template
+
+
+def seeded(prefect_home: Path, template: Path) -> Path:
+    """``prefect_home`` holding a copy of the prepared database where Prefect looks for it; a server
+    started there skips the block registration (the copy holds the block types)."""
+    prefect_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, prefect_home / PREFECT_DB)
+    return prefect_home
+
+
+NO_BLOCK_REGISTRATION = {"PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false"}
 
 
 @contextmanager
@@ -78,8 +135,9 @@ def passback_home(home: Path, **env: str) -> Iterator[None]:
 class PrefectStack:
     """``prefect server start`` + work pool + ``prefect deploy --all`` + ``prefect worker start``."""
 
-    def __init__(self, home: Path, prefect_home: Path, **env: str) -> None:
-        """Server, pool, deployments and worker; a failure on the way stops what was started."""
+    def __init__(self, home: Path, prefect_home: Path, template: Path, **env: str) -> None:
+        """Server (on a copy of the prepared database ``template``), pool, deployments and worker; a
+        failure on the way stops what was started."""
         port = free_port()
         self.home = home
         self.api = f"http://127.0.0.1:{port}/api"
@@ -94,8 +152,10 @@ class PrefectStack:
             # the worker asks for scheduled runs every second, not every 10 s: a test's deployment
             # run starts at once instead of ~5 s later on average (~10 runs in the stack's modules)
             PREFECT_WORKER_QUERY_SECONDS="1",
+            **NO_BLOCK_REGISTRATION,
             **env,
         )
+        seeded(prefect_home, template)
         self.env.pop("PASSBACK_STATE_URL", None)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs = prefect_home / "logs"
