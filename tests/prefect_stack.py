@@ -190,7 +190,9 @@ class PrefectStack:
         raise AssertionError(f"the Prefect server did not become healthy in {timeout:.0f} s")
 
     def close(self) -> None:
-        for proc in reversed(self.procs):
+        """Stop the worker and the server (again: nothing more)."""
+        procs, self.procs = self.procs, []
+        for proc in reversed(procs):
             proc.terminate()
             try:
                 proc.wait(20)
