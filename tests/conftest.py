@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -204,16 +203,13 @@ def prefect_harness(prefect_template: Path) -> Iterator[None]:
     import prefect.testing.utilities as harness
     from prefect.testing.utilities import prefect_test_harness
 
-    from tests.prefect_stack import NO_BLOCK_REGISTRATION
-
-    def seeded_folder() -> str:
-        folder = tempfile.mkdtemp()
-        shutil.copyfile(prefect_template, Path(folder) / "prefect-test.db")
-        return folder
+    from tests.prefect_stack import NO_BLOCK_REGISTRATION, seeded
 
     with contextlib.ExitStack() as running:
         with pytest.MonkeyPatch.context() as mp:  # while it starts only
-            mp.setattr(harness, "mkdtemp", seeded_folder)
+            mp.setattr(
+                harness, "mkdtemp", lambda: str(seeded(Path(tempfile.mkdtemp()), prefect_template, "prefect-test.db"))
+            )
             for name, value in NO_BLOCK_REGISTRATION.items():
                 mp.setenv(name, value)  # the server's environment is this process's when it starts
             running.enter_context(prefect_test_harness(server_startup_timeout=300))  # ~11 s idle; minutes when busy
@@ -260,9 +256,9 @@ def prefect_stack(tmp_path_factory: pytest.TempPathFactory, prefect_template: Pa
 
 
 def _in_stack(item: pytest.Item | None) -> bool:
-    from tests.prefect_stack import STACK_MODULES
+    from tests.prefect_stack import STACK_PATHS
 
-    return item is not None and item.nodeid.split("::")[0] in {f"tests/{path}" for path in STACK_MODULES}
+    return item is not None and item.nodeid.split("::")[0] in STACK_PATHS
 
 
 @pytest.hookimpl(trylast=True)  # after the module's own fixtures were torn down

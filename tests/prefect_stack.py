@@ -29,6 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 STACK_MODULES = ("flows/test_deployment.py", "guards/test_pause.py", "guards/test_alerts.py")
+STACK_PATHS = frozenset(f"tests/{path}" for path in STACK_MODULES)  # as in pytest node ids
 LOCK_TAKEOVER_S = 4.0  # the stack's lock takeover time (the pause test holds a lock past it)
 PREFECT_DB = "prefect.db"  # a Prefect API's SQLite file under its PREFECT_HOME (Prefect's default URL)
 # A Prefect server with a new database migrates it (~7.5 s of CPU) and registers Prefect's block
@@ -96,14 +97,15 @@ def prefect_db_template(root: Path) -> Path:
     return template
 
 
-def seeded(prefect_home: Path, template: Path) -> Path:
-    """``prefect_home`` holding a copy of the prepared database where Prefect looks for it; a server
-    started there skips the block registration (the copy holds the block types)."""
-    prefect_home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(template, prefect_home / PREFECT_DB)
-    return prefect_home
+def seeded(folder: Path, template: Path, name: str = PREFECT_DB) -> Path:
+    """``folder`` holding a copy of the prepared database as ``name`` (by default where a server with
+    PREFECT_HOME=folder looks for it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, folder / name)
+    return folder
 
 
+# a server started on a copy need not register the block types again (the copy holds them)
 NO_BLOCK_REGISTRATION = {"PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false"}
 
 
