@@ -8,6 +8,7 @@ approval (nothing written for them), with the guard that tripped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ from passback.settings import get_settings
 from passback.store import districts as store_districts
 from passback.store import runs as store_runs
 from passback.store.db import get_engine
+from passback.sync import helper
 
 DISTRICT_DEPLOYMENT = "district-sync/district-sync"
 
@@ -75,7 +77,9 @@ async def nightly(
                 return data
             return {"district": district_id, "status": "failed", "error": state.message or str(data)}
 
-    summaries = list(await asyncio.gather(*(one(d) for d in ids)))
+    several = dispatch == "subflow" and len(ids) > 1 and max_concurrency > 1
+    with helper.several_at_once() if several else contextlib.nullcontext():  # reports on the other core
+        summaries = list(await asyncio.gather(*(one(d) for d in ids)))
     await acreate_table_artifact(
         key="passback-nightly",
         table=[

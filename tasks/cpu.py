@@ -6,7 +6,8 @@ whose answers wait unread meanwhile.  Here those stages run in ONE worker thread
 one stage at a time (Great Expectations is used by one stage at a time, as before), while the
 loop keeps serving the other districts' requests; native code that releases the GIL (SQLite,
 Arrow, numpy) even runs beside it on the second core.  The stage sees the caller's context
-variables (Prefect's run context, its logger).
+variables (Prefect's run context, its logger).  While several districts run, a small district's
+validation and report go to the helper process instead, on the other core (``passback.sync.helper``).
 """
 
 from __future__ import annotations

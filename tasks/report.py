@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prefect import task
 from prefect.artifacts import acreate_link_artifact, acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NONE
 
 from passback.naming import safe_key
 from passback.report.artifacts import is_url, summary_markdown
+from passback.sync import helper
 from passback.sync.district import DistrictRun
 from passback.sync.evaluate import Evaluation
 from passback.sync.load import LoadResult
@@ -22,9 +25,17 @@ def artifact_key(district_id: str) -> str:
 
 @task(name="report", cache_policy=NONE)
 async def report(run: DistrictRun, evaluation: Evaluation, load: LoadResult | None) -> DistrictSummary:
-    """The summary and this run's validation report (the run record is finished by the sequence;
-    off the event loop: ``tasks.cpu``)."""
-    return await off_loop(run.report, evaluation, load)
+    """The summary and this run's validation report (the run record is finished by the sequence).
+    Off the event loop (``tasks.cpu``); while several districts run, a small district's report is
+    written by the helper process, on the other core (``passback.sync.helper``)."""
+    summary = await off_loop(run.summarise, evaluation, load)
+    job = run.report_job(summary, evaluation, load)
+    if job is None:
+        return summary
+    if helper.wanted(job.rows):
+        with contextlib.suppress(helper.HelperGone):  # it did not answer: written here instead
+            return run.attach_report(summary, await helper.run(run.district_id, job.write))
+    return run.attach_report(summary, await off_loop(job.write))
 
 
 async def publish(summary: DistrictSummary) -> None:

@@ -22,6 +22,7 @@ from passback.domain.context import DistrictContext, grading_period_frame, local
 from passback.guards import GuardDecision, writes_of
 from passback.guards.measure import SENT_COLUMNS
 from passback.oneroster.client import OneRosterClient
+from passback.report.job import ReportJob, Written
 from passback.settings import Settings, get_settings
 from passback.store import districts as store_districts
 from passback.store import ledger as store_ledger
@@ -31,13 +32,12 @@ from passback.store.locks import Lock, district_lock
 from passback.store.secrets import decrypt_secret
 from passback.store.urls import plain_http_host, url_problem
 from passback.sync import heal, progress, refusals
-from passback.sync.evaluate import Evaluation, evaluate
+from passback.sync.evaluate import Classified, Evaluation, evaluate
 from passback.sync.load import Loader, LoadLimits, LoadResult
 from passback.sync.report import DistrictSummary, summarise
 
 log = logging.getLogger("passback.sync")
 
-TOP_HELD = 5  # held-back assessments per reason in the summary (Prefect artifact)
 PREFLIGHT_BUDGET_S = 120.0  # the pre-flight reads (grading periods, categories) end within this, whatever the SIS does
 
 
@@ -174,9 +174,18 @@ class DistrictRun:
             self._periods = heal.check(self.engine, self.district_id, sis.open_periods, self.now)
         return self._periods
 
-    def evaluate(self, source: Any, sis: SisSnapshot) -> Evaluation:
+    def evaluate(
+        self,
+        source: Any,
+        sis: SisSnapshot,
+        *,
+        context: DistrictContext | None = None,
+        classified: Classified | None = None,
+    ) -> Evaluation:
+        """Classify (unless ``classified`` by the helper process, with ``context``), build the payloads
+        and diff them with the ledger."""
         line_items: list[pd.DataFrame] = []
-        context = self.context(sis)
+        context = context or self.context(sis)
         # The results' ledger is read from now on by a thread of its own (SQLite and the Arrow parser
         # work without the GIL while GX classifies on this one), up to a bounded number of bytes
         # ahead of the diff that consumes it: it is never whole in memory beyond that budget.
@@ -196,6 +205,7 @@ class DistrictRun:
                 read_ledger=read_ledger,
                 retry_rejected=self.options.retry_rejected,
                 now=store_ledger.epoch_seconds(self.now),
+                classified=classified,
             )
         finally:  # not consumed (nothing desired, or an error): stop the reader, drop its batches
             for stream in early:
@@ -259,11 +269,13 @@ class DistrictRun:
         ).as_json()
 
     def report(self, evaluation: Evaluation, load: LoadResult | None) -> DistrictSummary:
-        summary = self._summary(summarise(self.district_id, evaluation, load, dry_run=self.options.dry_run))
-        if self.options.build_docs and self.run_id:
-            summary.report_page = self._write_report(evaluation, load, summary)
-            summary.data_docs = self.site.location(summary.report_page)
-        return summary
+        """The summary and this run's report (written here; the flows may use the report helper)."""
+        summary = self.summarise(evaluation, load)
+        job = self.report_job(summary, evaluation, load)
+        return summary if job is None else self.attach_report(summary, job.write())
+
+    def summarise(self, evaluation: Evaluation, load: LoadResult | None) -> DistrictSummary:
+        return self._summary(summarise(self.district_id, evaluation, load, dry_run=self.options.dry_run))
 
     def _summary(self, summary: DistrictSummary) -> DistrictSummary:
         summary.run_id = self.run_id
@@ -285,41 +297,35 @@ class DistrictRun:
         run = store_runs.get_run(self.engine, self.run_id) if self.run_id else None
         return run.started_at if run is not None else dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
-    def _write_report(
-        self, evaluation: Evaluation | None, load: LoadResult | None, summary: DistrictSummary
-    ) -> str | None:
-        """This run's report folder (never fails the run: a broken report is a warning)."""
-        from passback.report import build
-
-        try:
-            if evaluation is None or summary.status == "failed":
-                return build.write_failure_page(
-                    self.site,
-                    district_id=self.district_id,
-                    run_id=self.run_id or "",
-                    kind=self.kind,
-                    detail=summary.detail,
-                    started_at=self._started_at(),
-                    summary=summary.as_json(),
-                )
-            page, sections = build.write_run_report(
-                self.site,
-                self.engine,
-                district_id=self.district_id,
-                run_id=self.run_id or "",
-                kind=self.kind,
-                detail=summary.detail,
-                started_at=self._started_at(),
-                summary=summary.as_json(),
-                evaluation=evaluation,
-                load=load,
-                dry_run=self.options.dry_run,
-            )
-            summary.top_held = {s.code: [item.public() for item in s.listed[:TOP_HELD]] for s in sections if s.listed}
-            return page
-        except Exception as exc:  # noqa: BLE001 - the report must not fail the run
-            log.warning("district %s: the validation report was not written: %s", self.district_id, exc)
+    def report_job(
+        self, summary: DistrictSummary, evaluation: Evaluation | None, load: LoadResult | None
+    ) -> ReportJob | None:
+        """What this run's report folder needs (None when no report is built: ``build_docs`` off, no
+        run record).  A failed run's (``evaluation`` None or status failed) is a failure page."""
+        if not (self.options.build_docs and self.run_id):
             return None
+        return ReportJob(
+            settings=self.settings,
+            district_id=self.district_id,
+            run_id=self.run_id,
+            kind=self.kind,
+            detail=summary.detail,
+            started_at=self._started_at(),
+            summary=summary.as_json(),
+            evaluation=evaluation,
+            load=load,
+            dry_run=self.options.dry_run,
+        )
+
+    def attach_report(self, summary: DistrictSummary, written: Written) -> DistrictSummary:
+        """The report's page into the summary; a report that was not written is a warning only."""
+        if written.error is not None:
+            log.warning("district %s: the validation report was not written: %s", self.district_id, written.error)
+        summary.report_page = written.page
+        summary.data_docs = self.site.location(written.page)
+        if written.top_held:
+            summary.top_held = written.top_held
+        return summary
 
     def finish(self, summary: DistrictSummary) -> None:
         if self.run_id:
@@ -358,9 +364,9 @@ class DistrictRun:
         summary.status = "failed"
         summary.error = str(error)
         self._summary(summary)
-        if self.options.build_docs and self.run_id:
-            summary.report_page = self._write_report(None, load, summary)
-            summary.data_docs = self.site.location(summary.report_page)
+        job = self.report_job(summary, None, load)
+        if job is not None:
+            self.attach_report(summary, job.write())
         self.finish(summary)
         return summary
 

@@ -51,7 +51,10 @@ class Evaluation:
         return pd.Index(self.assessments.loc[self.assessments["reason"].isna(), "id"])
 
 
-def classify(source: SourceLike, context: DistrictContext) -> tuple[pd.DataFrame, pd.DataFrame, list[tuple[str, Any]]]:
+Classified = tuple[pd.DataFrame, pd.DataFrame, list[tuple[str, Any]]]  # what classify returns
+
+
+def classify(source: SourceLike, context: DistrictContext) -> Classified:
     """Derive, validate (GX) and tag every assessment and score row with its first failing reason."""
     assessments = derive.derive_assessments(
         source.assessments,
@@ -95,14 +98,16 @@ def evaluate(
     retry_rejected: bool = False,
     read_ledger: LedgerReader | None = None,
     now: int | None = None,
+    classified: Classified | None = None,
 ) -> Evaluation:
     """``read_ledger`` (instead of the two ledger frames): called once the payloads are built, so
     the ledger (millions of rows) is not in memory while the rows are classified (stage "ledger");
     a stream of batches it returns may have been read ahead meanwhile, within a bounded number of
     bytes (``store.ledger.prefetched_batches``).
-    ``now`` (epoch seconds, the run's clock): refused items whose next try is due are planned again."""
+    ``now`` (epoch seconds, the run's clock): refused items whose next try is due are planned again.
+    ``classified``: ``classify(source, context)`` already done (in the helper process: ``sync.helper``)."""
     t0 = time.perf_counter()
-    assessments, scores, results = classify(source, context)
+    assessments, scores, results = classified or classify(source, context)
     release_memory()  # each stage hands back what it freed: the next one's peak starts lower
     t1 = time.perf_counter()
     eligible = assessments[assessments["reason"].isna()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -38,8 +39,10 @@ def test_nightly_runs_every_district_and_one_failure_does_not_stop_the_others(
     prefect_harness, three_districts: Sis
 ) -> None:
     from flows.nightly import nightly
+    from passback.sync import helper
 
     three_districts.admin("POST", "tenants/d2/clients/otus-d1/revoke")
+    by_helper = helper.done_by_helper
     state = run(nightly(max_concurrency=3, return_state=True))
     assert state.is_failed()
     assert "1 of 3 districts failed" in state.message and "d2" in state.message
@@ -52,6 +55,9 @@ def test_nightly_runs_every_district_and_one_failure_does_not_stop_the_others(
     assert len(three_districts.state("d1")["lineItems"]) == 1
     assert len(three_districts.state("d3")["lineItems"]) == 1
     assert len(three_districts.state("d2")["lineItems"]) == 0
+    # three at once: the healthy districts were classified and their reports written by the helper process
+    assert helper.done_by_helper == by_helper + 4
+    assert all(Path(by_id[d]["data_docs"]).exists() for d in ("d1", "d3"))
 
 
 def test_backfill_previews_then_applies(prefect_harness, three_districts: Sis) -> None:
