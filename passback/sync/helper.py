@@ -8,7 +8,9 @@ districts, 8 at once) the validation was ~10 % and the report (row outcomes, GX'
 page) ~25 % of that core's work.  The helper is used only while several districts run
 (``several_at_once``: it costs its own imports, ~3 s of CPU once per process, more than a lone
 district's validation and report) and only for small districts (``MAX_ROWS`` scores: their frames
-are pickled over a pipe; a large district's must not be copied: ``noop-L`` stays under 2 GB).
+are pickled over a pipe; a large district's must not be copied: ``noop-L`` stays under 2 GB), not
+for tiny ones (``MIN_ROWS``: a handful of rows is validated and reported here in less time than the
+round trip, and a night of only tiny districts never pays for starting the helper).
 
 The helper is started with ``spawn`` (the parent runs threads: never ``fork`` it) on first use and
 lives as long as the process.  Its answers are awaited on the event loop, never in the CPU stage
@@ -32,7 +34,8 @@ from typing import Any, TypeVar
 
 log = logging.getLogger("passback.sync")
 
-MAX_ROWS = 250_000  # scores of a district whose work may go to the helper (~30 MB pickled)
+MIN_ROWS = 500  # fewer scores: validated and reported here in less than the round trip (and the helper's start)
+MAX_ROWS = 250_000  # more scores: not copied to the helper (~30 MB pickled at this size)
 
 R = TypeVar("R")
 _several: ContextVar[bool] = ContextVar("passback_several_districts", default=False)
@@ -51,8 +54,9 @@ def several_at_once() -> Iterator[None]:
 
 
 def wanted(rows: int) -> bool:
-    """Hand the work of a district with ``rows`` scores to the helper?  Several districts run, and it is small."""
-    return _several.get() and rows <= MAX_ROWS
+    """Hand the work of a district with ``rows`` scores to the helper?  Several districts run, and it
+    is small, but not so small that sending it costs more than doing it here."""
+    return _several.get() and MIN_ROWS <= rows <= MAX_ROWS
 
 
 class HelperGone(RuntimeError):

@@ -106,9 +106,10 @@ def failing(message: str) -> None:
 def test_only_small_districts_use_the_helper_and_only_while_several_run(
     job: ReportJob, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert job.rows > 0 and not helper.wanted(job.rows)  # one district alone: the helper's imports cost more
+    assert job.rows >= helper.MIN_ROWS and not helper.wanted(job.rows)  # alone: the helper's start costs more
     with helper.several_at_once():
         assert helper.wanted(job.rows)
+        assert not helper.wanted(helper.MIN_ROWS - 1)  # a handful of rows: done here faster than sent there
         monkeypatch.setattr(helper, "MAX_ROWS", job.rows - 1)
         assert not helper.wanted(job.rows)  # a large district's frames are not copied
     assert not helper.wanted(job.rows)
