@@ -78,7 +78,7 @@ async def nightly(
             return {"district": district_id, "status": "failed", "error": state.message or str(data)}
 
     several = dispatch == "subflow" and len(ids) > 1 and max_concurrency > 1
-    with helper.several_at_once() if several else contextlib.nullcontext():  # reports on the other core
+    with helper.several_at_once() if several else contextlib.nullcontext():  # validation and reports on the other core
         summaries = list(await asyncio.gather(*(one(d) for d in ids)))
     await acreate_table_artifact(
         key="passback-nightly",

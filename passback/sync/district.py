@@ -269,7 +269,8 @@ class DistrictRun:
         ).as_json()
 
     def report(self, evaluation: Evaluation, load: LoadResult | None) -> DistrictSummary:
-        """The summary and this run's report (written here; the flows may use the report helper)."""
+        """The summary and this run's report, written here (the flows' report task may hand it to the
+        helper process: ``tasks.report``)."""
         summary = self.summarise(evaluation, load)
         job = self.report_job(summary, evaluation, load)
         return summary if job is None else self.attach_report(summary, job.write())

@@ -107,7 +107,7 @@ def evaluate(
     ``now`` (epoch seconds, the run's clock): refused items whose next try is due are planned again.
     ``classified``: ``classify(source, context)`` already done (in the helper process: ``sync.helper``)."""
     t0 = time.perf_counter()
-    assessments, scores, results = classified or classify(source, context)
+    assessments, scores, results = classify(source, context) if classified is None else classified
     release_memory()  # each stage hands back what it freed: the next one's peak starts lower
     t1 = time.perf_counter()
     eligible = assessments[assessments["reason"].isna()]
