@@ -28,8 +28,7 @@ async def report(run: DistrictRun, evaluation: Evaluation, load: LoadResult | No
     """The summary and this run's validation report (the run record is finished by the sequence).
     Off the event loop (``tasks.cpu``); while several districts run, a small district's report is
     written by the helper process, on the other core (``passback.sync.helper``)."""
-    summary = await off_loop(run.summarise, evaluation, load)
-    job = run.report_job(summary, evaluation, load)
+    summary, job = await off_loop(run.report_parts, evaluation, load)  # (reads the state DB: off the loop)
     if job is None:
         return summary
     if helper.wanted(job.rows):

@@ -271,12 +271,13 @@ class DistrictRun:
     def report(self, evaluation: Evaluation, load: LoadResult | None) -> DistrictSummary:
         """The summary and this run's report, written here (the flows' report task may hand it to the
         helper process: ``tasks.report``)."""
-        summary = self.summarise(evaluation, load)
-        job = self.report_job(summary, evaluation, load)
+        summary, job = self.report_parts(evaluation, load)
         return summary if job is None else self.attach_report(summary, job.write())
 
-    def summarise(self, evaluation: Evaluation, load: LoadResult | None) -> DistrictSummary:
-        return self._summary(summarise(self.district_id, evaluation, load, dry_run=self.options.dry_run))
+    def report_parts(self, evaluation: Evaluation, load: LoadResult | None) -> tuple[DistrictSummary, ReportJob | None]:
+        """The summary, and the job that writes the report (None when none is built)."""
+        summary = self._summary(summarise(self.district_id, evaluation, load, dry_run=self.options.dry_run))
+        return summary, self.report_job(summary, evaluation, load)
 
     def _summary(self, summary: DistrictSummary) -> DistrictSummary:
         summary.run_id = self.run_id
