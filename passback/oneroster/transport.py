@@ -1,26 +1,28 @@
 """The district client's HTTP: httpx's client for building requests (base headers, cookies, the
 per-step timeouts) and its types, and an HTTP/1.1 transport of our own — a small keep-alive
-connection pool over asyncio streams, with h11 (the HTTP/1.1 state machine httpcore uses) reading
-and writing each message.
+connection pool over asyncio streams, with httptools (llhttp, the C parser of Node.js and of
+uvicorn's fast protocol) reading each answer.
 
 Why (issue 16, ``bench/run.py load``): httpx's own transport sends each request through httpcore's
 pool — a pool scan under a lock for each request and response event, per-connection state locks,
 a response stream wrapped three times — and ``AsyncClient.send`` adds its auth, redirect, hook
 and cookie layers and wraps the stream once more.  Together that cost more CPU per request than
 everything passback does for a write; ``SisHttpClient.exchange`` with ``WireTransport`` costs
-about half (README, "Benchmarks").  (passback sends its own auth, follows no redirect — a
-redirect is an error it reports — and uses no hooks.)  Here a request takes a slot (a semaphore: at most
-``max_connections`` requests in flight), an idle connection of its origin or a new one, writes
-its message, and reads the answer's head; the body is read by the caller and the connection goes
-back to the pool when the body ended cleanly and both sides may reuse it (h11 says so), otherwise
-it is closed.  A connection found idle too long (``KEEPALIVE_S``), or whose peer closed it or sent
-bytes nobody asked for, is not reused.
+about half (README, "Benchmarks").  Reading answers with h11 (the pure-Python state machine
+httpcore uses) was then ~12 % of a write's client CPU; llhttp parses a head in microseconds.
+(passback sends its own auth, follows no redirect — a redirect is an error it reports — and uses
+no hooks.)  Here a request takes a slot (a semaphore: at most ``max_connections`` requests in
+flight), an idle connection of its origin or a new one, writes its message, and reads the
+answer's head; the body is read by the caller and the connection goes back to the pool when the
+body ended cleanly and the answer allows keep-alive, otherwise it is closed.  A connection found
+idle too long (``KEEPALIVE_S``), or whose peer closed it or sent bytes nobody asked for, is not
+reused.
 
 Failures are httpx's own exceptions, as httpx's transport raises them (``ConnectError``,
 ``ConnectTimeout``, ``ReadTimeout``, ``WriteError``, ``RemoteProtocolError``, ``PoolTimeout``...),
-each chained from the OS or TLS error, so ``policy.classify`` reads DNS and TLS failures as before.
-The timeouts are httpx's per-step ones (``request.extensions["timeout"]``): connect, read, write,
-pool; the request loop bounds the whole exchange on top.
+each chained from the OS, TLS or parser error, so ``policy.classify`` reads DNS and TLS failures
+as before.  The timeouts are httpx's per-step ones (``request.extensions["timeout"]``): connect,
+read, write, pool; the request loop bounds the whole exchange on top.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import h11
+import httptools
 import httpx
 
 READ_BYTES = 64 * 1024
@@ -47,8 +49,8 @@ def _mapped(timeout_to: type[httpx.TransportError], error_to: type[httpx.Transpo
         yield
     except TimeoutError as exc:
         raise timeout_to(str(exc) or "timed out") from exc
-    except h11.RemoteProtocolError as exc:
-        raise httpx.RemoteProtocolError(str(exc)) from exc
+    except httptools.HttpParserError as exc:
+        raise httpx.RemoteProtocolError(f"the answer is not valid HTTP/1.1: {exc}") from exc
     except (OSError, EOFError) as exc:  # ssl.SSLError is an OSError
         raise error_to(str(exc) or type(exc).__name__) from exc
 
@@ -60,49 +62,154 @@ async def _within(seconds: float | None, awaitable: Any) -> Any:
         return await awaitable
 
 
+def _request_bytes(request: httpx.Request, body: bytes) -> bytes:
+    """The request's message: its line, httpx's headers (Host, Content-Length... as httpx built
+    them) and its body, chunked when httpx announced chunks (a streamed body, read whole here)."""
+    headers = request.headers.raw
+    if any(b"\r" in name + value or b"\n" in name + value for name, value in headers):
+        raise httpx.LocalProtocolError("a request header holds a line break")
+    head = b"".join([
+        request.method.encode("ascii"), b" ", request.url.raw_path, b" HTTP/1.1\r\n",
+        *(b"%s: %s\r\n" % pair for pair in headers),
+        b"\r\n",
+    ])  # fmt: skip
+    if request.headers.get("transfer-encoding", "").lower() == "chunked":
+        body = (b"%x\r\n%s\r\n" % (len(body), body) if body else b"") + b"0\r\n\r\n"
+    return head + body
+
+
+class _Answer:
+    """One answer as the parser saw it: head, body chunks not yet handed out, and whether it ended."""
+
+    __slots__ = ("body", "close_delimited", "complete", "head_complete", "headers", "keep_alive", "reason", "status")
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.reason = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.head_complete = False
+        self.close_delimited = False  # neither a length nor chunks: the body ends with the connection
+        self.keep_alive = False
+        self.body: list[bytes] = []
+        self.complete = False
+
+
 class Connection:
-    """One HTTP/1.1 connection: its streams and its h11 state."""
+    """One HTTP/1.1 connection: its streams, its parser, and the answers the parser has seen."""
 
     def __init__(self, origin: Origin, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.origin = origin
         self.reader = reader
         self.writer = writer
-        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
         self.idle_since = 0.0
+        self._parser = httptools.HttpResponseParser(self)
+        self._answers: list[_Answer] = []  # this request's: 1xx answers, then the final one
+        self._answer: _Answer | None = None  # the final answer, once its head is in (set by the parser)
+        self._head_bytes = 0
+        self._eof = False
+
+    # -- the parser's callbacks (names as httptools calls them) ------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._answers.append(_Answer())
+
+    def on_status(self, status: bytes) -> None:
+        self._answers[-1].reason += status
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._answers[-1].headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        answer = self._answers[-1]
+        answer.status = self._parser.get_status_code()
+        answer.keep_alive = self._parser.should_keep_alive()
+        answer.head_complete = True
+        if answer.status >= 200 or answer.status == 101:  # the final answer (1xx ones are skipped)
+            if self._answer is None:
+                self._answer = answer
+            answer.close_delimited = answer.status not in (204, 304) and not any(
+                name.lower() in (b"content-length", b"transfer-encoding") for name, _ in answer.headers
+            )
+
+    def on_body(self, body: bytes) -> None:
+        self._answers[-1].body.append(body)
+
+    def on_message_complete(self) -> None:
+        self._answers[-1].complete = True
+
+    # -- the exchange ------------------------------------------------------------------------------
 
     def reusable(self, now: float) -> bool:
         """Idle, not expired, and the peer neither closed it nor sent anything unasked."""
         buffered = getattr(self.reader, "_buffer", b"")
         return now - self.idle_since < KEEPALIVE_S and not self.reader.at_eof() and not buffered
 
-    async def send(self, request: httpx.Request, body: bytes, timeouts: dict[str, float | None]) -> h11.Response:
-        """Write the request and read the head of its answer (1xx answers are skipped)."""
-        message = self.h11.send(
-            h11.Request(method=request.method, target=request.url.raw_path, headers=request.headers.raw)
+    def finished_cleanly(self) -> bool:
+        """The final answer ended, allows keep-alive, and nothing came after it."""
+        answer = self._answer
+        return (
+            answer is not None
+            and answer.complete
+            and answer.keep_alive
+            and not answer.close_delimited
+            and self._answers[-1] is answer
+            and not self._eof
         )
-        if body:
-            message += self.h11.send(h11.Data(data=body))
-        message += self.h11.send(h11.EndOfMessage())
+
+    def next_cycle(self) -> None:
+        self._answers.clear()
+        self._answer = None
+        self._head_bytes = 0
+
+    async def send(self, message: bytes, timeouts: dict[str, float | None]) -> _Answer:
+        """Write a request's message and read the head of its answer (1xx answers are skipped)."""
         with _mapped(httpx.WriteTimeout, httpx.WriteError):
             self.writer.write(message)
             await _within(timeouts.get("write"), self.writer.drain())
-        while True:
-            event = await self.next_event(timeouts.get("read"))
-            if isinstance(event, h11.Response):
-                return event
-            if not isinstance(event, h11.InformationalResponse):  # pragma: no cover - h11 sends nothing else first
-                raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__} before the answer's head")
-
-    async def next_event(self, read_s: float | None) -> Any:
-        with _mapped(httpx.ReadTimeout, httpx.ReadError):
-            while True:
-                event = self.h11.next_event()
-                if event is not h11.NEED_DATA:
-                    return event
-                data = await _within(read_s, self.reader.read(READ_BYTES))
-                if not data and self.h11.their_state is h11.SEND_RESPONSE:
+        read_s = timeouts.get("read")
+        while self._answer is None:
+            if self._head_bytes > MAX_HEAD_BYTES:
+                raise httpx.RemoteProtocolError(f"the answer's head is larger than {MAX_HEAD_BYTES} bytes")
+            data = await self._read(read_s)
+            if not data:
+                if not self._answers:
                     raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
-                self.h11.receive_data(data)
+                raise httpx.RemoteProtocolError("the server closed the connection in the middle of the answer's head")
+            self._head_bytes += len(data)
+        if self._answer.status == 101:
+            raise httpx.RemoteProtocolError("the server switched protocols, which nobody asked for")
+        return self._answer
+
+    async def body_chunk(self, read_s: float | None) -> bytes | None:
+        """The next piece of the final answer's body, or None at its end."""
+        answer = self._answer
+        assert answer is not None
+        while not answer.body:
+            if answer.complete:
+                return None
+            if not await self._read(read_s):
+                if answer.close_delimited:
+                    answer.complete = True
+                    return None
+                raise httpx.RemoteProtocolError(
+                    "the server closed the connection before the answer's body was complete"
+                )
+        return answer.body.pop(0)
+
+    async def _read(self, read_s: float | None) -> bytes:
+        """Read what the peer sent and feed it to the parser (b"" at the end of the connection)."""
+        with _mapped(httpx.ReadTimeout, httpx.ReadError):
+            data = await _within(read_s, self.reader.read(READ_BYTES))
+            if not data:
+                self._eof = True
+                return data
+            try:
+                self._parser.feed_data(data)
+            except httptools.HttpParserError:
+                if self._answer is None or not self._answer.complete:
+                    raise
+                self._eof = True  # garbage after a whole answer: the answer stands, the connection goes
+            return data
 
     def close(self) -> None:
         """Close at once: a TLS close_notify is sent by the event loop, never awaited (a gone peer
@@ -139,19 +246,20 @@ class WireTransport(httpx.AsyncBaseTransport):
             body = request.content
         except httpx.RequestNotRead:
             body = b"".join([chunk async for chunk in request.stream])  # type: ignore[union-attr]
+        message = _request_bytes(request, body)
         with _mapped(httpx.PoolTimeout, httpx.PoolTimeout):
             await _within(timeouts.get("pool"), self._slots.acquire())
         connection: Connection | None = None
         try:
             connection = self._idle_connection(origin) or await self._connect(origin, timeouts.get("connect"))
             self._busy.add(connection)
-            head = await connection.send(request, body, timeouts)
+            head = await connection.send(message, timeouts)
         except BaseException:
             self._done(connection)
             raise
         return httpx.Response(
-            head.status_code,
-            headers=head.headers.raw_items(),
+            head.status,
+            headers=head.headers,
             stream=_Body(self, connection, timeouts.get("read")),
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": head.reason},
             request=request,
@@ -179,12 +287,11 @@ class WireTransport(httpx.AsyncBaseTransport):
 
     def _done(self, connection: Connection | None) -> None:
         """The end of a request: its slot freed, and its connection back to the pool when both sides
-        finished their message (h11 says so: not after a cut-off body or a ``Connection: close``)."""
+        finished their message (not after a cut-off body, a ``Connection: close`` or unasked bytes)."""
         if connection is not None:
             self._busy.discard(connection)
-            h = connection.h11
-            if h.our_state is h11.DONE and h.their_state is h11.DONE:
-                h.start_next_cycle()
+            if connection.finished_cleanly():
+                connection.next_cycle()
                 connection.idle_since = asyncio.get_running_loop().time()
                 self._idle.setdefault(connection.origin, []).append(connection)
             else:
@@ -228,14 +335,8 @@ class _Body(httpx.AsyncByteStream):
         connection = self._connection
         if connection is None:
             raise httpx.StreamClosed()
-        while True:
-            event = await connection.next_event(self._read_s)
-            if isinstance(event, h11.Data):
-                yield bytes(event.data)
-            elif isinstance(event, h11.EndOfMessage):
-                return
-            else:  # pragma: no cover - h11 sends Data then EndOfMessage, or raises
-                raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__} in the answer's body")
+        while (chunk := await connection.body_chunk(self._read_s)) is not None:
+            yield chunk
 
     async def aclose(self) -> None:
         if self._connection is not None:

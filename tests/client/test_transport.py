@@ -5,6 +5,7 @@ and a request cut off in the middle (its connection is never reused)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 
@@ -206,3 +207,74 @@ async def test_no_answer_or_not_http_is_a_protocol_error(answer: bytes, reason: 
         with pytest.raises(httpx.RemoteProtocolError) as info:
             await http.get(f"{url}/x")
         assert classify(info.value).reason == reason
+
+
+@pytest.mark.parametrize(
+    ("answer", "reused"),
+    [
+        # an informational answer first: skipped, the final one is the answer
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", True),
+        # a second answer nobody asked for: this one stands, the connection is not reused
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nno", False),
+        # bytes that are not HTTP after a whole answer: the same
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok\x00\x01garbage", False),
+        # an HTTP/1.0 answer without keep-alive
+        (b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok", False),
+    ],
+)
+async def test_informational_and_unasked_answers(answer: bytes, reused: bool) -> None:
+    connections: list[int] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(answer)
+                await writer.drain()
+
+    server, url = await _start(serve)
+    async with server, SisHttpClient(WireTransport(max_connections=1)) as http:
+        for _ in range(3):
+            assert (await http.get(f"{url}/x")).text == "ok"
+    assert len(connections) == (1 if reused else 3)
+
+
+async def test_a_head_larger_than_the_limit_is_a_protocol_error() -> None:
+    async def huge(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\n" + b"x-filler: %s\r\n" % (b"a" * 1000) * 200)
+        await writer.drain()
+        await asyncio.sleep(5)
+
+    server, url = await _start(huge)
+    async with server, SisHttpClient(WireTransport(max_connections=1)) as http:
+        with pytest.raises(httpx.RemoteProtocolError, match="larger than"):
+            await http.get(f"{url}/x")
+
+
+async def test_a_streamed_request_body_is_sent_in_chunks() -> None:
+    received: list[bytes] = []
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        received.append(head + await reader.readuntil(b"0\r\n\r\n"))
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+        await writer.drain()
+
+    async def parts() -> AsyncIterator[bytes]:
+        yield b"hello "
+        yield b"world"
+
+    server, url = await _start(echo)
+    async with server, SisHttpClient(WireTransport(max_connections=1)) as http:
+        assert (await http.post(f"{url}/x", content=parts())).status_code == 204
+    assert received[0].lower().count(b"transfer-encoding: chunked") == 1
+    assert received[0].endswith(b"\r\n\r\nb\r\nhello world\r\n0\r\n\r\n")
+
+
+async def test_a_header_with_a_line_break_is_never_sent() -> None:
+    async with SisHttpClient(WireTransport(max_connections=1)) as http:
+        request = http.build_request("GET", "http://127.0.0.1:1/x")
+        request.headers["x-evil"] = "a\r\nx-injected: 1"  # httpx takes it as it is
+        with pytest.raises(httpx.LocalProtocolError, match="line break"):
+            await http.exchange(request)
