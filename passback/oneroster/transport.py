@@ -241,6 +241,8 @@ class WireTransport(httpx.AsyncBaseTransport):
         url = request.url
         if url.scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol '{url.scheme}://'.")
+        if request.method == "HEAD":  # its answer announces a body it does not send: never needed here
+            raise httpx.UnsupportedProtocol("the district client's transport sends no HEAD requests")
         origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
         try:
             body = request.content

@@ -272,6 +272,12 @@ async def test_a_streamed_request_body_is_sent_in_chunks() -> None:
     assert received[0].endswith(b"\r\n\r\nb\r\nhello world\r\n0\r\n\r\n")
 
 
+async def test_a_head_request_is_refused_rather_than_left_waiting_for_a_body() -> None:
+    async with SisHttpClient(WireTransport(max_connections=1)) as http:
+        with pytest.raises(httpx.UnsupportedProtocol, match="HEAD"):
+            await http.exchange(http.build_request("HEAD", "http://127.0.0.1:1/x"))
+
+
 async def test_a_header_with_a_line_break_is_never_sent() -> None:
     async with SisHttpClient(WireTransport(max_connections=1)) as http:
         request = http.build_request("GET", "http://127.0.0.1:1/x")
