@@ -775,6 +775,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # as the CLI (passback/cli/__init__.py): a first temporary Prefect server migrates its new
+    # database, which outlasts Prefect's 20 s default on a busy or slow machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     if args.prepare:
         return prepare(args.prepare[0], int(args.prepare[1]))
     if args.prepare_ledger:
