@@ -14,6 +14,7 @@ failed summary with the run record finished: a district run never raises.
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from passback.guards import GuardDecision, guard_district
@@ -94,19 +95,25 @@ async def execute(run: DistrictRun, steps: Steps | None = None) -> DistrictSumma
     """The stages of one district run, in order, under the district's lock."""
     steps = steps or Steps()
     evaluation: Evaluation | None = None
+    started: dict[str, float] = {}  # stage -> when it began (perf_counter): the summary's stage_seconds
+
+    def begin(name: str) -> None:
+        steps.stage(run, name)
+        started[name] = time.perf_counter()
+
     try:
         with run.guarded():
             try:
                 async with run.client() as client:
-                    steps.stage(run, "pre-flight")
+                    begin("pre-flight")
                     sis = await steps.preflight(run, client)
-                    steps.stage(run, "extract")
+                    begin("extract")
                     source = await steps.extract(run)
-                    steps.stage(run, "validate and plan")
+                    begin("validate and plan")
                     evaluation = await steps.evaluate(run, source, sis)
                     preview = run.backfill_preview(source, sis, evaluation) if run.kind == "backfill" else None
                     del source  # the frames of the source are not needed by the load
-                    steps.stage(run, "guards")
+                    begin("guards")
                     run.decision = await steps.guard(run, evaluation)
                     for _ in range(MAX_REPLANS):  # approved while paused: the source may have changed meanwhile
                         if not run.decision.replan:
@@ -117,10 +124,11 @@ async def execute(run: DistrictRun, steps: Steps | None = None) -> DistrictSumma
                         run.decision = replanned_too_often(run.decision)
                     writes = not run.options.dry_run and run.decision.proceed
                     if writes:
-                        steps.stage(run, "load")
+                        begin("load")
                     load = await steps.load(run, client, evaluation, sis) if writes else None
-                steps.stage(run, "report")
+                begin("report")
                 summary = await steps.report(run, evaluation, load)
+                summary.stage_seconds = {**stage_seconds(started, time.perf_counter()), **summary.stage_seconds}
                 summary.backfill = preview
                 run.finish(summary)
                 run.decision.after(run, summary)
@@ -131,6 +139,13 @@ async def execute(run: DistrictRun, steps: Steps | None = None) -> DistrictSumma
     await steps.publish(run, summary)
     progress.finished(summary.district, summary.status, summary.writes)
     return summary
+
+
+def stage_seconds(started: dict[str, float], end: float) -> dict[str, float]:
+    """Each stage's wall seconds: from its start to the next one's (the last one's to ``end``)."""
+    marks = sorted(started.items(), key=lambda mark: mark[1])
+    ends = [t for _, t in marks[1:]] + [end]
+    return {name: stop - t for (name, t), stop in zip(marks, ends, strict=True)}
 
 
 def replanned_too_often(decision: GuardDecision) -> GuardDecision:

@@ -29,6 +29,18 @@ def test_first_sync_writes_everything_and_the_rerun_writes_nothing(sis: Sis) -> 
     assert second.status == "completed" and second.writes == 0
     assert second.line_items["unchanged"] == 2 and second.results["unchanged"] == 4
 
+    # where the run's time went: every stage it went through, in seconds of wall time
+    stages = ["pre-flight", "extract", "validate and plan", "guards", "load", "report"]
+    assert list(first.stage_seconds)[: len(stages)] == stages  # in order, then evaluate's own parts
+    assert {"validate", "transform", "diff"} <= set(first.stage_seconds)
+    dry = run_sync(dry_run=True)
+    assert "load" not in dry.stage_seconds and "report" in dry.stage_seconds  # a dry run has no load stage
+    for summary in (first, second, dry):
+        top = [summary.stage_seconds[name] for name in stages if name in summary.stage_seconds]
+        assert all(s >= 0 for s in summary.stage_seconds.values())
+        assert sum(top) <= summary.run_seconds  # the stages are within the run, the lock and the record around them
+        assert summary.stage_seconds["validate"] <= summary.stage_seconds["validate and plan"]
+
 
 def test_changes_resend_only_what_changed(sis: Sis, factory_world: World) -> None:
     run_sync()
