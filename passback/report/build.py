@@ -31,14 +31,17 @@ REUSE_LOOKBACK = 5  # earlier runs whose Data Docs may be reused
 
 
 def write_outcomes(folder: Path, outcomes: RowOutcomes) -> list[str]:
-    """The complete per-row outcomes, dictionary-encoded (a few MB for millions of scores)."""
+    """The complete per-row outcomes, zstd-compressed (a few MB for millions of scores)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame, columns in (
         (ASSESSMENT_FILE, outcomes.assessments, ASSESSMENT_COLUMNS),
         (SCORE_FILE, outcomes.scores, SCORE_COLUMNS),
     ):
         table = pa.Table.from_pandas(frame[columns], preserve_index=False)
-        pq.write_table(table, folder / name, compression="zstd")
+        # ids are not dictionary-encoded: zstd packs their runs (rows come by assessment) smaller
+        # than a dictionary that overflows its page (L's 4.8M scores: 3.6 MB not 5.9, -27 % CPU)
+        coded = [c for c in columns if c not in ("assessment_id", "student_id")]
+        pq.write_table(table, folder / name, compression="zstd", use_dictionary=coded)
     return [ASSESSMENT_FILE, SCORE_FILE]
 
 
