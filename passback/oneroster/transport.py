@@ -81,13 +81,12 @@ def _request_bytes(request: httpx.Request, body: bytes) -> bytes:
 class _Answer:
     """One answer as the parser saw it: head, body chunks not yet handed out, and whether it ended."""
 
-    __slots__ = ("body", "close_delimited", "complete", "head_complete", "headers", "keep_alive", "reason", "status")
+    __slots__ = ("body", "close_delimited", "complete", "headers", "keep_alive", "reason", "status")
 
     def __init__(self) -> None:
         self.status = 0
         self.reason = b""
         self.headers: list[tuple[bytes, bytes]] = []
-        self.head_complete = False
         self.close_delimited = False  # neither a length nor chunks: the body ends with the connection
         self.keep_alive = False
         self.body: list[bytes] = []
@@ -123,7 +122,6 @@ class Connection:
         answer = self._answers[-1]
         answer.status = self._parser.get_status_code()
         answer.keep_alive = self._parser.should_keep_alive()
-        answer.head_complete = True
         if answer.status >= 200 or answer.status == 101:  # the final answer (1xx ones are skipped)
             if self._answer is None:
                 self._answer = answer

@@ -142,8 +142,9 @@ async def execute(run: DistrictRun, steps: Steps | None = None) -> DistrictSumma
 
 
 def stage_seconds(started: dict[str, float], end: float) -> dict[str, float]:
-    """Each stage's wall seconds: from its start to the next one's (the last one's to ``end``)."""
-    marks = sorted(started.items(), key=lambda mark: mark[1])
+    """Each stage's wall seconds: from its start to the next one's (the last one's to ``end``);
+    ``started`` holds the stages in the order they began."""
+    marks = list(started.items())
     ends = [t for _, t in marks[1:]] + [end]
     return {name: stop - t for (name, t), stop in zip(marks, ends, strict=True)}
 
