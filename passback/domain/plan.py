@@ -75,22 +75,50 @@ class _DesiredKeys:
         del codes
         self.order = np.argsort(keys, kind="stable")
         self.keys = keys[self.order]
+        self._code_of: list[dict[str, int] | None] = [None] * len(KEY)
 
     def find(self, batch: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         """(rows of the batch that are desired, the desired row of each)."""
         found = []
-        for col, distinct in zip(KEY, self.distinct, strict=True):
+        for i, col in enumerate(KEY):
             theirs = arrow_text(batch[col])
             theirs = theirs.fill_null("") if theirs.null_count else theirs
-            found.append(pc.index_in(theirs, value_set=distinct))
-        known = pc.and_(pc.is_valid(found[0]), pc.is_valid(found[1])).to_numpy(zero_copy_only=False)
-        rows = np.flatnonzero(known)
+            found.append(self._codes(i, theirs))
+        rows = np.flatnonzero((found[0] >= 0) & (found[1] >= 0))
         if not len(rows) or not len(self.keys):
             return rows[:0], rows[:0]
-        keys = pair_keys(_ints(found[0])[rows], _ints(found[1])[rows], len(self.distinct[1]))
+        keys = pair_keys(found[0][rows], found[1][rows], len(self.distinct[1]))
         at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
         hit = self.keys[at] == keys  # both ids desired, the pair maybe not
         return rows[hit], self.order[at[hit]]
+
+    def _codes(self, i: int, theirs: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """The code of each id among the desired ids of key column ``i`` (-1: not desired).  The
+        ledger is read in its primary key's order, by assessment: a run of equal ids (an
+        assessment's results) is looked up once, in a dict built once, instead of rebuilding
+        Arrow's hash table of the desired ids for every batch (~70 % of the lookup, L: 14 batches)."""
+        n = len(theirs)
+        heads = _run_heads(theirs)
+        if len(heads) * RUNS_WORTH > n:
+            return _ints(pc.index_in(theirs, value_set=self.distinct[i]))
+        if (code_of := self._code_of[i]) is None:
+            code_of = self._code_of[i] = {v: c for c, v in enumerate(self.distinct[i].to_pylist())}
+        get = code_of.get
+        firsts = theirs.take(pa.array(heads)).to_pylist()
+        codes = np.fromiter((get(v, -1) for v in firsts), dtype=np.int64, count=len(heads))
+        return np.repeat(codes, np.diff(np.append(heads, n)))
+
+
+RUNS_WORTH = 4  # look ids up per run when runs are at least this long on average
+
+
+def _run_heads(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Positions where a run of equal values starts (non-null values)."""
+    n = len(values)
+    if n < 2:
+        return np.arange(n)
+    change = pc.not_equal(values.slice(1), values.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    return np.flatnonzero(np.concatenate(([True], change)))
 
 
 def _ints(codes: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -19,6 +19,7 @@ from passback.report.outcomes import RowOutcomes
 MAX_ASSESSMENTS = 100  # listed per reason on the page (the export has every row)
 MAX_STUDENTS = 25  # listed per assessment under a score reason
 MAX_CHANGES = 200
+LISTED_COLUMNS = ["id", "title", "class_id", "class_sis_id", "assigned_by", "assign_date", "due_date"]
 
 
 @dataclass
@@ -137,10 +138,11 @@ def sections(evaluation: Any, outcomes: RowOutcomes) -> list[Section]:
 
     out: list[Section] = []
     a_reason = ao["reason"]
+    shown = [c for c in LISTED_COLUMNS if c in a]  # the columns a listed assessment shows, not all of them
     for code in ALL_REASONS:
         mask = (a_reason == code).to_numpy()
         if mask.any():
-            rows = a[mask]
+            rows = a.loc[mask, shown]
             order = held_scores.reindex(rows["id"].astype("str")).fillna(0).to_numpy()
             top = rows.iloc[(-order).argsort(kind="stable")[:MAX_ASSESSMENTS]]
             out.append(

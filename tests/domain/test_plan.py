@@ -78,3 +78,33 @@ def test_results_under_a_held_line_item_are_blocked() -> None:
     assert plan.line_items["action"].tolist() == ["held", "unchanged"]
     assert plan.results["assessment_id"].tolist() == ["b"]
     assert list(plan.blocked_results) == [0]
+
+
+def test_ledger_batches_in_key_order_match_like_one_shuffled_frame() -> None:
+    """The ledger streams in its primary key's order, so an assessment's results come as one run (each
+    run's id is looked up once); the actions must be those of a pandas merge on the natural key, for
+    batches cut anywhere (mid-run too), ids the source no longer has, and a ledger in no order."""
+    rng = np.random.default_rng(7)
+    pairs = [(f"a{a:03d}", f"s{s:02d}", float(rng.integers(0, 5))) for a in range(60) for s in range(25)]
+    now = desired([p for p in pairs if rng.random() < 0.8])
+    old = desired([(a, s, x if rng.random() < 0.9 else x + 1) for a, s, x in pairs])
+    gone = desired([("gone", f"s{s:02d}", 1.0) for s in range(25)] + [("a001", "gone", 1.0)])
+    ledger = ledger_of(pd.concat([old, gone]).sample(frac=0.85, random_state=3))
+    ledger.loc[ledger.sample(frac=0.05, random_state=4).index, "status"] = "rejected"
+    ledger = ledger.sort_values(["assessment_id", "student_id"]).reset_index(drop=True)
+
+    merged = now.merge(ledger, on=["assessment_id", "student_id"], how="left", suffixes=("", "_ledger"))
+    expected = np.select(
+        [
+            merged["payload_hash_ledger"].isna(),
+            merged["payload_hash_ledger"] != merged["payload_hash"],
+            merged["status"] == "rejected",
+        ],
+        ["create", "update", "held"],
+        default="unchanged",
+    ).tolist()
+    cuts = [0, 37, 500, 501, 1200, len(ledger)]
+    batches = [ledger.iloc[a:b].reset_index(drop=True) for a, b in zip(cuts, cuts[1:], strict=False)]
+    assert diff(now, batches).tolist() == expected
+    assert diff(now, ledger.sample(frac=1.0, random_state=5)).tolist() == expected
+    assert set(expected) == {"create", "update", "held", "unchanged"}
