@@ -20,9 +20,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -97,7 +97,11 @@ async def exchange(http: SisHttpClient, request: httpx.Request, bounds: Bounds) 
                 if declared.isdigit() and int(declared) > bounds.max_bytes:
                     raise _TooLarge(int(declared), True)
                 chunks: list[bytes] = []
-                async for chunk in response.aiter_bytes():
+                # an answer sent as it is: read from the transport's stream, not through httpx's
+                # decoder and chunker layers (each one a generator per chunk); an encoded one is decoded
+                encoded = "content-encoding" in response.headers
+                body = response.aiter_bytes() if encoded else cast(AsyncIterable[bytes], response.stream)
+                async for chunk in body:
                     received += len(chunk)
                     if received > bounds.max_bytes:
                         raise _TooLarge(received, False)
@@ -187,7 +191,7 @@ class RequestLoop:
         for attempt in range(1, policy.max_attempts + 2):  # +1: the one re-send after a token refresh
             sent_at = await gate.acquire() if api else policy.clock()
             used, auth_headers = await auth.headers()
-            request = self.http.build_request(
+            request = self.http.request_for(
                 method, url, params=params, content=content, headers={**(headers or {}), **auth_headers}
             )
             if api:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import socket
 from collections.abc import AsyncIterator
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from passback.oneroster import OneRosterClient
+from passback.oneroster.loop import Bounds, _TooLarge, exchange
 from passback.oneroster.policy import classify
 from passback.oneroster.transport import SisHttpClient, WireTransport
 
@@ -284,3 +286,70 @@ async def test_a_header_with_a_line_break_is_never_sent() -> None:
         request.headers["x-evil"] = "a\r\nx-injected: 1"  # httpx takes it as it is
         with pytest.raises(httpx.LocalProtocolError, match="line break"):
             await http.exchange(request)
+
+
+@pytest.mark.parametrize(
+    "url, params",
+    [
+        ("http://127.0.0.1:8765/t1/ims/oneroster/v1p1/results/0f8fad5b-d9cb-469f-a165-70867728950e", None),
+        ("https://SIS.Example.org/ims/oneroster/v1p1/lineItems/a%2Fb%20c~d_e.f-g", None),
+        ("https://sis.example.org:443/base%20path/lineItems/x", None),
+        ("http://[::1]:9000/lineItems/x", None),
+        ("https://bücher.example/lineItems/x", None),
+        ("https://sis.example.org/lineItems/..", None),  # a dot segment: httpx's parser removes it
+        ("https://sis.example.org/lineItems/a b", None),  # not encoded: httpx's parser encodes it
+        ("https://sis.example.org/lineItems/x?y=1", None),
+        ("https://sis.example.org/academicSessions", {"limit": 1, "offset": 0}),
+    ],
+)
+def test_a_request_is_the_one_build_request_makes(url: str, params: dict[str, int] | None) -> None:
+    """``request_for`` appends a write's last segment to its collection's URL parsed once; what it
+    builds must be exactly what httpx's ``build_request`` builds (an httpx upgrade that changes the
+    URL's private parts fails here first), and it must not keep the first request's segment."""
+    http = SisHttpClient(WireTransport(), timeout=httpx.Timeout(5.0, read=None), headers={"User-Agent": "t"})
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer x"}
+    for target in (url, url + "0" if params is None and "?" not in url else url):
+        ours = http.request_for("PUT", target, params=params, content=b'{"a": 1}', headers=headers)
+        theirs = http.build_request("PUT", target, params=params, content=b'{"a": 1}', headers=headers)
+        assert (ours.method, str(ours.url), ours.url.raw_path, ours.url.netloc) == (
+            theirs.method,
+            str(theirs.url),
+            theirs.url.raw_path,
+            theirs.url.netloc,
+        )
+        assert (ours.headers.raw, ours.content, ours.extensions) == (
+            theirs.headers.raw,
+            theirs.content,
+            theirs.extensions,
+        )
+
+
+def test_a_request_carries_the_cookie_a_load_balancer_set() -> None:
+    http = SisHttpClient(WireTransport())
+    http.cookies.set("sticky", "node-2", domain="sis.example.org")
+    request = http.request_for("PUT", "https://sis.example.org/lineItems/x", headers={})
+    assert request.headers["cookie"] == "sticky=node-2"
+
+
+@pytest.mark.parametrize("encoded", [False, True])
+async def test_a_plain_answer_is_read_as_sent_and_an_encoded_one_decoded(encoded: bool) -> None:
+    """The request loop reads a plain answer straight from the transport's stream, and one with a
+    ``Content-Encoding`` (httpx asks for gzip) through httpx's decoder; both within the size bound."""
+    sent = b'{"lineItem": {"sourcedId": "li-1"}}'
+    body = gzip.compress(sent) if encoded else sent
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n" % len(body)
+    answer = head + (b"content-encoding: gzip\r\n" if encoded else b"") + b"\r\n" + body
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.readuntil(b"\r\n\r\n"):
+            writer.write(answer)
+            await writer.drain()
+
+    server, url = await _start(serve)
+    async with server, SisHttpClient(WireTransport(max_connections=1)) as http:
+        for _ in range(2):  # the connection is reused after either
+            request = http.request_for("PUT", f"{url}/lineItems/li-1", content=b"{}", headers={})
+            response = await exchange(http, request, Bounds(deadline_s=5.0))
+            assert response.content == sent and response.json()["lineItem"]["sourcedId"] == "li-1"
+        with pytest.raises(_TooLarge):
+            await exchange(http, http.build_request("GET", f"{url}/x"), Bounds(deadline_s=5.0, max_bytes=len(sent) - 1))
