@@ -77,6 +77,9 @@ def _bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    # listening from here: a client that reads "listening on" (or the port file) and connects before
+    # uvicorn has started waits in the backlog instead of being refused (uvicorn listens again: same socket)
+    sock.listen(2048)
     return sock
 
 

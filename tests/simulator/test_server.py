@@ -3,6 +3,7 @@ client sees them, the background thread and the child process."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from passback.scenario import Scenario
 from passback.simulator.faults import FaultConfig
-from passback.simulator.server import SimulatorProcess, SimulatorThread, serve, tenant_urls
+from passback.simulator.server import SimulatorProcess, SimulatorThread, _bind, serve, tenant_urls
 from tests.simulator.helpers import SECRETS, line_item
 
 
@@ -117,3 +118,15 @@ def test_the_simulator_process_serves_a_file_database(scenario: Scenario, tmp_pa
 def test_a_scenario_object_can_be_given_to_the_process(scenario: Scenario) -> None:
     with SimulatorProcess(scenario) as sim:
         assert httpx.get(f"{sim.url}/admin/health").json()["tenants"] == ["d1", "d2"]
+
+
+def test_the_port_it_announces_already_takes_connections() -> None:
+    """``sim serve --port 0`` prints "listening on" (and writes the port file) before uvicorn starts:
+    a client that connects at once must wait in the backlog, not be refused (a loaded machine
+    showed the refusal, tests/cli/test_tools.py)."""
+    sock = _bind("127.0.0.1", 0)
+    try:
+        with socket.create_connection(sock.getsockname()[:2], timeout=2):
+            pass
+    finally:
+        sock.close()
