@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import threading
+from typing import Any
 
 import pytest
 
@@ -10,7 +13,7 @@ from passback.settings import get_settings
 from passback.store import ledger
 from passback.store.db import get_engine
 from tests.factory import World, with_students
-from tests.toolkit import Sis, rewrite_source, run_sync
+from tests.toolkit import UTC_NOW, Sis, rewrite_source, run_sync
 
 
 def test_first_sync_writes_everything_and_the_rerun_writes_nothing(sis: Sis) -> None:
@@ -40,6 +43,42 @@ def test_first_sync_writes_everything_and_the_rerun_writes_nothing(sis: Sis) -> 
         assert all(s >= 0 for s in summary.stage_seconds.values())
         assert sum(top) <= summary.run_seconds  # the stages are within the run, the lock and the record around them
         assert summary.stage_seconds["validate"] <= summary.stage_seconds["validate and plan"]
+
+
+def test_a_run_keeps_the_collector_off_the_heap_it_started_with_and_gives_it_back(sis: Sis) -> None:
+    """The heap a run starts with is frozen for the run (no full collection walks the imports
+    again) and unfrozen when the last overlapping run ends, also when a run fails."""
+    from passback.sync.district import RunOptions
+    from passback.sync.sequence import Steps, frozen_heap, run_district
+
+    seen: list[int] = []
+
+    class Watch(Steps):
+        async def extract(self, run: Any) -> Any:
+            seen.append(gc.get_freeze_count())
+            return await super().extract(run)
+
+    class Broken(Watch):
+        async def evaluate(self, run: Any, source: Any, sis: Any) -> Any:
+            raise RuntimeError("evaluate broke")
+
+    options = RunOptions(utc_now=UTC_NOW, build_docs=False)
+    assert gc.get_freeze_count() == 0
+    assert asyncio.run(run_district("d1", options, Watch())).status == "completed"
+    assert seen[-1] > 0 and gc.get_freeze_count() == 0
+    assert asyncio.run(run_district("d1", options, Broken())).status == "failed"
+    assert seen[-1] > 0 and gc.get_freeze_count() == 0
+
+    # overlapping runs: the first to start freezes, only the last to end unfreezes
+    # (the frozen count only falls while frozen: frozen objects that die leave it)
+    with frozen_heap():
+        frozen = gc.get_freeze_count()
+        made_during_the_run = [[] for _ in range(1000)]  # a second freeze would add these
+        with frozen_heap():
+            assert 0 < gc.get_freeze_count() <= frozen
+        assert 0 < gc.get_freeze_count() <= frozen  # the inner run ended, the outer still runs
+        del made_during_the_run
+    assert gc.get_freeze_count() == 0
 
 
 def test_changes_resend_only_what_changed(sis: Sis, factory_world: World) -> None:
