@@ -154,7 +154,7 @@ def frozen_heap() -> Iterator[None]:
     """Keep the cyclic collector off what the process held before the run.
 
     A worker process holds 0.4-0.7 million long-lived objects from its imports (Great Expectations,
-    Prefect, pydantic).  Each full collection during a run walks all of them again: 0.5-0.7 s per
+    Prefect, pydantic).  Each full collection during a run walks all of them again: 0.3-0.7 s per
     collection in the quiet night of the largest district (bench ``noop-L``).  ``gc.freeze`` moves
     them to the permanent generation for the run; the run's own objects are collected as before.
     The first run to start freezes, the last to end unfreezes (runs overlap in one process).
